@@ -1,0 +1,94 @@
+// Database: one place (a directory, or this process's memory) holding the
+// tables of every runner, as a Mnesia node holds its tables.
+#ifndef RUNIC_DATABASE_H_
+#define RUNIC_DATABASE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runic/export.h"
+#include "runic/options.h"
+#include "runic/result.h"
+#include "runic/store.h"
+
+namespace runic {
+
+// Facts about a database as a whole.
+struct DatabaseStats {
+  std::string engine;        // "memory" or "disk"
+  std::string dir;           // absolute data directory ("" for memory)
+  bool sync = false;
+  std::uint64_t disk_bytes = 0;      // bytes of files under dir
+  std::uint64_t commits = 0;         // write commits since open
+  std::uint64_t wal_syncs = 0;       // fsyncs of the write-ahead log since open
+  std::uint64_t read_cache_hits = 0, read_cache_misses = 0;
+};
+
+// Thread safety: every method may be called from any number of threads.
+//
+// Lifetime: Open returns a shared handle. Opening the same directory (or,
+// for memory databases, the same name) again in this process returns the
+// same database while any handle to it, or any Store or EventIterator opened
+// from it, is alive. The database closes when the last of them is released;
+// a disk database then flushes its memory tables so the next open need not
+// replay its write-ahead log. A memory database's data is gone when it
+// closes.
+class RUNIC_EXPORT Database {
+ public:
+  // Opens (creating when missing) the database the options name.
+  // Errors: kInvalidArgument for bad options, or options that conflict with
+  // those of the same database already open in this process; kInUse when
+  // another process holds the directory; kIOError when the directory cannot
+  // be created or is not a Runic database; kNotFound when it is missing and
+  // create_if_missing is false; kCorruption for a damaged marker or files.
+  static Result<std::shared_ptr<Database>> Open(const DatabaseOptions& options = {});
+
+  // Opens the database a URI names. The scheme is the engine:
+  //   memory:            an in-process database ("memory:NAME" names it)
+  //   disk:///abs/path   a directory on disk (also "disk:relative/path";
+  //                      "disk://" alone means the default dir)
+  // Query parameters: sync=0|1, read_cache_bytes=N, create=0|1, e.g.
+  //   disk:///var/lib/app/runic?sync=1
+  // A URI names a database, never a runner. Unknown schemes and parameters
+  // are kInvalidArgument.
+  static Result<std::shared_ptr<Database>> OpenUri(std::string_view uri);
+
+  // Parses a URI into options without opening anything.
+  static Result<DatabaseOptions> ParseUri(std::string_view uri);
+
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  // The options in force, with defaults resolved (dir is absolute for disk).
+  const DatabaseOptions& options() const;
+  // The engine's size limits.
+  const StoreLimits& limits() const;
+
+  // The handle for one runner's tables, creating them if missing (creating
+  // tables that exist is not an error). kInvalidArgument for an empty or
+  // oversized name.
+  Result<std::unique_ptr<Store>> OpenStore(std::string_view runner_name,
+                                           const StoreOptions& options = {});
+
+  // The runners whose tables exist, in byte order.
+  Result<std::vector<std::string>> ListRunners();
+
+  // Deletes every table of a runner. Store handles still open for it see
+  // empty tables afterwards. Dropping a missing runner is ok.
+  Status DropRunner(std::string_view runner_name);
+
+  Result<DatabaseStats> Stats();
+
+ private:
+  friend class DatabaseImpl;
+  explicit Database(std::shared_ptr<DatabaseImpl> impl);
+  std::shared_ptr<DatabaseImpl> impl_;
+};
+
+}  // namespace runic
+
+#endif  // RUNIC_DATABASE_H_

@@ -1,0 +1,82 @@
+// Status: the outcome of an operation. Errors are values in Runic: no
+// exception crosses the public API. A Status is cheap to copy when ok().
+//
+// Thread safety: a Status is a value; distinct objects may be used from
+// distinct threads without synchronisation, like std::string.
+#ifndef RUNIC_STATUS_H_
+#define RUNIC_STATUS_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "runic/export.h"
+
+namespace runic {
+
+class [[nodiscard]] RUNIC_EXPORT Status {
+ public:
+  enum class Code : std::uint8_t {
+    kOk = 0,
+    kNotFound = 1,         // the id, hash or runner has no such record
+    kConflict = 2,         // an expected cursor did not match; nothing written
+    kInvalidArgument = 3,  // bad input or options; nothing written
+    kIOError = 4,          // the file system failed (full disk, bad path, ...)
+    kCorruption = 5,       // stored bytes fail their checks; never returned as data
+    kTrimmed = 6,          // the events asked for were trimmed; see first_kept_sequence()
+    kUnavailable = 7,      // the engine cannot serve now (no quorum, closed); nothing written
+    kDeadlineExceeded = 8, // the call's deadline passed before it started writing
+    kOutcomeUnknown = 9,   // a write may or may not have been applied
+    kNotOwner = 10,        // the caller lost ownership of the workflow (fencing)
+    kInUse = 11,           // the database is held by another process
+  };
+
+  // An ok status.
+  Status() = default;
+
+  static Status OK() { return Status(); }
+  static Status NotFound(std::string_view msg) { return Status(Code::kNotFound, msg); }
+  static Status Conflict(std::string_view msg) { return Status(Code::kConflict, msg); }
+  static Status InvalidArgument(std::string_view msg) { return Status(Code::kInvalidArgument, msg); }
+  static Status IOError(std::string_view msg) { return Status(Code::kIOError, msg); }
+  static Status Corruption(std::string_view msg) { return Status(Code::kCorruption, msg); }
+  static Status Unavailable(std::string_view msg) { return Status(Code::kUnavailable, msg); }
+  static Status DeadlineExceeded(std::string_view msg) { return Status(Code::kDeadlineExceeded, msg); }
+  static Status OutcomeUnknown(std::string_view msg) { return Status(Code::kOutcomeUnknown, msg); }
+  static Status NotOwner(std::string_view msg) { return Status(Code::kNotOwner, msg); }
+  static Status InUse(std::string_view msg) { return Status(Code::kInUse, msg); }
+  // `first_kept` is the lowest sequence still stored for the workflow.
+  static Status Trimmed(std::uint64_t first_kept, std::string_view msg);
+
+  bool ok() const { return code_ == Code::kOk; }
+  Code code() const { return code_; }
+  bool IsNotFound() const { return code_ == Code::kNotFound; }
+  bool IsConflict() const { return code_ == Code::kConflict; }
+  bool IsInvalidArgument() const { return code_ == Code::kInvalidArgument; }
+  bool IsIOError() const { return code_ == Code::kIOError; }
+  bool IsCorruption() const { return code_ == Code::kCorruption; }
+  bool IsTrimmed() const { return code_ == Code::kTrimmed; }
+  bool IsInUse() const { return code_ == Code::kInUse; }
+
+  // The human-readable detail, without the code's name. Empty when ok().
+  const std::string& message() const { return message_; }
+  // For kTrimmed: the first sequence still stored. 0 for every other code.
+  std::uint64_t first_kept_sequence() const { return first_kept_; }
+
+  // "OK", or "<code name>: <message>".
+  std::string ToString() const;
+
+  // The stable name of a code, e.g. "NotFound".
+  static const char* CodeName(Code code);
+
+ private:
+  Status(Code code, std::string_view msg) : code_(code), message_(msg) {}
+
+  Code code_ = Code::kOk;
+  std::uint64_t first_kept_ = 0;
+  std::string message_;
+};
+
+}  // namespace runic
+
+#endif  // RUNIC_STATUS_H_

@@ -1,0 +1,179 @@
+// Store: the handle through which one Runner persists its workflows.
+//
+// A store is the set of tables of one runner (named by `runner_name`) inside
+// a Database: workflow logs, event streams with their counters, snapshots and
+// content-addressed facts. The tables belong to the database: releasing a
+// Store handle and opening it again for the same runner finds the same data,
+// in the memory engine too, as long as the Database stays open.
+//
+// Every engine implements this one contract and passes one conformance suite
+// (tests/store_conformance_test.cc); the Runner reaches engines only through
+// it.
+#ifndef RUNIC_STORE_H_
+#define RUNIC_STORE_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runic/event_iterator.h"
+#include "runic/export.h"
+#include "runic/options.h"
+#include "runic/result.h"
+#include "runic/status.h"
+
+namespace runic {
+
+class DatabaseImpl;
+
+// The sizes an engine accepts. A call beyond them fails with
+// kInvalidArgument and writes nothing. The embedded engines use limits that a
+// replicated engine can also honour, so data moves between engines.
+struct StoreLimits {
+  std::size_t max_runner_name_bytes = 0;  // runner names: 1 .. this
+  std::size_t max_id_bytes = 0;           // workflow ids and fact hashes: 1 .. this
+  std::size_t max_value_bytes = 0;        // a log, event, snapshot or fact: 1 .. this
+  std::size_t max_batch_events = 0;       // events in one Append: 1 .. this
+  std::size_t max_batch_bytes = 0;        // sum of event sizes in one Append
+};
+
+// A workflow log as last saved.
+struct LogRecord {
+  std::string log;
+  // When the log was saved (the system clock of the saving process).
+  std::chrono::system_clock::time_point updated_at;
+};
+
+// A workflow's snapshot: bytes that stand for the events up to `cursor`.
+struct Snapshot {
+  std::uint64_t cursor = 0;
+  std::string bytes;
+};
+
+struct AppendOptions {
+  // When set, the append happens only if the workflow's counter equals this
+  // value (0: the workflow must have no events yet); otherwise nothing is
+  // written and Append returns kConflict. Default: append unconditionally.
+  std::optional<std::uint64_t> expected_cursor;
+};
+
+struct StreamOptions {
+  // Yield only events with a sequence greater than this. Default 0: all.
+  std::uint64_t after = 0;
+};
+
+struct ListOptions {
+  // Only ids that start with this. Default: all.
+  std::string prefix;
+  // Only ids after this one (the `next` of the previous page). Default: from
+  // the first.
+  std::string start_after;
+  // At most this many ids per page (1 .. 100000). Default 1000.
+  std::size_t limit = 1000;
+};
+
+struct ListPage {
+  std::vector<std::string> ids;  // in byte order
+  // True when more ids may follow: pass ids.back() as start_after.
+  bool more = false;
+};
+
+// Counts and value bytes of one runner's tables. Computed by reading the
+// tables, so it costs time proportional to their size.
+struct StoreStats {
+  std::uint64_t logs = 0, log_bytes = 0;
+  std::uint64_t workflows_with_events = 0, events = 0, event_bytes = 0;
+  std::uint64_t snapshots = 0, snapshot_bytes = 0;
+  std::uint64_t facts = 0, fact_bytes = 0;
+};
+
+// Thread safety: every method may be called from any number of threads at
+// once. Appends to one workflow are serialised (each gets its own contiguous
+// range of sequences); operations on different workflows run in parallel.
+// Reads are "dirty" as in Mnesia: they see every write acknowledged before
+// they started and never half of one.
+//
+// Lifetime: a Store keeps its Database open. Releasing it while other threads
+// still call it is undefined, as for any C++ object; iterators it returned
+// stay valid.
+class RUNIC_EXPORT Store {
+ public:
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  const std::string& runner_name() const;
+  const StoreLimits& limits() const;
+
+  // Upserts the workflow's whole log and records the time.
+  Status Save(std::string_view id, std::string_view log);
+  // The last saved log. kNotFound when none was saved.
+  Result<LogRecord> Load(std::string_view id);
+  // Same as Save: the engine's write-ahead log already makes it durable.
+  Status Checkpoint(std::string_view id, std::string_view log);
+
+  // Atomically writes `events` with sequences counter+1 .. counter+n and
+  // stores the new counter; returns it (the new cursor). All or nothing: no
+  // reader ever sees part of a batch. An empty batch is kInvalidArgument.
+  Result<std::uint64_t> Append(std::string_view id,
+                               const std::vector<std::string_view>& events,
+                               const AppendOptions& options = {});
+  Result<std::uint64_t> Append(std::string_view id,
+                               const std::vector<std::string>& events,
+                               const AppendOptions& options = {});
+
+  // The workflow's events after `options.after`, up to its counter now, read
+  // lazily. kNotFound when the workflow has no counter. kTrimmed (with
+  // first_kept_sequence()) when events after `options.after` were trimmed.
+  // `after` at or past the counter gives an empty iterator.
+  Result<std::unique_ptr<EventIterator>> Stream(std::string_view id,
+                                                const StreamOptions& options = {});
+
+  // One snapshot slot per workflow; a save replaces it. `cursor` may not be
+  // above the workflow's counter (kInvalidArgument).
+  Status SaveSnapshot(std::string_view id, std::uint64_t cursor, std::string_view bytes);
+  // kNotFound when the workflow has no snapshot.
+  Result<Snapshot> LoadSnapshot(std::string_view id);
+
+  // Content-addressed values, independent of workflows: Delete(id) keeps
+  // them. Saving a hash again overwrites it.
+  Status SaveFact(std::string_view hash, std::string_view value);
+  Result<std::string> LoadFact(std::string_view hash);
+  // Removes a fact; removing a missing one is ok.
+  Status DeleteFact(std::string_view hash);
+
+  // Removes the workflow's log, events, counter and snapshot. A later append
+  // starts again at sequence 1 and no old event is ever read again. Deleting
+  // a missing workflow is ok.
+  Status Delete(std::string_view id);
+
+  // Ids for which Exists is true, in byte order, one page at a time.
+  Result<ListPage> List(const ListOptions& options = {});
+  // True when the workflow has a log or an event counter.
+  Result<bool> Exists(std::string_view id);
+
+  // Deletes the events with sequence <= cursor (normally covered by a
+  // snapshot). The counter never goes down: the next append still gets
+  // counter + 1. Idempotent; trimming to a lower cursor than before is a
+  // no-op. kInvalidArgument when cursor is above the counter; kNotFound when
+  // the workflow has no counter.
+  Status Trim(std::string_view id, std::uint64_t cursor);
+
+  // Counts and sizes of this runner's tables.
+  Result<StoreStats> Stats();
+
+  struct Rep;  // opaque: the implementation's state
+
+ private:
+  friend class DatabaseImpl;
+  explicit Store(std::unique_ptr<Rep> rep);
+  std::unique_ptr<Rep> rep_;
+};
+
+}  // namespace runic
+
+#endif  // RUNIC_STORE_H_

@@ -1,0 +1,143 @@
+// Database: option resolution and the process-wide registry that makes
+// opening the same database twice return the same one.
+#include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <mutex>
+
+#include "runic/database.h"
+#include "store/database_impl.h"
+
+namespace runic {
+namespace {
+
+constexpr std::size_t kMaxReadCacheBytes = std::size_t{1} << 40;
+
+// Open databases by key ("disk:/abs/dir" or "memory:name"). An entry stays
+// until its database has finished closing, so a reopen never races with the
+// close of the previous instance (which still holds the directory's lock).
+struct Registry {
+  struct Entry {
+    std::weak_ptr<DatabaseImpl> db;
+  };
+  std::mutex mu;
+  std::condition_variable closed;
+  std::map<std::string, Entry> open;
+};
+
+Registry& registry() {
+  static Registry* r = new Registry;  // never destroyed: used by destructors at exit
+  return *r;
+}
+
+Result<DatabaseOptions> Resolve(const DatabaseOptions& in) {
+  DatabaseOptions out = in;
+  if (out.read_cache_bytes > kMaxReadCacheBytes) {
+    return Status::InvalidArgument("read_cache_bytes " + std::to_string(out.read_cache_bytes) +
+                                   " is above the maximum of 1 TiB");
+  }
+  if (!out.disc_copies) {
+    if (out.sync) return Status::InvalidArgument("sync = true needs disc_copies = true");
+    return out;
+  }
+  if (out.dir.empty()) {
+    const char* env = std::getenv("RUNIC_DIR");
+    out.dir = (env != nullptr && *env != '\0') ? env : "./runic-data";
+  }
+  if (out.dir.find('\0') != std::string::npos) {
+    return Status::InvalidArgument("dir contains a NUL byte");
+  }
+  std::error_code ec;
+  std::filesystem::path p = std::filesystem::weakly_canonical(std::filesystem::absolute(out.dir, ec), ec);
+  if (ec) return Status::IOError("cannot resolve dir '" + out.dir + "': " + ec.message());
+  out.dir = p.lexically_normal().string();
+  if (out.dir.size() > 1 && out.dir.back() == '/') out.dir.pop_back();
+  return out;
+}
+
+std::string KeyOf(const DatabaseOptions& o) { return (o.disc_copies ? "disk:" : "memory:") + o.dir; }
+
+Status CheckSameOptions(const DatabaseOptions& open, const DatabaseOptions& asked) {
+  std::string diff;
+  if (open.sync != asked.sync) diff = "sync";
+  else if (open.read_cache_bytes != asked.read_cache_bytes) diff = "read_cache_bytes";
+  if (diff.empty()) return Status::OK();
+  return Status::InvalidArgument("database '" + KeyOf(open) + "' is already open in this process with a different " +
+                                 diff + "; close it first or open it with the same options");
+}
+
+}  // namespace
+
+std::shared_ptr<Database> DatabaseImpl::MakeDatabase(std::shared_ptr<DatabaseImpl> impl) {
+  return std::shared_ptr<Database>(new Database(std::move(impl)));
+}
+
+Result<std::shared_ptr<Database>> Database::Open(const DatabaseOptions& options) {
+  Result<DatabaseOptions> resolved = Resolve(options);
+  if (!resolved.ok()) return resolved.status();
+  const std::string key = KeyOf(*resolved);
+
+  Registry& reg = registry();
+  std::unique_lock<std::mutex> lock(reg.mu);
+  for (;;) {
+    auto it = reg.open.find(key);
+    if (it == reg.open.end()) break;
+    if (std::shared_ptr<DatabaseImpl> db = it->second.db.lock()) {
+      // Unlock first: should `db` be the last reference, its deleter takes
+      // the registry lock.
+      lock.unlock();
+      Status same = CheckSameOptions(db->options(), *resolved);
+      if (!same.ok()) return same;
+      return DatabaseImpl::MakeDatabase(std::move(db));
+    }
+    reg.closed.wait(lock);  // the previous instance is still closing
+  }
+
+  Result<std::unique_ptr<internal::Engine>> engine =
+      resolved->disc_copies ? internal::OpenDiskEngine(*resolved) : internal::OpenMemoryEngine(*resolved);
+  if (!engine.ok()) return engine.status();
+
+  // The deleter closes the engine, then removes the registry entry, so that a
+  // concurrent Open of the same key waits for the close to finish.
+  auto* raw = new DatabaseImpl(*resolved, std::move(*engine));
+  std::shared_ptr<DatabaseImpl> impl(raw, [key](DatabaseImpl* db) {
+    delete db;
+    Registry& r = registry();
+    std::lock_guard<std::mutex> guard(r.mu);
+    r.open.erase(key);
+    r.closed.notify_all();
+  });
+  reg.open[key].db = impl;
+  return DatabaseImpl::MakeDatabase(std::move(impl));
+}
+
+Result<std::shared_ptr<Database>> Database::OpenUri(std::string_view uri) {
+  Result<DatabaseOptions> options = ParseUri(uri);
+  if (!options.ok()) return options.status();
+  return Open(*options);
+}
+
+Database::Database(std::shared_ptr<DatabaseImpl> impl) : impl_(std::move(impl)) {}
+Database::~Database() = default;
+
+const DatabaseOptions& Database::options() const { return impl_->options(); }
+const StoreLimits& Database::limits() const { return impl_->limits(); }
+
+Result<std::unique_ptr<Store>> Database::OpenStore(std::string_view runner_name, const StoreOptions& options) {
+  return DatabaseImpl::MakeStore(impl_, runner_name, options);
+}
+
+Result<std::vector<std::string>> Database::ListRunners() { return impl_->engine().ListRunners(); }
+
+Status Database::DropRunner(std::string_view runner_name) {
+  if (runner_name.empty() || runner_name.size() > limits().max_runner_name_bytes) {
+    return Status::InvalidArgument("runner name must be 1 to " + std::to_string(limits().max_runner_name_bytes) +
+                                   " bytes");
+  }
+  return impl_->engine().DropRunner(runner_name);
+}
+
+Result<DatabaseStats> Database::Stats() { return impl_->engine().Stats(); }
+
+}  // namespace runic

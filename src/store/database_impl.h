@@ -1,0 +1,42 @@
+// The shared state behind every Database, Store and EventIterator handle of
+// one open database.
+#ifndef RUNIC_SRC_STORE_DATABASE_IMPL_H_
+#define RUNIC_SRC_STORE_DATABASE_IMPL_H_
+
+#include <memory>
+#include <string>
+
+#include "runic/database.h"
+#include "store/engine.h"
+
+namespace runic {
+
+class DatabaseImpl {
+ public:
+  DatabaseImpl(DatabaseOptions options, std::unique_ptr<internal::Engine> engine)
+      : options_(std::move(options)), limits_(internal::EmbeddedLimits()), engine_(std::move(engine)) {}
+
+  const DatabaseOptions& options() const { return options_; }
+  const StoreLimits& limits() const { return limits_; }
+  internal::Engine& engine() { return *engine_; }
+
+  // Builds the public handles (their constructors are private).
+  static std::shared_ptr<Database> MakeDatabase(std::shared_ptr<DatabaseImpl> impl);
+  static Result<std::unique_ptr<Store>> MakeStore(std::shared_ptr<DatabaseImpl> impl,
+                                                  std::string_view runner, const StoreOptions& options);
+
+ private:
+  const DatabaseOptions options_;
+  const StoreLimits limits_;
+  const std::unique_ptr<internal::Engine> engine_;
+};
+
+namespace internal {
+// Engine factories. `options` are resolved (absolute dir for disk).
+Result<std::unique_ptr<Engine>> OpenMemoryEngine(const DatabaseOptions& options);
+Result<std::unique_ptr<Engine>> OpenDiskEngine(const DatabaseOptions& options);
+}  // namespace internal
+
+}  // namespace runic
+
+#endif  // RUNIC_SRC_STORE_DATABASE_IMPL_H_

@@ -1,0 +1,46 @@
+// The data directory of a disk database: its marker file (what it is and its
+// format version) and the lock that keeps a second process out.
+#ifndef RUNIC_SRC_STORE_DISK_DATA_DIR_H_
+#define RUNIC_SRC_STORE_DISK_DATA_DIR_H_
+
+#include <string>
+
+#include "runic/result.h"
+
+namespace runic::internal {
+
+// The on-disk format this library writes, and the newest it reads.
+inline constexpr int kFormatVersion = 1;
+
+// An open, locked data directory. The lock is released on destruction.
+class DataDir {
+ public:
+  // Creates `dir` (mode 0700) with its marker when missing and allowed,
+  // checks the marker, and takes the lock.
+  //   kNotFound: missing and !create_if_missing.
+  //   kIOError: not creatable, not a directory, or holds files but no marker.
+  //   kCorruption: the marker is unreadable.
+  //   kInvalidArgument: the format version is newer than kFormatVersion.
+  //   kInUse: another process holds the lock.
+  static Result<DataDir> Open(const std::string& dir, bool create_if_missing);
+
+  DataDir(DataDir&& other) noexcept;
+  DataDir& operator=(DataDir&&) = delete;
+  ~DataDir();
+
+  const std::string& path() const { return path_; }
+  // Where the RocksDB files live.
+  std::string engine_path() const { return path_ + "/rocksdb"; }
+
+ private:
+  DataDir(std::string path, int lock_fd) : path_(std::move(path)), lock_fd_(lock_fd) {}
+  std::string path_;
+  int lock_fd_ = -1;
+};
+
+// Total bytes of the regular files under `dir`.
+std::uint64_t DirectoryBytes(const std::string& dir);
+
+}  // namespace runic::internal
+
+#endif  // RUNIC_SRC_STORE_DISK_DATA_DIR_H_

@@ -1,0 +1,528 @@
+// The disk engine: every runner's tables in one RocksDB instance, one column
+// family per table kind (see keys.h for the key layout).
+//
+// Writes that read before they write (append, trim, snapshot, delete) hold
+// the workflow's stripe lock, so they serialise per workflow while other
+// workflows proceed in parallel; each is one atomic WriteBatch. With sync on,
+// RocksDB's write groups let concurrent commits share one WAL fsync.
+#include <rocksdb/db.h>
+#include <rocksdb/statistics.h>
+#include <rocksdb/write_batch.h>
+
+#include <array>
+#include <map>
+#include <mutex>
+
+#include "store/database_impl.h"
+#include "store/disk/data_dir.h"
+#include "store/disk/keys.h"
+#include "store/disk/read_cache.h"
+#include "store/disk/rocks_options.h"
+#include "store/engine.h"
+
+namespace runic::internal {
+namespace {
+
+enum Table : int { kRunners = 1, kLogs, kCounters, kEvents, kSnapshots, kFacts, kTableCount };
+constexpr std::array<const char*, kTableCount> kTableNames = {
+    "default", "runners", "logs", "counters", "events", "snapshots", "facts"};
+
+constexpr std::size_t kStripes = 1024;
+
+Status FromRocks(const rocksdb::Status& s, std::string_view context) {
+  if (s.ok()) return Status::OK();
+  std::string msg = std::string(context) + ": " + s.ToString();
+  if (s.IsNotFound()) return Status::NotFound(msg);
+  if (s.IsCorruption()) return Status::Corruption(msg);
+  if (s.IsInvalidArgument()) return Status::InvalidArgument(msg);
+  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) return Status::Unavailable(msg);
+  return Status::IOError(msg);  // IOError, NoSpace, ShutdownInProgress, ...
+}
+
+struct Counter {
+  std::uint64_t counter = 0;
+  std::uint64_t trimmed = 0;
+};
+
+std::string EncodeCounter(Counter c) {
+  std::string out;
+  keys::PutFixed64(&out, c.counter);
+  keys::PutFixed64(&out, c.trimmed);
+  return out;
+}
+
+Result<Counter> DecodeCounter(std::string_view v, std::string_view id) {
+  if (v.size() != 16) return Status::Corruption("event counter of '" + std::string(id) + "' is malformed");
+  Counter c{keys::GetFixed64(v), keys::GetFixed64(v.substr(8))};
+  if (c.trimmed > c.counter) return Status::Corruption("event counter of '" + std::string(id) + "' is inconsistent");
+  return c;
+}
+
+// Shared by the engine and its runner tables.
+struct Shared {
+  DataDir dir;
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> cf;  // indexed by Table
+  std::shared_ptr<rocksdb::Statistics> statistics;
+  rocksdb::WriteOptions write_options;
+  ReadCache cache;
+  std::array<std::mutex, kStripes> stripes;
+
+  Shared(DataDir d, std::size_t cache_bytes) : dir(std::move(d)), cache(cache_bytes) {}
+
+  std::mutex& StripeOf(std::string_view key) { return stripes[std::hash<std::string_view>{}(key) % kStripes]; }
+
+  Status Write(rocksdb::WriteBatch* batch, std::string_view what) {
+    return FromRocks(db->Write(write_options, batch), what);
+  }
+
+  // Reads the counter of the workflow at `wkey`; {0,0} when there is none.
+  Result<Counter> ReadCounter(const rocksdb::ReadOptions& ro, const std::string& wkey, std::string_view id,
+                              bool* found = nullptr) {
+    std::string v;
+    rocksdb::Status s = db->Get(ro, cf[kCounters], wkey, &v);
+    if (found) *found = s.ok();
+    if (s.IsNotFound()) return Counter{};
+    if (!s.ok()) return FromRocks(s, "reading the event counter of '" + std::string(id) + "'");
+    return DecodeCounter(v, id);
+  }
+};
+
+class DiskIterator final : public EventIterator {
+ public:
+  DiskIterator(std::shared_ptr<Shared> shared, const rocksdb::Snapshot* snapshot, std::string wkey,
+               std::uint64_t after, std::uint64_t end)
+      : shared_(std::move(shared)), snapshot_(snapshot), wkey_(std::move(wkey)), expected_(after + 1), end_(end) {
+    upper_ = keys::EventKey(wkey_, end + 1);
+    upper_bound_ = rocksdb::Slice(upper_);
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snapshot_;
+    ro.iterate_upper_bound = &upper_bound_;
+    it_.reset(shared_->db->NewIterator(ro, shared_->cf[kEvents]));
+    it_->Seek(keys::EventKey(wkey_, after + 1));
+    Check();
+  }
+  ~DiskIterator() override {
+    it_.reset();
+    shared_->db->ReleaseSnapshot(snapshot_);
+  }
+
+  bool Valid() const override { return valid_; }
+  void Next() override {
+    ++expected_;
+    it_->Next();
+    Check();
+  }
+  std::uint64_t sequence() const override { return expected_; }
+  std::string_view value() const override {
+    rocksdb::Slice v = it_->value();
+    return {v.data(), v.size()};
+  }
+  Status status() const override { return status_; }
+
+ private:
+  // Every sequence from after+1 to end must be there, in order: a gap means
+  // damaged storage, never a shorter stream.
+  void Check() {
+    valid_ = false;
+    if (!it_->status().ok()) {
+      status_ = FromRocks(it_->status(), "reading events");
+      return;
+    }
+    if (!it_->Valid()) {
+      if (expected_ <= end_) status_ = Status::Corruption("event " + std::to_string(expected_) + " is missing");
+      return;
+    }
+    rocksdb::Slice key = it_->key();
+    if (key.size() != wkey_.size() + 8 ||
+        keys::GetFixed64(std::string_view(key.data() + wkey_.size(), 8)) != expected_) {
+      status_ = Status::Corruption("event " + std::to_string(expected_) + " is missing or misplaced");
+      return;
+    }
+    valid_ = true;
+  }
+
+  std::shared_ptr<Shared> shared_;
+  const rocksdb::Snapshot* snapshot_;
+  const std::string wkey_;
+  std::string upper_;
+  rocksdb::Slice upper_bound_;
+  std::unique_ptr<rocksdb::Iterator> it_;
+  std::uint64_t expected_;
+  const std::uint64_t end_;
+  bool valid_ = false;
+  Status status_;
+};
+
+class DiskTables final : public RunnerTables {
+ public:
+  DiskTables(std::shared_ptr<Shared> shared, std::string runner)
+      : s_(std::move(shared)), runner_(std::move(runner)), prefix_(keys::RunnerPrefix(runner_)) {}
+
+  Status SaveLog(std::string_view id, std::string_view log, std::int64_t updated_at_us) override {
+    const std::string wkey = keys::WorkflowKey(prefix_, id);
+    auto value = std::make_shared<std::string>();
+    value->reserve(8 + log.size());
+    keys::PutFixed64(value.get(), static_cast<std::uint64_t>(updated_at_us));
+    value->append(log);
+    std::lock_guard lock(s_->StripeOf(wkey));
+    rocksdb::WriteBatch batch;
+    batch.Put(s_->cf[kLogs], wkey, *value);
+    Status st = s_->Write(&batch, "saving the log of '" + std::string(id) + "'");
+    if (st.ok()) s_->cache.Put(CacheKey('L', wkey), std::move(value));
+    return st;
+  }
+
+  Result<LogRecord> LoadLog(std::string_view id) override {
+    const std::string wkey = keys::WorkflowKey(prefix_, id);
+    Result<ReadCache::Value> v = CachedGet(kLogs, 'L', wkey, id, "log");
+    if (!v.ok()) return v.status();
+    const std::string& raw = **v;
+    if (raw.size() < 8) return Status::Corruption("the log of '" + std::string(id) + "' is malformed");
+    LogRecord rec;
+    rec.updated_at = std::chrono::system_clock::time_point(
+        std::chrono::microseconds(static_cast<std::int64_t>(keys::GetFixed64(raw))));
+    rec.log.assign(raw, 8);
+    return rec;
+  }
+
+  Result<std::uint64_t> Append(std::string_view id, std::span<const std::string_view> events,
+                               std::optional<std::uint64_t> expected) override {
+    const std::string wkey = keys::WorkflowKey(prefix_, id);
+    std::lock_guard lock(s_->StripeOf(wkey));
+    Result<Counter> c = s_->ReadCounter(rocksdb::ReadOptions(), wkey, id);
+    if (!c.ok()) return c.status();
+    if (expected && *expected != c->counter) {
+      return Status::Conflict("workflow '" + std::string(id) + "' is at cursor " + std::to_string(c->counter) +
+                              ", not the expected " + std::to_string(*expected));
+    }
+    rocksdb::WriteBatch batch;
+    std::string key = keys::EventKey(wkey, 0);
+    std::uint64_t seq = c->counter;
+    for (std::string_view e : events) {
+      key.resize(wkey.size());
+      keys::PutFixed64(&key, ++seq);
+      batch.Put(s_->cf[kEvents], key, rocksdb::Slice(e.data(), e.size()));
+    }
+    batch.Put(s_->cf[kCounters], wkey, EncodeCounter({seq, c->trimmed}));
+    Status st = s_->Write(&batch, "appending to '" + std::string(id) + "'");
+    if (!st.ok()) return st;
+    return seq;
+  }
+
+  Result<std::unique_ptr<EventIterator>> Stream(std::string_view id, std::uint64_t after) override {
+    const std::string wkey = keys::WorkflowKey(prefix_, id);
+    const rocksdb::Snapshot* snap = s_->db->GetSnapshot();
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snap;
+    bool found = false;
+    Result<Counter> c = s_->ReadCounter(ro, wkey, id, &found);
+    Status st = !c.ok() ? c.status()
+                : !found ? Status::NotFound("no event stream for '" + std::string(id) + "'")
+                         : CheckNotTrimmed(id, after, c->trimmed);
+    if (!st.ok() || after >= c->counter) {
+      s_->db->ReleaseSnapshot(snap);
+      if (!st.ok()) return st;
+      return EmptyIterator();
+    }
+    return std::unique_ptr<EventIterator>(new DiskIterator(s_, snap, wkey, after, c->counter));
+  }
+
+  Status SaveSnapshot(std::string_view id, std::uint64_t cursor, std::string_view bytes) override {
+    const std::string wkey = keys::WorkflowKey(prefix_, id);
+    std::lock_guard lock(s_->StripeOf(wkey));
+    Result<Counter> c = s_->ReadCounter(rocksdb::ReadOptions(), wkey, id);
+    if (!c.ok()) return c.status();
+    if (cursor > c->counter) {
+      return Status::InvalidArgument("snapshot cursor " + std::to_string(cursor) + " is above workflow '" +
+                                     std::string(id) + "' counter " + std::to_string(c->counter));
+    }
+    std::string value;
+    keys::PutFixed64(&value, cursor);
+    value.append(bytes);
+    rocksdb::WriteBatch batch;
+    batch.Put(s_->cf[kSnapshots], wkey, value);
+    return s_->Write(&batch, "saving the snapshot of '" + std::string(id) + "'");
+  }
+
+  Result<Snapshot> LoadSnapshot(std::string_view id) override {
+    std::string v;
+    rocksdb::Status rs = s_->db->Get(rocksdb::ReadOptions(), s_->cf[kSnapshots], keys::WorkflowKey(prefix_, id), &v);
+    if (rs.IsNotFound()) return Status::NotFound("no snapshot for '" + std::string(id) + "'");
+    if (!rs.ok()) return FromRocks(rs, "loading the snapshot of '" + std::string(id) + "'");
+    if (v.size() < 8) return Status::Corruption("the snapshot of '" + std::string(id) + "' is malformed");
+    return Snapshot{keys::GetFixed64(v), v.substr(8)};
+  }
+
+  Status SaveFact(std::string_view hash, std::string_view value) override {
+    const std::string fkey = prefix_ + std::string(hash);
+    auto cached = std::make_shared<const std::string>(value);
+    std::lock_guard lock(s_->StripeOf(fkey));
+    rocksdb::WriteBatch batch;
+    batch.Put(s_->cf[kFacts], fkey, *cached);
+    Status st = s_->Write(&batch, "saving a fact");
+    if (st.ok()) s_->cache.Put(CacheKey('F', fkey), std::move(cached));
+    return st;
+  }
+
+  Result<std::string> LoadFact(std::string_view hash) override {
+    Result<ReadCache::Value> v = CachedGet(kFacts, 'F', prefix_ + std::string(hash), hash, "fact");
+    if (!v.ok()) return v.status();
+    return std::string(**v);
+  }
+
+  Status DeleteFact(std::string_view hash) override {
+    const std::string fkey = prefix_ + std::string(hash);
+    std::lock_guard lock(s_->StripeOf(fkey));
+    rocksdb::WriteBatch batch;
+    batch.Delete(s_->cf[kFacts], fkey);
+    Status st = s_->Write(&batch, "deleting a fact");
+    s_->cache.Erase(CacheKey('F', fkey));
+    return st;
+  }
+
+  Status Delete(std::string_view id) override {
+    const std::string wkey = keys::WorkflowKey(prefix_, id);
+    std::lock_guard lock(s_->StripeOf(wkey));
+    rocksdb::WriteBatch batch;
+    batch.Delete(s_->cf[kLogs], wkey);
+    batch.Delete(s_->cf[kCounters], wkey);
+    batch.Delete(s_->cf[kSnapshots], wkey);
+    batch.DeleteRange(s_->cf[kEvents], wkey, keys::PrefixSuccessor(wkey));
+    Status st = s_->Write(&batch, "deleting '" + std::string(id) + "'");
+    s_->cache.Erase(CacheKey('L', wkey));
+    return st;
+  }
+
+  Result<ListPage> List(const ListOptions& options) override {
+    std::string range = prefix_;
+    keys::AppendEscaped(&range, options.prefix);
+    std::string start = range;
+    if (!options.start_after.empty() && options.start_after > options.prefix) {
+      start = keys::WorkflowKey(prefix_, options.start_after);
+      start.push_back('\0');  // just past start_after itself
+    }
+    const std::string limit = keys::PrefixSuccessor(range);
+    rocksdb::ReadOptions ro;
+    ro.snapshot = s_->db->GetSnapshot();
+    rocksdb::Slice upper(limit);
+    if (!limit.empty()) ro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> logs(s_->db->NewIterator(ro, s_->cf[kLogs]));
+    std::unique_ptr<rocksdb::Iterator> counters(s_->db->NewIterator(ro, s_->cf[kCounters]));
+    logs->Seek(start);
+    counters->Seek(start);
+    ListPage page;
+    Status st;
+    // Merge the two sorted key sets; an id with both appears once.
+    while (logs->Valid() || counters->Valid()) {
+      rocksdb::Slice key;
+      if (!counters->Valid() || (logs->Valid() && logs->key().compare(counters->key()) <= 0)) {
+        key = logs->key();
+      } else {
+        key = counters->key();
+      }
+      const std::string current = key.ToString();
+      if (page.ids.size() == options.limit) {
+        page.more = true;
+        break;
+      }
+      std::optional<std::string> id = keys::DecodeId(current, prefix_);
+      if (!id) {
+        st = Status::Corruption("malformed workflow key in runner '" + runner_ + "'");
+        break;
+      }
+      page.ids.push_back(std::move(*id));
+      if (logs->Valid() && logs->key() == current) logs->Next();
+      if (counters->Valid() && counters->key() == current) counters->Next();
+    }
+    if (st.ok() && !logs->status().ok()) st = FromRocks(logs->status(), "listing workflows");
+    if (st.ok() && !counters->status().ok()) st = FromRocks(counters->status(), "listing workflows");
+    logs.reset();
+    counters.reset();
+    s_->db->ReleaseSnapshot(ro.snapshot);
+    if (!st.ok()) return st;
+    return page;
+  }
+
+  Result<bool> Exists(std::string_view id) override {
+    const std::string wkey = keys::WorkflowKey(prefix_, id);
+    std::string v;
+    for (Table t : {kCounters, kLogs}) {
+      rocksdb::Status rs = s_->db->Get(rocksdb::ReadOptions(), s_->cf[t], wkey, &v);
+      if (rs.ok()) return true;
+      if (!rs.IsNotFound()) return FromRocks(rs, "checking '" + std::string(id) + "'");
+    }
+    return false;
+  }
+
+  Status Trim(std::string_view id, std::uint64_t cursor) override {
+    const std::string wkey = keys::WorkflowKey(prefix_, id);
+    std::lock_guard lock(s_->StripeOf(wkey));
+    bool found = false;
+    Result<Counter> c = s_->ReadCounter(rocksdb::ReadOptions(), wkey, id, &found);
+    if (!c.ok()) return c.status();
+    if (!found) return Status::NotFound("no event stream for '" + std::string(id) + "'");
+    if (cursor > c->counter) {
+      return Status::InvalidArgument("trim cursor " + std::to_string(cursor) + " is above workflow '" +
+                                     std::string(id) + "' counter " + std::to_string(c->counter));
+    }
+    if (cursor <= c->trimmed) return Status::OK();
+    rocksdb::WriteBatch batch;
+    batch.DeleteRange(s_->cf[kEvents], keys::EventKey(wkey, c->trimmed + 1), keys::EventKey(wkey, cursor + 1));
+    batch.Put(s_->cf[kCounters], wkey, EncodeCounter({c->counter, cursor}));
+    return s_->Write(&batch, "trimming '" + std::string(id) + "'");
+  }
+
+  Result<StoreStats> Stats() override {
+    StoreStats stats;
+    rocksdb::ReadOptions ro;
+    ro.snapshot = s_->db->GetSnapshot();
+    const std::string limit = keys::PrefixSuccessor(prefix_);
+    rocksdb::Slice upper(limit);
+    ro.iterate_upper_bound = &upper;
+    struct Sum {
+      Table table;
+      std::uint64_t* count;
+      std::uint64_t* bytes;
+      std::size_t header;
+    };
+    std::uint64_t counters = 0, counter_bytes = 0;
+    Status st;
+    for (Sum sum : {Sum{kLogs, &stats.logs, &stats.log_bytes, 8}, Sum{kEvents, &stats.events, &stats.event_bytes, 0},
+                    Sum{kSnapshots, &stats.snapshots, &stats.snapshot_bytes, 8},
+                    Sum{kFacts, &stats.facts, &stats.fact_bytes, 0}, Sum{kCounters, &counters, &counter_bytes, 0}}) {
+      std::unique_ptr<rocksdb::Iterator> it(s_->db->NewIterator(ro, s_->cf[sum.table]));
+      for (it->Seek(prefix_); it->Valid(); it->Next()) {
+        ++*sum.count;
+        *sum.bytes += it->value().size() - std::min(sum.header, it->value().size());
+        if (sum.table == kCounters) {
+          Result<Counter> c = DecodeCounter(std::string_view(it->value().data(), it->value().size()), "?");
+          if (c.ok() && c->counter > c->trimmed) ++stats.workflows_with_events;
+        }
+      }
+      if (!it->status().ok() && st.ok()) st = FromRocks(it->status(), "computing stats");
+    }
+    s_->db->ReleaseSnapshot(ro.snapshot);
+    if (!st.ok()) return st;
+    return stats;
+  }
+
+ private:
+  static std::string CacheKey(char table, std::string_view key) {
+    std::string out(1, table);
+    out.append(key);
+    return out;
+  }
+
+  // A point read through the read cache. A miss fills the cache under the
+  // key's stripe lock, so it cannot race with a write of the same key.
+  Result<ReadCache::Value> CachedGet(Table table, char tag, const std::string& key, std::string_view id,
+                                     const char* what) {
+    const std::string ckey = CacheKey(tag, key);
+    if (ReadCache::Value v = s_->cache.Get(ckey)) return v;
+    std::unique_lock<std::mutex> lock;
+    if (s_->cache.enabled()) lock = std::unique_lock(s_->StripeOf(key));
+    auto value = std::make_shared<std::string>();
+    rocksdb::Status rs = s_->db->Get(rocksdb::ReadOptions(), s_->cf[table], key, value.get());
+    if (rs.IsNotFound()) return Status::NotFound(std::string("no ") + what + " for '" + std::string(id) + "'");
+    if (!rs.ok()) return FromRocks(rs, std::string("loading the ") + what + " of '" + std::string(id) + "'");
+    s_->cache.Put(ckey, value);
+    return ReadCache::Value(std::move(value));
+  }
+
+  std::shared_ptr<Shared> s_;
+  const std::string runner_;
+  const std::string prefix_;
+};
+
+class DiskEngine final : public Engine {
+ public:
+  explicit DiskEngine(std::shared_ptr<Shared> shared) : s_(std::move(shared)) {}
+
+  ~DiskEngine() override {
+    // Flush the memtables so that the next open need not replay the WAL,
+    // then close. Errors here cannot be reported: the WAL still has the data.
+    rocksdb::FlushOptions fo;
+    fo.wait = true;
+    std::vector<rocksdb::ColumnFamilyHandle*> cfs(s_->cf.begin() + 1, s_->cf.end());
+    (void)s_->db->Flush(fo, cfs);
+    runners_.clear();
+    for (rocksdb::ColumnFamilyHandle* h : s_->cf) (void)s_->db->DestroyColumnFamilyHandle(h);
+    s_->cf.clear();
+    (void)s_->db->Close();
+  }
+
+  Result<std::shared_ptr<RunnerTables>> OpenRunner(std::string_view runner) override {
+    std::lock_guard lock(mu_);
+    rocksdb::WriteBatch batch;
+    batch.Put(s_->cf[kRunners], rocksdb::Slice(runner.data(), runner.size()), rocksdb::Slice());
+    Status st = s_->Write(&batch, "registering runner '" + std::string(runner) + "'");
+    if (!st.ok()) return st;
+    std::shared_ptr<DiskTables>& tables = runners_[std::string(runner)];
+    if (!tables) tables = std::make_shared<DiskTables>(s_, std::string(runner));
+    return std::shared_ptr<RunnerTables>(tables);
+  }
+
+  Result<std::vector<std::string>> ListRunners() override {
+    std::vector<std::string> names;
+    std::unique_ptr<rocksdb::Iterator> it(s_->db->NewIterator(rocksdb::ReadOptions(), s_->cf[kRunners]));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) names.push_back(it->key().ToString());
+    if (!it->status().ok()) return FromRocks(it->status(), "listing runners");
+    return names;
+  }
+
+  Status DropRunner(std::string_view runner) override {
+    const std::string prefix = keys::RunnerPrefix(runner);
+    const std::string limit = keys::PrefixSuccessor(prefix);
+    // Hold every stripe so that no cache fill of this runner interleaves.
+    for (std::mutex& m : s_->stripes) m.lock();
+    rocksdb::WriteBatch batch;
+    for (Table t : {kLogs, kCounters, kEvents, kSnapshots, kFacts}) batch.DeleteRange(s_->cf[t], prefix, limit);
+    batch.Delete(s_->cf[kRunners], rocksdb::Slice(runner.data(), runner.size()));
+    Status st = s_->Write(&batch, "dropping runner '" + std::string(runner) + "'");
+    s_->cache.Clear();
+    for (std::mutex& m : s_->stripes) m.unlock();
+    return st;
+  }
+
+  Result<DatabaseStats> Stats() override {
+    DatabaseStats stats;
+    stats.engine = "disk";
+    stats.dir = s_->dir.path();
+    stats.sync = s_->write_options.sync;
+    stats.disk_bytes = DirectoryBytes(s_->dir.path());
+    stats.commits = s_->statistics->getTickerCount(rocksdb::WRITE_DONE_BY_SELF) +
+                    s_->statistics->getTickerCount(rocksdb::WRITE_DONE_BY_OTHER);
+    stats.wal_syncs = s_->statistics->getTickerCount(rocksdb::WAL_FILE_SYNCED);
+    s_->cache.Counts(&stats.read_cache_hits, &stats.read_cache_misses);
+    return stats;
+  }
+
+ private:
+  std::shared_ptr<Shared> s_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<DiskTables>> runners_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Engine>> OpenDiskEngine(const DatabaseOptions& options) {
+  Result<DataDir> dir = DataDir::Open(options.dir, options.create_if_missing);
+  if (!dir.ok()) return dir.status();
+  auto shared = std::make_shared<Shared>(std::move(*dir), options.read_cache_bytes);
+
+  rocksdb::Options o = RocksOptions();
+  shared->statistics = rocksdb::CreateDBStatistics();
+  shared->statistics->set_stats_level(rocksdb::StatsLevel::kExceptTimers);
+  o.statistics = shared->statistics;
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (const char* name : kTableNames) cfs.emplace_back(name, rocksdb::ColumnFamilyOptions(o));
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status rs = rocksdb::DB::Open(o, shared->dir.engine_path(), cfs, &shared->cf, &db);
+  if (!rs.ok()) return FromRocks(rs, "opening the database in " + options.dir);
+  shared->db.reset(db);
+  shared->write_options.sync = options.sync;
+  return std::unique_ptr<Engine>(new DiskEngine(std::move(shared)));
+}
+
+}  // namespace runic::internal

@@ -1,0 +1,56 @@
+#include "store/engine.h"
+
+#include <chrono>
+#include <string>
+
+namespace runic {
+
+EventIterator::~EventIterator() = default;
+
+namespace internal {
+
+StoreLimits EmbeddedLimits() {
+  StoreLimits limits;
+  limits.max_runner_name_bytes = 128;
+  limits.max_id_bytes = 512;
+  limits.max_value_bytes = std::size_t{1} << 20;
+  limits.max_batch_events = 1000;
+  limits.max_batch_bytes = std::size_t{1} << 20;
+  return limits;
+}
+
+std::int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Status CheckNotTrimmed(std::string_view id, std::uint64_t after, std::uint64_t trimmed) {
+  if (after >= trimmed) return Status::OK();
+  return Status::Trimmed(trimmed + 1, "workflow '" + std::string(id) + "': events up to " +
+                                          std::to_string(trimmed) +
+                                          " were trimmed; the first kept sequence is " +
+                                          std::to_string(trimmed + 1));
+}
+
+namespace {
+class FixedIterator final : public EventIterator {
+ public:
+  explicit FixedIterator(Status status) : status_(std::move(status)) {}
+  bool Valid() const override { return false; }
+  void Next() override {}
+  std::uint64_t sequence() const override { return 0; }
+  std::string_view value() const override { return {}; }
+  Status status() const override { return status_; }
+
+ private:
+  Status status_;
+};
+}  // namespace
+
+std::unique_ptr<EventIterator> EmptyIterator(Status status) {
+  return std::make_unique<FixedIterator>(std::move(status));
+}
+
+}  // namespace internal
+}  // namespace runic

@@ -1,0 +1,74 @@
+// The internal contract between a Database and its engines. The public Store
+// handle validates arguments and runs telemetry; an engine only stores.
+#ifndef RUNIC_SRC_STORE_ENGINE_H_
+#define RUNIC_SRC_STORE_ENGINE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runic/database.h"
+#include "runic/event_iterator.h"
+#include "runic/result.h"
+#include "runic/status.h"
+#include "runic/store.h"
+
+namespace runic::internal {
+
+// The limits of the embedded engines, chosen so that a replicated engine
+// (etcd: 1.5 MiB per request) can honour them too.
+StoreLimits EmbeddedLimits();
+
+// Microseconds since the Unix epoch, as stored for updated_at.
+std::int64_t NowMicros();
+
+// One runner's tables inside an engine. Arguments are already validated
+// against the limits. Thread-safe.
+class RunnerTables {
+ public:
+  virtual ~RunnerTables() = default;
+
+  virtual Status SaveLog(std::string_view id, std::string_view log, std::int64_t updated_at_us) = 0;
+  virtual Result<LogRecord> LoadLog(std::string_view id) = 0;
+  virtual Result<std::uint64_t> Append(std::string_view id, std::span<const std::string_view> events,
+                                       std::optional<std::uint64_t> expected_cursor) = 0;
+  virtual Result<std::unique_ptr<EventIterator>> Stream(std::string_view id, std::uint64_t after) = 0;
+  virtual Status SaveSnapshot(std::string_view id, std::uint64_t cursor, std::string_view bytes) = 0;
+  virtual Result<Snapshot> LoadSnapshot(std::string_view id) = 0;
+  virtual Status SaveFact(std::string_view hash, std::string_view value) = 0;
+  virtual Result<std::string> LoadFact(std::string_view hash) = 0;
+  virtual Status DeleteFact(std::string_view hash) = 0;
+  virtual Status Delete(std::string_view id) = 0;
+  virtual Result<ListPage> List(const ListOptions& options) = 0;
+  virtual Result<bool> Exists(std::string_view id) = 0;
+  virtual Status Trim(std::string_view id, std::uint64_t cursor) = 0;
+  virtual Result<StoreStats> Stats() = 0;
+};
+
+// A database's storage. Closing happens in the destructor, which runs only
+// when no handle, store or iterator of the database is left.
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  // The tables of `runner`, created when missing; the same object for the
+  // same name for the engine's whole life.
+  virtual Result<std::shared_ptr<RunnerTables>> OpenRunner(std::string_view runner) = 0;
+  virtual Result<std::vector<std::string>> ListRunners() = 0;
+  virtual Status DropRunner(std::string_view runner) = 0;
+  virtual Result<DatabaseStats> Stats() = 0;
+};
+
+// Builds the stream status for a workflow whose events up to `trimmed` are
+// gone, when a reader asks for events after `after`. OK when none is missing.
+Status CheckNotTrimmed(std::string_view id, std::uint64_t after, std::uint64_t trimmed);
+
+// An EventIterator over nothing, or failed with `status`.
+std::unique_ptr<EventIterator> EmptyIterator(Status status = Status::OK());
+
+}  // namespace runic::internal
+
+#endif  // RUNIC_SRC_STORE_ENGINE_H_

@@ -1,0 +1,314 @@
+// The memory engine: every runner's tables in this process's heap, gone when
+// the database closes.
+//
+// Events live in fixed-size chunks that are never rewritten once a slot is
+// filled. A stream copies the list of chunk pointers it needs when it opens
+// (a few bytes per 64 events) and then reads the slots without a lock: slots
+// at or below the counter it saw were written before it opened, and later
+// appends only fill higher slots. Trim and delete drop chunks from the
+// workflow, not from open streams, so an open stream keeps its view.
+#include <algorithm>
+#include <array>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <unordered_map>
+
+#include "store/database_impl.h"
+#include "store/engine.h"
+
+namespace runic::internal {
+namespace {
+
+constexpr std::uint64_t kChunkEvents = 64;
+
+struct Chunk {
+  std::array<std::string, kChunkEvents> slots;
+};
+
+struct Workflow {
+  std::optional<std::string> log;
+  std::int64_t updated_at_us = 0;
+  std::uint64_t counter = 0;
+  std::uint64_t trimmed = 0;  // events 1..trimmed are gone
+  // chunks[i] holds sequences first_chunk*K + i*K + 1 ..
+  std::uint64_t first_chunk = 0;
+  std::deque<std::shared_ptr<Chunk>> chunks;
+  std::optional<Snapshot> snapshot;
+
+  bool exists() const { return log.has_value() || counter > 0; }
+  bool empty() const { return !exists() && !snapshot.has_value(); }
+};
+
+class MemoryIterator final : public EventIterator {
+ public:
+  MemoryIterator(std::vector<std::shared_ptr<Chunk>> chunks, std::uint64_t first_chunk, std::uint64_t after,
+                 std::uint64_t end)
+      : chunks_(std::move(chunks)), first_chunk_(first_chunk), seq_(after + 1), end_(end) {}
+  bool Valid() const override { return seq_ <= end_; }
+  void Next() override { ++seq_; }
+  std::uint64_t sequence() const override { return seq_; }
+  std::string_view value() const override {
+    const std::uint64_t index = seq_ - 1;
+    return chunks_[index / kChunkEvents - first_chunk_]->slots[index % kChunkEvents];
+  }
+  Status status() const override { return Status::OK(); }
+
+ private:
+  const std::vector<std::shared_ptr<Chunk>> chunks_;
+  const std::uint64_t first_chunk_;
+  std::uint64_t seq_;
+  const std::uint64_t end_;
+};
+
+// One mutex per runner's workflows: the engine is for speed in one process,
+// and a map lookup under a shared lock is far cheaper than the callers' work.
+class MemoryTables final : public RunnerTables {
+ public:
+  Status SaveLog(std::string_view id, std::string_view log, std::int64_t updated_at_us) override {
+    std::unique_lock lock(mu_);
+    Workflow& w = workflows_[std::string(id)];
+    w.log.emplace(log);
+    w.updated_at_us = updated_at_us;
+    return Status::OK();
+  }
+
+  Result<LogRecord> LoadLog(std::string_view id) override {
+    std::shared_lock lock(mu_);
+    const Workflow* w = Find(id);
+    if (w == nullptr || !w->log) return NotFound("log", id);
+    return LogRecord{*w->log, std::chrono::system_clock::time_point(std::chrono::microseconds(w->updated_at_us))};
+  }
+
+  Result<std::uint64_t> Append(std::string_view id, std::span<const std::string_view> events,
+                               std::optional<std::uint64_t> expected) override {
+    std::unique_lock lock(mu_);
+    auto it = workflows_.find(id);
+    const std::uint64_t counter = it == workflows_.end() ? 0 : it->second.counter;
+    if (expected && *expected != counter) return ConflictStatus(id, *expected, counter);
+    if (it == workflows_.end()) it = workflows_.emplace(std::string(id), Workflow{}).first;
+    Workflow& w = it->second;
+    for (std::string_view e : events) {
+      const std::uint64_t index = w.counter;  // sequence - 1
+      const std::uint64_t chunk = index / kChunkEvents;
+      if (w.chunks.empty()) w.first_chunk = chunk;
+      if (chunk - w.first_chunk >= w.chunks.size()) w.chunks.push_back(std::make_shared<Chunk>());
+      w.chunks[chunk - w.first_chunk]->slots[index % kChunkEvents].assign(e);
+      ++w.counter;
+    }
+    return w.counter;
+  }
+
+  Result<std::unique_ptr<EventIterator>> Stream(std::string_view id, std::uint64_t after) override {
+    std::shared_lock lock(mu_);
+    const Workflow* w = Find(id);
+    if (w == nullptr || w->counter == 0) return NotFound("event stream", id);
+    Status trimmed = CheckNotTrimmed(id, after, w->trimmed);
+    if (!trimmed.ok()) return trimmed;
+    if (after >= w->counter) return EmptyIterator();
+    const std::uint64_t from = after / kChunkEvents - w->first_chunk;
+    const std::uint64_t to = (w->counter - 1) / kChunkEvents - w->first_chunk;
+    std::vector<std::shared_ptr<Chunk>> chunks(w->chunks.begin() + from, w->chunks.begin() + to + 1);
+    return std::unique_ptr<EventIterator>(
+        new MemoryIterator(std::move(chunks), w->first_chunk + from, after, w->counter));
+  }
+
+  Status SaveSnapshot(std::string_view id, std::uint64_t cursor, std::string_view bytes) override {
+    std::unique_lock lock(mu_);
+    auto it = workflows_.find(id);
+    const std::uint64_t counter = it == workflows_.end() ? 0 : it->second.counter;
+    if (cursor > counter) return SnapshotAboveCounter(id, cursor, counter);
+    if (it == workflows_.end()) it = workflows_.emplace(std::string(id), Workflow{}).first;
+    it->second.snapshot = Snapshot{cursor, std::string(bytes)};
+    return Status::OK();
+  }
+
+  Result<Snapshot> LoadSnapshot(std::string_view id) override {
+    std::shared_lock lock(mu_);
+    const Workflow* w = Find(id);
+    if (w == nullptr || !w->snapshot) return NotFound("snapshot", id);
+    return *w->snapshot;
+  }
+
+  Status SaveFact(std::string_view hash, std::string_view value) override {
+    std::unique_lock lock(facts_mu_);
+    facts_[std::string(hash)].assign(value);
+    return Status::OK();
+  }
+
+  Result<std::string> LoadFact(std::string_view hash) override {
+    std::shared_lock lock(facts_mu_);
+    auto it = facts_.find(std::string(hash));
+    if (it == facts_.end()) return NotFound("fact", hash);
+    return it->second;
+  }
+
+  Status DeleteFact(std::string_view hash) override {
+    std::unique_lock lock(facts_mu_);
+    facts_.erase(std::string(hash));
+    return Status::OK();
+  }
+
+  Status Delete(std::string_view id) override {
+    std::unique_lock lock(mu_);
+    auto it = workflows_.find(id);
+    if (it != workflows_.end()) workflows_.erase(it);
+    return Status::OK();
+  }
+
+  Result<ListPage> List(const ListOptions& options) override {
+    std::shared_lock lock(mu_);
+    ListPage page;
+    auto it = options.start_after.empty() || options.start_after < options.prefix
+                  ? workflows_.lower_bound(options.prefix)
+                  : workflows_.upper_bound(options.start_after);
+    for (; it != workflows_.end() && it->first.starts_with(options.prefix); ++it) {
+      if (!it->second.exists()) continue;
+      if (page.ids.size() == options.limit) {
+        page.more = true;
+        break;
+      }
+      page.ids.push_back(it->first);
+    }
+    return page;
+  }
+
+  Result<bool> Exists(std::string_view id) override {
+    std::shared_lock lock(mu_);
+    const Workflow* w = Find(id);
+    return w != nullptr && w->exists();
+  }
+
+  Status Trim(std::string_view id, std::uint64_t cursor) override {
+    std::unique_lock lock(mu_);
+    auto it = workflows_.find(id);
+    if (it == workflows_.end() || it->second.counter == 0) return NotFound("event stream", id);
+    Workflow& w = it->second;
+    if (cursor > w.counter) return TrimAboveCounter(id, cursor, w.counter);
+    if (cursor <= w.trimmed) return Status::OK();
+    w.trimmed = cursor;
+    // Drop the chunks whose every slot is now trimmed.
+    while (!w.chunks.empty() && (w.first_chunk + 1) * kChunkEvents <= cursor) {
+      w.chunks.pop_front();
+      ++w.first_chunk;
+    }
+    return Status::OK();
+  }
+
+  Result<StoreStats> Stats() override {
+    StoreStats stats;
+    {
+      std::shared_lock lock(mu_);
+      for (const auto& [id, w] : workflows_) {
+        if (w.log) {
+          ++stats.logs;
+          stats.log_bytes += w.log->size();
+        }
+        if (w.counter > w.trimmed) {
+          ++stats.workflows_with_events;
+          stats.events += w.counter - w.trimmed;
+          for (std::uint64_t seq = w.trimmed + 1; seq <= w.counter; ++seq) {
+            const std::uint64_t index = seq - 1;
+            stats.event_bytes += w.chunks[index / kChunkEvents - w.first_chunk]->slots[index % kChunkEvents].size();
+          }
+        }
+        if (w.snapshot) {
+          ++stats.snapshots;
+          stats.snapshot_bytes += w.snapshot->bytes.size();
+        }
+      }
+    }
+    std::shared_lock lock(facts_mu_);
+    for (const auto& [hash, value] : facts_) {
+      ++stats.facts;
+      stats.fact_bytes += value.size();
+    }
+    return stats;
+  }
+
+  void Clear() {
+    {
+      std::unique_lock lock(mu_);
+      workflows_.clear();
+    }
+    std::unique_lock lock(facts_mu_);
+    facts_.clear();
+  }
+
+  bool registered = true;  // guarded by the engine's mutex
+
+ private:
+  const Workflow* Find(std::string_view id) const {
+    auto it = workflows_.find(id);
+    return it == workflows_.end() ? nullptr : &it->second;
+  }
+
+  static Status NotFound(const char* what, std::string_view id) {
+    return Status::NotFound(std::string("no ") + what + " for '" + std::string(id) + "'");
+  }
+  static Status ConflictStatus(std::string_view id, std::uint64_t expected, std::uint64_t counter) {
+    return Status::Conflict("workflow '" + std::string(id) + "' is at cursor " + std::to_string(counter) +
+                            ", not the expected " + std::to_string(expected));
+  }
+  static Status SnapshotAboveCounter(std::string_view id, std::uint64_t cursor, std::uint64_t counter) {
+    return Status::InvalidArgument("snapshot cursor " + std::to_string(cursor) + " is above workflow '" +
+                                   std::string(id) + "' counter " + std::to_string(counter));
+  }
+  static Status TrimAboveCounter(std::string_view id, std::uint64_t cursor, std::uint64_t counter) {
+    return Status::InvalidArgument("trim cursor " + std::to_string(cursor) + " is above workflow '" +
+                                   std::string(id) + "' counter " + std::to_string(counter));
+  }
+
+  std::shared_mutex mu_;
+  std::map<std::string, Workflow, std::less<>> workflows_;
+  std::shared_mutex facts_mu_;
+  std::unordered_map<std::string, std::string> facts_;
+};
+
+class MemoryEngine final : public Engine {
+ public:
+  Result<std::shared_ptr<RunnerTables>> OpenRunner(std::string_view runner) override {
+    std::lock_guard lock(mu_);
+    std::shared_ptr<MemoryTables>& tables = runners_[std::string(runner)];
+    if (!tables) tables = std::make_shared<MemoryTables>();
+    tables->registered = true;
+    return std::shared_ptr<RunnerTables>(tables);
+  }
+
+  Result<std::vector<std::string>> ListRunners() override {
+    std::lock_guard lock(mu_);
+    std::vector<std::string> names;
+    for (const auto& [name, tables] : runners_) {
+      if (tables->registered) names.push_back(name);
+    }
+    return names;
+  }
+
+  Status DropRunner(std::string_view runner) override {
+    std::lock_guard lock(mu_);
+    auto it = runners_.find(std::string(runner));
+    if (it == runners_.end()) return Status::OK();
+    it->second->Clear();
+    it->second->registered = false;
+    return Status::OK();
+  }
+
+  Result<DatabaseStats> Stats() override {
+    DatabaseStats stats;
+    stats.engine = "memory";
+    return stats;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<MemoryTables>> runners_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Engine>> OpenMemoryEngine(const DatabaseOptions&) {
+  return std::unique_ptr<Engine>(new MemoryEngine());
+}
+
+}  // namespace runic::internal

@@ -1,0 +1,283 @@
+// The public Store handle: argument checks against the engine's limits and
+// telemetry, in one place for every engine.
+#include "runic/store.h"
+
+#include <chrono>
+#include <exception>
+
+#include "store/database_impl.h"
+
+namespace runic {
+
+const char* StoreOpName(StoreOp op) {
+  switch (op) {
+    case StoreOp::kSave: return "save";
+    case StoreOp::kLoad: return "load";
+    case StoreOp::kCheckpoint: return "checkpoint";
+    case StoreOp::kAppend: return "append";
+    case StoreOp::kStream: return "stream";
+    case StoreOp::kSaveSnapshot: return "save_snapshot";
+    case StoreOp::kLoadSnapshot: return "load_snapshot";
+    case StoreOp::kSaveFact: return "save_fact";
+    case StoreOp::kLoadFact: return "load_fact";
+    case StoreOp::kDeleteFact: return "delete_fact";
+    case StoreOp::kDelete: return "delete";
+    case StoreOp::kList: return "list";
+    case StoreOp::kExists: return "exists";
+    case StoreOp::kTrim: return "trim";
+    case StoreOp::kStats: return "stats";
+  }
+  return "unknown";
+}
+
+struct Store::Rep {
+  std::shared_ptr<DatabaseImpl> db;
+  std::shared_ptr<internal::RunnerTables> tables;
+  std::string runner;
+  StoreTelemetry telemetry;
+  bool has_telemetry = false;
+};
+
+namespace {
+
+constexpr std::size_t kMaxListLimit = 100000;
+
+// Keeps the database open for as long as an iterator lives.
+class PinnedIterator final : public EventIterator {
+ public:
+  PinnedIterator(std::shared_ptr<DatabaseImpl> db, std::unique_ptr<EventIterator> it)
+      : db_(std::move(db)), it_(std::move(it)) {}
+  ~PinnedIterator() override { it_.reset(); }  // before db_
+  bool Valid() const override { return it_->Valid(); }
+  void Next() override { it_->Next(); }
+  std::uint64_t sequence() const override { return it_->sequence(); }
+  std::string_view value() const override { return it_->value(); }
+  Status status() const override { return it_->status(); }
+
+ private:
+  std::shared_ptr<DatabaseImpl> db_;
+  std::unique_ptr<EventIterator> it_;
+};
+
+void Call(const std::function<void(const StoreOpEvent&)>& fn, const StoreOpEvent& event) {
+  if (!fn) return;
+  try {
+    fn(event);
+  } catch (...) {
+    // Telemetry must never change what the store does.
+  }
+}
+
+Status CheckSize(const char* what, std::string_view v, std::size_t max) {
+  if (v.empty()) return Status::InvalidArgument(std::string(what) + " is empty");
+  if (v.size() > max) {
+    return Status::InvalidArgument(std::string(what) + " is " + std::to_string(v.size()) +
+                                   " bytes; the limit is " + std::to_string(max));
+  }
+  return Status::OK();
+}
+
+template <typename T>
+std::uint64_t BytesOf(const Result<T>& r) {
+  if (!r.ok()) return 0;
+  if constexpr (std::is_same_v<T, LogRecord>) return r->log.size();
+  if constexpr (std::is_same_v<T, Snapshot>) return r->bytes.size();
+  if constexpr (std::is_same_v<T, std::string>) return r->size();
+  return 0;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> DatabaseImpl::MakeStore(std::shared_ptr<DatabaseImpl> impl, std::string_view runner,
+                                                       const StoreOptions& options) {
+  Status s = CheckSize("runner name", runner, impl->limits().max_runner_name_bytes);
+  if (!s.ok()) return s;
+  Result<std::shared_ptr<internal::RunnerTables>> tables = impl->engine().OpenRunner(runner);
+  if (!tables.ok()) return tables.status();
+  auto rep = std::make_unique<Store::Rep>();
+  rep->db = std::move(impl);
+  rep->tables = std::move(*tables);
+  rep->runner = std::string(runner);
+  rep->telemetry = options.telemetry;
+  rep->has_telemetry = options.telemetry.on_start || options.telemetry.on_stop || options.telemetry.on_exception;
+  return std::unique_ptr<Store>(new Store(std::move(rep)));
+}
+
+Store::Store(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
+Store::~Store() = default;
+
+const std::string& Store::runner_name() const { return rep_->runner; }
+const StoreLimits& Store::limits() const { return rep_->db->limits(); }
+
+// Runs `body` with telemetry around it. `in_bytes` counts what is written.
+template <typename Body>
+static auto Instrumented(Store::Rep& rep, StoreOp op, std::string_view id, std::uint64_t in_bytes, Body&& body)
+    -> decltype(body()) {
+  if (!rep.has_telemetry) return body();
+  StoreOpEvent event{op, rep.runner, id, std::chrono::nanoseconds(0), in_bytes, nullptr};
+  Call(rep.telemetry.on_start, event);
+  const auto start = std::chrono::steady_clock::now();
+  auto result = body();
+  event.duration = std::chrono::steady_clock::now() - start;
+  Status status;
+  if constexpr (std::is_same_v<decltype(result), Status>) {
+    status = result;
+  } else {
+    status = result.status();
+    event.bytes += BytesOf(result);
+  }
+  event.status = &status;
+  Call(status.ok() || status.IsNotFound() ? rep.telemetry.on_stop : rep.telemetry.on_exception, event);
+  return result;
+}
+
+Status Store::Save(std::string_view id, std::string_view log) {
+  return Instrumented(*rep_, StoreOp::kSave, id, log.size(), [&]() -> Status {
+    Status s = CheckSize("workflow id", id, limits().max_id_bytes);
+    if (s.ok()) s = CheckSize("log", log, limits().max_value_bytes);
+    if (!s.ok()) return s;
+    return rep_->tables->SaveLog(id, log, internal::NowMicros());
+  });
+}
+
+Status Store::Checkpoint(std::string_view id, std::string_view log) {
+  return Instrumented(*rep_, StoreOp::kCheckpoint, id, log.size(), [&]() -> Status {
+    Status s = CheckSize("workflow id", id, limits().max_id_bytes);
+    if (s.ok()) s = CheckSize("log", log, limits().max_value_bytes);
+    if (!s.ok()) return s;
+    return rep_->tables->SaveLog(id, log, internal::NowMicros());
+  });
+}
+
+Result<LogRecord> Store::Load(std::string_view id) {
+  return Instrumented(*rep_, StoreOp::kLoad, id, 0, [&]() -> Result<LogRecord> {
+    Status s = CheckSize("workflow id", id, limits().max_id_bytes);
+    if (!s.ok()) return s;
+    return rep_->tables->LoadLog(id);
+  });
+}
+
+Result<std::uint64_t> Store::Append(std::string_view id, const std::vector<std::string_view>& events,
+                                    const AppendOptions& options) {
+  std::uint64_t total = 0;
+  for (std::string_view e : events) total += e.size();
+  return Instrumented(*rep_, StoreOp::kAppend, id, total, [&]() -> Result<std::uint64_t> {
+    const StoreLimits& lim = limits();
+    Status s = CheckSize("workflow id", id, lim.max_id_bytes);
+    if (!s.ok()) return s;
+    if (events.empty()) return Status::InvalidArgument("append of an empty batch");
+    if (events.size() > lim.max_batch_events) {
+      return Status::InvalidArgument("batch of " + std::to_string(events.size()) + " events; the limit is " +
+                                     std::to_string(lim.max_batch_events));
+    }
+    if (total > lim.max_batch_bytes) {
+      return Status::InvalidArgument("batch of " + std::to_string(total) + " bytes; the limit is " +
+                                     std::to_string(lim.max_batch_bytes));
+    }
+    for (std::string_view e : events) {
+      s = CheckSize("event", e, lim.max_value_bytes);
+      if (!s.ok()) return s;
+    }
+    return rep_->tables->Append(id, events, options.expected_cursor);
+  });
+}
+
+Result<std::uint64_t> Store::Append(std::string_view id, const std::vector<std::string>& events,
+                                    const AppendOptions& options) {
+  std::vector<std::string_view> views(events.begin(), events.end());
+  return Append(id, views, options);
+}
+
+Result<std::unique_ptr<EventIterator>> Store::Stream(std::string_view id, const StreamOptions& options) {
+  return Instrumented(*rep_, StoreOp::kStream, id, 0, [&]() -> Result<std::unique_ptr<EventIterator>> {
+    Status s = CheckSize("workflow id", id, limits().max_id_bytes);
+    if (!s.ok()) return s;
+    Result<std::unique_ptr<EventIterator>> it = rep_->tables->Stream(id, options.after);
+    if (!it.ok()) return it.status();
+    return std::unique_ptr<EventIterator>(new PinnedIterator(rep_->db, std::move(*it)));
+  });
+}
+
+Status Store::SaveSnapshot(std::string_view id, std::uint64_t cursor, std::string_view bytes) {
+  return Instrumented(*rep_, StoreOp::kSaveSnapshot, id, bytes.size(), [&]() -> Status {
+    Status s = CheckSize("workflow id", id, limits().max_id_bytes);
+    if (s.ok()) s = CheckSize("snapshot", bytes, limits().max_value_bytes);
+    if (!s.ok()) return s;
+    return rep_->tables->SaveSnapshot(id, cursor, bytes);
+  });
+}
+
+Result<Snapshot> Store::LoadSnapshot(std::string_view id) {
+  return Instrumented(*rep_, StoreOp::kLoadSnapshot, id, 0, [&]() -> Result<Snapshot> {
+    Status s = CheckSize("workflow id", id, limits().max_id_bytes);
+    if (!s.ok()) return s;
+    return rep_->tables->LoadSnapshot(id);
+  });
+}
+
+Status Store::SaveFact(std::string_view hash, std::string_view value) {
+  return Instrumented(*rep_, StoreOp::kSaveFact, hash, value.size(), [&]() -> Status {
+    Status s = CheckSize("fact hash", hash, limits().max_id_bytes);
+    if (s.ok()) s = CheckSize("fact value", value, limits().max_value_bytes);
+    if (!s.ok()) return s;
+    return rep_->tables->SaveFact(hash, value);
+  });
+}
+
+Result<std::string> Store::LoadFact(std::string_view hash) {
+  return Instrumented(*rep_, StoreOp::kLoadFact, hash, 0, [&]() -> Result<std::string> {
+    Status s = CheckSize("fact hash", hash, limits().max_id_bytes);
+    if (!s.ok()) return s;
+    return rep_->tables->LoadFact(hash);
+  });
+}
+
+Status Store::DeleteFact(std::string_view hash) {
+  return Instrumented(*rep_, StoreOp::kDeleteFact, hash, 0, [&]() -> Status {
+    Status s = CheckSize("fact hash", hash, limits().max_id_bytes);
+    if (!s.ok()) return s;
+    return rep_->tables->DeleteFact(hash);
+  });
+}
+
+Status Store::Delete(std::string_view id) {
+  return Instrumented(*rep_, StoreOp::kDelete, id, 0, [&]() -> Status {
+    Status s = CheckSize("workflow id", id, limits().max_id_bytes);
+    if (!s.ok()) return s;
+    return rep_->tables->Delete(id);
+  });
+}
+
+Result<ListPage> Store::List(const ListOptions& options) {
+  return Instrumented(*rep_, StoreOp::kList, options.prefix, 0, [&]() -> Result<ListPage> {
+    if (options.limit == 0 || options.limit > kMaxListLimit) {
+      return Status::InvalidArgument("list limit must be 1 to " + std::to_string(kMaxListLimit));
+    }
+    if (options.prefix.size() > limits().max_id_bytes || options.start_after.size() > limits().max_id_bytes) {
+      return Status::InvalidArgument("list prefix or start_after is longer than the id limit");
+    }
+    return rep_->tables->List(options);
+  });
+}
+
+Result<bool> Store::Exists(std::string_view id) {
+  return Instrumented(*rep_, StoreOp::kExists, id, 0, [&]() -> Result<bool> {
+    Status s = CheckSize("workflow id", id, limits().max_id_bytes);
+    if (!s.ok()) return s;
+    return rep_->tables->Exists(id);
+  });
+}
+
+Status Store::Trim(std::string_view id, std::uint64_t cursor) {
+  return Instrumented(*rep_, StoreOp::kTrim, id, 0, [&]() -> Status {
+    Status s = CheckSize("workflow id", id, limits().max_id_bytes);
+    if (!s.ok()) return s;
+    return rep_->tables->Trim(id, cursor);
+  });
+}
+
+Result<StoreStats> Store::Stats() {
+  return Instrumented(*rep_, StoreOp::kStats, {}, 0, [&]() -> Result<StoreStats> { return rep_->tables->Stats(); });
+}
+
+}  // namespace runic
