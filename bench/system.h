@@ -1,0 +1,29 @@
+// What the benchmark asks of the operating system: temporary directories,
+// bytes on disk, and the peak RSS of this process.
+#ifndef RUNIC_BENCH_SYSTEM_H_
+#define RUNIC_BENCH_SYSTEM_H_
+
+#include <cstdint>
+#include <string>
+
+namespace bench {
+
+// Creates a fresh directory "<parent>/runic-bench-XXXXXX".
+std::string MakeTempDir(const std::string& parent);
+// Removes a directory tree; errors are ignored.
+void RemoveTree(const std::string& path);
+// Total bytes of the regular files under `path` (0 when missing).
+std::uint64_t DirBytes(const std::string& path);
+
+// Resets the kernel's peak-RSS mark (VmHWM) of this process to the current
+// RSS. Returns false when the kernel does not allow it.
+bool ResetPeakRss();
+// VmHWM of this process, in MiB.
+double PeakRssMb();
+
+// The file system type and device of `path`, for the report's header.
+std::string DescribeFileSystem(const std::string& path);
+
+}  // namespace bench
+
+#endif  // RUNIC_BENCH_SYSTEM_H_

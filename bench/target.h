@@ -1,0 +1,70 @@
+// The one small interface every measured engine sits behind: the Runic
+// engines (memory, disk) and the baselines (rocksdb-raw, ceiling). A failed
+// operation throws BenchError: the benchmark stops loudly rather than report
+// figures of a run that went wrong.
+#ifndef RUNIC_BENCH_TARGET_H_
+#define RUNIC_BENCH_TARGET_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bench {
+
+struct BenchError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Write commits and WAL fsyncs counted by the engine since it was opened.
+struct SyncCounters {
+  bool counted = false;  // false when the engine has no such counters
+  std::uint64_t commits = 0;
+  std::uint64_t syncs = 0;
+};
+
+// Called for each streamed event, in order. The view is valid during the call.
+using EventFn = std::function<void(std::uint64_t sequence, std::string_view value)>;
+
+class Target {
+ public:
+  virtual ~Target() = default;
+
+  // Opens (again) the data in the target's directory or memory.
+  virtual void Open() = 0;
+  // Closes: releases every handle. A durable target keeps its data.
+  virtual void Close() = 0;
+  // True when data survives Close (and a process kill).
+  virtual bool durable() const = 0;
+
+  virtual void Save(std::string_view id, std::string_view log) = 0;
+  // An owned copy of the log; throws when missing.
+  virtual std::string Load(std::string_view id) = 0;
+  // Appends events atomically; returns the new cursor.
+  virtual std::uint64_t Append(std::string_view id, const std::vector<std::string_view>& events) = 0;
+  // Streams every event of the workflow; returns how many. Throws when the
+  // workflow is missing or its sequences are not contiguous from 1.
+  virtual std::uint64_t Stream(std::string_view id, const EventFn& fn) = 0;
+
+  virtual SyncCounters Counters() = 0;
+};
+
+// Engine names, in report order.
+inline const std::vector<std::string>& EngineNames() {
+  static const std::vector<std::string> names = {"memory", "disk", "rocksdb-raw", "ceiling", "fsync-floor"};
+  return names;
+}
+
+// The modes of an engine ("fsync-floor" has the single pseudo-mode "disk").
+std::vector<std::string> ModesOf(const std::string& engine);
+
+// A closed target for engine/mode keeping its data in `dir` (an empty
+// directory, or a name for RAM targets). Call Open before use.
+std::unique_ptr<Target> MakeTarget(const std::string& engine, const std::string& mode, const std::string& dir);
+
+}  // namespace bench
+
+#endif  // RUNIC_BENCH_TARGET_H_
