@@ -1,5 +1,6 @@
 #include "system.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <sys/statfs.h>
 
@@ -40,6 +41,7 @@ std::uint64_t DirBytes(const std::string& path) {
 }
 
 bool ResetPeakRss() {
+  malloc_trim(0);  // give back what earlier workloads freed, so it is not counted again
   std::ofstream f("/proc/self/clear_refs");
   f << "5";
   f.flush();

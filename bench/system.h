@@ -15,8 +15,8 @@ void RemoveTree(const std::string& path);
 // Total bytes of the regular files under `path` (0 when missing).
 std::uint64_t DirBytes(const std::string& path);
 
-// Resets the kernel's peak-RSS mark (VmHWM) of this process to the current
-// RSS. Returns false when the kernel does not allow it.
+// Returns freed heap to the kernel, then resets the kernel's peak-RSS mark
+// (VmHWM) of this process to the current RSS. Returns false when the kernel does not allow it.
 bool ResetPeakRss();
 // VmHWM of this process, in MiB.
 double PeakRssMb();

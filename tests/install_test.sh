@@ -103,9 +103,9 @@ echo "  pkg-config --cflags --libs runic: $pc_flags"
 pc_includedir=$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --variable=includedir runic)
 pc_libdir=$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --variable=libdir runic)
 [ "$pc_includedir" -ef "$prefix/include" ] ||
-  fail "runic.pc's includedir is '$pc_includedir', not $prefix/include: the .pc does not follow 'cmake --install --prefix'"
+  fail "runic.pc's includedir is '$pc_includedir', not $prefix/include: the .pc does not follow 'cmake --install --prefix' (runic.pc is configured with the configure-time prefix; it should find it from \${pcfiledir})"
 [ "$pc_libdir" -ef "$libdir" ] ||
-  fail "runic.pc's libdir is '$pc_libdir', not $libdir: the .pc does not follow 'cmake --install --prefix'"
+  fail "runic.pc's libdir is '$pc_libdir', not $libdir: the .pc does not follow 'cmake --install --prefix' (runic.pc is configured with the configure-time prefix; it should find it from \${pcfiledir})"
 # shellcheck disable=SC2086  # the flags are meant to split into words
 run "$work/pkg-config-build.log" "$cxx" -O2 -Wall -Wextra -Werror $extra_flags \
   "$src_dir/examples/store_demo.cc" $pc_flags -o "$work/store_demo_pc" ||

@@ -356,7 +356,10 @@ TEST_P(StoreConformance, ConcurrentReaderNeverSeesAPartialBatch) {
       ++reads;
     }
   });
-  for (int i = 0; i < kAppends; ++i) ASSERT_TRUE(store_->Append("wf", std::vector<std::string>(kBatch, "x")).ok());
+  // Keep appending until the reader has read a while (bounded either way).
+  for (int i = 0; i < 50 * kAppends && (i < kAppends || reads.load() < 100); ++i) {
+    ASSERT_TRUE(store_->Append("wf", std::vector<std::string>(kBatch, "x")).ok());
+  }
   done = true;
   reader.join();
   EXPECT_EQ(bad.load(), 0);

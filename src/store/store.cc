@@ -131,22 +131,21 @@ static auto Instrumented(Store::Rep& rep, StoreOp op, std::string_view id, std::
   return result;
 }
 
-Status Store::Save(std::string_view id, std::string_view log) {
-  return Instrumented(*rep_, StoreOp::kSave, id, log.size(), [&]() -> Status {
-    Status s = CheckSize("workflow id", id, limits().max_id_bytes);
-    if (s.ok()) s = CheckSize("log", log, limits().max_value_bytes);
+// Save and Checkpoint are one operation under two names (and telemetry ops).
+static Status SaveLog(Store::Rep& rep, StoreOp op, std::string_view id, std::string_view log) {
+  return Instrumented(rep, op, id, log.size(), [&]() -> Status {
+    const StoreLimits& lim = rep.db->limits();
+    Status s = CheckSize("workflow id", id, lim.max_id_bytes);
+    if (s.ok()) s = CheckSize("log", log, lim.max_value_bytes);
     if (!s.ok()) return s;
-    return rep_->tables->SaveLog(id, log, internal::NowMicros());
+    return rep.tables->SaveLog(id, log, internal::NowMicros());
   });
 }
 
+Status Store::Save(std::string_view id, std::string_view log) { return SaveLog(*rep_, StoreOp::kSave, id, log); }
+
 Status Store::Checkpoint(std::string_view id, std::string_view log) {
-  return Instrumented(*rep_, StoreOp::kCheckpoint, id, log.size(), [&]() -> Status {
-    Status s = CheckSize("workflow id", id, limits().max_id_bytes);
-    if (s.ok()) s = CheckSize("log", log, limits().max_value_bytes);
-    if (!s.ok()) return s;
-    return rep_->tables->SaveLog(id, log, internal::NowMicros());
-  });
+  return SaveLog(*rep_, StoreOp::kCheckpoint, id, log);
 }
 
 Result<LogRecord> Store::Load(std::string_view id) {

@@ -454,10 +454,18 @@ class DiskEngine final : public Engine {
 
   Result<std::shared_ptr<RunnerTables>> OpenRunner(std::string_view runner) override {
     std::lock_guard lock(mu_);
-    rocksdb::WriteBatch batch;
-    batch.Put(s_->cf[kRunners], rocksdb::Slice(runner.data(), runner.size()), rocksdb::Slice());
-    Status st = s_->Write(&batch, "registering runner '" + std::string(runner) + "'");
-    if (!st.ok()) return st;
+    // Register the runner once: reopening a store must not cost a commit.
+    std::string ignored;
+    rocksdb::Status found = s_->db->Get(rocksdb::ReadOptions(), s_->cf[kRunners],
+                                        rocksdb::Slice(runner.data(), runner.size()), &ignored);
+    if (found.IsNotFound()) {
+      rocksdb::WriteBatch batch;
+      batch.Put(s_->cf[kRunners], rocksdb::Slice(runner.data(), runner.size()), rocksdb::Slice());
+      Status st = s_->Write(&batch, "registering runner '" + std::string(runner) + "'");
+      if (!st.ok()) return st;
+    } else if (!found.ok()) {
+      return FromRocks(found, "reading runner '" + std::string(runner) + "'");
+    }
     std::shared_ptr<DiskTables>& tables = runners_[std::string(runner)];
     if (!tables) tables = std::make_shared<DiskTables>(s_, std::string(runner));
     return std::shared_ptr<RunnerTables>(tables);

@@ -1,0 +1,344 @@
+// runic_bench: the store workloads of ../shared/design/WORKLOADS.md for every
+// engine and mode, with the baselines in the same run. This file: options,
+// the run loop, and the output (table + ratios, or JSON lines).
+//
+//   runic_bench [--quick] [--runs N] [--engines a,b] [--workloads W1,W3]
+//               [--json] [--dir PATH]
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "stats.h"
+#include "system.h"
+#include "target.h"
+#include "workloads.h"
+
+namespace bench {
+namespace {
+
+struct Options {
+  std::vector<std::string> engines = EngineNames();
+  std::vector<std::string> workloads;  // default: every workload
+  bool json = false;
+  bool quick = false;
+  int runs = 0;  // 0: 3, or 1 with --quick
+  std::string dir;
+};
+
+const char kUsage[] =
+    "usage: runic_bench [options]\n"
+    "  --quick           a tenth of the work (default runs 1)\n"
+    "  --runs N          each figure is the median of N runs (default 3)\n"
+    "  --engines a,b     memory, disk, rocksdb-raw, ceiling, fsync-floor (default all)\n"
+    "  --workloads a,b   W1, W2, W2-cold, W3, W4, W5, W6, W7, W6-kill (default all)\n"
+    "  --json            one JSON object per line instead of the table\n"
+    "  --dir PATH        where the temporary directories go (default $TMPDIR or /tmp)\n";
+
+std::vector<std::string> SplitCommas(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+Options Parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw BenchError(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--json") o.json = true;
+    else if (a == "--quick") o.quick = true;
+    else if (a == "--runs") {
+      const std::string v = value();
+      o.runs = std::atoi(v.c_str());
+      if (o.runs < 1 || o.runs > 100) throw BenchError("--runs must be 1 to 100");
+    } else if (a == "--engines") o.engines = SplitCommas(value());
+    else if (a == "--workloads") o.workloads = SplitCommas(value());
+    else if (a == "--dir") o.dir = value();
+    else if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else {
+      throw BenchError("unknown option '" + a + "'\n" + kUsage);
+    }
+  }
+  for (const std::string& e : o.engines) {
+    if (std::find(EngineNames().begin(), EngineNames().end(), e) == EngineNames().end()) {
+      throw BenchError("unknown engine '" + e + "'");
+    }
+  }
+  if (o.workloads.empty()) {
+    for (const WorkloadDef& w : Workloads()) o.workloads.push_back(w.name);
+  }
+  for (const std::string& name : o.workloads) {
+    const bool known = std::any_of(Workloads().begin(), Workloads().end(),
+                                   [&](const WorkloadDef& w) { return w.name == name; });
+    if (!known) throw BenchError("unknown workload '" + name + "'");
+  }
+  if (o.runs == 0) o.runs = o.quick ? 1 : 3;
+  if (o.dir.empty()) {
+    const char* tmp = std::getenv("TMPDIR");
+    o.dir = (tmp != nullptr && *tmp != '\0') ? tmp : "/tmp";
+  }
+  return o;
+}
+
+bool Has(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+// A rough guess of the wall time, from the work and the measured fsync time.
+double EstimateSeconds(const Options& o, const Scale& s, double fsync_us) {
+  const double ids = s.ids, appends = static_cast<double>(s.workflows) * s.appends_per_workflow;
+  const double w7 = static_cast<double>(s.threads) * s.w7_appends_per_thread;
+  double total = 0;
+  for (const std::string& e : o.engines) {
+    for (const std::string& mode : ModesOf(e)) {
+      double us = 0;
+      if (e == "fsync-floor") {
+        us = s.fsync_samples * fsync_us;
+      } else {
+        const bool ram = mode == "ram", sync = mode == "sync";
+        const double op = ram ? 3 : 20;                      // a write or read, us
+        const double wr = op + (sync ? fsync_us + 30 : 0);   // a committed write
+        const double grouped = op + (sync ? (fsync_us + 30) / 3 : 0);
+        if (Has(o.workloads, "W1")) us += ids * wr;
+        if (Has(o.workloads, "W2")) us += ids * op;
+        if (Has(o.workloads, "W3")) us += appends * wr;
+        if (Has(o.workloads, "W4")) us += appends * op;
+        if (Has(o.workloads, "W5")) us += appends * grouped;
+        if (Has(o.workloads, "W7")) us += w7 * grouped;
+        if (!ram) {
+          if (Has(o.workloads, "W2-cold")) us += ids * op * 2 + 3e5;
+          if (Has(o.workloads, "W6")) us += 1e6;
+          if (Has(o.workloads, "W6-kill")) us += (ids + appends) * 20 + 1.5e6;
+        }
+      }
+      total += us * o.runs;
+    }
+  }
+  return total / 1e6;
+}
+
+std::string Fmt(double v, int decimals = 1) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+std::string JsonEscape(const std::string& s) {
+  std::string out;
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') out.push_back('\\');
+    if (static_cast<unsigned char>(ch) < 0x20) continue;
+    out.push_back(ch);
+  }
+  return out;
+}
+
+std::string JsonNumber(double v) {
+  if (!std::isfinite(v)) return "0";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.3f", v);
+  return buf;
+}
+
+void PrintJson(const Row& r, bool quick) {
+  std::string line = "{\"engine\":\"" + JsonEscape(r.engine) + "\",\"mode\":\"" + JsonEscape(r.mode) +
+                     "\",\"workload\":\"" + JsonEscape(r.workload) + "\"";
+  auto num = [&](const std::string& key, double v) { line += ",\"" + JsonEscape(key) + "\":" + JsonNumber(v); };
+  num("ops_per_s", r.ops_per_s);
+  num("events_per_s", r.events_per_s);
+  num("mean_us", r.mean_us);
+  num("p50_us", r.p50_us);
+  num("p99_us", r.p99_us);
+  num("rss_mb", r.rss_mb);
+  num("disk_mb", r.disk_mb);
+  if (r.sync_mode) {
+    num("commits_per_sync", r.commits_per_sync);
+    num("commits", r.commits);
+    num("wal_syncs", r.wal_syncs);
+  }
+  for (const auto& [key, value] : r.extra) num(key, value);
+  line += ",\"runs\":" + std::to_string(r.runs) + ",\"quick\":" + (quick ? "true" : "false") + "}";
+  std::puts(line.c_str());
+}
+
+std::string MachineLine(const std::string& dir) {
+  utsname u{};
+  uname(&u);
+  std::string cpu = "unknown cpu";
+  std::ifstream info("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(info, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      cpu = line.substr(line.find(':') + 2);
+      break;
+    }
+  }
+  char date[32];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M", std::localtime(&now));
+  return std::string(date) + ", " + u.nodename + ", " + cpu + " x " + std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) +
+         " cores, Linux " + u.release + ", data on " + DescribeFileSystem(dir) + " (" + dir + ")";
+}
+
+void PrintTable(const std::vector<Row>& rows, const Options& o, const std::string& machine) {
+  std::printf("Runic store benchmark: %s\n", machine.c_str());
+  std::printf("each figure the median of %d run%s%s; latencies per operation; rss = peak during the workload\n\n",
+              o.runs, o.runs == 1 ? "" : "s", o.quick ? ", --quick (a tenth of the work)" : "");
+  std::printf("%-12s %-7s %-8s %12s %12s %10s %10s %10s %8s %8s %8s\n", "engine", "mode", "workload", "ops/s",
+              "events/s", "mean_us", "p50_us", "p99_us", "rss_mb", "disk_mb", "c/sync");
+  std::string last;
+  for (const Row& r : rows) {
+    const std::string key = r.engine + "/" + r.mode;
+    if (!last.empty() && key != last) std::printf("\n");
+    last = key;
+    std::printf("%-12s %-7s %-8s %12s %12s %10s %10s %10s %8s %8s %8s\n", r.engine.c_str(), r.mode.c_str(),
+                r.workload.c_str(), Fmt(r.ops_per_s, 0).c_str(), Fmt(r.events_per_s, 0).c_str(),
+                Fmt(r.mean_us).c_str(), Fmt(r.p50_us).c_str(), Fmt(r.p99_us).c_str(), Fmt(r.rss_mb).c_str(),
+                Fmt(r.disk_mb).c_str(), r.sync_mode && r.wal_syncs > 0 ? Fmt(r.commits_per_sync, 2).c_str() : "-");
+  }
+}
+
+const Row* Find(const std::vector<Row>& rows, const std::string& engine, const std::string& mode,
+                const std::string& workload) {
+  for (const Row& r : rows) {
+    if (r.engine == engine && r.mode == mode && r.workload == workload) return &r;
+  }
+  return nullptr;
+}
+
+// One line of the ratios section: the value against a target (>= or <=).
+void Ratio(const std::string& what, std::optional<double> value, const char* op, double target) {
+  if (!value) return;
+  if (op == nullptr) {  // for information: no target
+    std::printf("  %-60s %8.2f\n", what.c_str(), *value);
+    return;
+  }
+  const bool met = std::strcmp(op, ">=") == 0 ? *value >= target : *value <= target;
+  std::printf("  %-60s %8.2f   target %s %-5s %s\n", what.c_str(), *value, op, Fmt(target, 2).c_str(),
+              met ? "met" : "NOT MET");
+}
+
+std::optional<double> OpsRatio(const Row* a, const Row* b) {
+  if (!a || !b || b->ops_per_s <= 0) return std::nullopt;
+  return a->ops_per_s / b->ops_per_s;
+}
+
+void PrintRatios(const std::vector<Row>& rows) {
+  std::printf("\nRatios (within this run)\n");
+  for (const char* w : {"W1", "W2", "W3", "W4", "W5"}) {
+    Ratio(std::string("memory / ceiling, ops/s, ") + w, OpsRatio(Find(rows, "memory", "ram", w), Find(rows, "ceiling", "ram", w)),
+          ">=", 0.5);
+  }
+  for (const WorkloadDef& w : Workloads()) {
+    Ratio("disk-nosync / rocksdb-raw-nosync, ops/s, " + w.name,
+          OpsRatio(Find(rows, "disk", "nosync", w.name), Find(rows, "rocksdb-raw", "nosync", w.name)), ">=", 0.75);
+  }
+  Ratio("disk-nosync W2 / ceiling W2, ops/s", OpsRatio(Find(rows, "disk", "nosync", "W2"), Find(rows, "ceiling", "ram", "W2")),
+        ">=", 0.4);
+  Ratio("disk-nosync W2-cold / ceiling W2 (info)",
+        OpsRatio(Find(rows, "disk", "nosync", "W2-cold"), Find(rows, "ceiling", "ram", "W2")), nullptr, 0);
+  if (const Row* r = Find(rows, "disk", "sync", "W5"); r && r->wal_syncs > 0) {
+    Ratio("disk-sync W5 commits per WAL sync (counted)", r->commits_per_sync, ">=", 3);
+  }
+  if (const Row* r = Find(rows, "rocksdb-raw", "sync", "W5"); r && r->wal_syncs > 0) {
+    Ratio("rocksdb-raw-sync W5 commits per WAL sync (info)", r->commits_per_sync, nullptr, 0);
+  }
+  for (const char* mode : {"nosync", "sync"}) {
+    for (const char* w : {"W6", "W6-kill"}) {
+      const Row* d = Find(rows, "disk", mode, w);
+      const Row* raw = Find(rows, "rocksdb-raw", mode, w);
+      if (!d || !raw || raw->mean_us <= 0) continue;
+      Ratio(std::string("disk-") + mode + " " + w + " reopen time / rocksdb-raw-" + mode + (w[2] ? " (info)" : ""),
+            d->mean_us / raw->mean_us, w[2] ? nullptr : "<=", 0.25);
+    }
+  }
+  if (const Row* f = Find(rows, "fsync-floor", "disk", "fsync")) {
+    std::printf("  fsync floor: p50 %.1f us, so at most %.0f synced commits/s without group commit\n", f->p50_us,
+                f->p50_us > 0 ? 1e6 / f->p50_us : 0);
+    for (const char* e : {"disk", "rocksdb-raw"}) {
+      for (const char* w : {"W1", "W3", "W5", "W7"}) {
+        if (const Row* r = Find(rows, e, "sync", w); r && f->p50_us > 0) {
+          std::printf("  %-11s sync %-3s %8.0f ops/s = %.2f x 1/floor\n", e, w, r->ops_per_s,
+                      r->ops_per_s * f->p50_us / 1e6);
+        }
+      }
+    }
+  }
+}
+
+int Main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "--child-writer") == 0) return ChildWriterMain(argc, argv);
+  const Options o = Parse(argc, argv);
+  const Scale scale = ScaleFor(o.quick);
+  const std::string root = MakeTempDir(o.dir);
+  struct Cleanup {
+    std::string root;
+    ~Cleanup() { RemoveTree(root); }
+  } cleanup{root};
+
+  const double fsync_us = ProbeFsyncUs(root, 30);
+  std::fprintf(stderr, "runic_bench: estimated time ~%.0f s (fsync p50 here %.0f us); data under %s\n",
+               EstimateSeconds(o, scale, fsync_us), fsync_us, root.c_str());
+  const auto start = Clock::now();
+
+  std::vector<Row> rows;
+  for (const std::string& engine : o.engines) {
+    for (const std::string& mode : ModesOf(engine)) {
+      std::map<std::string, std::vector<Row>> by_workload;
+      std::vector<std::string> order;
+      for (int run = 1; run <= o.runs; ++run) {
+        const auto t = Clock::now();
+        for (Row& r : RunOnce(engine, mode, o.workloads, scale, root)) {
+          if (!by_workload.count(r.workload)) order.push_back(r.workload);
+          by_workload[r.workload].push_back(std::move(r));
+        }
+        std::fprintf(stderr, "  %s/%s run %d/%d: %.1f s\n", engine.c_str(), mode.c_str(), run, o.runs,
+                     MicrosSince(t) / 1e6);
+      }
+      for (const std::string& w : order) rows.push_back(MedianRow(by_workload[w]));
+    }
+  }
+  std::fprintf(stderr, "runic_bench: done in %.0f s\n", MicrosSince(start) / 1e6);
+
+  if (o.json) {
+    for (const Row& r : rows) PrintJson(r, o.quick);
+  } else {
+    PrintTable(rows, o, MachineLine(o.dir));
+    PrintRatios(rows);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace bench
+
+int main(int argc, char** argv) {
+  try {
+    return bench::Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "runic_bench: FAILED: %s\n", e.what());
+    return 1;
+  }
+}

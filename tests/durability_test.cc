@@ -1,0 +1,858 @@
+// Durability of the disk engine, tested across process boundaries.
+//
+// append_helper (a separate executable, started with fork + exec) writes
+// self-verifying events (durability_events.h) and reports each acknowledged
+// append on stdout with an unbuffered write(2). The tests here
+//   - SIGKILL it at random points and check, after reopening, that every
+//     acknowledged event is present, in order, contiguous and intact, with
+//     sync off and on;
+//   - count the WAL syncs it reports (sync on: some, at most one per commit;
+//     sync off: none);
+//   - damage its files (WAL tail cut, a byte flipped in the WAL, a byte
+//     flipped in a table file) and check that reading everything back gives
+//     either correct data or a kCorruption status, never wrong data;
+//   - let it hold a database and check that this process is told the
+//     database is in use by another process;
+//   - fill a small tmpfs (when this process may mount one) and check that a
+//     full disk is an I/O error that corrupts nothing.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "durability_events.h"
+#include "runic/database.h"
+#include "test_util.h"
+
+#ifndef RUNIC_APPEND_HELPER
+#error "RUNIC_APPEND_HELPER must name the append_helper executable"
+#endif
+
+namespace runic::test {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using std::chrono::seconds;
+
+constexpr const char* kRunner = "durability";  // the runner append_helper writes
+
+// ---------------------------------------------------------------------------
+// The helper process.
+
+class Helper {
+ public:
+  // Starts append_helper with `args`. Its stdout comes to this process
+  // through a pipe; with `pipe_stdin` its stdin is a pipe this process holds
+  // (see CloseStdin), otherwise /dev/null. Its stderr is this process's.
+  static std::unique_ptr<Helper> Start(const std::vector<std::string>& args, bool pipe_stdin = false) {
+    std::vector<std::string> all = {RUNIC_APPEND_HELPER};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+
+    int out[2], in[2] = {-1, -1};
+    if (::pipe2(out, O_CLOEXEC) != 0) return nullptr;
+    if (pipe_stdin && ::pipe2(in, O_CLOEXEC) != 0) return nullptr;
+    pid_t pid = ::fork();
+    if (pid < 0) return nullptr;
+    if (pid == 0) {
+      // Only async-signal-safe calls between fork and exec.
+      int stdin_fd = pipe_stdin ? in[0] : ::open("/dev/null", O_RDONLY);
+      if (stdin_fd < 0 || ::dup2(stdin_fd, STDIN_FILENO) < 0 || ::dup2(out[1], STDOUT_FILENO) < 0) ::_exit(126);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    if (pipe_stdin) ::close(in[0]);
+    return std::unique_ptr<Helper>(new Helper(pid, out[0], in[1]));
+  }
+
+  ~Helper() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      int status;
+      ::waitpid(pid_, &status, 0);
+    }
+    if (out_fd_ >= 0) ::close(out_fd_);
+    CloseStdin();
+  }
+
+  pid_t pid() const { return pid_; }
+
+  // The next line of the helper's output, without the newline. False at end
+  // of output, or when `deadline` passes first (then *timed_out is set).
+  bool ReadLine(std::string* line, Clock::time_point deadline, bool* timed_out = nullptr) {
+    if (timed_out) *timed_out = false;
+    for (;;) {
+      std::size_t nl = buf_.find('\n');
+      if (nl != std::string::npos) {
+        line->assign(buf_, 0, nl);
+        buf_.erase(0, nl + 1);
+        return true;
+      }
+      if (eof_) return false;
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      if (left <= 0) {
+        if (timed_out) *timed_out = true;
+        return false;
+      }
+      pollfd p{out_fd_, POLLIN, 0};
+      int r = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1000)));
+      if (r < 0 && errno != EINTR) return false;
+      if (r <= 0) continue;
+      char chunk[4096];
+      ssize_t n = ::read(out_fd_, chunk, sizeof chunk);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        eof_ = true;
+        continue;
+      }
+      buf_.append(chunk, static_cast<std::size_t>(n));
+    }
+  }
+
+  void Kill() {
+    if (pid_ > 0) ::kill(pid_, SIGKILL);
+  }
+
+  void CloseStdin() {
+    if (in_fd_ >= 0) ::close(in_fd_);
+    in_fd_ = -1;
+  }
+
+  // Waits for the helper to end (killing it at `deadline`); its wait status.
+  int Wait(Clock::time_point deadline) {
+    int status = 0;
+    while (pid_ > 0) {
+      pid_t r = ::waitpid(pid_, &status, WNOHANG);
+      if (r == pid_ || (r < 0 && errno != EINTR)) {
+        pid_ = -1;
+        break;
+      }
+      if (Clock::now() > deadline) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, &status, 0);
+        pid_ = -1;
+        break;
+      }
+      ::usleep(2000);
+    }
+    return status;
+  }
+
+ private:
+  Helper(pid_t pid, int out_fd, int in_fd) : pid_(pid), out_fd_(out_fd), in_fd_(in_fd) {}
+  pid_t pid_;
+  int out_fd_;
+  int in_fd_;
+  std::string buf_;
+  bool eof_ = false;
+};
+
+std::string DescribeWait(int status) {
+  if (WIFEXITED(status)) return "exited with " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return std::string("killed by signal ") + ::strsignal(WTERMSIG(status));
+  return "status " + std::to_string(status);
+}
+
+// ---------------------------------------------------------------------------
+// Acknowledgements.
+
+struct Workload {
+  int threads = 2;
+  int workflows = 4;  // per thread
+
+  std::vector<std::string> Ids() const {
+    std::vector<std::string> ids;
+    for (int t = 0; t < threads; ++t)
+      for (int i = 0; i < workflows; ++i) ids.push_back(DurabilityWorkflowId(t, i));
+    return ids;
+  }
+};
+
+// The highest acknowledged cursor of every workflow.
+class Acks {
+ public:
+  explicit Acks(const Workload& w) {
+    for (const std::string& id : w.Ids()) {
+      by_escaped_[EscapeId(id)] = id;
+      cursor_[id] = 0;
+    }
+  }
+
+  // Takes one "<escaped id> <cursor>" line. False (with the reason) for a
+  // line that is not an acknowledgement of a known workflow, or that moves a
+  // workflow's cursor backwards.
+  bool Take(const std::string& line, std::string* why) {
+    std::size_t sp = line.rfind(' ');
+    if (sp == std::string::npos) {
+      *why = "not an acknowledgement: '" + line + "'";
+      return false;
+    }
+    auto it = by_escaped_.find(line.substr(0, sp));
+    if (it == by_escaped_.end()) {
+      *why = "unknown workflow in '" + line + "'";
+      return false;
+    }
+    std::uint64_t c = std::strtoull(line.c_str() + sp + 1, nullptr, 10);
+    if (c <= cursor_[it->second]) {
+      *why = "cursor went backwards in '" + line + "'";
+      return false;
+    }
+    cursor_[it->second] = c;
+    ++count_;
+    return true;
+  }
+
+  const std::map<std::string, std::uint64_t>& cursors() const { return cursor_; }
+  std::uint64_t events() const {
+    std::uint64_t n = 0;
+    for (const auto& [id, c] : cursor_) n += c;
+    return n;
+  }
+  long count() const { return count_; }
+
+ private:
+  std::map<std::string, std::string> by_escaped_;
+  std::map<std::string, std::uint64_t> cursor_;
+  long count_ = 0;
+};
+
+std::vector<std::string> AppendArgs(const std::string& dir, bool sync, const Workload& w, long appends_per_thread,
+                                    const std::string& end, std::uint64_t seed) {
+  return {"append",
+          dir,
+          sync ? "1" : "0",
+          std::to_string(w.threads),
+          std::to_string(w.workflows),
+          std::to_string(appends_per_thread),
+          end,
+          std::to_string(seed)};
+}
+
+// ---------------------------------------------------------------------------
+// Reading a database back.
+
+struct ReadBack {
+  Status open;                                   // Database::Open
+  std::vector<Status> errors;                    // every failed read after a good open
+  std::vector<std::string> wrong;                // wrong data: must always stay empty
+  std::map<std::string, std::uint64_t> events;   // verified events per workflow (from 1, contiguous)
+  std::map<std::string, bool> complete;          // whether the workflow's stream ended without error
+
+  bool clean() const { return open.ok() && errors.empty(); }
+  // "" when every error is kCorruption; otherwise a description of the others.
+  std::string NonCorruptionErrors() const {
+    std::string out;
+    if (!open.ok() && !open.IsCorruption()) out += "open: " + open.ToString() + "; ";
+    for (const Status& s : errors)
+      if (!s.IsCorruption()) out += s.ToString() + "; ";
+    return out;
+  }
+  std::string FirstError() const {
+    if (!open.ok()) return "Open: " + open.ToString();
+    if (!errors.empty()) return errors.front().ToString();
+    return "";
+  }
+};
+
+// Opens the database in `dir` and reads everything of the helper's runner:
+// List, then Stream and Load of every workflow `ids` names, verifying every
+// value. Reading goes on past errors so that every workflow is tried.
+ReadBack ReadEverything(const std::string& dir, const std::vector<std::string>& ids) {
+  ReadBack rb;
+  DatabaseOptions o;
+  o.dir = dir;
+  o.create_if_missing = false;
+  auto db = Database::Open(o);
+  if (!db.ok()) {
+    rb.open = db.status();
+    return rb;
+  }
+  auto store = (*db)->OpenStore(kRunner);
+  if (!store.ok()) {
+    rb.errors.push_back(store.status());
+    return rb;
+  }
+  Store& s = **store;
+  const std::set<std::string> known(ids.begin(), ids.end());
+
+  // List: only known ids, each once, in order.
+  std::set<std::string> listed;
+  ListOptions lo;
+  lo.limit = 3;  // several pages
+  for (int page = 0; page < 1000; ++page) {
+    auto p = s.List(lo);
+    if (!p.ok()) {
+      rb.errors.push_back(p.status());
+      break;
+    }
+    for (const std::string& id : p->ids) {
+      if (!known.count(id)) rb.wrong.push_back("List returned an unknown id '" + EscapeId(id) + "'");
+      if (!listed.insert(id).second) rb.wrong.push_back("List returned '" + EscapeId(id) + "' twice");
+    }
+    if (!p->more || p->ids.empty()) break;
+    lo.start_after = p->ids.back();
+  }
+
+  std::string why;
+  for (const std::string& id : ids) {
+    std::uint64_t n = 0;
+    bool complete = false;
+    auto it = s.Stream(id);
+    if (it.ok()) {
+      for (; (*it)->Valid(); (*it)->Next()) {
+        ++n;
+        if ((*it)->sequence() != n) {
+          rb.wrong.push_back("workflow " + EscapeId(id) + ": sequence " + std::to_string((*it)->sequence()) +
+                             " where " + std::to_string(n) + " was due");
+          break;
+        }
+        if (!VerifyDurableValue((*it)->value(), 'E', id, n, &why)) {
+          rb.wrong.push_back("workflow " + EscapeId(id) + " event " + std::to_string(n) + ": " + why);
+          break;
+        }
+      }
+      if ((*it)->status().ok()) {
+        complete = true;
+      } else {
+        rb.errors.push_back((*it)->status());
+      }
+    } else if (it.status().IsNotFound()) {
+      complete = true;  // never appended to
+    } else {
+      rb.errors.push_back(it.status());
+    }
+    rb.events[id] = n;
+    rb.complete[id] = complete;
+    if (complete && n > 0 && !listed.count(id) && rb.errors.empty()) {
+      rb.wrong.push_back("workflow " + EscapeId(id) + " has events but List did not return it");
+    }
+
+    auto log = s.Load(id);
+    if (log.ok()) {
+      DurableValue d;
+      if (!DecodeDurableValue(log->log, &d, &why) ||
+          !VerifyDurableValue(log->log, 'L', id, d.number, &why)) {
+        rb.wrong.push_back("workflow " + EscapeId(id) + " log: " + why);
+      } else if (complete && d.number > n) {
+        // A log is saved only after the append that reached its cursor.
+        rb.wrong.push_back("workflow " + EscapeId(id) + " log names cursor " + std::to_string(d.number) +
+                           " above the " + std::to_string(n) + " events present");
+      }
+    } else if (!log.status().IsNotFound()) {
+      rb.errors.push_back(log.status());
+    }
+  }
+  return rb;
+}
+
+// The events acknowledged but not read back, over all workflows.
+std::uint64_t LostEvents(const ReadBack& rb, const std::map<std::string, std::uint64_t>& acked) {
+  std::uint64_t lost = 0;
+  for (const auto& [id, c] : acked) {
+    auto it = rb.events.find(id);
+    std::uint64_t have = it == rb.events.end() ? 0 : it->second;
+    if (have < c) lost += c - have;
+  }
+  return lost;
+}
+
+void ExpectNoWrongData(const ReadBack& rb, const std::string& what) {
+  EXPECT_TRUE(rb.wrong.empty()) << what << ": wrong data read back, first: " << rb.wrong.front();
+}
+
+// ---------------------------------------------------------------------------
+// Files.
+
+// The files under `dir`/rocksdb whose names end with `suffix`, by name (RocksDB
+// numbers them in creation order with a fixed width).
+std::vector<fs::path> EngineFiles(const std::string& dir, const std::string& suffix) {
+  std::vector<fs::path> out;
+  for (const auto& e : fs::directory_iterator(fs::path(dir) / "rocksdb")) {
+    const std::string name = e.path().filename().string();
+    if (e.is_regular_file() && name.size() > suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      out.push_back(e.path());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void FlipByte(const fs::path& file, std::uint64_t offset, unsigned char mask) {
+  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+  ASSERT_TRUE(f.good()) << file;
+  f.seekg(static_cast<std::streamoff>(offset));
+  char c = 0;
+  f.read(&c, 1);
+  ASSERT_TRUE(f.good()) << file << " offset " << offset;
+  c = static_cast<char>(static_cast<unsigned char>(c) ^ mask);
+  f.seekp(static_cast<std::streamoff>(offset));
+  f.write(&c, 1);
+  f.flush();
+  ASSERT_TRUE(f.good()) << file;
+}
+
+void CopyTree(const std::string& from, const std::string& to) {
+  fs::copy(from, to, fs::copy_options::recursive);
+}
+
+// ---------------------------------------------------------------------------
+// Running the helper to completion.
+
+// Runs the helper in a fresh `dir` until it has written `appends_per_thread`
+// appends per thread; with end "wait" it is then SIGKILLed (so the data is
+// only in the WAL), with "exit" it closes the database cleanly (which
+// flushes it into table files). Returns the acknowledgements and, for
+// "exit", the helper's stats line.
+void WriteDatabase(const std::string& dir, bool sync, const Workload& w, long appends_per_thread,
+                   const std::string& end, std::uint64_t seed, Acks* acks, std::string* stats_line = nullptr) {
+  auto h = Helper::Start(AppendArgs(dir, sync, w, appends_per_thread, end, seed));
+  ASSERT_NE(h, nullptr) << "cannot start " << RUNIC_APPEND_HELPER;
+  const auto deadline = Clock::now() + seconds(120);
+  std::string line, why;
+  bool finished = false;
+  while (h->ReadLine(&line, deadline)) {
+    if (line == "done" || line == "closed") {
+      finished = true;
+      break;
+    }
+    if (line.rfind("stats ", 0) == 0) {
+      if (stats_line) *stats_line = line;
+      continue;
+    }
+    ASSERT_TRUE(acks->Take(line, &why)) << why;
+  }
+  ASSERT_TRUE(finished) << "the helper stopped before finishing its work";
+  ASSERT_EQ(acks->count(), appends_per_thread * w.threads);
+  if (end == "wait") h->Kill();
+  int status = h->Wait(Clock::now() + seconds(60));
+  if (end == "wait") {
+    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << DescribeWait(status);
+  } else {
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << DescribeWait(status);
+  }
+}
+
+std::uint64_t StatField(const std::string& line, const std::string& name) {
+  std::size_t p = line.find(" " + name + "=");
+  if (p == std::string::npos) return UINT64_MAX;
+  return std::strtoull(line.c_str() + p + name.size() + 2, nullptr, 10);
+}
+
+// ---------------------------------------------------------------------------
+// kill -9.
+
+// Rounds of: start the helper on the same directory, let it append, SIGKILL
+// it after a random number of acknowledgements, reopen and check.
+//
+// All rounds share one directory, on purpose: each round then starts from a
+// database that earlier crashes left behind (recovered WALs, table files
+// flushed during recovery, several WAL generations), and the helper
+// continues every workflow from the cursor it finds, so an acknowledged
+// event lost by any earlier crash, or a torn batch resurrected, shows up as
+// a missing, duplicated or misplaced event. A fresh directory per round
+// would only ever test recovery from a single crash of a new database.
+void KillNineRounds(bool sync) {
+  constexpr int kRounds = 24;
+  constexpr long kAppendsPerThread = 1500;  // bounds each round's work
+  const auto test_deadline = Clock::now() + seconds(150);
+  TempDir tmp;
+  const std::string dir = tmp.Sub("db");
+  const Workload w;
+  Acks acks(w);
+  std::mt19937_64 rng(sync ? 1234 : 4321);
+  long killed_mid_work = 0, timed_kills = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    ASSERT_LT(Clock::now(), test_deadline) << "too slow: round " << round << " of " << kRounds;
+    // A quarter of the rounds die at a random moment from 0 to 30 ms after
+    // the start, often while the database is still opening (recovering what
+    // the previous crash left); the others after a random number of
+    // acknowledgements, half of them early (1 to 20), half later (21 to 620).
+    const bool timed = rng() % 4 == 0;
+    const long kill_after = timed              ? LONG_MAX
+                            : rng() % 2 == 0 ? 1 + static_cast<long>(rng() % 20)
+                                             : 21 + static_cast<long>(rng() % 600);
+    const auto started = Clock::now();
+    auto h = Helper::Start(AppendArgs(dir, sync, w, kAppendsPerThread, "wait", 100 + round));
+    ASSERT_NE(h, nullptr);
+    const auto deadline = timed ? started + std::chrono::microseconds(rng() % 30000) : started + seconds(60);
+    std::string line, why;
+    long seen = 0;
+    bool done = false, timed_out = false;
+    while (seen < kill_after && h->ReadLine(&line, deadline, &timed_out)) {
+      if (line == "done") {
+        done = true;
+        break;
+      }
+      ASSERT_TRUE(acks.Take(line, &why)) << why;
+      ++seen;
+    }
+    if (!timed) {
+      ASSERT_FALSE(timed_out) << "round " << round << ": no acknowledgement within the time limit";
+    }
+    if (timed) ++timed_kills;
+    h->Kill();
+    // Every line already in the pipe was written after its Append returned:
+    // those are acknowledged too.
+    while (h->ReadLine(&line, Clock::now() + seconds(30))) {
+      if (line == "done") {
+        done = true;
+        continue;
+      }
+      ASSERT_TRUE(acks.Take(line, &why)) << why;
+    }
+    int status = h->Wait(Clock::now() + seconds(30));
+    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+        << "round " << round << ": the helper " << DescribeWait(status) << " before it was killed";
+    if (!done) ++killed_mid_work;
+
+    ReadBack rb = ReadEverything(dir, w.Ids());
+    ASSERT_TRUE(rb.clean()) << "round " << round << ": " << rb.FirstError();
+    ASSERT_TRUE(rb.wrong.empty()) << "round " << round << ": " << rb.wrong.front();
+    for (const auto& [id, c] : acks.cursors()) {
+      ASSERT_GE(rb.events[id], c) << "round " << round << ": workflow " << EscapeId(id)
+                                  << " lost acknowledged events";
+    }
+  }
+  EXPECT_GT(killed_mid_work, kRounds / 2) << "most kills should land while the helper is still appending";
+  std::printf("[   INFO   ] sync=%d: %d rounds (%ld killed at a random moment), %ld acknowledged appends, %llu "
+              "acknowledged events, %ld kills before the helper had finished; nothing lost\n",
+              sync ? 1 : 0, kRounds, timed_kills, acks.count(), static_cast<unsigned long long>(acks.events()),
+              killed_mid_work);
+}
+
+TEST(Durability, KillNineLosesNothingAcknowledgedSyncOff) { KillNineRounds(false); }
+TEST(Durability, KillNineLosesNothingAcknowledgedSyncOn) { KillNineRounds(true); }
+
+// ---------------------------------------------------------------------------
+// WAL syncs.
+
+void CheckWalSyncs(bool sync) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("db");
+  const Workload w;
+  constexpr long kAppendsPerThread = 300;
+  Acks acks(w);
+  std::string stats;
+  WriteDatabase(dir, sync, w, kAppendsPerThread, "exit", 7, &acks, &stats);
+  if (::testing::Test::HasFatalFailure()) return;
+  ASSERT_FALSE(stats.empty()) << "the helper printed no stats";
+  const std::uint64_t commits = StatField(stats, "commits");
+  const std::uint64_t syncs = StatField(stats, "wal_syncs");
+  ASSERT_NE(commits, UINT64_MAX) << stats;
+  ASSERT_NE(syncs, UINT64_MAX) << stats;
+  std::printf("[   INFO   ] sync=%d: %s\n", sync ? 1 : 0, stats.c_str());
+  // Every append is a commit (log saves and registering the runner add more).
+  EXPECT_GE(commits, static_cast<std::uint64_t>(kAppendsPerThread * w.threads)) << stats;
+  if (sync) {
+    EXPECT_GT(syncs, 0u) << stats;
+    EXPECT_LE(syncs, commits) << stats;
+  } else {
+    EXPECT_EQ(syncs, 0u) << stats;
+  }
+  ReadBack rb = ReadEverything(dir, w.Ids());
+  ASSERT_TRUE(rb.clean()) << rb.FirstError();
+  ExpectNoWrongData(rb, "after a clean close");
+  EXPECT_EQ(LostEvents(rb, acks.cursors()), 0u);
+}
+
+TEST(Durability, SyncOnSyncsTheWal) { CheckWalSyncs(true); }
+TEST(Durability, SyncOffNeverSyncsTheWal) { CheckWalSyncs(false); }
+
+// ---------------------------------------------------------------------------
+// Damage matrix.
+
+enum class Damage { kWalTailCut, kWalByteFlip, kTableByteFlip };
+
+// Checks one damaged copy and prints what happened. `prefix_ok`: a clean
+// recovery may have lost acknowledged events at the end (a cut WAL tail);
+// otherwise a clean recovery must have every acknowledged event.
+void CheckDamaged(const std::string& what, const std::string& dir, const Acks& acks, const Workload& w,
+                  bool prefix_ok, std::map<std::string, int>* outcomes) {
+  const auto start = Clock::now();
+  ReadBack rb = ReadEverything(dir, w.Ids());
+  const long long ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+  ExpectNoWrongData(rb, what);
+  EXPECT_EQ(rb.NonCorruptionErrors(), "") << what << ": errors other than kCorruption";
+  const std::uint64_t lost = LostEvents(rb, acks.cursors());
+  std::string outcome;
+  if (rb.clean()) {
+    if (!prefix_ok) {
+      EXPECT_EQ(lost, 0u) << what << ": clean recovery that lost acknowledged events";
+    }
+    outcome = lost == 0 ? "clean recovery, all data" : "clean recovery, a prefix";
+    std::printf("[  DAMAGE  ] %-40s (%lld ms) clean recovery: every event verified; %llu of %llu acknowledged "
+                "events lost\n",
+                what.c_str(), ms, static_cast<unsigned long long>(lost),
+                static_cast<unsigned long long>(acks.events()));
+  } else {
+    outcome = rb.open.ok() ? "kCorruption from reads" : "kCorruption from Open";
+    std::printf("[  DAMAGE  ] %-40s (%lld ms) %s: %s\n", what.c_str(), ms, outcome.c_str(),
+                rb.FirstError().c_str());
+  }
+  ++(*outcomes)[outcome];
+}
+
+void PrintOutcomes(const std::map<std::string, int>& outcomes) {
+  for (const auto& [o, n] : outcomes) std::printf("[  DAMAGE  ]   %d x %s\n", n, o.c_str());
+}
+
+TEST(Durability, DamagedWalTailRecoversAPrefixOrReportsCorruption) {
+  TempDir tmp;
+  const std::string base = tmp.Sub("base");
+  const Workload w;
+  Acks acks(w);
+  WriteDatabase(base, false, w, 150, "wait", 11, &acks);
+  if (::testing::Test::HasFatalFailure()) return;
+  std::vector<fs::path> logs = EngineFiles(base, ".log");
+  ASSERT_FALSE(logs.empty()) << "no WAL in " << base;
+  const std::string wal_name = logs.back().filename().string();
+  const std::uint64_t size = fs::file_size(logs.back());
+  ASSERT_GT(size, 10000u) << "the WAL should hold the data: " << logs.back();
+  std::map<std::string, int> outcomes;
+  for (std::uint64_t cut : {std::uint64_t{1}, std::uint64_t{7}, std::uint64_t{100}, std::uint64_t{1000},
+                            std::uint64_t{32768}, size / 2, size - 1}) {
+    const std::string dir = tmp.Sub("cut-" + std::to_string(cut));
+    CopyTree(base, dir);
+    fs::resize_file(fs::path(dir) / "rocksdb" / wal_name, size - cut);
+    CheckDamaged("WAL " + wal_name + " minus last " + std::to_string(cut) + " B", dir, acks, w, true, &outcomes);
+  }
+  PrintOutcomes(outcomes);
+}
+
+TEST(Durability, FlippedWalByteGivesCorrectDataOrCorruption) {
+  TempDir tmp;
+  const std::string base = tmp.Sub("base");
+  const Workload w;
+  Acks acks(w);
+  WriteDatabase(base, false, w, 150, "wait", 12, &acks);
+  if (::testing::Test::HasFatalFailure()) return;
+  std::vector<fs::path> logs = EngineFiles(base, ".log");
+  ASSERT_FALSE(logs.empty()) << "no WAL in " << base;
+  const std::string wal_name = logs.back().filename().string();
+  const std::uint64_t size = fs::file_size(logs.back());
+  ASSERT_GT(size, 10000u);
+  std::map<std::string, int> outcomes;
+  const unsigned char masks[] = {0x01, 0xff, 0x80, 0x10, 0x5a};
+  int k = 0;
+  for (std::uint64_t at : {size / 2, size / 3, 2 * size / 3, size / 2 + 1, size / 4}) {
+    const unsigned char mask = masks[k++];
+    const std::string dir = tmp.Sub("flip-" + std::to_string(at));
+    CopyTree(base, dir);
+    FlipByte(fs::path(dir) / "rocksdb" / wal_name, at, mask);
+    if (::testing::Test::HasFatalFailure()) return;
+    char what[96];
+    std::snprintf(what, sizeof what, "WAL %s byte %llu ^ 0x%02x", wal_name.c_str(),
+                  static_cast<unsigned long long>(at), mask);
+    CheckDamaged(what, dir, acks, w, false, &outcomes);
+  }
+  PrintOutcomes(outcomes);
+}
+
+TEST(Durability, FlippedTableFileByteGivesCorrectDataOrCorruption) {
+  TempDir tmp;
+  const std::string base = tmp.Sub("base");
+  const Workload w;
+  Acks acks(w);
+  WriteDatabase(base, false, w, 150, "exit", 13, &acks);
+  if (::testing::Test::HasFatalFailure()) return;
+  std::vector<fs::path> tables = EngineFiles(base, ".sst");
+  ASSERT_FALSE(tables.empty()) << "a clean close should have flushed table files into " << base;
+  std::map<std::string, int> outcomes;
+  for (const fs::path& t : tables) {
+    const std::uint64_t size = fs::file_size(t);
+    // The middle (data blocks of the big files), and a quarter in.
+    for (std::uint64_t at : {size / 2, size / 4}) {
+      const std::string name = t.filename().string();
+      const std::string dir = tmp.Sub("sst-" + name + "-" + std::to_string(at));
+      CopyTree(base, dir);
+      FlipByte(fs::path(dir) / "rocksdb" / name, at, 0x04);
+      if (::testing::Test::HasFatalFailure()) return;
+      CheckDamaged("table " + name + " (" + std::to_string(size) + " B) byte " + std::to_string(at), dir, acks, w,
+                   false, &outcomes);
+    }
+  }
+  PrintOutcomes(outcomes);
+}
+
+// ---------------------------------------------------------------------------
+// A second process.
+
+TEST(Durability, DatabaseHeldByAnotherProcessIsInUse) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("db");
+  auto h = Helper::Start({"hold", dir}, /*pipe_stdin=*/true);
+  ASSERT_NE(h, nullptr);
+  std::string line;
+  ASSERT_TRUE(h->ReadLine(&line, Clock::now() + seconds(60)));
+  ASSERT_EQ(line, "ready");
+
+  DatabaseOptions o;
+  o.dir = dir;
+  auto db = Database::Open(o);
+  ASSERT_FALSE(db.ok()) << "opened a database another process holds";
+  EXPECT_TRUE(db.status().IsInUse()) << db.status().ToString();
+  EXPECT_NE(db.status().message().find("in use by another process"), std::string::npos) << db.status().ToString();
+  auto by_uri = Database::OpenUri("disk://" + dir);
+  ASSERT_FALSE(by_uri.ok());
+  EXPECT_TRUE(by_uri.status().IsInUse()) << by_uri.status().ToString();
+
+  h->CloseStdin();  // the helper closes its database and exits
+  int status = h->Wait(Clock::now() + seconds(60));
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << DescribeWait(status);
+
+  db = Database::Open(o);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  auto store = (*db)->OpenStore(kRunner);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto c = (*store)->Append("after", std::vector<std::string>{"x"});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(*c, 1u);
+
+  // And the other way round: while this process holds it, the helper cannot.
+  auto h2 = Helper::Start({"hold", dir}, true);
+  ASSERT_NE(h2, nullptr);
+  status = h2->Wait(Clock::now() + seconds(60));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 3) << "helper " << DescribeWait(status);
+}
+
+// ---------------------------------------------------------------------------
+// A full disk.
+
+// A tmpfs mounted at a directory, unmounted on destruction.
+class TmpfsMount {
+ public:
+  explicit TmpfsMount(std::string path) : path_(std::move(path)) {}
+  // "" on success, else why it could not be mounted.
+  std::string Mount(const std::string& size) {
+    if (::mkdir(path_.c_str(), 0700) != 0) return std::string("mkdir: ") + std::strerror(errno);
+    const std::string data = "size=" + size + ",mode=0700";
+    if (::mount("tmpfs", path_.c_str(), "tmpfs", 0, data.c_str()) != 0) return std::strerror(errno);
+    mounted_ = true;
+    return "";
+  }
+  ~TmpfsMount() {
+    if (mounted_ && ::umount2(path_.c_str(), 0) != 0) ::umount2(path_.c_str(), MNT_DETACH);
+  }
+
+ private:
+  std::string path_;
+  bool mounted_ = false;
+};
+
+TEST(Durability, FullDiskIsAnIOErrorAndCorruptsNothing) {
+  TempDir tmp;                                 // destroyed last
+  TmpfsMount mnt(tmp.Sub("small"));           // unmounted before tmp is removed
+  const std::string why = mnt.Mount("8m");
+  if (!why.empty()) GTEST_SKIP() << "cannot mount a small tmpfs here (" << why << "); full disk not tested";
+
+  // Space to free later: the database is reopened after this is removed.
+  const std::string ballast = tmp.Sub("small/ballast");
+  {
+    std::ofstream b(ballast, std::ios::binary);
+    std::string mib(1 << 20, '\x55');
+    for (int i = 0; i < 5; ++i) b.write(mib.data(), static_cast<std::streamsize>(mib.size()));
+    ASSERT_TRUE(b.good()) << "cannot write the ballast";
+  }
+  const std::string dir = tmp.Sub("small/db");
+  const std::vector<std::string> ids = {"full-a", "full-b", std::string("full-\0c", 7)};
+  std::map<std::string, std::uint64_t> acked;
+  for (const std::string& id : ids) acked[id] = 0;
+
+  DatabaseOptions o;
+  o.dir = dir;
+  {
+    auto db = Database::Open(o);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    auto store = (*db)->OpenStore(kRunner);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    Status failure;
+    const auto deadline = Clock::now() + seconds(60);
+    for (int i = 0; i < 10000 && Clock::now() < deadline; ++i) {
+      const std::string& id = ids[static_cast<std::size_t>(i) % ids.size()];
+      std::vector<std::string> batch;
+      for (int k = 1; k <= 4; ++k) batch.push_back(MakeDurableValue('E', id, acked[id] + k, 16 << 10));
+      AppendOptions ao;
+      ao.expected_cursor = acked[id];
+      auto r = (*store)->Append(id, batch, ao);
+      if (!r.ok()) {
+        failure = r.status();
+        break;
+      }
+      ASSERT_EQ(*r, acked[id] + 4);
+      acked[id] = *r;
+    }
+    ASSERT_FALSE(failure.ok()) << "the 8 MiB file system never filled up";
+    std::uint64_t total = 0;
+    for (const auto& [id, c] : acked) total += c;
+    std::printf("[   INFO   ] full after %llu events of 16 KiB: %s\n", static_cast<unsigned long long>(total),
+                failure.ToString().c_str());
+    EXPECT_TRUE(failure.IsIOError()) << failure.ToString();
+    Status save = (*store)->Save(ids[0], MakeDurableValue('L', ids[0], acked[ids[0]]));
+    std::printf("[   INFO   ] Save on the full disk: %s\n", save.ToString().c_str());
+    EXPECT_FALSE(save.ok()) << "a write succeeded on a full disk";
+    if (!save.ok()) {
+      EXPECT_TRUE(save.IsIOError()) << save.ToString();
+    }
+
+    // Everything acknowledged is still readable, and right.
+    for (const std::string& id : ids) {
+      auto it = (*store)->Stream(id);
+      ASSERT_TRUE(it.ok()) << it.status().ToString();
+      std::uint64_t n = 0;
+      std::string bad;
+      for (; (*it)->Valid(); (*it)->Next()) {
+        ++n;
+        ASSERT_TRUE(VerifyDurableValue((*it)->value(), 'E', id, n, &bad)) << EscapeId(id) << " #" << n << ": " << bad;
+      }
+      ASSERT_TRUE((*it)->status().ok()) << (*it)->status().ToString();
+      EXPECT_EQ(n, acked[id]) << "reads on the full disk: " << EscapeId(id);
+    }
+  }  // closes the database (its flush fails for lack of space: the WAL keeps the data)
+
+  std::error_code ec;
+  fs::remove(ballast, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  ReadBack rb = ReadEverything(dir, ids);
+  ASSERT_TRUE(rb.clean()) << "reopening after freeing space: " << rb.FirstError();
+  ExpectNoWrongData(rb, "after freeing space");
+  EXPECT_EQ(LostEvents(rb, acked), 0u) << "acknowledged events lost to the full disk";
+
+  // And the database takes writes again.
+  auto db = Database::Open(o);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  auto store = (*db)->OpenStore(kRunner);
+  ASSERT_TRUE(store.ok());
+  auto r = (*store)->Append(ids[0], std::vector<std::string>{MakeEvent(ids[0], acked[ids[0]] + 1)});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, acked[ids[0]] + 1);
+}
+
+}  // namespace
+}  // namespace runic::test
