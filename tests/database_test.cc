@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "runic/runic.h"
 #include "test_util.h"
@@ -170,6 +171,47 @@ TEST(Database, RunnersPersistOnDisk) {
   }
   auto db = Database::Open(Disk(tmp.Sub("db")));
   EXPECT_EQ(*(*db)->ListRunners(), std::vector<std::string>{"persisted"});
+}
+
+// With sync on, concurrent commits share WAL fsyncs (RocksDB write groups).
+// Counted from the engine's statistics, not inferred from timing.
+TEST(DiskEngine, ConcurrentSyncedAppendsShareFsyncs) {
+  test::TempDir tmp;
+  DatabaseOptions o = Disk(tmp.Sub("db"));
+  o.sync = true;
+  auto db = Database::Open(o);
+  ASSERT_TRUE(db.ok());
+  auto store = (*db)->OpenStore("r");
+  ASSERT_TRUE(store.ok());
+  const DatabaseStats before = *(*db)->Stats();
+  constexpr int kThreads = 8, kAppends = 50;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kAppends; ++i) {
+        EXPECT_TRUE((*store)->Append("wf" + std::to_string(t), std::vector<std::string>{"event"}).ok());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const DatabaseStats after = *(*db)->Stats();
+  const std::uint64_t commits = after.commits - before.commits;
+  const std::uint64_t syncs = after.wal_syncs - before.wal_syncs;
+  EXPECT_EQ(commits, static_cast<std::uint64_t>(kThreads * kAppends));
+  EXPECT_GE(syncs, 1u);
+  EXPECT_LT(syncs, commits) << "no two commits shared an fsync";
+  std::printf("%llu commits, %llu WAL syncs\n", static_cast<unsigned long long>(commits),
+              static_cast<unsigned long long>(syncs));
+}
+
+TEST(DiskEngine, WithoutSyncNoWalSyncHappens) {
+  test::TempDir tmp;
+  auto db = Database::Open(Disk(tmp.Sub("db")));
+  auto store = (*db)->OpenStore("r");
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE((*store)->Append("wf", std::vector<std::string>{"e"}).ok());
+  const DatabaseStats stats = *(*db)->Stats();
+  EXPECT_GE(stats.commits, 20u);
+  EXPECT_EQ(stats.wal_syncs, 0u);
 }
 
 TEST(DataDirectory, PathUnderARegularFileIsAnError) {

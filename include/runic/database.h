@@ -22,8 +22,10 @@ struct DatabaseStats {
   std::string dir;           // absolute data directory ("" for memory)
   bool sync = false;
   std::uint64_t disk_bytes = 0;      // bytes of files under dir
-  std::uint64_t commits = 0;         // write commits since open
-  std::uint64_t wal_syncs = 0;       // fsyncs of the write-ahead log since open
+  std::uint64_t commits = 0;         // acknowledged write operations since open
+  // fsyncs of the write-ahead log since open. With sync on, commits /
+  // wal_syncs is how many commits shared each fsync (group commit).
+  std::uint64_t wal_syncs = 0;
   std::uint64_t read_cache_hits = 0, read_cache_misses = 0;
 };
 
