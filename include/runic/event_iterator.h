@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string_view>
+#include <utility>
 
 #include "runic/export.h"
 #include "runic/status.h"
@@ -32,19 +33,49 @@ class RUNIC_EXPORT EventIterator {
   EventIterator& operator=(const EventIterator&) = delete;
 
   // True while positioned at an event. False at the end or after an error.
-  virtual bool Valid() const = 0;
+  bool Valid() const { return pos_ < size_; }
   // Moves to the next event. Requires Valid().
-  virtual void Next() = 0;
+  void Next() {
+    if (++pos_ == size_) NextPage();
+  }
   // The current event's sequence (from 1) and bytes. Require Valid(). The
   // value stays valid until the next call to Next() or destruction.
-  virtual std::uint64_t sequence() const = 0;
-  virtual std::string_view value() const = 0;
+  std::uint64_t sequence() const { return first_ + pos_; }
+  std::string_view value() const { return values_[pos_]; }
   // Ok unless reading failed (for example kCorruption); once not ok,
   // Valid() is false.
-  virtual Status status() const = 0;
+  Status status() const { return status_; }
 
  protected:
   EventIterator() = default;
+
+  // For engines. Events are handed out a page at a time so that the loop
+  // above runs without a virtual call per event. SetPage positions the
+  // iterator on `count` events with sequences first, first + 1, ...; the
+  // views must stay valid until the next NextPage() or destruction. A count
+  // of 0 is the end.
+  void SetPage(std::uint64_t first, const std::string_view* values, std::size_t count) {
+    first_ = first;
+    values_ = values;
+    size_ = count;
+    pos_ = 0;
+  }
+  // Ends the iteration with an error.
+  void Fail(Status status) {
+    status_ = std::move(status);
+    size_ = pos_ = 0;
+  }
+
+ private:
+  // Called by Next() when the current page is used up: SetPage() the next
+  // page, an empty page at the end, or Fail().
+  virtual void NextPage() = 0;
+
+  std::uint64_t first_ = 0;
+  const std::string_view* values_ = nullptr;
+  std::size_t size_ = 0;
+  std::size_t pos_ = 0;
+  Status status_;
 };
 
 }  // namespace runic

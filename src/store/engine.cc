@@ -36,15 +36,12 @@ Status CheckNotTrimmed(std::string_view id, std::uint64_t after, std::uint64_t t
 namespace {
 class FixedIterator final : public EventIterator {
  public:
-  explicit FixedIterator(Status status) : status_(std::move(status)) {}
-  bool Valid() const override { return false; }
-  void Next() override {}
-  std::uint64_t sequence() const override { return 0; }
-  std::string_view value() const override { return {}; }
-  Status status() const override { return status_; }
+  explicit FixedIterator(Status status) {
+    if (!status.ok()) Fail(std::move(status));
+  }
 
  private:
-  Status status_;
+  void NextPage() override {}
 };
 }  // namespace
 

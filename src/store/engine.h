@@ -36,7 +36,10 @@ class RunnerTables {
   virtual Result<LogRecord> LoadLog(std::string_view id) = 0;
   virtual Result<std::uint64_t> Append(std::string_view id, std::span<const std::string_view> events,
                                        std::optional<std::uint64_t> expected_cursor) = 0;
-  virtual Result<std::unique_ptr<EventIterator>> Stream(std::string_view id, std::uint64_t after) = 0;
+  // The iterator must hold `database` (and release it last): it keeps the
+  // database open while the iterator lives.
+  virtual Result<std::unique_ptr<EventIterator>> Stream(std::string_view id, std::uint64_t after,
+                                                        std::shared_ptr<const void> database) = 0;
   virtual Status SaveSnapshot(std::string_view id, std::uint64_t cursor, std::string_view bytes) = 0;
   virtual Result<Snapshot> LoadSnapshot(std::string_view id) = 0;
   virtual Status SaveFact(std::string_view hash, std::string_view value) = 0;

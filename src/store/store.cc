@@ -42,23 +42,6 @@ namespace {
 
 constexpr std::size_t kMaxListLimit = 100000;
 
-// Keeps the database open for as long as an iterator lives.
-class PinnedIterator final : public EventIterator {
- public:
-  PinnedIterator(std::shared_ptr<DatabaseImpl> db, std::unique_ptr<EventIterator> it)
-      : db_(std::move(db)), it_(std::move(it)) {}
-  ~PinnedIterator() override { it_.reset(); }  // before db_
-  bool Valid() const override { return it_->Valid(); }
-  void Next() override { it_->Next(); }
-  std::uint64_t sequence() const override { return it_->sequence(); }
-  std::string_view value() const override { return it_->value(); }
-  Status status() const override { return it_->status(); }
-
- private:
-  std::shared_ptr<DatabaseImpl> db_;
-  std::unique_ptr<EventIterator> it_;
-};
-
 void Call(const std::function<void(const StoreOpEvent&)>& fn, const StoreOpEvent& event) {
   if (!fn) return;
   try {
@@ -191,9 +174,7 @@ Result<std::unique_ptr<EventIterator>> Store::Stream(std::string_view id, const 
   return Instrumented(*rep_, StoreOp::kStream, id, 0, [&]() -> Result<std::unique_ptr<EventIterator>> {
     Status s = CheckSize("workflow id", id, limits().max_id_bytes);
     if (!s.ok()) return s;
-    Result<std::unique_ptr<EventIterator>> it = rep_->tables->Stream(id, options.after);
-    if (!it.ok()) return it.status();
-    return std::unique_ptr<EventIterator>(new PinnedIterator(rep_->db, std::move(*it)));
+    return rep_->tables->Stream(id, options.after, rep_->db);
   });
 }
 

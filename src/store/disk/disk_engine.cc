@@ -98,9 +98,14 @@ struct Shared {
 
 class DiskIterator final : public EventIterator {
  public:
-  DiskIterator(std::shared_ptr<Shared> shared, const rocksdb::Snapshot* snapshot, std::string wkey,
-               std::uint64_t after, std::uint64_t end)
-      : shared_(std::move(shared)), snapshot_(snapshot), wkey_(std::move(wkey)), expected_(after + 1), end_(end) {
+  DiskIterator(std::shared_ptr<const void> database, std::shared_ptr<Shared> shared,
+               const rocksdb::Snapshot* snapshot, std::string wkey, std::uint64_t after, std::uint64_t end)
+      : database_(std::move(database)),
+        shared_(std::move(shared)),
+        snapshot_(snapshot),
+        wkey_(std::move(wkey)),
+        expected_(after + 1),
+        end_(end) {
     upper_ = keys::EventKey(wkey_, end + 1);
     upper_bound_ = rocksdb::Slice(upper_);
     rocksdb::ReadOptions ro;
@@ -108,48 +113,38 @@ class DiskIterator final : public EventIterator {
     ro.iterate_upper_bound = &upper_bound_;
     it_.reset(shared_->db->NewIterator(ro, shared_->cf[kEvents]));
     it_->Seek(keys::EventKey(wkey_, after + 1));
-    Check();
+    NextPage();
   }
   ~DiskIterator() override {
     it_.reset();
     shared_->db->ReleaseSnapshot(snapshot_);
   }
 
-  bool Valid() const override { return valid_; }
-  void Next() override {
-    ++expected_;
-    it_->Next();
-    Check();
-  }
-  std::uint64_t sequence() const override { return expected_; }
-  std::string_view value() const override {
-    rocksdb::Slice v = it_->value();
-    return {v.data(), v.size()};
-  }
-  Status status() const override { return status_; }
-
  private:
-  // Every sequence from after+1 to end must be there, in order: a gap means
-  // damaged storage, never a shorter stream.
-  void Check() {
-    valid_ = false;
-    if (!it_->status().ok()) {
-      status_ = FromRocks(it_->status(), "reading events");
-      return;
+  // One event per page: RocksDB's value stays valid until its Next().
+  void NextPage() override {
+    if (started_) {
+      ++expected_;
+      it_->Next();
     }
+    started_ = true;
     if (!it_->Valid()) {
-      if (expected_ <= end_) status_ = Status::Corruption("event " + std::to_string(expected_) + " is missing");
-      return;
+      if (!it_->status().ok()) return Fail(FromRocks(it_->status(), "reading events"));
+      // Every sequence up to the counter must be there: a gap means damaged
+      // storage, never a shorter stream.
+      if (expected_ <= end_) return Fail(Status::Corruption("event " + std::to_string(expected_) + " is missing"));
+      return SetPage(expected_, nullptr, 0);
     }
     rocksdb::Slice key = it_->key();
     if (key.size() != wkey_.size() + 8 ||
         keys::GetFixed64(std::string_view(key.data() + wkey_.size(), 8)) != expected_) {
-      status_ = Status::Corruption("event " + std::to_string(expected_) + " is missing or misplaced");
-      return;
+      return Fail(Status::Corruption("event " + std::to_string(expected_) + " is missing or misplaced"));
     }
-    valid_ = true;
+    current_ = std::string_view(it_->value().data(), it_->value().size());
+    SetPage(expected_, &current_, 1);
   }
 
+  const std::shared_ptr<const void> database_;  // released last
   std::shared_ptr<Shared> shared_;
   const rocksdb::Snapshot* snapshot_;
   const std::string wkey_;
@@ -158,8 +153,8 @@ class DiskIterator final : public EventIterator {
   std::unique_ptr<rocksdb::Iterator> it_;
   std::uint64_t expected_;
   const std::uint64_t end_;
-  bool valid_ = false;
-  Status status_;
+  bool started_ = false;
+  std::string_view current_;
 };
 
 class DiskTables final : public RunnerTables {
@@ -218,7 +213,8 @@ class DiskTables final : public RunnerTables {
     return seq;
   }
 
-  Result<std::unique_ptr<EventIterator>> Stream(std::string_view id, std::uint64_t after) override {
+  Result<std::unique_ptr<EventIterator>> Stream(std::string_view id, std::uint64_t after,
+                                                std::shared_ptr<const void> database) override {
     const std::string wkey = keys::WorkflowKey(prefix_, id);
     const rocksdb::Snapshot* snap = s_->db->GetSnapshot();
     rocksdb::ReadOptions ro;
@@ -233,7 +229,8 @@ class DiskTables final : public RunnerTables {
       if (!st.ok()) return st;
       return EmptyIterator();
     }
-    return std::unique_ptr<EventIterator>(new DiskIterator(s_, snap, wkey, after, c->counter));
+    return std::unique_ptr<EventIterator>(
+        new DiskIterator(std::move(database), s_, snap, std::move(wkey), after, c->counter));
   }
 
   Status SaveSnapshot(std::string_view id, std::uint64_t cursor, std::string_view bytes) override {

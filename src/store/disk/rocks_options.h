@@ -22,6 +22,7 @@ inline rocksdb::Options RocksOptions() {
   // cut short by a crash) is still recovered.
   o.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   o.paranoid_checks = true;
+  o.compression = rocksdb::kLZ4Compression;  // cheaper than Snappy on incompressible data
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(std::size_t{32} << 20);
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));

@@ -41,25 +41,32 @@ struct Workflow {
   bool empty() const { return !exists() && !snapshot.has_value(); }
 };
 
+// Hands out one chunk's events per page.
 class MemoryIterator final : public EventIterator {
  public:
-  MemoryIterator(std::vector<std::shared_ptr<Chunk>> chunks, std::uint64_t first_chunk, std::uint64_t after,
-                 std::uint64_t end)
-      : chunks_(std::move(chunks)), first_chunk_(first_chunk), seq_(after + 1), end_(end) {}
-  bool Valid() const override { return seq_ <= end_; }
-  void Next() override { ++seq_; }
-  std::uint64_t sequence() const override { return seq_; }
-  std::string_view value() const override {
-    const std::uint64_t index = seq_ - 1;
-    return chunks_[index / kChunkEvents - first_chunk_]->slots[index % kChunkEvents];
+  MemoryIterator(std::shared_ptr<const void> database, std::vector<std::shared_ptr<Chunk>> chunks,
+                 std::uint64_t after, std::uint64_t end)
+      : database_(std::move(database)), chunks_(std::move(chunks)), next_(after + 1), end_(end) {
+    NextPage();
   }
-  Status status() const override { return Status::OK(); }
 
  private:
-  const std::vector<std::shared_ptr<Chunk>> chunks_;
-  const std::uint64_t first_chunk_;
-  std::uint64_t seq_;
+  void NextPage() override {
+    if (next_ > end_) return SetPage(next_, nullptr, 0);
+    const std::uint64_t first_slot = (next_ - 1) % kChunkEvents;
+    const std::uint64_t count = std::min(kChunkEvents - first_slot, end_ - next_ + 1);
+    const Chunk& chunk = *chunks_[chunk_++];
+    for (std::uint64_t i = 0; i < count; ++i) views_[i] = chunk.slots[first_slot + i];
+    SetPage(next_, views_.data(), count);
+    next_ += count;
+  }
+
+  const std::shared_ptr<const void> database_;  // released last
+  const std::vector<std::shared_ptr<Chunk>> chunks_;  // chunks_[0] holds sequence after + 1
+  std::size_t chunk_ = 0;
+  std::uint64_t next_;  // first sequence of the next page
   const std::uint64_t end_;
+  std::array<std::string_view, kChunkEvents> views_;
 };
 
 // One mutex per runner's workflows: the engine is for speed in one process,
@@ -100,7 +107,8 @@ class MemoryTables final : public RunnerTables {
     return w.counter;
   }
 
-  Result<std::unique_ptr<EventIterator>> Stream(std::string_view id, std::uint64_t after) override {
+  Result<std::unique_ptr<EventIterator>> Stream(std::string_view id, std::uint64_t after,
+                                                std::shared_ptr<const void> database) override {
     std::shared_lock lock(mu_);
     const Workflow* w = Find(id);
     if (w == nullptr || w->counter == 0) return NotFound("event stream", id);
@@ -110,8 +118,7 @@ class MemoryTables final : public RunnerTables {
     const std::uint64_t from = after / kChunkEvents - w->first_chunk;
     const std::uint64_t to = (w->counter - 1) / kChunkEvents - w->first_chunk;
     std::vector<std::shared_ptr<Chunk>> chunks(w->chunks.begin() + from, w->chunks.begin() + to + 1);
-    return std::unique_ptr<EventIterator>(
-        new MemoryIterator(std::move(chunks), w->first_chunk + from, after, w->counter));
+    return std::unique_ptr<EventIterator>(new MemoryIterator(std::move(database), std::move(chunks), after, w->counter));
   }
 
   Status SaveSnapshot(std::string_view id, std::uint64_t cursor, std::string_view bytes) override {
