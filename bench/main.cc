@@ -120,7 +120,12 @@ double EstimateSeconds(const Options& o, const Scale& s, double fsync_us) {
         const double op = ram ? 3 : 20;                      // a write or read, us
         const double wr = op + (sync ? fsync_us + 30 : 0);   // a committed write
         const double grouped = op + (sync ? (fsync_us + 30) / 3 : 0);
-        if (Has(o.workloads, "W1")) us += ids * wr;
+        // Set-up that a workload needs when the selection skips it.
+        const bool needs_logs = Has(o.workloads, "W2") || Has(o.workloads, "W6") ||
+                                (!ram && Has(o.workloads, "W2-cold"));
+        const bool needs_events = Has(o.workloads, "W4") || (!ram && Has(o.workloads, "W6"));
+        if (Has(o.workloads, "W1") || needs_logs) us += ids * wr;
+        if (!Has(o.workloads, "W3") && needs_events) us += appends * wr;
         if (Has(o.workloads, "W2")) us += ids * op;
         if (Has(o.workloads, "W3")) us += appends * wr;
         if (Has(o.workloads, "W4")) us += appends * op;

@@ -82,8 +82,9 @@ class RunicTarget final : public Target {
     Check(it.status(), "stream");
     Contiguity c{id};
     for (; (*it)->Valid(); (*it)->Next()) {
-      c.Saw((*it)->sequence());
-      fn((*it)->sequence(), (*it)->value());
+      const std::uint64_t seq = (*it)->sequence();
+      c.Saw(seq);
+      fn(seq, (*it)->value());
     }
     Check((*it)->status(), "stream");
     return c.count();
