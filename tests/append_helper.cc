@@ -20,6 +20,16 @@
 //   append_helper hold DIR
 //     Opens the database, prints "ready\n", and holds it until stdin reaches
 //     end of file; then closes it and exits 0.
+//   append_helper fill DIR FILLER
+//     For a small file system: appends batches of four 16 KiB events to the
+//     workflows FullDiskWorkflowId(0..2) until an append fails, printing an
+//     acknowledgement line for each success and then "error <status>\n".
+//     Then fills what space is left with the file FILLER, as other programs
+//     would ("filler <bytes>\n"), tries a Save and one more Append
+//     ("save <status>\n", "append <status>\n"), reads every workflow back,
+//     verifying each event ("read <escaped id> <events> <status>\n"), closes
+//     the database ("closed\n") and exits 0. Prints "never-full\n" and exits
+//     0 if the appends never fail.
 //
 // Exit codes: 0 ok, 2 usage, 3 open failed, 4 a write or read failed or
 // returned wrong data, 5 time limit. Errors are described on stderr.
@@ -173,6 +183,85 @@ int RunAppend(const AppendConfig& cfg) {
   return 0;
 }
 
+int RunFill(const std::string& dir, const std::string& filler) {
+  const auto deadline = std::chrono::steady_clock::now() + kTimeLimit;
+  std::shared_ptr<runic::Database> db = OpenOrDie(dir, false);
+  auto store = db->OpenStore(kRunner);
+  if (!store.ok()) Fail(3, "open store: " + store.status().ToString());
+  runic::Store& s = **store;
+  std::vector<std::string> ids;
+  std::vector<std::uint64_t> cursors;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(runic::test::FullDiskWorkflowId(i));
+    cursors.push_back(0);
+  }
+  runic::Status failure;
+  for (long a = 0; a < 100000 && std::chrono::steady_clock::now() < deadline; ++a) {
+    const std::size_t w = static_cast<std::size_t>(a) % ids.size();
+    std::vector<std::string> batch;
+    for (std::uint64_t k = 1; k <= 4; ++k) {
+      batch.push_back(runic::test::MakeDurableValue('E', ids[w], cursors[w] + k, 16 << 10));
+    }
+    runic::AppendOptions ao;
+    ao.expected_cursor = cursors[w];
+    auto r = s.Append(ids[w], batch, ao);
+    if (!r.ok()) {
+      failure = r.status();
+      break;
+    }
+    if (*r != cursors[w] + 4) Fail(4, "append returned cursor " + std::to_string(*r));
+    cursors[w] = *r;
+    Emit(EscapeId(ids[w]) + " " + std::to_string(*r) + "\n");
+  }
+  if (failure.ok()) {
+    Emit("never-full\n");
+    return 0;
+  }
+  Emit("error " + failure.ToString() + "\n");
+
+  // Whatever space is left goes to another file: the disk is now full.
+  std::uint64_t filled = 0;
+  if (FILE* f = std::fopen(filler.c_str(), "wb")) {
+    std::setvbuf(f, nullptr, _IONBF, 0);
+    std::string chunk(64 << 10, 'f');
+    for (std::size_t size = chunk.size(); size > 0 && filled < (std::uint64_t{1} << 30); ) {
+      std::size_t n = std::fwrite(chunk.data(), 1, size, f);
+      filled += n;
+      if (n < size) {
+        std::clearerr(f);
+        size /= 2;
+      }
+    }
+    std::fclose(f);
+  }
+  Emit("filler " + std::to_string(filled) + "\n");
+
+  Emit("save " + s.Save(ids[0], runic::test::MakeDurableValue('L', ids[0], cursors[0])).ToString() + "\n");
+  auto again = s.Append(ids[1], std::vector<std::string>{runic::test::MakeEvent(ids[1], cursors[1] + 1)});
+  Emit("append " + (again.ok() ? std::string("OK ") + std::to_string(*again) : again.status().ToString()) + "\n");
+
+  for (const std::string& id : ids) {
+    auto it = s.Stream(id);
+    std::uint64_t n = 0;
+    runic::Status st = it.status();
+    if (it.ok()) {
+      std::string why;
+      for (; (*it)->Valid(); (*it)->Next()) {
+        ++n;
+        if (!runic::test::VerifyDurableValue((*it)->value(), 'E', id, n, &why)) {
+          Fail(4, "workflow " + EscapeId(id) + " event " + std::to_string(n) + " is wrong: " + why);
+        }
+      }
+      st = (*it)->status();
+    }
+    Emit("read " + EscapeId(id) + " " + std::to_string(n) + " " + st.ToString() + "\n");
+  }
+  store->reset();
+  db.reset();
+  Emit("closed\n");
+  return 0;
+}
+
 int RunHold(const std::string& dir) {
   const auto deadline = std::chrono::steady_clock::now() + kTimeLimit;
   std::shared_ptr<runic::Database> db = OpenOrDie(dir, false);
@@ -201,6 +290,7 @@ long ParseLong(const char* s, const char* what) {
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "hold" && argc == 3) return RunHold(argv[2]);
+  if (mode == "fill" && argc == 4) return RunFill(argv[2], argv[3]);
   if (mode == "append" && (argc == 9 || argc == 10)) {
     AppendConfig cfg;
     cfg.dir = argv[2];
@@ -218,6 +308,7 @@ int main(int argc, char** argv) {
   }
   std::fprintf(stderr,
                "usage: append_helper append DIR SYNC THREADS WORKFLOWS APPENDS exit|wait SEED [EVENT_BYTES]\n"
-               "       append_helper hold DIR\n");
+               "       append_helper hold DIR\n"
+               "       append_helper fill DIR FILLER\n");
   return 2;
 }

@@ -43,6 +43,12 @@ inline std::string DurabilityWorkflowId(int t, int i) {
   return id;
 }
 
+// The workflows of the full-disk test (one id holds a NUL byte).
+inline std::string FullDiskWorkflowId(int i) {
+  if (i == 2) return std::string("full-\0c", 7);
+  return std::string("full-") + static_cast<char>('a' + i);
+}
+
 // The value kind 'E' (event, number = sequence) or 'L' (log, number =
 // cursor) for `workflow`, with a payload of `payload_bytes` (default: 8 to
 // 520 bytes, chosen from the key).

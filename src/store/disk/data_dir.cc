@@ -9,7 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <vector>
 
 namespace runic::internal {
 namespace {
@@ -81,7 +81,13 @@ Result<DataDir> DataDir::Open(const std::string& dir, bool create_if_missing) {
   }
   if (!fs::exists(fs::path(dir) / kMarkerName)) {
     // Only an empty directory may become a database: never adopt someone
-    // else's files.
+    // else's files. A lone marker.tmp is ours: a creation cut short.
+    const fs::path tmp = fs::path(dir) / (std::string(kMarkerName) + ".tmp");
+    std::vector<fs::path> entries;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end && entries.size() < 2; it.increment(ec)) {
+      entries.push_back(it->path());
+    }
+    if (entries.size() == 1 && entries.front() == tmp) fs::remove(tmp, ec);
     bool empty = fs::is_empty(dir, ec);
     if (ec) return Status::IOError("cannot read directory '" + dir + "': " + ec.message());
     if (!empty) {

@@ -10,6 +10,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <array>
+#include <filesystem>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -17,6 +18,7 @@
 #include "store/database_impl.h"
 #include "store/disk/data_dir.h"
 #include "store/disk/group_commit.h"
+#include "store/disk/info_log.h"
 #include "store/disk/keys.h"
 #include "store/disk/read_cache.h"
 #include "store/disk/rocks_options.h"
@@ -524,6 +526,10 @@ Result<std::unique_ptr<Engine>> OpenDiskEngine(const DatabaseOptions& options) {
   auto shared = std::make_shared<Shared>(std::move(*dir), options.read_cache_bytes);
 
   rocksdb::Options o = RocksOptions();
+  std::error_code ec;
+  std::filesystem::create_directories(shared->dir.engine_path(), ec);
+  if (ec) return Status::IOError("cannot create " + shared->dir.engine_path() + ": " + ec.message());
+  o.info_log = std::make_shared<InfoLog>(shared->dir.engine_path() + "/LOG");
   shared->statistics = rocksdb::CreateDBStatistics();
   shared->statistics->set_stats_level(rocksdb::StatsLevel::kExceptTimers);
   o.statistics = shared->statistics;
