@@ -171,10 +171,11 @@ class DiskTables final : public RunnerTables {
     keys::PutFixed64(value.get(), static_cast<std::uint64_t>(updated_at_us));
     value->append(log);
     std::lock_guard lock(s_->StripeOf(wkey));
+    const std::uint64_t epoch = s_->cache.epoch();
     rocksdb::WriteBatch batch;
     batch.Put(s_->cf[kLogs], wkey, *value);
     Status st = s_->Write(&batch, "saving the log of '" + std::string(id) + "'");
-    if (st.ok()) s_->cache.Put(CacheKey('L', wkey), std::move(value));
+    if (st.ok()) s_->cache.Put(CacheKey('L', wkey), std::move(value), epoch);
     return st;
   }
 
@@ -265,10 +266,11 @@ class DiskTables final : public RunnerTables {
     const std::string fkey = prefix_ + std::string(hash);
     auto cached = std::make_shared<const std::string>(value);
     std::lock_guard lock(s_->StripeOf(fkey));
+    const std::uint64_t epoch = s_->cache.epoch();
     rocksdb::WriteBatch batch;
     batch.Put(s_->cf[kFacts], fkey, *cached);
     Status st = s_->Write(&batch, "saving a fact");
-    if (st.ok()) s_->cache.Put(CacheKey('F', fkey), std::move(cached));
+    if (st.ok()) s_->cache.Put(CacheKey('F', fkey), std::move(cached), epoch);
     return st;
   }
 
@@ -429,11 +431,12 @@ class DiskTables final : public RunnerTables {
     if (ReadCache::Value v = s_->cache.Get(ckey)) return v;
     std::unique_lock<std::mutex> lock;
     if (s_->cache.enabled()) lock = std::unique_lock(s_->StripeOf(key));
+    const std::uint64_t epoch = s_->cache.epoch();
     auto value = std::make_shared<std::string>();
     rocksdb::Status rs = s_->db->Get(rocksdb::ReadOptions(), s_->cf[table], key, value.get());
     if (rs.IsNotFound()) return Status::NotFound(std::string("no ") + what + " for '" + std::string(id) + "'");
     if (!rs.ok()) return FromRocks(rs, std::string("loading the ") + what + " of '" + std::string(id) + "'");
-    s_->cache.Put(ckey, value);
+    s_->cache.Put(ckey, value, epoch);
     return ReadCache::Value(std::move(value));
   }
 
@@ -489,14 +492,11 @@ class DiskEngine final : public Engine {
   Status DropRunner(std::string_view runner) override {
     const std::string prefix = keys::RunnerPrefix(runner);
     const std::string limit = keys::PrefixSuccessor(prefix);
-    // Hold every stripe so that no cache fill of this runner interleaves.
-    for (std::mutex& m : s_->stripes) m.lock();
     rocksdb::WriteBatch batch;
     for (Table t : {kLogs, kCounters, kEvents, kSnapshots, kFacts}) batch.DeleteRange(s_->cf[t], prefix, limit);
     batch.Delete(s_->cf[kRunners], rocksdb::Slice(runner.data(), runner.size()));
     Status st = s_->Write(&batch, "dropping runner '" + std::string(runner) + "'");
-    s_->cache.Clear();
-    for (std::mutex& m : s_->stripes) m.unlock();
+    s_->cache.Clear();  // after the delete: fills that read before it are discarded
     return st;
   }
 

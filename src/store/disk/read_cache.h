@@ -4,11 +4,14 @@
 // Consistency is the caller's job and is simple: every write of a key, and
 // every fill after a miss, happens under that key's stripe lock in the
 // engine, after the engine write succeeded. So the cache never holds a value
-// older than the engine's.
+// older than the engine's. Clear() (dropping a runner) cannot take every
+// stripe, so it moves to a new epoch: a Put prepared in an older epoch, from
+// a read that may predate the drop, is discarded.
 #ifndef RUNIC_SRC_STORE_DISK_READ_CACHE_H_
 #define RUNIC_SRC_STORE_DISK_READ_CACHE_H_
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <list>
@@ -43,12 +46,16 @@ class ReadCache {
     return it->second->value;
   }
 
-  void Put(std::string_view key, Value value) {
+  // The epoch to pass to Put: read it before reading the value to cache.
+  std::uint64_t epoch() const { return epoch_.load(std::memory_order_acquire); }
+
+  void Put(std::string_view key, Value value, std::uint64_t epoch) {
     if (!enabled()) return;
     const std::size_t charge = key.size() + value->size() + kOverhead;
     Shard& s = ShardOf(key);
     std::lock_guard lock(s.mu);
     EraseLocked(s, key);
+    if (epoch != epoch_.load(std::memory_order_acquire)) return;
     if (charge > shard_capacity_) return;
     s.lru.push_front(Entry{std::string(key), std::move(value), charge});
     s.index.emplace(s.lru.front().key, s.lru.begin());
@@ -64,6 +71,7 @@ class ReadCache {
   }
 
   void Clear() {
+    epoch_.fetch_add(1, std::memory_order_acq_rel);
     for (Shard& s : shards_) {
       std::lock_guard lock(s.mu);
       s.index.clear();
@@ -110,6 +118,7 @@ class ReadCache {
   }
 
   const std::size_t shard_capacity_;
+  std::atomic<std::uint64_t> epoch_{0};
   std::array<Shard, kShards> shards_;
 };
 
