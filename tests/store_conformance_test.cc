@@ -20,6 +20,9 @@ struct EngineCase {
   bool sync;
 };
 
+// Names the case in test listings (ctest shows GetParam()).
+void PrintTo(const EngineCase& c, std::ostream* os) { *os << c.name; }
+
 constexpr EngineCase kEngines[] = {
     {"memory", false, false},
     {"disk", true, false},
