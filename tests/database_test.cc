@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -162,6 +163,39 @@ TEST(Database, ListsAndDropsRunners) {
   }
 }
 
+// A drop never lands between the read and the write of an append: whatever
+// survives streams cleanly.
+TEST(Database, DropRunnerDuringAppendsLeavesNoBrokenWorkflow) {
+  test::TempDir tmp;
+  for (bool disk : {false, true}) {
+    DatabaseOptions o = Disk(tmp.Sub(disk ? "db" : "mem"));
+    o.disc_copies = disk;
+    auto db = Database::Open(o);
+    ASSERT_TRUE(db.ok());
+    auto store = (*db)->OpenStore("r");
+    std::atomic<bool> done{false};
+    std::thread appender([&] {
+      for (int i = 0; i < 3000 && !done.load(); ++i) {
+        EXPECT_TRUE((*store)->Append("wf", std::vector<std::string>{"a", "b"}).ok());
+      }
+    });
+    for (int i = 0; i < 30; ++i) ASSERT_TRUE((*db)->DropRunner("r").ok());
+    done = true;
+    appender.join();
+    Result<std::unique_ptr<EventIterator>> it = (*store)->Stream("wf");
+    if (it.ok()) {
+      std::uint64_t expected = 1;
+      for (; (*it)->Valid(); (*it)->Next()) EXPECT_EQ((*it)->sequence(), expected++);
+      EXPECT_TRUE((*it)->status().ok()) << (*it)->status().ToString();
+    } else {
+      EXPECT_TRUE(it.status().IsNotFound()) << it.status().ToString();
+    }
+    // Writing through the handle kept across the drops lists the runner again.
+    ASSERT_TRUE((*store)->Save("after", "x").ok());
+    EXPECT_EQ(*(*db)->ListRunners(), std::vector<std::string>{"r"});
+  }
+}
+
 TEST(Database, RunnersPersistOnDisk) {
   test::TempDir tmp;
   {
@@ -257,6 +291,34 @@ TEST(DataDirectory, MissingWithoutCreateIsNotFound) {
   o.create_if_missing = false;
   EXPECT_TRUE(Database::Open(o).status().IsNotFound());
   EXPECT_FALSE(fs::exists(tmp.Sub("absent")));
+  // An empty directory is not a database either.
+  fs::create_directories(tmp.Sub("empty"));
+  o.dir = tmp.Sub("empty");
+  EXPECT_TRUE(Database::Open(o).status().IsNotFound());
+  EXPECT_TRUE(fs::is_empty(tmp.Sub("empty")));
+}
+
+TEST(DataDirectory, AnAdoptedEmptyDirectoryBecomesPrivate) {
+  test::TempDir tmp;
+  fs::create_directories(tmp.Sub("shared"));
+  ::chmod(tmp.Sub("shared").c_str(), 0755);
+  ASSERT_TRUE(Database::Open(Disk(tmp.Sub("shared"))).ok());
+  struct stat st;
+  ASSERT_EQ(::stat(tmp.Sub("shared").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+}
+
+TEST(DataDirectory, MissingEngineFilesAreReportedNotRecreated) {
+  test::TempDir tmp;
+  {
+    auto db = Database::Open(Disk(tmp.Sub("db")));
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*(*db)->OpenStore("r"))->Save("wf", "precious").ok());
+  }
+  fs::rename(tmp.Sub("db") + "/rocksdb", tmp.Sub("moved-away"));
+  Result<std::shared_ptr<Database>> db = Database::Open(Disk(tmp.Sub("db")));
+  EXPECT_TRUE(db.status().IsCorruption()) << db.status().ToString();
+  EXPECT_FALSE(fs::exists(tmp.Sub("db") + "/rocksdb"));
 }
 
 }  // namespace

@@ -178,6 +178,7 @@ TEST_P(StoreConformance, ListByPrefixInPages) {
   ASSERT_TRUE(store_->Append("order-200", std::vector<std::string>{"e"}).ok());
   ASSERT_TRUE(store_->Save("other", "l").ok());
   ASSERT_TRUE(store_->Save("orde", "l").ok());
+  ASSERT_TRUE(store_->Save("order-", "the prefix itself").ok());
   std::vector<std::string> all;
   ListOptions options;
   options.prefix = "order-";
@@ -189,10 +190,23 @@ TEST_P(StoreConformance, ListByPrefixInPages) {
     if (!p->more) break;
     options.start_after = p->ids.back();
   }
-  ASSERT_EQ(all.size(), 26u);
-  EXPECT_EQ(all.front(), "order-100");
+  ASSERT_EQ(all.size(), 27u);
+  EXPECT_EQ(all.front(), "order-");
+  EXPECT_EQ(all[1], "order-100");
   EXPECT_EQ(all.back(), "order-200");
   EXPECT_TRUE(std::is_sorted(all.begin(), all.end()));
+  // One id per page: every page moves on, even from an id equal to the prefix.
+  options.start_after.clear();
+  options.limit = 1;
+  std::vector<std::string> one_by_one;
+  for (int page = 0; page < 40; ++page) {
+    Result<ListPage> p = store_->List(options);
+    ASSERT_TRUE(p.ok());
+    one_by_one.insert(one_by_one.end(), p->ids.begin(), p->ids.end());
+    if (!p->more) break;
+    options.start_after = p->ids.back();
+  }
+  EXPECT_EQ(one_by_one, all);
 }
 
 TEST_P(StoreConformance, ExistsIsTrueForALogOrACounter) {

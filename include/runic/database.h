@@ -22,7 +22,7 @@ struct DatabaseStats {
   std::string dir;           // absolute data directory ("" for memory)
   bool sync = false;
   std::uint64_t disk_bytes = 0;      // bytes of files under dir
-  std::uint64_t commits = 0;         // acknowledged write operations since open
+  std::uint64_t commits = 0;         // disk: acknowledged write operations since open
   // fsyncs of the write-ahead log since open. With sync on, commits /
   // wal_syncs is how many commits shared each fsync (group commit).
   std::uint64_t wal_syncs = 0;
@@ -41,11 +41,13 @@ struct DatabaseStats {
 class RUNIC_EXPORT Database {
  public:
   // Opens (creating when missing) the database the options name.
-  // Errors: kInvalidArgument for bad options, or options that conflict with
-  // those of the same database already open in this process; kInUse when
-  // another process holds the directory; kIOError when the directory cannot
-  // be created or is not a Runic database; kNotFound when it is missing and
-  // create_if_missing is false; kCorruption for a damaged marker or files.
+  // Errors: kInvalidArgument for bad options, options that conflict with
+  // those of the same database already open in this process, or a database
+  // written in a newer format than this library reads; kInUse when another
+  // process holds the directory; kIOError when the directory cannot be
+  // created or holds files that are not a Runic database; kNotFound when it
+  // is missing (or empty) and create_if_missing is false; kCorruption for a
+  // damaged marker, damaged files or missing engine files.
   static Result<std::shared_ptr<Database>> Open(const DatabaseOptions& options = {});
 
   // Opens the database a URI names. The scheme is the engine:

@@ -14,8 +14,9 @@ namespace runic {
 // Yields the events of one workflow in sequence order, from just after the
 // cursor given to Store::Stream up to the workflow's counter at the moment
 // Stream was called (a consistent view: later appends, trims and deletes are
-// not seen). Events are read in pages, so memory use does not grow with the
-// length of the workflow.
+// not seen). Events are read lazily: on disk one at a time, in memory a page
+// of 64 at a time (plus a pointer per 64 events of the view), so a stream of
+// millions of events needs no more than a few hundred KiB.
 //
 // Usage:
 //   for (; it->Valid(); it->Next()) use(it->sequence(), it->value());

@@ -24,7 +24,9 @@ namespace runic {
 // With disc_copies and sync = false (the default, as Mnesia's disc_copies),
 // every write is in the engine's write-ahead log in the OS page cache before
 // it is acknowledged, so a crash of the process loses nothing; a crash of the
-// machine may lose the writes the OS had not yet flushed (seconds at most).
+// machine may lose the writes the OS had not yet written back (on Linux up to
+// about 30 s of them). Should the OS have written the log's last pages out of
+// order, the next open reports kCorruption rather than guess what was lost.
 // With sync = true each commit is fsync'ed before it is acknowledged;
 // concurrent commits share one fsync (group commit).
 struct RUNIC_EXPORT DatabaseOptions {

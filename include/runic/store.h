@@ -31,8 +31,10 @@ namespace runic {
 class DatabaseImpl;
 
 // The sizes an engine accepts. A call beyond them fails with
-// kInvalidArgument and writes nothing. The embedded engines use limits that a
-// replicated engine can also honour, so data moves between engines.
+// kInvalidArgument and writes nothing. Every value and id the embedded
+// engines accept also fits one request of a replicated engine (etcd: 1.5
+// MiB), so data moves between engines; an engine may accept smaller batches,
+// which its own limits() say.
 struct StoreLimits {
   std::size_t max_runner_name_bytes = 0;  // runner names: 1 .. this
   std::size_t max_id_bytes = 0;           // workflow ids and fact hashes: 1 .. this
@@ -93,7 +95,9 @@ struct StoreStats {
 
 // Thread safety: every method may be called from any number of threads at
 // once. Appends to one workflow are serialised (each gets its own contiguous
-// range of sequences); operations on different workflows run in parallel.
+// range of sequences). On disk, writes to different workflows run in
+// parallel; the memory engine serialises the writes of one runner (each
+// takes microseconds).
 // Reads are "dirty" as in Mnesia: they see every write acknowledged before
 // they started and never half of one.
 //

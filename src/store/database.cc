@@ -14,16 +14,16 @@ namespace {
 
 constexpr std::size_t kMaxReadCacheBytes = std::size_t{1} << 40;
 
-// Open databases by key ("disk:/abs/dir" or "memory:name"). An entry stays
-// until its database has finished closing, so a reopen never races with the
-// close of the previous instance (which still holds the directory's lock).
+// Open databases by key ("disk:/abs/dir" or "memory:name"). An entry exists
+// from the moment a database starts opening until it has finished closing,
+// so an Open of the same key never races with the open or the close of
+// another instance (which holds the directory's lock). The engine itself
+// opens and closes outside the registry lock: a slow WAL replay must not
+// block other databases.
 struct Registry {
-  struct Entry {
-    std::weak_ptr<DatabaseImpl> db;
-  };
   std::mutex mu;
-  std::condition_variable closed;
-  std::map<std::string, Entry> open;
+  std::condition_variable changed;
+  std::map<std::string, std::weak_ptr<DatabaseImpl>> open;  // empty while opening
 };
 
 Registry& registry() {
@@ -60,8 +60,11 @@ std::string KeyOf(const DatabaseOptions& o) { return (o.disc_copies ? "disk:" : 
 
 Status CheckSameOptions(const DatabaseOptions& open, const DatabaseOptions& asked) {
   std::string diff;
-  if (open.sync != asked.sync) diff = "sync";
-  else if (open.read_cache_bytes != asked.read_cache_bytes) diff = "read_cache_bytes";
+  if (open.sync != asked.sync) {
+    diff = "sync";
+  } else if (open.disc_copies && open.read_cache_bytes != asked.read_cache_bytes) {
+    diff = "read_cache_bytes";
+  }
   if (diff.empty()) return Status::OK();
   return Status::InvalidArgument("database '" + KeyOf(open) + "' is already open in this process with a different " +
                                  diff + "; close it first or open it with the same options");
@@ -83,7 +86,7 @@ Result<std::shared_ptr<Database>> Database::Open(const DatabaseOptions& options)
   for (;;) {
     auto it = reg.open.find(key);
     if (it == reg.open.end()) break;
-    if (std::shared_ptr<DatabaseImpl> db = it->second.db.lock()) {
+    if (std::shared_ptr<DatabaseImpl> db = it->second.lock()) {
       // Unlock first: should `db` be the last reference, its deleter takes
       // the registry lock.
       lock.unlock();
@@ -91,24 +94,33 @@ Result<std::shared_ptr<Database>> Database::Open(const DatabaseOptions& options)
       if (!same.ok()) return same;
       return DatabaseImpl::MakeDatabase(std::move(db));
     }
-    reg.closed.wait(lock);  // the previous instance is still closing
+    reg.changed.wait(lock);  // another instance is opening or closing
   }
+  reg.open[key];  // opening
+  lock.unlock();
 
   Result<std::unique_ptr<internal::Engine>> engine =
       resolved->disc_copies ? internal::OpenDiskEngine(*resolved) : internal::OpenMemoryEngine(*resolved);
-  if (!engine.ok()) return engine.status();
-
-  // The deleter closes the engine, then removes the registry entry, so that a
-  // concurrent Open of the same key waits for the close to finish.
-  auto* raw = new DatabaseImpl(*resolved, std::move(*engine));
-  std::shared_ptr<DatabaseImpl> impl(raw, [key](DatabaseImpl* db) {
-    delete db;
-    Registry& r = registry();
-    std::lock_guard<std::mutex> guard(r.mu);
-    r.open.erase(key);
-    r.closed.notify_all();
-  });
-  reg.open[key].db = impl;
+  std::shared_ptr<DatabaseImpl> impl;
+  if (engine.ok()) {
+    // The deleter closes the engine, then removes the registry entry.
+    impl.reset(new DatabaseImpl(*resolved, std::move(*engine)), [key](DatabaseImpl* db) {
+      delete db;
+      Registry& r = registry();
+      std::lock_guard<std::mutex> guard(r.mu);
+      r.open.erase(key);
+      r.changed.notify_all();
+    });
+  }
+  lock.lock();
+  if (impl) {
+    reg.open[key] = impl;
+  } else {
+    reg.open.erase(key);
+  }
+  reg.changed.notify_all();
+  lock.unlock();
+  if (!impl) return engine.status();
   return DatabaseImpl::MakeDatabase(std::move(impl));
 }
 

@@ -92,15 +92,28 @@ Store::~Store() = default;
 const std::string& Store::runner_name() const { return rep_->runner; }
 const StoreLimits& Store::limits() const { return rep_->db->limits(); }
 
+// Runs `body`, turning an exception (out of memory, say) into a status:
+// none crosses the public API.
+template <typename Body>
+static auto Guarded(StoreOp op, Body&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    return Status::Unavailable(std::string(StoreOpName(op)) + " failed: " + e.what());
+  } catch (...) {
+    return Status::Unavailable(std::string(StoreOpName(op)) + " failed: unknown exception");
+  }
+}
+
 // Runs `body` with telemetry around it. `in_bytes` counts what is written.
 template <typename Body>
 static auto Instrumented(Store::Rep& rep, StoreOp op, std::string_view id, std::uint64_t in_bytes, Body&& body)
     -> decltype(body()) {
-  if (!rep.has_telemetry) return body();
+  if (!rep.has_telemetry) return Guarded(op, body);
   StoreOpEvent event{op, rep.runner, id, std::chrono::nanoseconds(0), in_bytes, nullptr};
   Call(rep.telemetry.on_start, event);
   const auto start = std::chrono::steady_clock::now();
-  auto result = body();
+  auto result = Guarded(op, body);
   event.duration = std::chrono::steady_clock::now() - start;
   Status status;
   if constexpr (std::is_same_v<decltype(result), Status>) {

@@ -104,7 +104,9 @@ Result<DatabaseOptions> Database::ParseUri(std::string_view uri) {
     Status s = ApplyParam(pair.substr(0, eq), pair.substr(eq + 1), &o);
     if (!s.ok()) return s;
   }
-  if (!o.disc_copies && o.sync) return Status::InvalidArgument("sync applies to disk databases only");
+  if (!o.disc_copies && (o.sync || !o.create_if_missing)) {
+    return Status::InvalidArgument("sync and create apply to disk databases only");
+  }
   return o;
 }
 

@@ -17,14 +17,15 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kMarkerName = "RUNIC";
-constexpr const char* kLockName = "LOCK";
 constexpr const char* kMagic = "runic-database";
 
 std::string Errno(int err) { return std::strerror(err); }
 
-Status WriteMarker(const std::string& dir) {
+// Writes the marker atomically (temporary file, fsync, rename, fsync dir).
+Status WriteMarker(const std::string& dir, bool ready) {
   const std::string tmp = dir + "/" + kMarkerName + ".tmp";
-  const std::string content = std::string(kMagic) + "\nformat-version " + std::to_string(kFormatVersion) + "\n";
+  const std::string content = std::string(kMagic) + "\nformat-version " + std::to_string(kFormatVersion) +
+                              "\nstate " + (ready ? "ready" : "creating") + "\n";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return Status::IOError("cannot create " + tmp + ": " + Errno(errno));
   bool ok = ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) && ::fsync(fd) == 0;
@@ -42,10 +43,11 @@ Status WriteMarker(const std::string& dir) {
   return Status::OK();
 }
 
-Status CheckMarker(const std::string& dir) {
+// Reads the marker: whether the database finished being created.
+Result<bool> ReadMarker(const std::string& dir) {
   const std::string path = dir + "/" + kMarkerName;
   std::ifstream in(path);
-  std::string magic, key;
+  std::string magic, key, state_key, state;
   int version = 0;
   if (!(in >> magic >> key >> version) || magic != kMagic || key != "format-version" || version < 1) {
     return Status::Corruption("the marker file " + path + " is damaged; expected '" + kMagic +
@@ -56,7 +58,19 @@ Status CheckMarker(const std::string& dir) {
                                    ", newer than this library reads (" + std::to_string(kFormatVersion) +
                                    "); open it with a newer Runic");
   }
-  return Status::OK();
+  if (!(in >> state_key >> state) || state_key != "state" || (state != "ready" && state != "creating")) {
+    return Status::Corruption("the marker file " + path + " is damaged; expected a state");
+  }
+  return state == "ready";
+}
+
+// The entries of `dir`, at most `max` of them.
+std::vector<fs::path> Entries(const std::string& dir, std::size_t max, std::error_code& ec) {
+  std::vector<fs::path> out;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end && out.size() < max; it.increment(ec)) {
+    out.push_back(it->path());
+  }
+  return out;
 }
 
 }  // namespace
@@ -79,42 +93,53 @@ Result<DataDir> DataDir::Open(const std::string& dir, bool create_if_missing) {
       return Status::IOError("cannot create data directory '" + dir + "': " + Errno(errno));
     }
   }
-  if (!fs::exists(fs::path(dir) / kMarkerName)) {
+
+  // The lock is on the directory itself, taken before anything in it is
+  // read or written, so two processes creating one database cannot race.
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::IOError("cannot open data directory '" + dir + "': " + Errno(errno));
+  DataDir locked(dir, fd);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) return Status::InUse("database " + dir + " is in use by another process");
+    return Status::IOError("cannot lock '" + dir + "': " + Errno(errno));
+  }
+
+  const fs::path marker = fs::path(dir) / kMarkerName;
+  if (!fs::exists(marker, ec)) {
+    if (ec) return Status::IOError("cannot read directory '" + dir + "': " + ec.message());
     // Only an empty directory may become a database: never adopt someone
     // else's files. A lone marker.tmp is ours: a creation cut short.
     const fs::path tmp = fs::path(dir) / (std::string(kMarkerName) + ".tmp");
-    std::vector<fs::path> entries;
-    for (fs::directory_iterator it(dir, ec), end; !ec && it != end && entries.size() < 2; it.increment(ec)) {
-      entries.push_back(it->path());
+    std::vector<fs::path> entries = Entries(dir, 2, ec);
+    if (!ec && entries.size() == 1 && entries.front() == tmp) {
+      fs::remove(tmp, ec);
+      entries.clear();
     }
-    if (entries.size() == 1 && entries.front() == tmp) fs::remove(tmp, ec);
-    bool empty = fs::is_empty(dir, ec);
     if (ec) return Status::IOError("cannot read directory '" + dir + "': " + ec.message());
-    if (!empty) {
+    if (!entries.empty()) {
       return Status::IOError("'" + dir + "' is not empty and is not a Runic database (no RUNIC marker); "
                              "refusing to use it");
     }
-    Status s = WriteMarker(dir);
+    if (!create_if_missing) return Status::NotFound("no database at '" + dir + "' (create_if_missing is false)");
+    if (::chmod(dir.c_str(), 0700) != 0) return Status::IOError("cannot chmod '" + dir + "': " + Errno(errno));
+    Status s = WriteMarker(dir, /*ready=*/false);
     if (!s.ok()) return s;
   }
-  Status s = CheckMarker(dir);
-  if (!s.ok()) return s;
-
-  const std::string lock_path = dir + "/" + kLockName;
-  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::IOError("cannot open " + lock_path + ": " + Errno(errno));
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    int err = errno;
-    ::close(fd);
-    if (err == EWOULDBLOCK) {
-      return Status::InUse("database " + dir + " is in use by another process");
-    }
-    return Status::IOError("cannot lock " + lock_path + ": " + Errno(err));
-  }
-  return DataDir(dir, fd);
+  Result<bool> ready = ReadMarker(dir);
+  if (!ready.ok()) return ready.status();
+  locked.ready_ = *ready;
+  return locked;
 }
 
-DataDir::DataDir(DataDir&& other) noexcept : path_(std::move(other.path_)), lock_fd_(other.lock_fd_) {
+Status DataDir::MarkReady() {
+  if (ready_) return Status::OK();
+  Status s = WriteMarker(path_, /*ready=*/true);
+  if (s.ok()) ready_ = true;
+  return s;
+}
+
+DataDir::DataDir(DataDir&& other) noexcept
+    : path_(std::move(other.path_)), lock_fd_(other.lock_fd_), ready_(other.ready_) {
   other.lock_fd_ = -1;
 }
 

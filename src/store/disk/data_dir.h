@@ -12,12 +12,18 @@ namespace runic::internal {
 // The on-disk format this library writes, and the newest it reads.
 inline constexpr int kFormatVersion = 1;
 
-// An open, locked data directory. The lock is released on destruction.
+// An open, locked data directory. The lock (a flock on the directory) is
+// released on destruction.
+//
+// The marker records the format version and whether creation finished
+// ("creating" until the engine's files exist, then "ready"), so a creation
+// cut short by a crash resumes, while a ready database whose engine files
+// went missing is reported instead of silently recreated empty.
 class DataDir {
  public:
   // Creates `dir` (mode 0700) with its marker when missing and allowed,
-  // checks the marker, and takes the lock.
-  //   kNotFound: missing and !create_if_missing.
+  // takes the lock, and checks the marker.
+  //   kNotFound: missing (or empty) and !create_if_missing.
   //   kIOError: not creatable, not a directory, or holds files but no marker.
   //   kCorruption: the marker is unreadable.
   //   kInvalidArgument: the format version is newer than kFormatVersion.
@@ -31,11 +37,16 @@ class DataDir {
   const std::string& path() const { return path_; }
   // Where the RocksDB files live.
   std::string engine_path() const { return path_ + "/rocksdb"; }
+  // True once MarkReady() ran for this database, in any process.
+  bool ready() const { return ready_; }
+  // Records that the engine's files exist.
+  Status MarkReady();
 
  private:
   DataDir(std::string path, int lock_fd) : path_(std::move(path)), lock_fd_(lock_fd) {}
   std::string path_;
   int lock_fd_ = -1;
+  bool ready_ = false;
 };
 
 // Total bytes of the regular files under `dir`.

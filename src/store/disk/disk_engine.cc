@@ -14,6 +14,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <shared_mutex>
 
 #include "store/database_impl.h"
 #include "store/disk/data_dir.h"
@@ -73,6 +74,11 @@ struct Shared {
   std::array<std::mutex, kStripes> stripes;
 
   Shared(DataDir d, std::size_t cache_bytes) : dir(std::move(d)), cache(cache_bytes) {}
+  ~Shared() {
+    if (!db) return;
+    for (rocksdb::ColumnFamilyHandle* h : cf) (void)db->DestroyColumnFamilyHandle(h);
+    (void)db->Close();
+  }
 
   std::mutex& StripeOf(std::string_view key) { return stripes[std::hash<std::string_view>{}(key) % kStripes]; }
 
@@ -164,7 +170,33 @@ class DiskTables final : public RunnerTables {
   DiskTables(std::shared_ptr<Shared> shared, std::string runner)
       : s_(std::move(shared)), runner_(std::move(runner)), prefix_(keys::RunnerPrefix(runner_)) {}
 
+  // Writes hold this shared and DropRunner exclusively, so a drop never
+  // lands between the read and the write of an append, trim or snapshot.
+  std::shared_mutex drop_mu;
+
+  // Records the runner in the runners table (once; again after a drop, when
+  // a handle that was open writes again).
+  Status EnsureRegistered() {
+    if (registered_.load(std::memory_order_acquire)) return Status::OK();
+    std::string ignored;
+    const rocksdb::Slice name(runner_);
+    rocksdb::Status found = s_->db->Get(rocksdb::ReadOptions(), s_->cf[kRunners], name, &ignored);
+    if (found.IsNotFound()) {
+      rocksdb::WriteBatch batch;
+      batch.Put(s_->cf[kRunners], name, rocksdb::Slice());
+      Status st = s_->Write(&batch, "registering runner '" + runner_ + "'");
+      if (!st.ok()) return st;
+    } else if (!found.ok()) {
+      return FromRocks(found, "reading runner '" + runner_ + "'");
+    }
+    registered_.store(true, std::memory_order_release);
+    return Status::OK();
+  }
+  void MarkDropped() { registered_.store(false, std::memory_order_release); }
+
   Status SaveLog(std::string_view id, std::string_view log, std::int64_t updated_at_us) override {
+    std::shared_lock drop(drop_mu);
+    if (Status r = EnsureRegistered(); !r.ok()) return r;
     const std::string wkey = keys::WorkflowKey(prefix_, id);
     auto value = std::make_shared<std::string>();
     value->reserve(8 + log.size());
@@ -194,6 +226,8 @@ class DiskTables final : public RunnerTables {
 
   Result<std::uint64_t> Append(std::string_view id, std::span<const std::string_view> events,
                                std::optional<std::uint64_t> expected) override {
+    std::shared_lock drop(drop_mu);
+    if (Status r = EnsureRegistered(); !r.ok()) return r;
     const std::string wkey = keys::WorkflowKey(prefix_, id);
     std::lock_guard lock(s_->StripeOf(wkey));
     Result<Counter> c = s_->ReadCounter(rocksdb::ReadOptions(), wkey, id);
@@ -237,6 +271,8 @@ class DiskTables final : public RunnerTables {
   }
 
   Status SaveSnapshot(std::string_view id, std::uint64_t cursor, std::string_view bytes) override {
+    std::shared_lock drop(drop_mu);
+    if (Status r = EnsureRegistered(); !r.ok()) return r;
     const std::string wkey = keys::WorkflowKey(prefix_, id);
     std::lock_guard lock(s_->StripeOf(wkey));
     Result<Counter> c = s_->ReadCounter(rocksdb::ReadOptions(), wkey, id);
@@ -263,6 +299,8 @@ class DiskTables final : public RunnerTables {
   }
 
   Status SaveFact(std::string_view hash, std::string_view value) override {
+    std::shared_lock drop(drop_mu);
+    if (Status r = EnsureRegistered(); !r.ok()) return r;
     const std::string fkey = prefix_ + std::string(hash);
     auto cached = std::make_shared<const std::string>(value);
     std::lock_guard lock(s_->StripeOf(fkey));
@@ -281,6 +319,8 @@ class DiskTables final : public RunnerTables {
   }
 
   Status DeleteFact(std::string_view hash) override {
+    std::shared_lock drop(drop_mu);
+    if (Status r = EnsureRegistered(); !r.ok()) return r;
     const std::string fkey = prefix_ + std::string(hash);
     std::lock_guard lock(s_->StripeOf(fkey));
     rocksdb::WriteBatch batch;
@@ -291,6 +331,8 @@ class DiskTables final : public RunnerTables {
   }
 
   Status Delete(std::string_view id) override {
+    std::shared_lock drop(drop_mu);
+    if (Status r = EnsureRegistered(); !r.ok()) return r;
     const std::string wkey = keys::WorkflowKey(prefix_, id);
     std::lock_guard lock(s_->StripeOf(wkey));
     rocksdb::WriteBatch batch;
@@ -307,7 +349,7 @@ class DiskTables final : public RunnerTables {
     std::string range = prefix_;
     keys::AppendEscaped(&range, options.prefix);
     std::string start = range;
-    if (!options.start_after.empty() && options.start_after > options.prefix) {
+    if (!options.start_after.empty() && options.start_after >= options.prefix) {
       start = keys::WorkflowKey(prefix_, options.start_after);
       start.push_back('\0');  // just past start_after itself
     }
@@ -365,6 +407,8 @@ class DiskTables final : public RunnerTables {
   }
 
   Status Trim(std::string_view id, std::uint64_t cursor) override {
+    std::shared_lock drop(drop_mu);
+    if (Status r = EnsureRegistered(); !r.ok()) return r;
     const std::string wkey = keys::WorkflowKey(prefix_, id);
     std::lock_guard lock(s_->StripeOf(wkey));
     bool found = false;
@@ -443,6 +487,7 @@ class DiskTables final : public RunnerTables {
   std::shared_ptr<Shared> s_;
   const std::string runner_;
   const std::string prefix_;
+  std::atomic<bool> registered_{false};
 };
 
 class DiskEngine final : public Engine {
@@ -456,29 +501,15 @@ class DiskEngine final : public Engine {
     fo.wait = true;
     std::vector<rocksdb::ColumnFamilyHandle*> cfs(s_->cf.begin() + 1, s_->cf.end());
     (void)s_->db->Flush(fo, cfs);
-    runners_.clear();
-    for (rocksdb::ColumnFamilyHandle* h : s_->cf) (void)s_->db->DestroyColumnFamilyHandle(h);
-    s_->cf.clear();
-    (void)s_->db->Close();
+    // ~Shared closes RocksDB once the runner tables release it.
   }
 
   Result<std::shared_ptr<RunnerTables>> OpenRunner(std::string_view runner) override {
-    std::lock_guard lock(mu_);
-    // Register the runner once: reopening a store must not cost a commit.
-    std::string ignored;
-    rocksdb::Status found = s_->db->Get(rocksdb::ReadOptions(), s_->cf[kRunners],
-                                        rocksdb::Slice(runner.data(), runner.size()), &ignored);
-    if (found.IsNotFound()) {
-      rocksdb::WriteBatch batch;
-      batch.Put(s_->cf[kRunners], rocksdb::Slice(runner.data(), runner.size()), rocksdb::Slice());
-      Status st = s_->Write(&batch, "registering runner '" + std::string(runner) + "'");
-      if (!st.ok()) return st;
-    } else if (!found.ok()) {
-      return FromRocks(found, "reading runner '" + std::string(runner) + "'");
-    }
-    std::shared_ptr<DiskTables>& tables = runners_[std::string(runner)];
-    if (!tables) tables = std::make_shared<DiskTables>(s_, std::string(runner));
-    return std::shared_ptr<RunnerTables>(tables);
+    std::shared_ptr<DiskTables> tables = TablesOf(runner);
+    std::shared_lock drop(tables->drop_mu);
+    Status st = tables->EnsureRegistered();  // a commit only the first time
+    if (!st.ok()) return st;
+    return std::shared_ptr<RunnerTables>(std::move(tables));
   }
 
   Result<std::vector<std::string>> ListRunners() override {
@@ -492,10 +523,13 @@ class DiskEngine final : public Engine {
   Status DropRunner(std::string_view runner) override {
     const std::string prefix = keys::RunnerPrefix(runner);
     const std::string limit = keys::PrefixSuccessor(prefix);
+    std::shared_ptr<DiskTables> tables = TablesOf(runner);
+    std::unique_lock drop(tables->drop_mu);
     rocksdb::WriteBatch batch;
     for (Table t : {kLogs, kCounters, kEvents, kSnapshots, kFacts}) batch.DeleteRange(s_->cf[t], prefix, limit);
     batch.Delete(s_->cf[kRunners], rocksdb::Slice(runner.data(), runner.size()));
     Status st = s_->Write(&batch, "dropping runner '" + std::string(runner) + "'");
+    if (st.ok()) tables->MarkDropped();
     s_->cache.Clear();  // after the delete: fills that read before it are discarded
     return st;
   }
@@ -513,6 +547,14 @@ class DiskEngine final : public Engine {
   }
 
  private:
+  // The one tables object of a runner, for the engine's whole life.
+  std::shared_ptr<DiskTables> TablesOf(std::string_view runner) {
+    std::lock_guard lock(mu_);
+    std::shared_ptr<DiskTables>& tables = runners_[std::string(runner)];
+    if (!tables) tables = std::make_shared<DiskTables>(s_, std::string(runner));
+    return tables;
+  }
+
   std::shared_ptr<Shared> s_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<DiskTables>> runners_;
@@ -526,7 +568,13 @@ Result<std::unique_ptr<Engine>> OpenDiskEngine(const DatabaseOptions& options) {
   auto shared = std::make_shared<Shared>(std::move(*dir), options.read_cache_bytes);
 
   rocksdb::Options o = RocksOptions();
+  // Only a database still being created may create its engine files.
   std::error_code ec;
+  o.create_if_missing = !shared->dir.ready();
+  if (shared->dir.ready() && !std::filesystem::exists(shared->dir.engine_path() + "/CURRENT", ec)) {
+    return Status::Corruption("database " + options.dir + " is missing its engine files (" +
+                              shared->dir.engine_path() + "/CURRENT); were they moved or deleted?");
+  }
   std::filesystem::create_directories(shared->dir.engine_path(), ec);
   if (ec) return Status::IOError("cannot create " + shared->dir.engine_path() + ": " + ec.message());
   o.info_log = std::make_shared<InfoLog>(shared->dir.engine_path() + "/LOG");
@@ -539,6 +587,8 @@ Result<std::unique_ptr<Engine>> OpenDiskEngine(const DatabaseOptions& options) {
   rocksdb::Status rs = rocksdb::DB::Open(o, shared->dir.engine_path(), cfs, &shared->cf, &db);
   if (!rs.ok()) return FromRocks(rs, "opening the database in " + options.dir);
   shared->db.reset(db);
+  Status ready = shared->dir.MarkReady();
+  if (!ready.ok()) return ready;
   shared->write_options.sync = options.sync;
   if (options.sync) {
     std::vector<rocksdb::ColumnFamilyHandle*> by_id;

@@ -9,6 +9,7 @@
 // workflow, not from open streams, so an open stream keeps its view.
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -74,6 +75,7 @@ class MemoryIterator final : public EventIterator {
 class MemoryTables final : public RunnerTables {
  public:
   Status SaveLog(std::string_view id, std::string_view log, std::int64_t updated_at_us) override {
+    registered.store(true, std::memory_order_relaxed);
     std::unique_lock lock(mu_);
     Workflow& w = workflows_[std::string(id)];
     w.log.emplace(log);
@@ -90,6 +92,7 @@ class MemoryTables final : public RunnerTables {
 
   Result<std::uint64_t> Append(std::string_view id, std::span<const std::string_view> events,
                                std::optional<std::uint64_t> expected) override {
+    registered.store(true, std::memory_order_relaxed);
     std::unique_lock lock(mu_);
     auto it = workflows_.find(id);
     const std::uint64_t counter = it == workflows_.end() ? 0 : it->second.counter;
@@ -122,6 +125,7 @@ class MemoryTables final : public RunnerTables {
   }
 
   Status SaveSnapshot(std::string_view id, std::uint64_t cursor, std::string_view bytes) override {
+    registered.store(true, std::memory_order_relaxed);
     std::unique_lock lock(mu_);
     auto it = workflows_.find(id);
     const std::uint64_t counter = it == workflows_.end() ? 0 : it->second.counter;
@@ -139,6 +143,7 @@ class MemoryTables final : public RunnerTables {
   }
 
   Status SaveFact(std::string_view hash, std::string_view value) override {
+    registered.store(true, std::memory_order_relaxed);
     std::unique_lock lock(facts_mu_);
     facts_[std::string(hash)].assign(value);
     return Status::OK();
@@ -243,7 +248,9 @@ class MemoryTables final : public RunnerTables {
     facts_.clear();
   }
 
-  bool registered = true;  // guarded by the engine's mutex
+  // Listed by ListRunners: set by OpenStore and by any write (a handle kept
+  // across a drop makes its runner exist again), cleared by a drop.
+  std::atomic<bool> registered{true};
 
  private:
   const Workflow* Find(std::string_view id) const {
