@@ -1,0 +1,171 @@
+// Runner: runs workflows on a thread pool, checkpoints them to a store, and
+// resumes them after a crash without redoing completed work.
+//
+// A workflow instance has an id (a store workflow id). Its history is an
+// event stream in the store: started (definition name, version,
+// fingerprint), input, dispatched (runnable, attempt), completed (runnable,
+// produced fact), failed (runnable, attempt, error, outcome). Fact values go
+// to the store's fact table; events carry only their hashes. Resume replays
+// the snapshot and the events after it, then dispatches again every runnable
+// that was not completed — a step whose completion was persisted never runs
+// again; one that was running when the process died runs again.
+#ifndef RUNIC_RUNNER_H_
+#define RUNIC_RUNNER_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runic/clock.h"
+#include "runic/export.h"
+#include "runic/result.h"
+#include "runic/status.h"
+#include "runic/store.h"
+#include "runic/workflow.h"
+
+namespace runic {
+
+enum class CheckpointStrategy {
+  kEveryCycle,  // after every applied result (default): the least redone work
+  kOnComplete,  // only when the workflow becomes idle
+  kEveryN,      // after every `checkpoint_every` completed runnables
+  kManual,      // only on Runner::Checkpoint (and Stop/Shutdown)
+};
+
+struct WorkflowOptions {
+  CheckpointStrategy checkpoint = CheckpointStrategy::kEveryCycle;
+  std::size_t checkpoint_every = 10;  // for kEveryN
+  // At most this many runnables of this workflow run at once.
+  std::size_t max_concurrency = 8;
+  // Write a snapshot of the workflow's state every this many events (0:
+  // never), and then trim the events it covers when trim_after_snapshot.
+  std::uint64_t snapshot_every = 0;
+  bool trim_after_snapshot = false;
+  // Called (on a pool thread) each time the workflow becomes idle: ok when
+  // everything ran, else the halting error.
+  std::function<void(const std::string& id, const Status& outcome)> on_complete;
+};
+
+// Callbacks around workflows and runnables. They run on the thread that
+// caused them; exceptions they throw are caught and discarded.
+struct RunnerTelemetry {
+  struct Event {
+    std::string_view workflow_id;
+    std::string_view node;        // empty for workflow events
+    int attempt = 0;              // runnables
+    std::chrono::nanoseconds duration{0};
+    const Status* error = nullptr;  // exceptions
+  };
+  std::function<void(const Event&)> workflow_start, workflow_stop, workflow_exception;
+  std::function<void(const Event&)> runnable_start, runnable_stop, runnable_exception;
+};
+
+struct RunnerOptions {
+  // Names the runner (for logs and telemetry).
+  std::string name = "runner";
+  // Where workflows are checkpointed; null: in memory only (no resume).
+  // Not owned: it must outlive the Runner.
+  Store* store = nullptr;
+  // Pool threads; 0: the number of cores.
+  std::size_t threads = 0;
+  // Default: Clock::Steady().
+  std::shared_ptr<Clock> clock;
+  RunnerTelemetry telemetry;
+};
+
+enum class WorkflowState {
+  kRunning,  // has runnables ready, running or waiting for a retry
+  kIdle,     // nothing left to run: complete until the next input
+  kHalted,   // a node failed with OnFailure::kHalt
+};
+
+struct WorkflowInfo {
+  std::string id;
+  std::string workflow;  // definition name
+  int version = 0;
+  WorkflowState state = WorkflowState::kIdle;
+  Status error;                  // why it halted
+  std::uint64_t facts = 0;       // inputs and productions
+  std::uint64_t completed = 0;   // runnables completed (including skipped)
+  std::uint64_t running = 0;     // runnables running or waiting for a retry
+  std::uint64_t redispatched = 0;  // runnables dispatched again by resume
+  std::uint64_t cursor = 0;      // events committed to the store
+};
+
+// Produced values by node name, in production order.
+using WorkflowResults = std::map<std::string, std::vector<Value>>;
+
+// Thread safety: every method may be called from any thread.
+// Destruction calls Shutdown().
+class RUNIC_EXPORT Runner {
+ public:
+  static Result<std::unique_ptr<Runner>> Create(RunnerOptions options);
+  ~Runner();
+  Runner(const Runner&) = delete;
+  Runner& operator=(const Runner&) = delete;
+
+  // Makes a definition available to Resume. StartWorkflow registers too.
+  // kConflict when another definition with the same name and version but a
+  // different fingerprint is registered.
+  Status Register(std::shared_ptr<const Workflow> workflow);
+
+  // Starts workflow instance `id`. kConflict when `id` is already running in
+  // this runner, or (with a store) already exists in the store: use Resume.
+  Status StartWorkflow(std::string_view id, std::shared_ptr<const Workflow> workflow,
+                       const WorkflowOptions& options = {});
+
+  // Adds an input; returns once it is durable (with a store). kNotFound for
+  // an id not running here; kInvalidArgument for a value over the store's
+  // limits.
+  Status Run(std::string_view id, Value input);
+
+  // The values produced so far.
+  Result<WorkflowResults> GetResults(std::string_view id);
+
+  // Commits every event not yet in the store.
+  Status Checkpoint(std::string_view id);
+
+  // Stops dispatching, asks running steps to stop, and unloads the workflow
+  // (checkpointing first when `persist`). Results of steps still running are
+  // discarded.
+  Status Stop(std::string_view id, bool persist = true);
+
+  // Loads workflow `id` from the store and dispatches what is left.
+  // kNotFound: no such workflow, or its definition is not registered;
+  // kInvalidArgument: the registered definition has another version or
+  // fingerprint; kCorruption: its events cannot be decoded; kConflict: it is
+  // already running here.
+  Status Resume(std::string_view id, const WorkflowOptions& options = {});
+
+  // Resumes every workflow in the store that is not running here and still
+  // has work left. Returns the ids resumed.
+  Result<std::vector<std::string>> ResumeAll(const WorkflowOptions& options = {});
+
+  // The ids running in this runner.
+  std::vector<std::string> ListWorkflows();
+  Result<WorkflowInfo> Lookup(std::string_view id);
+
+  // Waits (real time) until the workflow is idle or halted. kDeadlineExceeded
+  // when `timeout` passes first.
+  Status AwaitIdle(std::string_view id, std::chrono::milliseconds timeout);
+
+  // Stops accepting work, asks running steps to stop and waits for them to
+  // return (a step that ignores its stop token delays this), then
+  // checkpoints every workflow. Idempotent.
+  void Shutdown();
+
+  struct Impl;
+
+ private:
+  explicit Runner(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace runic
+
+#endif  // RUNIC_RUNNER_H_

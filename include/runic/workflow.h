@@ -1,0 +1,140 @@
+// Workflow: a named, versioned dataflow graph of C++ functions.
+//
+// Nodes:
+//   Step  — a function from one value to one value. A root step (no parent)
+//           runs once for every input given to Runner::Run; a step with a
+//           parent runs once for every value its parent produces. Several
+//           steps with one parent are a fan-out; a step whose parent is a
+//           step is a chain.
+//   Join  — a function of one value from each of several parents. It runs
+//           when every parent has produced a value descending from the same
+//           input (the first such value of each parent).
+//   Rule  — a condition and a reaction: the reaction runs only for inputs
+//           that satisfy the condition; otherwise the rule produces nothing.
+// Values are nlohmann::json. Every input and produced value is a fact with a
+// SHA-256 hash over a canonical encoding of the value, the producing node
+// and the parent facts' hashes (stable across builds and machines).
+//
+// C++ functions cannot be stored, so a Runner finds definitions by name and
+// version; a fingerprint of the structure (nodes, edges, policies) guards
+// against resuming a workflow with a changed graph under the same version.
+//
+// Thread safety: a built Workflow is immutable and may be shared by any
+// number of threads and runners. Its functions are called from the Runner's
+// pool threads, several at once: they must be thread-safe.
+#ifndef RUNIC_WORKFLOW_H_
+#define RUNIC_WORKFLOW_H_
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "runic/export.h"
+#include "runic/result.h"
+
+namespace runic {
+
+using Value = nlohmann::json;
+
+// A step's function. Return a value, or a non-ok Status to fail the attempt
+// (its message is recorded). `stop` is requested when the attempt times out
+// or the runner shuts down: cooperative steps return early. A step that
+// ignores it keeps its pool thread until it returns; its late result is
+// discarded. An exception thrown by a step fails the attempt like a Status.
+using StepFn = std::function<Result<Value>(const Value& input, std::stop_token stop)>;
+// A join's function: one value per parent, in the order the parents were named.
+using JoinFn = std::function<Result<Value>(const std::vector<Value>& inputs, std::stop_token stop)>;
+// A rule's condition. Must be a pure function of its input.
+using ConditionFn = std::function<bool(const Value& input)>;
+
+enum class Backoff { kNone, kLinear, kExponential };
+enum class OnFailure {
+  kHalt,  // the workflow stops dispatching; it is halted (Runner::Lookup)
+  kSkip,  // the node produces nothing; what depends on it never runs
+};
+
+// What happens when a node's function fails. Defaults: no retry, halt.
+struct StepPolicy {
+  int max_retries = 0;  // attempts = 1 + max_retries
+  Backoff backoff = Backoff::kNone;
+  // Delay before retry n (1-based): none 0; linear base*n; exponential
+  // base*2^(n-1); never above max_delay.
+  std::chrono::milliseconds base_delay{100};
+  std::chrono::milliseconds max_delay{std::chrono::seconds(30)};
+  // Per attempt; 0 = no timeout. A timed-out attempt counts as a failure.
+  std::chrono::milliseconds timeout{0};
+  OnFailure on_failure = OnFailure::kHalt;
+  // When set, a node whose attempts are exhausted produces this value
+  // instead of failing (on_failure is then not used).
+  std::optional<Value> fallback;
+};
+
+class RUNIC_EXPORT Workflow {
+ public:
+  class Builder;
+  enum class NodeKind { kStep, kJoin, kRule };
+  struct Node {
+    std::string name;
+    NodeKind kind;
+    std::vector<std::string> parents;  // empty: fed by the workflow's inputs
+    StepFn step;                       // kStep, and a rule's reaction
+    JoinFn join;                       // kJoin
+    ConditionFn condition;             // kRule
+    StepPolicy policy;                 // resolved from the builder's policies
+  };
+
+  const std::string& name() const { return name_; }
+  int version() const { return version_; }
+  // Hex SHA-256 of the structure: nodes, kinds, edges and policies.
+  const std::string& fingerprint() const { return fingerprint_; }
+  // In declaration order (parents before children).
+  const std::vector<Node>& nodes() const { return nodes_; }
+  // The node of that name, or null.
+  const Node* Find(std::string_view name) const;
+
+ private:
+  friend class Builder;
+  Workflow() = default;
+  std::string name_;
+  int version_ = 0;
+  std::string fingerprint_;
+  std::vector<Node> nodes_;
+};
+
+// Builds a Workflow. Nodes must be declared after their parents (so the
+// graph has no cycle). Build() reports the first mistake as
+// kInvalidArgument: an empty or duplicate name, an unknown parent, a join
+// with fewer than two parents, a missing function, a bad policy.
+class RUNIC_EXPORT Workflow::Builder {
+ public:
+  Builder(std::string name, int version);
+
+  // A root step (parent empty: fed by inputs) or a step of `parent`.
+  Builder& Step(std::string name, StepFn fn, std::string parent = {});
+  Builder& Join(std::string name, std::vector<std::string> parents, JoinFn fn);
+  // A rule fed by `parent` (empty: by inputs).
+  Builder& Rule(std::string name, ConditionFn when, StepFn then, std::string parent = {});
+
+  // The policy of the nodes `pattern` names: an exact node name, a prefix
+  // ending in '*' ("charge-*"), or "*" for the default. The most specific
+  // match wins: exact, then the longest prefix, then "*".
+  Builder& Policy(std::string pattern, StepPolicy policy);
+
+  Result<std::shared_ptr<const Workflow>> Build() const;
+
+ private:
+  std::string name_;
+  int version_;
+  std::vector<Workflow::Node> nodes_;
+  std::vector<std::pair<std::string, StepPolicy>> policies_;
+};
+
+}  // namespace runic
+
+#endif  // RUNIC_WORKFLOW_H_

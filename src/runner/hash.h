@@ -1,0 +1,28 @@
+// SHA-256 in hex, for fact hashes, runnable ids and fingerprints.
+#ifndef RUNIC_SRC_RUNNER_HASH_H_
+#define RUNIC_SRC_RUNNER_HASH_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runic/workflow.h"
+
+namespace runic::internal {
+
+std::string Sha256Hex(std::string_view bytes);
+
+// The compact, canonical encoding of values (CBOR; object keys sorted).
+std::string EncodeValue(const Value& value);
+Result<Value> DecodeValue(std::string_view bytes);
+
+// A fact's hash: over the value, the producing node ("" for an input) and
+// the parent facts' hashes.
+std::string FactHash(const Value& value, std::string_view node, const std::vector<std::string>& parents);
+
+// A runnable's id: the node and the facts it consumes.
+std::string RunnableId(std::string_view node, const std::vector<std::string>& inputs);
+
+}  // namespace runic::internal
+
+#endif  // RUNIC_SRC_RUNNER_HASH_H_

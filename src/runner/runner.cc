@@ -1,0 +1,238 @@
+// Runner: the registry of definitions and the map of running workers.
+#include "runic/runner.h"
+
+#include <thread>
+
+#include "runner/thread_pool.h"
+#include "runner/timer.h"
+#include "runner/worker.h"
+
+namespace runic {
+
+using internal::Worker;
+
+struct Runner::Impl {
+  RunnerOptions options;
+  std::shared_ptr<Clock> clock;
+  std::unique_ptr<internal::ThreadPool> pool;
+  std::unique_ptr<internal::Timer> timer;
+
+  std::mutex mu;
+  std::map<std::pair<std::string, int>, std::shared_ptr<const Workflow>> definitions;
+  std::map<std::string, std::shared_ptr<Worker>, std::less<>> workers;
+  bool shut_down = false;
+
+  internal::RunnerContext Context() {
+    return internal::RunnerContext{options.store, clock, pool.get(), timer.get(), &options.telemetry};
+  }
+
+  std::shared_ptr<Worker> Find(std::string_view id) {
+    std::lock_guard lock(mu);
+    auto it = workers.find(id);
+    return it == workers.end() ? nullptr : it->second;
+  }
+
+  Status NotRunning(std::string_view id) {
+    return Status::NotFound("workflow '" + std::string(id) + "' is not running in runner '" + options.name + "'");
+  }
+
+  Result<std::shared_ptr<const Workflow>> Lookup(const std::string& name, int version, const std::string& fingerprint) {
+    std::lock_guard lock(mu);
+    auto it = definitions.find({name, version});
+    if (it == definitions.end()) {
+      std::string versions;
+      for (const auto& [key, wf] : definitions) {
+        if (key.first == name) versions += (versions.empty() ? " v" : ", v") + std::to_string(key.second);
+      }
+      if (versions.empty()) return Status::NotFound("no definition of workflow '" + name + "' is registered");
+      return Status::InvalidArgument("the workflow was started with '" + name + "' v" + std::to_string(version) +
+                                     "; registered:" + versions);
+    }
+    if (it->second->fingerprint() != fingerprint) {
+      return Status::InvalidArgument("definition '" + name + "' v" + std::to_string(version) +
+                                     " changed since the workflow started (fingerprint " + fingerprint.substr(0, 12) +
+                                     " then, " + it->second->fingerprint().substr(0, 12) +
+                                     " now): give a changed graph a new version");
+    }
+    return it->second;
+  }
+};
+
+Result<std::unique_ptr<Runner>> Runner::Create(RunnerOptions options) {
+  if (options.name.empty()) return Status::InvalidArgument("a runner needs a name");
+  auto impl = std::make_unique<Impl>();
+  const std::size_t threads = options.threads != 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+  impl->clock = options.clock ? options.clock : Clock::Steady();
+  impl->options = std::move(options);
+  impl->pool = std::make_unique<internal::ThreadPool>(threads);
+  impl->timer = std::make_unique<internal::Timer>(impl->clock);
+  return std::unique_ptr<Runner>(new Runner(std::move(impl)));
+}
+
+Runner::Runner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Runner::~Runner() { Shutdown(); }
+
+Status Runner::Register(std::shared_ptr<const Workflow> workflow) {
+  if (!workflow) return Status::InvalidArgument("no workflow");
+  std::lock_guard lock(impl_->mu);
+  auto [it, added] = impl_->definitions.emplace(std::make_pair(workflow->name(), workflow->version()), workflow);
+  if (!added && it->second->fingerprint() != workflow->fingerprint()) {
+    return Status::Conflict("another definition of '" + workflow->name() + "' v" +
+                            std::to_string(workflow->version()) + " is registered; give a changed graph a new version");
+  }
+  return Status::OK();
+}
+
+Status Runner::StartWorkflow(std::string_view id, std::shared_ptr<const Workflow> workflow,
+                             const WorkflowOptions& options) {
+  Status s = Register(workflow);
+  if (!s.ok()) return s;
+  if (id.empty()) return Status::InvalidArgument("a workflow id is empty");
+  Store* store = impl_->options.store;
+  if (store != nullptr) {
+    Result<bool> exists = store->Exists(id);
+    if (!exists.ok()) return exists.status();
+    if (*exists) {
+      return Status::Conflict("workflow '" + std::string(id) + "' already exists in the store; resume it instead");
+    }
+  }
+  auto worker = std::make_shared<Worker>(impl_->Context(), std::string(id), std::move(workflow), options);
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->shut_down) return Status::Unavailable("runner '" + impl_->options.name + "' is shut down");
+    if (!impl_->workers.emplace(std::string(id), worker).second) {
+      return Status::Conflict("workflow '" + std::string(id) + "' is already running in runner '" +
+                              impl_->options.name + "'");
+    }
+  }
+  s = worker->Start();
+  if (!s.ok()) {
+    std::lock_guard lock(impl_->mu);
+    impl_->workers.erase(std::string(id));
+  }
+  return s;
+}
+
+Status Runner::Run(std::string_view id, Value input) {
+  std::shared_ptr<Worker> w = impl_->Find(id);
+  if (!w) return impl_->NotRunning(id);
+  return w->AddInput(std::move(input));
+}
+
+Result<WorkflowResults> Runner::GetResults(std::string_view id) {
+  std::shared_ptr<Worker> w = impl_->Find(id);
+  if (!w) return impl_->NotRunning(id);
+  return w->Results();
+}
+
+Status Runner::Checkpoint(std::string_view id) {
+  std::shared_ptr<Worker> w = impl_->Find(id);
+  if (!w) return impl_->NotRunning(id);
+  return w->Checkpoint();
+}
+
+Status Runner::Stop(std::string_view id, bool persist) {
+  std::shared_ptr<Worker> w;
+  {
+    std::lock_guard lock(impl_->mu);
+    auto it = impl_->workers.find(id);
+    if (it == impl_->workers.end()) return impl_->NotRunning(id);
+    w = it->second;
+    impl_->workers.erase(it);
+  }
+  Status s = persist ? w->Checkpoint() : Status::OK();
+  w->Halt(/*keep_results=*/false);
+  return s;
+}
+
+Status Runner::Resume(std::string_view id, const WorkflowOptions& options) {
+  if (impl_->options.store == nullptr) return Status::InvalidArgument("runner '" + impl_->options.name + "' has no store");
+  auto worker = std::make_shared<Worker>(impl_->Context(), std::string(id), nullptr, options);
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->shut_down) return Status::Unavailable("runner '" + impl_->options.name + "' is shut down");
+    if (!impl_->workers.emplace(std::string(id), worker).second) {
+      return Status::Conflict("workflow '" + std::string(id) + "' is already running in runner '" +
+                              impl_->options.name + "'");
+    }
+  }
+  Status s = worker->Resume([this](const std::string& name, int version, const std::string& fp) {
+    return impl_->Lookup(name, version, fp);
+  });
+  if (!s.ok()) {
+    std::lock_guard lock(impl_->mu);
+    impl_->workers.erase(std::string(id));
+  }
+  return s;
+}
+
+Result<std::vector<std::string>> Runner::ResumeAll(const WorkflowOptions& options) {
+  Store* store = impl_->options.store;
+  if (store == nullptr) return Status::InvalidArgument("runner '" + impl_->options.name + "' has no store");
+  std::vector<std::string> resumed;
+  ListOptions page_options;
+  for (;;) {
+    Result<ListPage> page = store->List(page_options);
+    if (!page.ok()) return page.status();
+    for (const std::string& id : page->ids) {
+      if (impl_->Find(id)) continue;
+      Status s = Resume(id, options);
+      if (!s.ok()) return s;
+      std::shared_ptr<Worker> w = impl_->Find(id);
+      Result<WorkflowInfo> info = Lookup(id);
+      if (info.ok() && info->state == WorkflowState::kRunning) {
+        resumed.push_back(id);
+      } else {
+        (void)Stop(id, /*persist=*/false);  // finished or halted: nothing to run
+      }
+    }
+    if (!page->more) break;
+    page_options.start_after = page->ids.back();
+  }
+  return resumed;
+}
+
+std::vector<std::string> Runner::ListWorkflows() {
+  std::lock_guard lock(impl_->mu);
+  std::vector<std::string> ids;
+  for (const auto& [id, w] : impl_->workers) ids.push_back(id);
+  return ids;
+}
+
+Result<WorkflowInfo> Runner::Lookup(std::string_view id) {
+  std::shared_ptr<Worker> w = impl_->Find(id);
+  if (!w) return impl_->NotRunning(id);
+  return w->Info();
+}
+
+Status Runner::AwaitIdle(std::string_view id, std::chrono::milliseconds timeout) {
+  std::shared_ptr<Worker> w = impl_->Find(id);
+  if (!w) return impl_->NotRunning(id);
+  if (!w->Await(timeout, /*for_idle=*/true)) {
+    return Status::DeadlineExceeded("workflow '" + std::string(id) + "' still running after " +
+                                    std::to_string(timeout.count()) + " ms");
+  }
+  return Status::OK();
+}
+
+void Runner::Shutdown() {
+  std::vector<std::shared_ptr<Worker>> workers;
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->shut_down) return;
+    impl_->shut_down = true;
+    for (auto& [id, w] : impl_->workers) workers.push_back(w);
+  }
+  for (auto& w : workers) w->Halt(/*keep_results=*/true);
+  impl_->timer->Stop();  // no retry or timeout fires any more
+  // Steps finish (or honour their stop token); their results are recorded.
+  for (auto& w : workers) {
+    while (!w->Await(std::chrono::milliseconds(1000), /*for_idle=*/false)) {
+    }
+  }
+  for (auto& w : workers) (void)w->Checkpoint();
+  impl_->pool->Stop();
+}
+
+}  // namespace runic

@@ -1,0 +1,618 @@
+#include "runner/worker.h"
+
+#include <algorithm>
+
+#include "runner/hash.h"
+
+namespace runic::internal {
+namespace {
+
+// Events are CBOR maps with short keys:
+//   start    {t, w: name, v: version, fp: fingerprint}
+//   input    {t, f: fact, o: ordinal}
+//   dispatch {t, r: runnable, n: node, a: attempt}
+//   done     {t, r, n, us: duration, f: fact or null, p: parent facts, root, fb: fallback}
+//   fail     {t, r, n, a, us, e: error, c: status code, o: retry | skip | halt | fallback}
+constexpr const char* kStart = "start";
+constexpr const char* kInput = "input";
+constexpr const char* kDispatch = "dispatch";
+constexpr const char* kDone = "done";
+constexpr const char* kFail = "fail";
+
+Status WithCode(Status::Code code, const std::string& msg) {
+  switch (code) {
+    case Status::Code::kNotFound: return Status::NotFound(msg);
+    case Status::Code::kConflict: return Status::Conflict(msg);
+    case Status::Code::kInvalidArgument: return Status::InvalidArgument(msg);
+    case Status::Code::kIOError: return Status::IOError(msg);
+    case Status::Code::kCorruption: return Status::Corruption(msg);
+    case Status::Code::kDeadlineExceeded: return Status::DeadlineExceeded(msg);
+    case Status::Code::kOutcomeUnknown: return Status::OutcomeUnknown(msg);
+    case Status::Code::kNotOwner: return Status::NotOwner(msg);
+    case Status::Code::kInUse: return Status::InUse(msg);
+    default: return Status::Unavailable(msg);
+  }
+}
+
+template <typename Fn>
+void Notify(const Fn& fn, const RunnerTelemetry::Event& event) {
+  if (!fn) return;
+  try {
+    fn(event);
+  } catch (...) {
+    // Telemetry never changes what the runner does.
+  }
+}
+
+std::chrono::milliseconds Backoff(const StepPolicy& p, int retry) {
+  using std::chrono::milliseconds;
+  milliseconds delay{0};
+  switch (p.backoff) {
+    case Backoff::kNone: break;
+    case Backoff::kLinear: delay = p.base_delay * retry; break;
+    case Backoff::kExponential: delay = p.base_delay * (std::int64_t{1} << std::min(retry - 1, 30)); break;
+  }
+  return std::min(delay, p.max_delay);
+}
+
+}  // namespace
+
+Worker::Worker(RunnerContext ctx, std::string id, std::shared_ptr<const Workflow> workflow, WorkflowOptions options)
+    : ctx_(std::move(ctx)), id_(std::move(id)), workflow_(std::move(workflow)), options_(std::move(options)) {}
+
+Status Worker::Start() {
+  std::unique_lock lock(mu_);
+  Record(Value{{"t", kStart}, {"w", workflow_->name()}, {"v", workflow_->version()}, {"fp", workflow_->fingerprint()}});
+  Status s = CheckpointLocked();
+  lock.unlock();
+  if (s.ok()) Notify(ctx_.telemetry->workflow_start, {id_, {}, 0, {}, nullptr});
+  return s;
+}
+
+Status Worker::AddInput(Value input) {
+  std::unique_lock lock(mu_);
+  if (stopped_) return Status::Unavailable("workflow '" + id_ + "' is stopping");
+  if (ctx_.store != nullptr) {
+    const std::size_t size = EncodeValue(input).size();
+    if (size > ctx_.store->limits().max_value_bytes) {
+      return Status::InvalidArgument("input of " + std::to_string(size) + " bytes is over the store's limit of " +
+                                     std::to_string(ctx_.store->limits().max_value_bytes));
+    }
+  }
+  const std::uint64_t ordinal = inputs_++;
+  const std::vector<std::string> parents{std::to_string(ordinal)};
+  const std::string hash = FactHash(input, "", parents);
+  AddFact(hash, Fact{std::move(input), "", parents, hash});
+  pending_facts_.push_back(hash);
+  Record(Value{{"t", kInput}, {"f", hash}, {"o", ordinal}});
+  Derive(hash);
+  was_idle_ = false;
+  return AfterChange(lock, /*must_commit=*/true);
+}
+
+Status Worker::Checkpoint() {
+  std::lock_guard lock(mu_);
+  return CheckpointLocked();
+}
+
+void Worker::Halt(bool keep_results) {
+  std::lock_guard lock(mu_);
+  stopped_ = true;
+  drop_results_ = !keep_results;
+  ready_.clear();
+  for (auto& [id, r] : active_) {
+    if (r.running) r.stop.request_stop();
+  }
+  changed_.notify_all();
+}
+
+bool Worker::Await(std::chrono::milliseconds timeout, bool for_idle) {
+  std::unique_lock lock(mu_);
+  return changed_.wait_for(lock, timeout, [&] { return for_idle ? IdleLocked() : running_ == 0; });
+}
+
+bool Worker::Idle() {
+  std::lock_guard lock(mu_);
+  return IdleLocked();
+}
+
+bool Worker::IdleLocked() const { return running_ == 0 && (active_.empty() || halted_ || stopped_); }
+
+WorkflowResults Worker::Results() {
+  std::lock_guard lock(mu_);
+  WorkflowResults out;
+  for (const std::string& h : fact_order_) {
+    const Fact& f = facts_.at(h);
+    if (!f.node.empty()) out[f.node].push_back(f.value);
+  }
+  return out;
+}
+
+WorkflowInfo Worker::Info() {
+  std::lock_guard lock(mu_);
+  WorkflowInfo info;
+  info.id = id_;
+  info.workflow = workflow_->name();
+  info.version = workflow_->version();
+  info.state = halted_ ? WorkflowState::kHalted : IdleLocked() ? WorkflowState::kIdle : WorkflowState::kRunning;
+  info.error = halt_error_;
+  info.facts = facts_.size();
+  info.completed = completed_;
+  info.running = active_.size();
+  info.redispatched = redispatched_;
+  info.cursor = cursor_;
+  return info;
+}
+
+// --- State changes (mu_ held) -------------------------------------------------
+
+void Worker::AddFact(const std::string& hash, Fact fact) {
+  if (facts_.count(hash)) return;
+  first_of_.emplace(std::make_pair(fact.node, fact.root), hash);
+  facts_.emplace(hash, std::move(fact));
+  fact_order_.push_back(hash);
+}
+
+void Worker::Derive(const std::string& hash) {
+  const Fact& fact = facts_.at(hash);
+  for (const Workflow::Node& node : workflow_->nodes()) {
+    const bool fed = fact.node.empty() ? node.parents.empty()
+                                       : std::find(node.parents.begin(), node.parents.end(), fact.node) !=
+                                             node.parents.end();
+    if (!fed) continue;
+    std::vector<std::string> inputs;
+    if (node.kind == Workflow::NodeKind::kJoin) {
+      for (const std::string& parent : node.parents) {
+        auto it = first_of_.find({parent, fact.root});
+        if (it == first_of_.end()) break;
+        inputs.push_back(it->second);
+      }
+      if (inputs.size() != node.parents.size()) continue;
+    } else {
+      inputs.push_back(hash);
+    }
+    std::string id = RunnableId(node.name, inputs);
+    if (done_.count(id) || active_.count(id)) continue;
+    Runnable r;
+    r.node = &node;
+    r.inputs = std::move(inputs);
+    r.root = fact.root;
+    if (auto f = replay_failures_.find(id); f != replay_failures_.end()) r.failures = f->second;
+    active_.emplace(id, std::move(r));
+    ready_.push_back(std::move(id));
+  }
+}
+
+void Worker::Record(Value event) {
+  if (ctx_.store != nullptr) pending_.push_back(std::move(event));
+}
+
+std::vector<std::pair<std::string, std::uint64_t>> Worker::DispatchReady() {
+  std::vector<std::pair<std::string, std::uint64_t>> tasks;
+  if (stopped_ || halted_) return tasks;
+  const std::size_t limit = std::max<std::size_t>(1, options_.max_concurrency);
+  while (running_ < limit && !ready_.empty()) {
+    const std::string id = std::move(ready_.front());
+    ready_.pop_front();
+    auto it = active_.find(id);
+    if (it == active_.end() || it->second.running) continue;
+    Runnable& r = it->second;
+    r.running = true;
+    ++r.generation;
+    r.stop = std::stop_source();
+    ++running_;
+    Record(Value{{"t", kDispatch}, {"r", id}, {"n", r.node->name}, {"a", r.failures + 1}});
+    tasks.emplace_back(id, r.generation);
+    if (r.node->policy.timeout.count() > 0) {
+      std::weak_ptr<Worker> weak = weak_from_this();
+      const std::uint64_t generation = r.generation;
+      ctx_.timer->At(ctx_.clock->Now() + r.node->policy.timeout, [weak, id, generation, pool = ctx_.pool] {
+        pool->Submit([weak, id, generation] {
+          if (auto self = weak.lock()) self->OnTimeout(id, generation);
+        });
+      });
+    }
+  }
+  return tasks;
+}
+
+void Worker::OnTimeout(const std::string& id, std::uint64_t generation) {
+  std::unique_lock lock(mu_);
+  auto it = active_.find(id);
+  if (it == active_.end() || it->second.generation != generation || !it->second.running) return;
+  Runnable& r = it->second;
+  r.stop.request_stop();
+  r.running = false;
+  ++r.generation;  // the attempt's late result is stale
+  --running_;
+  if (!drop_results_) {
+    const Status timeout = Status::DeadlineExceeded("node '" + r.node->name + "' timed out after " +
+                                                    std::to_string(r.node->policy.timeout.count()) + " ms");
+    Notify(ctx_.telemetry->runnable_exception, {id_, r.node->name, r.failures + 1, r.node->policy.timeout, &timeout});
+    OnFailure(id, r, timeout, r.node->policy.timeout);
+  }
+  (void)AfterChange(lock, false);  // a failed checkpoint halts the workflow
+}
+
+void Worker::Run(const std::string& id, std::uint64_t generation) {
+  std::unique_lock lock(mu_);
+  auto it = active_.find(id);
+  if (it == active_.end() || it->second.generation != generation || !it->second.running) return;
+  const Workflow::Node* node = it->second.node;
+  const int attempt = it->second.failures + 1;
+  std::vector<Value> inputs;
+  for (const std::string& h : it->second.inputs) inputs.push_back(facts_.at(h).value);
+  std::stop_token stop = it->second.stop.get_token();
+  lock.unlock();
+
+  Notify(ctx_.telemetry->runnable_start, {id_, node->name, attempt, {}, nullptr});
+  const auto start = ctx_.clock->Now();
+  std::optional<Result<Value>> result;
+  bool produces = true;
+  try {
+    if (node->kind == Workflow::NodeKind::kJoin) {
+      result.emplace(node->join(inputs, stop));
+    } else if (node->kind == Workflow::NodeKind::kRule && !node->condition(inputs.front())) {
+      produces = false;
+      result.emplace(Value());
+    } else {
+      result.emplace(node->step(inputs.front(), stop));
+    }
+  } catch (const std::exception& e) {
+    result.emplace(Status::Unavailable(std::string("node '") + node->name + "' threw: " + e.what()));
+  } catch (...) {
+    result.emplace(Status::Unavailable(std::string("node '") + node->name + "' threw an exception"));
+  }
+  const auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(ctx_.clock->Now() - start);
+  if (result->ok() && produces && ctx_.store != nullptr) {
+    const std::size_t size = EncodeValue(**result).size();
+    if (size > ctx_.store->limits().max_value_bytes) {
+      result.emplace(Status::InvalidArgument("node '" + node->name + "' produced a value of " + std::to_string(size) +
+                                             " bytes, over the store's limit of " +
+                                             std::to_string(ctx_.store->limits().max_value_bytes)));
+    }
+  }
+  const Status status = result->status();
+  Notify(status.ok() ? ctx_.telemetry->runnable_stop : ctx_.telemetry->runnable_exception,
+         {id_, node->name, attempt, took, status.ok() ? nullptr : &status});
+
+  lock.lock();
+  it = active_.find(id);
+  if (it == active_.end() || it->second.generation != generation || !it->second.running) return;  // stale
+  Runnable& r = it->second;
+  r.running = false;
+  --running_;
+  if (!drop_results_) {
+    if (!result->ok()) {
+      OnFailure(id, r, result->status(), took);
+    } else {
+      Complete(id, r, produces ? std::optional<Value>(std::move(**result)) : std::nullopt, took, false);
+    }
+  }
+  (void)AfterChange(lock, false);  // a failed checkpoint halts the workflow
+}
+
+void Worker::OnFailure(const std::string& id, Runnable& r, const Status& error, std::chrono::nanoseconds took) {
+  const StepPolicy& policy = r.node->policy;
+  ++r.failures;
+  const char* outcome = r.failures <= policy.max_retries ? "retry"
+                        : policy.fallback                ? "fallback"
+                        : policy.on_failure == OnFailure::kSkip ? "skip"
+                                                                : "halt";
+  Record(Value{{"t", kFail},
+               {"r", id},
+               {"n", r.node->name},
+               {"a", r.failures},
+               {"us", took.count() / 1000},
+               {"e", error.message()},
+               {"c", static_cast<int>(error.code())},
+               {"o", outcome}});
+  if (r.failures <= policy.max_retries) {
+    const auto delay = Backoff(policy, r.failures);
+    if (delay.count() == 0) {
+      ready_.push_back(id);
+      return;
+    }
+    std::weak_ptr<Worker> weak = weak_from_this();
+    ctx_.timer->At(ctx_.clock->Now() + delay, [weak, id, pool = ctx_.pool] {
+      pool->Submit([weak, id] {
+        if (auto self = weak.lock()) self->Retry(id);
+      });
+    });
+  } else if (policy.fallback) {
+    Complete(id, r, *policy.fallback, took, true);
+  } else if (policy.on_failure == OnFailure::kSkip) {
+    done_.insert(id);
+    ++completed_;
+    ++completed_since_checkpoint_;
+    active_.erase(id);
+  } else {
+    halted_ = true;
+    halt_error_ = WithCode(error.code(), "node '" + r.node->name + "' failed after " + std::to_string(r.failures) +
+                                             " attempt(s): " + error.message());
+    active_.erase(id);
+  }
+}
+
+void Worker::Retry(const std::string& id) {
+  std::unique_lock lock(mu_);
+  auto it = active_.find(id);
+  if (it == active_.end() || it->second.running) return;
+  ready_.push_back(id);
+  (void)AfterChange(lock, false);  // a failed checkpoint halts the workflow
+}
+
+void Worker::Complete(const std::string& id, Runnable& r, std::optional<Value> produced,
+                      std::chrono::nanoseconds took, bool fallback) {
+  Value event{{"t", kDone}, {"r", id}, {"n", r.node->name}, {"us", took.count() / 1000}};
+  std::string hash;
+  if (produced) {
+    hash = FactHash(*produced, r.node->name, r.inputs);
+    event["f"] = hash;
+    event["p"] = r.inputs;
+    event["root"] = r.root;
+    if (fallback) event["fb"] = true;
+    AddFact(hash, Fact{std::move(*produced), r.node->name, r.inputs, r.root});
+    pending_facts_.push_back(hash);
+  } else {
+    event["f"] = nullptr;
+  }
+  Record(std::move(event));
+  done_.insert(id);
+  ++completed_;
+  ++completed_since_checkpoint_;
+  active_.erase(id);  // `r` is gone from here on
+  if (!hash.empty()) Derive(hash);
+}
+
+Status Worker::AfterChange(std::unique_lock<std::mutex>& lock, bool must_commit) {
+  std::vector<std::pair<std::string, std::uint64_t>> tasks = DispatchReady();
+  const bool idle = IdleLocked();
+  bool commit = must_commit;
+  switch (options_.checkpoint) {
+    case CheckpointStrategy::kEveryCycle: commit = true; break;
+    case CheckpointStrategy::kOnComplete: commit = commit || idle; break;
+    case CheckpointStrategy::kEveryN:
+      commit = commit || completed_since_checkpoint_ >= std::max<std::size_t>(1, options_.checkpoint_every) || idle;
+      break;
+    case CheckpointStrategy::kManual: break;
+  }
+  const Status committed = commit ? CheckpointLocked() : Status::OK();
+  if (!committed.ok() && !halted_) {
+    // What cannot be made durable must not run on: halt.
+    halted_ = true;
+    halt_error_ = committed;
+  }
+  const bool became_idle = idle && !was_idle_;
+  if (idle) was_idle_ = true;
+  const bool halted = halted_;
+  const Status outcome = halted ? halt_error_ : Status::OK();
+  if (!halted_) {
+    for (auto& [id, generation] : tasks) {
+      ctx_.pool->Submit([self = shared_from_this(), id = id, generation = generation] { self->Run(id, generation); });
+    }
+  } else {
+    for (auto& [id, generation] : tasks) {  // never started: undo
+      auto it = active_.find(id);
+      if (it != active_.end() && it->second.generation == generation && it->second.running) {
+        it->second.running = false;
+        --running_;
+      }
+    }
+  }
+  changed_.notify_all();
+  lock.unlock();
+  if (became_idle) {
+    Notify(halted ? ctx_.telemetry->workflow_exception : ctx_.telemetry->workflow_stop,
+           {id_, {}, 0, {}, halted ? &outcome : nullptr});
+    if (options_.on_complete) {
+      try {
+        options_.on_complete(id_, outcome);
+      } catch (...) {
+        // A callback's exception must not escape into the pool.
+      }
+    }
+  }
+  return committed;
+}
+
+Status Worker::CheckpointLocked() {
+  if (ctx_.store == nullptr || pending_.empty()) return Status::OK();
+  for (const std::string& h : pending_facts_) {
+    Status s = ctx_.store->SaveFact(h, EncodeValue(facts_.at(h).value));
+    if (!s.ok()) return s;
+  }
+  pending_facts_.clear();
+  Status s = Commit();
+  if (s.ok()) {
+    completed_since_checkpoint_ = 0;
+    MaybeSnapshot();
+  }
+  return s;
+}
+
+// Appends the pending events, in as many appends as the store's batch limits
+// need; each append is complete in itself (whole events only).
+Status Worker::Commit() {
+  const StoreLimits& lim = ctx_.store->limits();
+  std::size_t next = 0;
+  while (next < pending_.size()) {
+    std::vector<std::string> batch;
+    std::size_t bytes = 0;
+    while (next < pending_.size() && batch.size() < lim.max_batch_events) {
+      std::string encoded = EncodeValue(pending_[next]);
+      if (!batch.empty() && bytes + encoded.size() > lim.max_batch_bytes) break;
+      bytes += encoded.size();
+      batch.push_back(std::move(encoded));
+      ++next;
+    }
+    AppendOptions expect;
+    expect.expected_cursor = cursor_;  // this worker is the workflow's only writer
+    Result<std::uint64_t> cursor = ctx_.store->Append(id_, batch, expect);
+    if (!cursor.ok()) {
+      pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(next - batch.size()));
+      return cursor.status();
+    }
+    cursor_ = *cursor;
+  }
+  pending_.clear();
+  return Status::OK();
+}
+
+void Worker::MaybeSnapshot() {
+  if (options_.snapshot_every == 0 || cursor_ - snapshot_cursor_ < options_.snapshot_every) return;
+  const std::string bytes = EncodeValue(StateSnapshot());
+  if (bytes.size() > ctx_.store->limits().max_value_bytes) return;  // too large: replay events instead
+  if (!ctx_.store->SaveSnapshot(id_, cursor_, bytes).ok()) return;
+  snapshot_cursor_ = cursor_;
+  if (options_.trim_after_snapshot) (void)ctx_.store->Trim(id_, cursor_);
+}
+
+Value Worker::StateSnapshot() const {
+  Value facts = Value::array();
+  for (const std::string& h : fact_order_) {
+    const Fact& f = facts_.at(h);
+    facts.push_back(Value::array({h, f.node, f.parents, f.root}));
+  }
+  Value done = Value::array();
+  for (const std::string& id : done_) done.push_back(id);
+  Value failures = Value::object();
+  for (const auto& [id, r] : active_) {
+    if (r.failures > 0) failures[id] = r.failures;
+  }
+  return Value{{"w", workflow_->name()},   {"v", workflow_->version()}, {"fp", workflow_->fingerprint()},
+               {"inputs", inputs_},        {"facts", facts},            {"done", done},
+               {"failures", failures},     {"completed", completed_},   {"halted", halted_},
+               {"error", halt_error_.message()}, {"code", static_cast<int>(halt_error_.code())}};
+}
+
+// --- Resume --------------------------------------------------------------------
+
+Status Worker::Resume(const DefinitionLookup& lookup) {
+  std::unique_lock lock(mu_);
+  auto corrupt = [this](const std::string& what) {
+    return Status::Corruption("workflow '" + id_ + "': " + what);
+  };
+  std::set<std::string> dispatched;  // runnables dispatched before the crash
+  try {
+    Result<Snapshot> snap = ctx_.store->LoadSnapshot(id_);
+    if (snap.ok()) {
+      Result<Value> state = DecodeValue(snap->bytes);
+      if (!state.ok()) return corrupt("its snapshot is not valid CBOR");
+      Result<std::shared_ptr<const Workflow>> wf =
+          lookup(state->at("w").get<std::string>(), state->at("v").get<int>(), state->at("fp").get<std::string>());
+      if (!wf.ok()) return wf.status();
+      workflow_ = std::move(*wf);
+      inputs_ = state->at("inputs").get<std::uint64_t>();
+      for (const Value& f : state->at("facts")) {
+        AddFact(f.at(0).get<std::string>(), Fact{Value(), f.at(1).get<std::string>(),
+                                                  f.at(2).get<std::vector<std::string>>(), f.at(3).get<std::string>()});
+      }
+      for (const Value& id : state->at("done")) done_.insert(id.get<std::string>());
+      for (const auto& [id, n] : state->at("failures").items()) replay_failures_[id] = n.get<int>();
+      completed_ = state->at("completed").get<std::uint64_t>();
+      if (state->at("halted").get<bool>()) {
+        halted_ = true;
+        halt_error_ = WithCode(static_cast<Status::Code>(state->at("code").get<int>()),
+                               state->at("error").get<std::string>());
+      }
+      cursor_ = snapshot_cursor_ = snap->cursor;
+    } else if (!snap.status().IsNotFound()) {
+      return snap.status();
+    }
+
+    Result<std::unique_ptr<EventIterator>> stream = ctx_.store->Stream(id_, {cursor_});
+    if (stream.status().IsNotFound() && cursor_ == 0) {
+      return Status::NotFound("no workflow '" + id_ + "' in the store");
+    }
+    if (stream.status().IsTrimmed()) return corrupt("events not covered by its snapshot were trimmed");
+    if (!stream.ok()) return stream.status();
+    EventIterator& it = **stream;
+    for (; it.Valid(); it.Next()) {
+      Result<Value> event = DecodeValue(it.value());
+      if (!event.ok()) return corrupt("event " + std::to_string(it.sequence()) + " is not valid CBOR");
+      Status s = ApplyEvent(*event, lookup, &dispatched);
+      if (!s.ok()) {
+        if (s.IsCorruption()) return corrupt("event " + std::to_string(it.sequence()) + ": " + s.message());
+        return s;
+      }
+      cursor_ = it.sequence();
+    }
+    if (!it.status().ok()) return it.status();
+    if (workflow_ == nullptr) return corrupt("it has no started event");
+
+    for (const std::string& h : fact_order_) {
+      Result<std::string> bytes = ctx_.store->LoadFact(h);
+      if (!bytes.ok()) {
+        return bytes.status().IsNotFound() ? corrupt("fact " + h + " is missing from the fact table") : bytes.status();
+      }
+      Result<Value> value = DecodeValue(*bytes);
+      if (!value.ok()) return corrupt("fact " + h + " is not valid CBOR");
+      facts_.at(h).value = std::move(*value);
+    }
+  } catch (const Value::exception& e) {
+    return corrupt(std::string("its history does not decode: ") + e.what());
+  }
+
+  // Every runnable the facts call for and that did not complete runs
+  // (again); those that were dispatched before the crash are counted.
+  const std::vector<std::string> order = fact_order_;
+  for (const std::string& h : order) Derive(h);
+  for (const auto& [id, r] : active_) redispatched_ += dispatched.count(id);
+  replay_failures_.clear();
+  was_idle_ = false;
+  lock.unlock();
+  Notify(ctx_.telemetry->workflow_start, {id_, {}, 0, {}, nullptr});
+  lock.lock();
+  return AfterChange(lock, false);
+}
+
+Status Worker::ApplyEvent(const Value& e, const DefinitionLookup& lookup, std::set<std::string>* dispatched) {
+  const std::string type = e.at("t").get<std::string>();
+  if (type == kStart) {
+    Result<std::shared_ptr<const Workflow>> wf =
+        lookup(e.at("w").get<std::string>(), e.at("v").get<int>(), e.at("fp").get<std::string>());
+    if (!wf.ok()) return wf.status();
+    workflow_ = std::move(*wf);
+    return Status::OK();
+  }
+  if (workflow_ == nullptr) return Status::Corruption("an event comes before the started event");
+  if (type == kInput) {
+    const std::string hash = e.at("f").get<std::string>();
+    const std::uint64_t ordinal = e.at("o").get<std::uint64_t>();
+    AddFact(hash, Fact{Value(), "", {std::to_string(ordinal)}, hash});
+    inputs_ = std::max(inputs_, ordinal + 1);
+  } else if (type == kDispatch) {
+    dispatched->insert(e.at("r").get<std::string>());
+  } else if (type == kDone) {
+    const std::string id = e.at("r").get<std::string>();
+    done_.insert(id);
+    ++completed_;
+    if (!e.at("f").is_null()) {
+      const std::string node = e.at("n").get<std::string>();
+      if (workflow_->Find(node) == nullptr) return Status::Corruption("unknown node '" + node + "'");
+      AddFact(e.at("f").get<std::string>(), Fact{Value(), node, e.at("p").get<std::vector<std::string>>(),
+                                                  e.at("root").get<std::string>()});
+    }
+  } else if (type == kFail) {
+    const std::string id = e.at("r").get<std::string>();
+    const std::string outcome = e.at("o").get<std::string>();
+    replay_failures_[id] = e.at("a").get<int>();
+    if (outcome == "skip") {
+      done_.insert(id);
+      ++completed_;
+    } else if (outcome == "halt") {
+      halted_ = true;
+      halt_error_ = WithCode(static_cast<Status::Code>(e.at("c").get<int>()),
+                             "node '" + e.at("n").get<std::string>() + "' failed after " +
+                                 std::to_string(e.at("a").get<int>()) + " attempt(s): " + e.at("e").get<std::string>());
+    } else if (outcome != "retry" && outcome != "fallback") {
+      return Status::Corruption("unknown failure outcome '" + outcome + "'");
+    }
+  } else {
+    return Status::Corruption("unknown event type '" + type + "'");
+  }
+  return Status::OK();
+}
+
+}  // namespace runic::internal

@@ -1,0 +1,123 @@
+#include "runic/workflow.h"
+
+#include <set>
+
+#include "runner/hash.h"
+
+namespace runic {
+namespace {
+
+const char* KindName(Workflow::NodeKind kind) {
+  switch (kind) {
+    case Workflow::NodeKind::kStep: return "step";
+    case Workflow::NodeKind::kJoin: return "join";
+    case Workflow::NodeKind::kRule: return "rule";
+  }
+  return "?";
+}
+
+Value PolicyJson(const StepPolicy& p) {
+  return Value{{"retries", p.max_retries},
+               {"backoff", static_cast<int>(p.backoff)},
+               {"base_ms", p.base_delay.count()},
+               {"max_ms", p.max_delay.count()},
+               {"timeout_ms", p.timeout.count()},
+               {"on_failure", static_cast<int>(p.on_failure)},
+               {"fallback", p.fallback ? Value::array({*p.fallback}) : Value::array()}};
+}
+
+// The policy for `node`: exact name, then the longest matching prefix*,
+// then "*", then the defaults.
+StepPolicy Resolve(const std::vector<std::pair<std::string, StepPolicy>>& policies, const std::string& node) {
+  const StepPolicy* best = nullptr;
+  std::size_t best_len = 0;
+  bool exact = false;
+  for (const auto& [pattern, policy] : policies) {
+    if (pattern == node) {
+      best = &policy;
+      exact = true;
+    } else if (!exact && !pattern.empty() && pattern.back() == '*') {
+      const std::string_view prefix(pattern.data(), pattern.size() - 1);
+      if (std::string_view(node).starts_with(prefix) && (best == nullptr || prefix.size() + 1 > best_len)) {
+        best = &policy;
+        best_len = prefix.size() + 1;
+      }
+    }
+  }
+  return best ? *best : StepPolicy{};
+}
+
+}  // namespace
+
+const Workflow::Node* Workflow::Find(std::string_view name) const {
+  for (const Node& n : nodes_) {
+    if (n.name == name) return &n;
+  }
+  return nullptr;
+}
+
+Workflow::Builder::Builder(std::string name, int version) : name_(std::move(name)), version_(version) {}
+
+Workflow::Builder& Workflow::Builder::Step(std::string name, StepFn fn, std::string parent) {
+  Node n{std::move(name), NodeKind::kStep, {}, std::move(fn), nullptr, nullptr, {}};
+  if (!parent.empty()) n.parents.push_back(std::move(parent));
+  nodes_.push_back(std::move(n));
+  return *this;
+}
+
+Workflow::Builder& Workflow::Builder::Join(std::string name, std::vector<std::string> parents, JoinFn fn) {
+  nodes_.push_back(Node{std::move(name), NodeKind::kJoin, std::move(parents), nullptr, std::move(fn), nullptr, {}});
+  return *this;
+}
+
+Workflow::Builder& Workflow::Builder::Rule(std::string name, ConditionFn when, StepFn then, std::string parent) {
+  Node n{std::move(name), NodeKind::kRule, {}, std::move(then), nullptr, std::move(when), {}};
+  if (!parent.empty()) n.parents.push_back(std::move(parent));
+  nodes_.push_back(std::move(n));
+  return *this;
+}
+
+Workflow::Builder& Workflow::Builder::Policy(std::string pattern, StepPolicy policy) {
+  policies_.emplace_back(std::move(pattern), std::move(policy));
+  return *this;
+}
+
+Result<std::shared_ptr<const Workflow>> Workflow::Builder::Build() const {
+  auto bad = [this](const std::string& what) {
+    return Status::InvalidArgument("workflow '" + name_ + "' v" + std::to_string(version_) + ": " + what);
+  };
+  if (name_.empty()) return bad("the name is empty");
+  if (nodes_.empty()) return bad("it has no node");
+  for (const auto& [pattern, policy] : policies_) {
+    if (policy.max_retries < 0 || policy.base_delay.count() < 0 || policy.max_delay.count() < 0 ||
+        policy.timeout.count() < 0) {
+      return bad("policy '" + pattern + "' has a negative retry count or duration");
+    }
+  }
+  std::shared_ptr<Workflow> wf(new Workflow());
+  wf->name_ = name_;
+  wf->version_ = version_;
+  std::set<std::string> seen;
+  Value shape = Value::array();
+  for (const Node& n : nodes_) {
+    if (n.name.empty()) return bad("a node has an empty name");
+    if (!seen.insert(n.name).second) return bad("two nodes are named '" + n.name + "'");
+    for (const std::string& p : n.parents) {
+      if (!seen.count(p) || p == n.name) return bad("node '" + n.name + "' names an unknown (or later) parent '" + p + "'");
+    }
+    if (n.kind == NodeKind::kJoin && n.parents.size() < 2) return bad("join '" + n.name + "' needs two parents or more");
+    if ((n.kind != NodeKind::kJoin && !n.step) || (n.kind == NodeKind::kJoin && !n.join) ||
+        (n.kind == NodeKind::kRule && !n.condition)) {
+      return bad("node '" + n.name + "' has no function");
+    }
+    Node resolved = n;
+    resolved.policy = Resolve(policies_, n.name);
+    shape.push_back(Value{{"name", n.name}, {"kind", KindName(n.kind)}, {"parents", n.parents},
+                          {"policy", PolicyJson(resolved.policy)}});
+    wf->nodes_.push_back(std::move(resolved));
+  }
+  wf->fingerprint_ = internal::Sha256Hex(internal::EncodeValue(shape));
+  return std::shared_ptr<const Workflow>(std::move(wf));
+}
+
+}  // namespace runic

@@ -1,0 +1,467 @@
+// The Runner end to end, with every store engine and with none.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "runic/runic.h"
+#include "runic/runner.h"
+#include "test_util.h"
+
+namespace runic {
+namespace {
+
+using namespace std::chrono_literals;
+
+enum class Engine { kNone, kMemory, kDisk, kDiskSync };
+
+std::string Name(Engine e) {
+  switch (e) {
+    case Engine::kNone: return "none";
+    case Engine::kMemory: return "memory";
+    case Engine::kDisk: return "disk";
+    case Engine::kDiskSync: return "disk_sync";
+  }
+  return "?";
+}
+void PrintTo(Engine e, std::ostream* os) { *os << Name(e); }
+
+StepFn AddOne() {
+  return [](const Value& v, std::stop_token) -> Result<Value> { return Value(v.get<int>() + 1); };
+}
+
+class RunnerTest : public ::testing::TestWithParam<Engine> {
+ protected:
+  void SetUp() override {
+    if (GetParam() != Engine::kNone) {
+      DatabaseOptions o;
+      o.disc_copies = GetParam() != Engine::kMemory;
+      o.sync = GetParam() == Engine::kDiskSync;
+      o.dir = o.disc_copies ? dir_.Sub("db") : dir_.path();
+      db_ = *Database::Open(o);
+      store_ = std::move(*db_->OpenStore("runner-test"));
+    }
+    runner_ = MakeRunner();
+  }
+
+  std::unique_ptr<Runner> MakeRunner(std::shared_ptr<Clock> clock = nullptr) {
+    RunnerOptions o;
+    o.name = "test";
+    o.store = store_.get();
+    o.threads = 4;
+    o.clock = std::move(clock);
+    return std::move(*Runner::Create(std::move(o)));
+  }
+
+  bool has_store() const { return GetParam() != Engine::kNone; }
+
+  // Runs `input` through a fresh instance of `wf` and waits until idle.
+  WorkflowResults RunOnce(std::shared_ptr<const Workflow> wf, Value input, const std::string& id = "wf",
+                          const WorkflowOptions& options = {}) {
+    EXPECT_TRUE(runner_->StartWorkflow(id, wf, options).ok());
+    EXPECT_TRUE(runner_->Run(id, std::move(input)).ok());
+    EXPECT_TRUE(runner_->AwaitIdle(id, 20s).ok());
+    Result<WorkflowResults> r = runner_->GetResults(id);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? *r : WorkflowResults{};
+  }
+
+  // The event types in the store for `id`, in order.
+  std::vector<std::string> StoredEventTypes(const std::string& id) {
+    std::vector<std::string> types;
+    Result<std::unique_ptr<EventIterator>> it = store_->Stream(id);
+    if (!it.ok()) return types;
+    for (; (*it)->Valid(); (*it)->Next()) {
+      std::string_view v = (*it)->value();
+      types.push_back(Value::from_cbor(v.begin(), v.end()).at("t").get<std::string>());
+    }
+    return types;
+  }
+
+  test::TempDir dir_;
+  std::shared_ptr<Database> db_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Runner> runner_;
+};
+
+TEST_P(RunnerTest, PipelineRunsEveryStepInOrder) {
+  auto wf = *Workflow::Builder("chain", 1).Step("a", AddOne()).Step("b", AddOne(), "a").Step("c", AddOne(), "b").Build();
+  WorkflowResults r = RunOnce(wf, 1);
+  EXPECT_EQ(r["a"], std::vector<Value>{2});
+  EXPECT_EQ(r["b"], std::vector<Value>{3});
+  EXPECT_EQ(r["c"], std::vector<Value>{4});
+  Result<WorkflowInfo> info = runner_->Lookup("wf");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->state, WorkflowState::kIdle);
+  EXPECT_EQ(info->completed, 3u);
+  if (has_store()) {
+    EXPECT_GT(info->cursor, 0u);
+  }
+}
+
+TEST_P(RunnerTest, FanOutAndJoinPerInput) {
+  auto wf = *Workflow::Builder("fan", 1)
+                 .Step("root", AddOne())
+                 .Step("double", [](const Value& v, std::stop_token) -> Result<Value> { return Value(v.get<int>() * 2); }, "root")
+                 .Step("square", [](const Value& v, std::stop_token) -> Result<Value> { return Value(v.get<int>() * v.get<int>()); }, "root")
+                 .Join("sum", {"double", "square"},
+                       [](const std::vector<Value>& in, std::stop_token) -> Result<Value> {
+                         return Value(in[0].get<int>() + in[1].get<int>());
+                       })
+                 .Build();
+  ASSERT_TRUE(runner_->StartWorkflow("wf", wf).ok());
+  ASSERT_TRUE(runner_->Run("wf", 1).ok());  // root 2: 4 + 4
+  ASSERT_TRUE(runner_->Run("wf", 2).ok());  // root 3: 6 + 9
+  ASSERT_TRUE(runner_->AwaitIdle("wf", 20s).ok());
+  WorkflowResults r = *runner_->GetResults("wf");
+  std::vector<int> sums;
+  for (const Value& v : r["sum"]) sums.push_back(v.get<int>());
+  std::sort(sums.begin(), sums.end());
+  EXPECT_EQ(sums, (std::vector<int>{8, 15}));
+}
+
+TEST_P(RunnerTest, RulesReactOnlyWhenTheConditionHolds) {
+  auto wf = *Workflow::Builder("rules", 1)
+                 .Rule("big", [](const Value& v) { return v.get<int>() > 10; },
+                       [](const Value& v, std::stop_token) -> Result<Value> { return Value("big " + v.dump()); })
+                 .Step("echo", [](const Value& v, std::stop_token) -> Result<Value> { return v; }, "big")
+                 .Build();
+  ASSERT_TRUE(runner_->StartWorkflow("wf", wf).ok());
+  ASSERT_TRUE(runner_->Run("wf", 5).ok());
+  ASSERT_TRUE(runner_->Run("wf", 50).ok());
+  ASSERT_TRUE(runner_->AwaitIdle("wf", 20s).ok());
+  WorkflowResults r = *runner_->GetResults("wf");
+  EXPECT_EQ(r["big"], std::vector<Value>{"big 50"});
+  EXPECT_EQ(r["echo"], std::vector<Value>{"big 50"});
+}
+
+// Fails the first `failures` attempts of every input.
+StepFn Flaky(std::atomic<int>* attempts, int failures) {
+  return [attempts, failures](const Value& v, std::stop_token) -> Result<Value> {
+    if (attempts->fetch_add(1) < failures) return Status::Unavailable("flaky");
+    return v;
+  };
+}
+
+TEST_P(RunnerTest, RetriesWaitTheirBackoffOnTheInjectedClock) {
+  for (Backoff backoff : {Backoff::kNone, Backoff::kLinear, Backoff::kExponential}) {
+    auto clock = std::make_shared<ManualClock>();
+    runner_ = MakeRunner(clock);
+    std::atomic<int> attempts{0};
+    StepPolicy policy;
+    policy.max_retries = 3;
+    policy.backoff = backoff;
+    policy.base_delay = 100ms;
+    auto wf = *Workflow::Builder("retry", static_cast<int>(backoff)).Step("flaky", Flaky(&attempts, 2)).Policy("flaky", policy).Build();
+    const std::string id = "wf-" + std::to_string(static_cast<int>(backoff));
+    ASSERT_TRUE(runner_->StartWorkflow(id, wf).ok());
+    ASSERT_TRUE(runner_->Run(id, 7).ok());
+    // Delays before retries 1 and 2: none 0+0; linear 100+200; exponential 100+200.
+    const auto total = backoff == Backoff::kNone ? 0ms : 300ms;
+    if (total > 0ms) {
+      // Short of the total, the step cannot have succeeded.
+      for (int i = 0; i < 29; ++i) {
+        clock->Advance(10ms);
+        std::this_thread::sleep_for(2ms);
+      }
+      EXPECT_LT(attempts.load(), 3) << "retried before its backoff elapsed";
+    }
+    for (int i = 0; i < 500 && !runner_->AwaitIdle(id, 5ms).ok(); ++i) clock->Advance(10ms);
+    ASSERT_TRUE(runner_->AwaitIdle(id, 5s).ok());
+    EXPECT_EQ(attempts.load(), 3);
+    EXPECT_EQ((*runner_->GetResults(id))["flaky"], std::vector<Value>{7});
+  }
+}
+
+TEST_P(RunnerTest, TimeoutStopsACooperativeStep) {
+  auto clock = std::make_shared<ManualClock>();
+  runner_ = MakeRunner(clock);
+  StepPolicy policy;
+  policy.timeout = 50ms;
+  policy.on_failure = OnFailure::kSkip;
+  std::atomic<bool> saw_stop{false};
+  auto wf = *Workflow::Builder("timeout", 1)
+                 .Step("slow",
+                       [&](const Value& v, std::stop_token stop) -> Result<Value> {
+                         for (int i = 0; i < 5000 && !stop.stop_requested(); ++i) std::this_thread::sleep_for(1ms);
+                         saw_stop = stop.stop_requested();
+                         return v;
+                       })
+                 .Policy("slow", policy)
+                 .Build();
+  ASSERT_TRUE(runner_->StartWorkflow("wf", wf).ok());
+  ASSERT_TRUE(runner_->Run("wf", 1).ok());
+  for (int i = 0; i < 500 && !runner_->AwaitIdle("wf", 5ms).ok(); ++i) clock->Advance(10ms);
+  ASSERT_TRUE(runner_->AwaitIdle("wf", 5s).ok());
+  runner_->Shutdown();  // waits for the step to return
+  EXPECT_TRUE(saw_stop.load());
+  Result<WorkflowInfo> info = runner_->Lookup("wf");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->state, WorkflowState::kIdle);
+  EXPECT_TRUE((*runner_->GetResults("wf")).empty()) << "a timed-out, skipped step produces nothing";
+}
+
+TEST_P(RunnerTest, SkipLeavesTheJoinUnfiredAndTheWorkflowComplete) {
+  StepPolicy skip;
+  skip.on_failure = OnFailure::kSkip;
+  auto wf = *Workflow::Builder("skip", 1)
+                 .Step("ok", AddOne())
+                 .Step("broken", [](const Value&, std::stop_token) -> Result<Value> { return Status::IOError("down"); })
+                 .Join("both", {"ok", "broken"},
+                       [](const std::vector<Value>& in, std::stop_token) -> Result<Value> { return Value(in); })
+                 .Policy("broken", skip)
+                 .Build();
+  WorkflowResults r = RunOnce(wf, 1);
+  EXPECT_EQ(r["ok"], std::vector<Value>{2});
+  EXPECT_EQ(r.count("both"), 0u);
+  EXPECT_EQ(runner_->Lookup("wf")->state, WorkflowState::kIdle);
+}
+
+TEST_P(RunnerTest, HaltStopsTheWorkflowWithTheError) {
+  auto wf = *Workflow::Builder("halt", 1)
+                 .Step("broken", [](const Value&, std::stop_token) -> Result<Value> { return Status::IOError("disk on fire"); })
+                 .Step("after", AddOne(), "broken")
+                 .Build();
+  std::atomic<int> completions{0};
+  WorkflowOptions options;
+  Status seen;
+  options.on_complete = [&](const std::string&, const Status& s) {
+    seen = s;
+    ++completions;
+  };
+  RunOnce(wf, 1, "wf", options);
+  Result<WorkflowInfo> info = runner_->Lookup("wf");
+  EXPECT_EQ(info->state, WorkflowState::kHalted);
+  EXPECT_TRUE(info->error.IsIOError());
+  EXPECT_NE(info->error.message().find("disk on fire"), std::string::npos);
+  EXPECT_EQ(completions.load(), 1);
+  EXPECT_TRUE(seen.IsIOError());
+}
+
+TEST_P(RunnerTest, FallbackReplacesAFailedValue) {
+  StepPolicy policy;
+  policy.max_retries = 1;
+  policy.fallback = Value("default quote");
+  auto wf = *Workflow::Builder("fallback", 1)
+                 .Step("quote", [](const Value&, std::stop_token) -> Result<Value> { return Status::Unavailable("no"); })
+                 .Step("use", [](const Value& v, std::stop_token) -> Result<Value> { return Value("used " + v.get<std::string>()); }, "quote")
+                 .Policy("*", policy)
+                 .Build();
+  WorkflowResults r = RunOnce(wf, 1);
+  EXPECT_EQ(r["quote"], std::vector<Value>{"default quote"});
+  EXPECT_EQ(r["use"], std::vector<Value>{"used default quote"});
+}
+
+TEST_P(RunnerTest, ExceptionsFromStepsFailTheAttempt) {
+  StepPolicy skip;
+  skip.on_failure = OnFailure::kSkip;
+  auto wf = *Workflow::Builder("throws", 1)
+                 .Step("t", [](const Value&, std::stop_token) -> Result<Value> { throw std::runtime_error("boom"); })
+                 .Policy("*", skip)
+                 .Build();
+  WorkflowResults r = RunOnce(wf, 1);
+  EXPECT_TRUE(r.empty());
+  EXPECT_EQ(runner_->Lookup("wf")->state, WorkflowState::kIdle);
+}
+
+TEST_P(RunnerTest, CheckpointStrategiesDecideWhatIsInTheStore) {
+  if (!has_store()) GTEST_SKIP() << "no store";
+  auto wf = *Workflow::Builder("cp", 1).Step("a", AddOne()).Step("b", AddOne(), "a").Build();
+  // Every cycle: everything is there when idle.
+  RunOnce(wf, 1, "cycle");
+  std::vector<std::string> types = StoredEventTypes("cycle");
+  EXPECT_EQ(types.front(), "start");
+  EXPECT_EQ(std::count(types.begin(), types.end(), "done"), 2);
+  // Manual: only the start and the input (which Run makes durable) until Checkpoint.
+  WorkflowOptions manual;
+  manual.checkpoint = CheckpointStrategy::kManual;
+  RunOnce(wf, 1, "manual", manual);
+  types = StoredEventTypes("manual");
+  EXPECT_EQ(std::count(types.begin(), types.end(), "done"), 0);
+  ASSERT_TRUE(runner_->Checkpoint("manual").ok());
+  types = StoredEventTypes("manual");
+  EXPECT_EQ(std::count(types.begin(), types.end(), "done"), 2);
+  // On complete and every N: everything is there once idle.
+  for (CheckpointStrategy s : {CheckpointStrategy::kOnComplete, CheckpointStrategy::kEveryN}) {
+    WorkflowOptions o;
+    o.checkpoint = s;
+    o.checkpoint_every = 1;
+    const std::string id = s == CheckpointStrategy::kOnComplete ? "oncomplete" : "everyn";
+    RunOnce(wf, 1, id, o);
+    types = StoredEventTypes(id);
+    EXPECT_EQ(std::count(types.begin(), types.end(), "done"), 2) << id;
+  }
+}
+
+TEST_P(RunnerTest, StopWithAndWithoutPersistAndResume) {
+  if (!has_store()) GTEST_SKIP() << "no store";
+  auto wf = *Workflow::Builder("stop", 1).Step("a", AddOne()).Step("b", AddOne(), "a").Build();
+  WorkflowOptions manual;
+  manual.checkpoint = CheckpointStrategy::kManual;
+  RunOnce(wf, 1, "persisted", manual);
+  RunOnce(wf, 1, "dropped", manual);
+  ASSERT_TRUE(runner_->Stop("persisted", true).ok());
+  ASSERT_TRUE(runner_->Stop("dropped", false).ok());
+  EXPECT_TRUE(runner_->Lookup("persisted").status().IsNotFound());
+  // A new runner (as after a restart) resumes both.
+  runner_ = MakeRunner();
+  ASSERT_TRUE(runner_->Register(wf).ok());
+  std::atomic<int> reran{0};
+  ASSERT_TRUE(runner_->Resume("persisted").ok());
+  ASSERT_TRUE(runner_->AwaitIdle("persisted", 20s).ok());
+  EXPECT_EQ(runner_->Lookup("persisted")->redispatched, 0u);
+  EXPECT_EQ((*runner_->GetResults("persisted"))["b"], std::vector<Value>{3});
+  // Without persist the completions were lost: the steps run again.
+  ASSERT_TRUE(runner_->Resume("dropped").ok());
+  ASSERT_TRUE(runner_->AwaitIdle("dropped", 20s).ok());
+  EXPECT_EQ((*runner_->GetResults("dropped"))["b"], std::vector<Value>{3});
+  EXPECT_TRUE(runner_->Resume("persisted").IsConflict());
+  EXPECT_TRUE(runner_->StartWorkflow("persisted", wf).IsConflict());
+}
+
+TEST_P(RunnerTest, StartingARunningIdIsAnErrorThatNamesIt) {
+  auto wf = *Workflow::Builder("dup", 1).Step("a", AddOne()).Build();
+  ASSERT_TRUE(runner_->StartWorkflow("order-7", wf).ok());
+  Status again = runner_->StartWorkflow("order-7", wf);
+  EXPECT_TRUE(again.IsConflict());
+  EXPECT_NE(again.message().find("order-7"), std::string::npos);
+  EXPECT_TRUE(runner_->Run("nope", 1).IsNotFound());
+  EXPECT_EQ(runner_->ListWorkflows(), std::vector<std::string>{"order-7"});
+}
+
+TEST_P(RunnerTest, ResumeRefusesMissingChangedOrOtherVersionDefinitions) {
+  if (!has_store()) GTEST_SKIP() << "no store";
+  auto v1 = *Workflow::Builder("orders", 1).Step("a", AddOne()).Build();
+  RunOnce(v1, 1, "wf");
+  ASSERT_TRUE(runner_->Stop("wf").ok());
+  runner_ = MakeRunner();
+  Status missing = runner_->Resume("wf");
+  EXPECT_TRUE(missing.IsNotFound()) << missing.ToString();
+  auto v2 = *Workflow::Builder("orders", 2).Step("a", AddOne()).Build();
+  ASSERT_TRUE(runner_->Register(v2).ok());
+  Status version = runner_->Resume("wf");
+  EXPECT_TRUE(version.IsInvalidArgument()) << version.ToString();
+  runner_ = MakeRunner();
+  auto changed = *Workflow::Builder("orders", 1).Step("a", AddOne()).Step("b", AddOne(), "a").Build();
+  ASSERT_TRUE(runner_->Register(changed).ok());
+  Status fingerprint = runner_->Resume("wf");
+  EXPECT_TRUE(fingerprint.IsInvalidArgument()) << fingerprint.ToString();
+  EXPECT_NE(fingerprint.message().find("changed"), std::string::npos);
+  EXPECT_TRUE(runner_->ListWorkflows().empty());
+}
+
+TEST_P(RunnerTest, ACorruptedEventIsAClearErrorNotAWrongResult) {
+  if (!has_store()) GTEST_SKIP() << "no store";
+  auto wf = *Workflow::Builder("c", 1).Step("a", AddOne()).Build();
+  RunOnce(wf, 1, "wf");
+  ASSERT_TRUE(runner_->Stop("wf").ok());
+  ASSERT_TRUE(store_->Append("wf", std::vector<std::string>{"\xff not cbor"}).ok());
+  runner_ = MakeRunner();
+  ASSERT_TRUE(runner_->Register(wf).ok());
+  Status s = runner_->Resume("wf");
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+}
+
+TEST_P(RunnerTest, AValueOverTheStoreLimitFailsItsStep) {
+  if (!has_store()) GTEST_SKIP() << "no store limits without a store";
+  const std::size_t limit = store_->limits().max_value_bytes;
+  auto wf = *Workflow::Builder("big", 1)
+                 .Step("huge", [limit](const Value&, std::stop_token) -> Result<Value> { return Value(std::string(limit + 1, 'x')); })
+                 .Build();
+  RunOnce(wf, 1);
+  Result<WorkflowInfo> info = runner_->Lookup("wf");
+  EXPECT_EQ(info->state, WorkflowState::kHalted);
+  EXPECT_TRUE(info->error.IsInvalidArgument()) << info->error.ToString();
+  EXPECT_NE(info->error.message().find("limit"), std::string::npos);
+  EXPECT_TRUE(runner_->Run("wf", Value(std::string(limit + 1, 'y'))).IsInvalidArgument());
+}
+
+TEST_P(RunnerTest, SnapshotsAndTrimsLetResumeReplayOnlyTheTail) {
+  if (!has_store()) GTEST_SKIP() << "no store";
+  auto wf = *Workflow::Builder("snap", 1).Step("a", AddOne()).Step("b", AddOne(), "a").Build();
+  WorkflowOptions o;
+  o.snapshot_every = 5;
+  o.trim_after_snapshot = true;
+  ASSERT_TRUE(runner_->StartWorkflow("wf", wf, o).ok());
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(runner_->Run("wf", i).ok());
+  ASSERT_TRUE(runner_->AwaitIdle("wf", 20s).ok());
+  ASSERT_TRUE(runner_->Stop("wf").ok());
+  Result<Snapshot> snap = store_->LoadSnapshot("wf");
+  ASSERT_TRUE(snap.ok());
+  EXPECT_GT(snap->cursor, 0u);
+  EXPECT_TRUE(store_->Stream("wf").status().IsTrimmed());
+  runner_ = MakeRunner();
+  ASSERT_TRUE(runner_->Register(wf).ok());
+  ASSERT_TRUE(runner_->Resume("wf", o).ok());
+  ASSERT_TRUE(runner_->AwaitIdle("wf", 20s).ok());
+  WorkflowResults r = *runner_->GetResults("wf");
+  EXPECT_EQ(r["b"].size(), 10u);
+  EXPECT_EQ(runner_->Lookup("wf")->redispatched, 0u);
+  ASSERT_TRUE(runner_->Run("wf", 100).ok());
+  ASSERT_TRUE(runner_->AwaitIdle("wf", 20s).ok());
+  EXPECT_EQ((*runner_->GetResults("wf"))["b"].size(), 11u);
+}
+
+TEST_P(RunnerTest, ShutdownCheckpointsAndRefusesNewWork) {
+  auto wf = *Workflow::Builder("sd", 1).Step("a", AddOne()).Build();
+  WorkflowOptions manual;
+  manual.checkpoint = CheckpointStrategy::kManual;
+  RunOnce(wf, 1, "wf", manual);
+  runner_->Shutdown();
+  runner_->Shutdown();  // idempotent
+  EXPECT_FALSE(runner_->StartWorkflow("other", wf).ok());
+  if (has_store()) {
+    std::vector<std::string> types = StoredEventTypes("wf");
+    EXPECT_EQ(std::count(types.begin(), types.end(), "done"), 1);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, RunnerTest,
+                         ::testing::Values(Engine::kNone, Engine::kMemory, Engine::kDisk, Engine::kDiskSync),
+                         [](const ::testing::TestParamInfo<Engine>& info) { return Name(info.param); });
+
+TEST(Workflow, BuildRefusesBadGraphs) {
+  EXPECT_TRUE(Workflow::Builder("", 1).Step("a", AddOne()).Build().status().IsInvalidArgument());
+  EXPECT_TRUE(Workflow::Builder("w", 1).Build().status().IsInvalidArgument());
+  EXPECT_TRUE(Workflow::Builder("w", 1).Step("a", AddOne()).Step("a", AddOne()).Build().status().IsInvalidArgument());
+  EXPECT_TRUE(Workflow::Builder("w", 1).Step("a", AddOne(), "later").Build().status().IsInvalidArgument());
+  EXPECT_TRUE(Workflow::Builder("w", 1).Step("a", AddOne()).Join("j", {"a"}, nullptr).Build().status().IsInvalidArgument());
+  EXPECT_TRUE(Workflow::Builder("w", 1).Step("a", nullptr).Build().status().IsInvalidArgument());
+  StepPolicy negative;
+  negative.max_retries = -1;
+  EXPECT_TRUE(Workflow::Builder("w", 1).Step("a", AddOne()).Policy("*", negative).Build().status().IsInvalidArgument());
+}
+
+TEST(Workflow, PoliciesResolveExactThenPrefixThenDefault) {
+  StepPolicy def, prefix, exact;
+  def.max_retries = 1;
+  prefix.max_retries = 2;
+  exact.max_retries = 3;
+  auto wf = *Workflow::Builder("p", 1)
+                 .Step("charge-card", AddOne())
+                 .Step("charge-bank", AddOne())
+                 .Step("other", AddOne())
+                 .Policy("*", def)
+                 .Policy("charge-*", prefix)
+                 .Policy("charge-card", exact)
+                 .Build();
+  EXPECT_EQ(wf->Find("charge-card")->policy.max_retries, 3);
+  EXPECT_EQ(wf->Find("charge-bank")->policy.max_retries, 2);
+  EXPECT_EQ(wf->Find("other")->policy.max_retries, 1);
+}
+
+TEST(Workflow, FingerprintsAreStableAndSeeStructure) {
+  auto a = *Workflow::Builder("w", 1).Step("a", AddOne()).Step("b", AddOne(), "a").Build();
+  auto same = *Workflow::Builder("w", 1).Step("a", AddOne()).Step("b", AddOne(), "a").Build();
+  auto other = *Workflow::Builder("w", 1).Step("a", AddOne()).Step("b", AddOne()).Build();
+  StepPolicy p;
+  p.max_retries = 2;
+  auto policy = *Workflow::Builder("w", 1).Step("a", AddOne()).Step("b", AddOne(), "a").Policy("b", p).Build();
+  EXPECT_EQ(a->fingerprint(), same->fingerprint());
+  EXPECT_NE(a->fingerprint(), other->fingerprint());
+  EXPECT_NE(a->fingerprint(), policy->fingerprint());
+  EXPECT_EQ(a->fingerprint().size(), 64u);
+}
+
+}  // namespace
+}  // namespace runic
