@@ -1,13 +1,16 @@
-// Everything a user of the Runic store needs, in one include.
+// Everything a user of Runic needs, in one include: the store and the Runner.
 #ifndef RUNIC_RUNIC_H_
 #define RUNIC_RUNIC_H_
 
+#include "runic/clock.h"
 #include "runic/database.h"
 #include "runic/event_iterator.h"
 #include "runic/options.h"
 #include "runic/result.h"
+#include "runic/runner.h"
 #include "runic/status.h"
 #include "runic/store.h"
 #include "runic/telemetry.h"
+#include "runic/workflow.h"
 
 #endif  // RUNIC_RUNIC_H_

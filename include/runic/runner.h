@@ -150,8 +150,9 @@ class RUNIC_EXPORT Runner {
   std::vector<std::string> ListWorkflows();
   Result<WorkflowInfo> Lookup(std::string_view id);
 
-  // Waits (real time) until the workflow is idle or halted. kDeadlineExceeded
-  // when `timeout` passes first.
+  // Waits (real time) until the workflow is idle or halted and its
+  // on_complete callback has returned. kDeadlineExceeded when `timeout`
+  // passes first.
   Status AwaitIdle(std::string_view id, std::chrono::milliseconds timeout);
 
   // Stops accepting work, asks running steps to stop and waits for them to

@@ -108,7 +108,8 @@ void Worker::Halt(bool keep_results) {
 
 bool Worker::Await(std::chrono::milliseconds timeout, bool for_idle) {
   std::unique_lock lock(mu_);
-  return changed_.wait_for(lock, timeout, [&] { return for_idle ? IdleLocked() : running_ == 0; });
+  return changed_.wait_for(lock, timeout,
+                           [&] { return reporting_ == 0 && (for_idle ? IdleLocked() : running_ == 0); });
 }
 
 bool Worker::Idle() {
@@ -385,6 +386,7 @@ Status Worker::AfterChange(std::unique_lock<std::mutex>& lock, bool must_commit)
   }
   const bool became_idle = idle && !was_idle_;
   if (idle) was_idle_ = true;
+  if (became_idle) ++reporting_;  // Await waits for the callbacks below
   const bool halted = halted_;
   const Status outcome = halted ? halt_error_ : Status::OK();
   if (!halted_) {
@@ -412,6 +414,10 @@ Status Worker::AfterChange(std::unique_lock<std::mutex>& lock, bool must_commit)
         // A callback's exception must not escape into the pool.
       }
     }
+    lock.lock();
+    --reporting_;
+    changed_.notify_all();
+    lock.unlock();
   }
   return committed;
 }

@@ -132,6 +132,7 @@ class Worker : public std::enable_shared_from_this<Worker> {
   std::uint64_t completed_ = 0, completed_since_checkpoint_ = 0, redispatched_ = 0;
   std::unordered_map<std::string, int> replay_failures_;  // during Resume
   bool was_idle_ = true;
+  int reporting_ = 0;  // idle callbacks still running (outside mu_)
 };
 
 }  // namespace runic::internal
