@@ -293,6 +293,39 @@ TEST_P(RunnerTest, CheckpointStrategiesDecideWhatIsInTheStore) {
   }
 }
 
+TEST_P(RunnerTest, ACheckpointOverTheBatchLimitIsSplitIntoWholeAppends) {
+  if (!has_store()) GTEST_SKIP() << "no store";
+  // Steps wait until every input is in, so all their completions are
+  // pending at the one manual checkpoint: more events than one append holds.
+  std::atomic<bool> go{false};
+  auto wf = *Workflow::Builder("many", 1)
+                 .Step("a",
+                       [&go](const Value& v, std::stop_token) -> Result<Value> {
+                         for (int i = 0; i < 10000 && !go.load(); ++i) std::this_thread::sleep_for(1ms);
+                         return Value(v.get<int>() + 1);
+                       })
+                 .Build();
+  WorkflowOptions manual;
+  manual.checkpoint = CheckpointStrategy::kManual;
+  manual.max_concurrency = 100000;
+  ASSERT_TRUE(runner_->StartWorkflow("wf", wf, manual).ok());
+  const int inputs = static_cast<int>(store_->limits().max_batch_events) + 200;
+  for (int i = 0; i < inputs; ++i) ASSERT_TRUE(runner_->Run("wf", i).ok());
+  go = true;
+  ASSERT_TRUE(runner_->AwaitIdle("wf", 30s).ok());
+  ASSERT_TRUE(runner_->Checkpoint("wf").ok());
+  std::vector<std::string> types = StoredEventTypes("wf");
+  EXPECT_EQ(std::count(types.begin(), types.end(), "done"), inputs);
+  EXPECT_GT(types.size(), store_->limits().max_batch_events);
+  ASSERT_TRUE(runner_->Stop("wf").ok());
+  runner_ = MakeRunner();
+  ASSERT_TRUE(runner_->Register(wf).ok());
+  ASSERT_TRUE(runner_->Resume("wf").ok());
+  ASSERT_TRUE(runner_->AwaitIdle("wf", 30s).ok());
+  EXPECT_EQ((*runner_->GetResults("wf"))["a"].size(), static_cast<std::size_t>(inputs));
+  EXPECT_EQ(runner_->Lookup("wf")->redispatched, 0u);
+}
+
 TEST_P(RunnerTest, StopWithAndWithoutPersistAndResume) {
   if (!has_store()) GTEST_SKIP() << "no store";
   auto wf = *Workflow::Builder("stop", 1).Step("a", AddOne()).Step("b", AddOne(), "a").Build();
