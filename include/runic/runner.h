@@ -143,7 +143,9 @@ class RUNIC_EXPORT Runner {
   Status Resume(std::string_view id, const WorkflowOptions& options = {});
 
   // Resumes every workflow in the store that is not running here and still
-  // has work left. Returns the ids resumed.
+  // has work left (finished and halted ones are not kept loaded). Returns
+  // the ids resumed. Stops at the first workflow that cannot be resumed and
+  // returns its error; those resumed before it keep running.
   Result<std::vector<std::string>> ResumeAll(const WorkflowOptions& options = {});
 
   // The ids running in this runner.

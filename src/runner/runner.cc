@@ -180,11 +180,10 @@ Result<std::vector<std::string>> Runner::ResumeAll(const WorkflowOptions& option
       Status s = Resume(id, options);
       if (!s.ok()) return s;
       std::shared_ptr<Worker> w = impl_->Find(id);
-      Result<WorkflowInfo> info = Lookup(id);
-      if (info.ok() && info->state == WorkflowState::kRunning) {
+      if (w && w->had_work_on_resume()) {
         resumed.push_back(id);
       } else {
-        (void)Stop(id, /*persist=*/false);  // finished or halted: nothing to run
+        (void)Stop(id, /*persist=*/true);  // finished or halted: nothing to run
       }
     }
     if (!page->more) break;

@@ -566,6 +566,7 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
   for (const std::string& h : order) Derive(h);
   for (const auto& [id, r] : active_) redispatched_ += dispatched.count(id);
   replay_failures_.clear();
+  had_work_on_resume_ = !active_.empty() && !halted_;
   was_idle_ = false;
   lock.unlock();
   Notify(ctx_.telemetry->workflow_start, {id_, {}, 0, {}, nullptr});

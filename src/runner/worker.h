@@ -58,6 +58,12 @@ class Worker : public std::enable_shared_from_this<Worker> {
   // left to run either (or the workflow halted).
   bool Await(std::chrono::milliseconds timeout, bool for_idle);
 
+  // Whether Resume found runnables left to run.
+  bool had_work_on_resume() {
+    std::lock_guard lock(mu_);
+    return had_work_on_resume_;
+  }
+
   WorkflowResults Results();
   WorkflowInfo Info();
   bool Idle();
@@ -133,6 +139,7 @@ class Worker : public std::enable_shared_from_this<Worker> {
   std::unordered_map<std::string, int> replay_failures_;  // during Resume
   bool was_idle_ = true;
   int reporting_ = 0;  // idle callbacks still running (outside mu_)
+  bool had_work_on_resume_ = false;
 };
 
 }  // namespace runic::internal
