@@ -93,7 +93,9 @@ struct WorkflowInfo {
   std::uint64_t facts = 0;       // inputs and productions
   std::uint64_t completed = 0;   // runnables completed (including skipped)
   std::uint64_t running = 0;     // runnables running or waiting for a retry
-  std::uint64_t redispatched = 0;  // runnables dispatched again by resume
+  // Runnables that had been dispatched before the process stopped and that
+  // resume dispatched again (started, queued or waiting for a retry then).
+  std::uint64_t redispatched = 0;
   std::uint64_t cursor = 0;      // events committed to the store
 };
 

@@ -567,7 +567,7 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
   for (const auto& [id, r] : active_) redispatched_ += dispatched.count(id);
   replay_failures_.clear();
   had_work_on_resume_ = !active_.empty() && !halted_;
-  was_idle_ = false;
+  was_idle_ = !had_work_on_resume_;  // a finished workflow is not "completed" again
   lock.unlock();
   Notify(ctx_.telemetry->workflow_start, {id_, {}, 0, {}, nullptr});
   lock.lock();

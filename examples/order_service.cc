@@ -1,0 +1,589 @@
+// order_service: order fulfilment as a durable Runic workflow, the main job
+// of Runic C++. Read this file after examples/store_demo.cc (the store tour).
+//
+//   order_service run DIR N     start N orders and run them to the end
+//   order_service resume DIR    resume every unfinished order after a crash
+//   order_service report DIR N  check the N orders and the execution journal
+//
+// scripts/demo runs `run`, kills it with SIGKILL half-way, then `resume` in a
+// new process and `report`: every order finishes, and no step whose
+// completion reached the store runs again.
+//
+// DIR holds
+//   DIR/db/          the disk database (runic::Database, runner "orders")
+//   DIR/journal.log  one line per step execution, written by the step itself
+//                    with an unbuffered write(2) on an O_APPEND descriptor,
+//                    so a SIGKILL loses at most the line being written
+//   DIR/persisted.log  per resume: the step completions found in the store
+//   DIR/resume.log   per resume: workflows resumed, runnables re-dispatched
+// (The database gets a directory of its own because Runic refuses to create
+// a database in a non-empty directory that is not one already.)
+//
+// The workflow, "orders" version 1, for one order (the input):
+//
+//   validate -> check_inventory -+-> screen_fraud ------+-> finalize (join)
+//                                +-> estimate_shipping -+
+//
+// check_inventory is flaky: for every fourth order its first attempt in a
+// process fails, and its policy retries it (3 retries, exponential backoff
+// from 20 ms). screen_fraud and estimate_shipping run in parallel (a fan-out);
+// finalize waits for both (a join).
+//
+// Output goes through write(2) as well, one line at a time, so a parent
+// reading our stdout through a pipe sees every line as soon as it happens:
+//   started N            every order's input is durable
+//   completed K          K steps completed so far in this process
+//   done ID OUTCOME      an order became idle ("ok" or the halting error)
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <runic/runic.h>
+#include <runic/runner.h>
+#include <runic/workflow.h>
+
+namespace {
+
+using runic::Result;
+using runic::Status;
+using runic::Value;
+using std::chrono::milliseconds;
+
+constexpr const char* kRunner = "orders";    // the store's runner name
+constexpr const char* kWorkflow = "orders";  // the definition's name
+constexpr int kVersion = 1;
+constexpr const char* kNodes[] = {"validate", "check_inventory", "screen_fraud", "estimate_shipping",
+                                  "finalize"};
+constexpr auto kAwait = std::chrono::minutes(2);  // longest wait for one order
+
+// ---------------------------------------------------------------------------
+// Unbuffered output.
+
+bool WriteAll(int fd, std::string_view s) {
+  while (!s.empty()) {
+    ssize_t n = ::write(fd, s.data(), s.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    s.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+// One line to stdout, in one write(2): lines from pool threads never mix.
+void Say(const std::string& line) { WriteAll(STDOUT_FILENO, line + "\n"); }
+
+int Fail(const std::string& what, const Status& s) {
+  WriteAll(STDERR_FILENO, "order_service: " + what + ": " + s.ToString() + "\n");
+  return 1;
+}
+
+// ---------------------------------------------------------------------------
+// The business: pure functions of their inputs. Runic records their results
+// as facts; the same order gives the same values in every process, which is
+// what lets `report` recompute the expected outcome of every order.
+
+std::string OrderId(int n) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "order-%04d", n);
+  return buf;
+}
+
+Value MakeOrder(int n) {
+  Value items = Value::array();
+  for (int i = 0; i < 1 + n % 3; ++i) {
+    items.push_back({{"sku", "SKU-" + std::to_string(100 + (n * 7 + i * 13) % 50)},
+                     {"qty", 1 + (n + i) % 4},
+                     {"price_cents", 250 + (n * 37 + i * 101) % 2000}});
+  }
+  return {{"order", OrderId(n)}, {"number", n}, {"customer", "customer-" + std::to_string(n * 7 % 13)},
+          {"items", items}};
+}
+
+Result<Value> Validate(const Value& order) {
+  if (!order.contains("items") || order["items"].empty()) return Status::InvalidArgument("order has no items");
+  long total = 0;
+  for (const Value& item : order["items"]) {
+    if (item.value("qty", 0) <= 0) return Status::InvalidArgument("bad quantity");
+    total += item["qty"].get<long>() * item["price_cents"].get<long>();
+  }
+  return Value{{"order", order["order"]},     {"number", order["number"]}, {"customer", order["customer"]},
+               {"items", order["items"].size()}, {"total_cents", total}};
+}
+
+Value CheckInventory(const Value& v) {
+  static constexpr const char* kWarehouses[] = {"Leeds", "Lyon", "Leipzig"};
+  Value out = v;
+  out["warehouse"] = kWarehouses[v["number"].get<int>() % 3];
+  out["reserved"] = true;
+  return out;
+}
+
+Value ScreenFraud(const Value& v) {
+  const int score = v["number"].get<int>() * 53 % 100;
+  return {{"order", v["order"]}, {"fraud_score", score}, {"approved", score < 90},
+          {"total_cents", v["total_cents"]}};
+}
+
+Value EstimateShipping(const Value& v) {
+  const int n = v["number"].get<int>();
+  return {{"order", v["order"]}, {"carrier", n % 2 ? "DHL" : "UPS"}, {"days", 1 + n % 5},
+          {"cost_cents", 499 + 100 * (n % 4)}, {"from", v["warehouse"]}};
+}
+
+// A join gets one value per parent, in the order the parents were named.
+Value Finalize(const Value& fraud, const Value& shipping) {
+  return {{"order", fraud["order"]},
+          {"status", fraud["approved"].get<bool>() ? "confirmed" : "held for review"},
+          {"total_cents", fraud["total_cents"].get<long>() + shipping["cost_cents"].get<long>()},
+          {"carrier", shipping["carrier"]},
+          {"days", shipping["days"]}};
+}
+
+// What finalize must produce for order n: the pipeline called directly.
+Value ExpectedFinal(int n) {
+  Value inventory = CheckInventory(*Validate(MakeOrder(n)));
+  return Finalize(ScreenFraud(inventory), EstimateShipping(inventory));
+}
+
+// ---------------------------------------------------------------------------
+// The steps: the business functions plus what makes them look like real
+// work (a few ms of "I/O"), the flaky inventory service, and the journal.
+
+struct Env {
+  int journal_fd = -1;
+  // Inspect mode: every step refuses to run (see Inspect below).
+  bool inspect = false;
+};
+
+// Sleeps `ms`, waking early when the runner asks the step to stop (timeout
+// or shutdown). A cooperative step checks its stop token like this.
+bool Work(const std::stop_token& stop, int ms) {
+  const auto until = std::chrono::steady_clock::now() + milliseconds(ms);
+  while (std::chrono::steady_clock::now() < until) {
+    if (stop.stop_requested()) return false;
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  return true;
+}
+
+// "<workflow id> <node> ok|failed": one execution of the runnable
+// (workflow, node). The workflow id travels inside every value ("order"),
+// because a step sees only its input. Written after the function has
+// finished and before the step returns its value to the runner, so every
+// completion the runner could have persisted has its line.
+void Journal(const Env& env, const Value& v, std::string_view node, bool ok) {
+  if (env.journal_fd < 0) return;
+  std::string line = v["order"].get<std::string>() + " " + std::string(node) + (ok ? " ok\n" : " failed\n");
+  WriteAll(env.journal_fd, line);
+}
+
+runic::StepFn MakeStep(std::shared_ptr<const Env> env, std::string node, int ms,
+                       std::function<Result<Value>(const Value&)> fn) {
+  return [env, node = std::move(node), ms, fn = std::move(fn)](const Value& in, std::stop_token stop) -> Result<Value> {
+    if (env->inspect) return Status::Unavailable("inspect mode: steps do not run");
+    if (!Work(stop, ms)) return Status::Unavailable(node + " cancelled");
+    Result<Value> out = fn(in);
+    Journal(*env, in, node, out.ok());
+    return out;
+  };
+}
+
+// The inventory service times out on the first call for every fourth order
+// (in each process: the step cannot see its attempt number, so it remembers
+// which orders it has already failed once).
+Result<Value> FlakyCheckInventory(const Value& v) {
+  static std::mutex mu;
+  static std::set<int> failed_once;
+  const int n = v["number"].get<int>();
+  if (n % 4 == 3) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (failed_once.insert(n).second) return Status::Unavailable("inventory service timed out (simulated)");
+  }
+  return CheckInventory(v);
+}
+
+// The definition. Every mode builds the same graph with the same policies,
+// so the fingerprint recorded in the store matches and Resume accepts it; in
+// inspect mode only the functions differ, and functions are not part of the
+// fingerprint.
+Result<std::shared_ptr<const runic::Workflow>> MakeWorkflow(std::shared_ptr<const Env> env) {
+  runic::StepPolicy flaky;
+  flaky.max_retries = 3;
+  flaky.backoff = runic::Backoff::kExponential;
+  flaky.base_delay = milliseconds(20);  // 20, 40, 80 ms
+  flaky.max_delay = milliseconds(200);
+
+  return runic::Workflow::Builder(kWorkflow, kVersion)
+      .Step("validate", MakeStep(env, "validate", 3, Validate))  // root: fed by Runner::Run
+      .Step("check_inventory", MakeStep(env, "check_inventory", 8, FlakyCheckInventory), "validate")
+      .Step("screen_fraud", MakeStep(env, "screen_fraud", 6, [](const Value& v) -> Result<Value> {
+              return ScreenFraud(v);
+            }), "check_inventory")
+      .Step("estimate_shipping", MakeStep(env, "estimate_shipping", 5, [](const Value& v) -> Result<Value> {
+              return EstimateShipping(v);
+            }), "check_inventory")
+      .Join("finalize", {"screen_fraud", "estimate_shipping"},
+            [env](const std::vector<Value>& in, std::stop_token stop) -> Result<Value> {
+              if (env->inspect) return Status::Unavailable("inspect mode: steps do not run");
+              if (!Work(stop, 2)) return Status::Unavailable("finalize cancelled");
+              Value out = Finalize(in[0], in[1]);
+              Journal(*env, in[0], "finalize", true);
+              return out;
+            })
+      .Policy("check_inventory", flaky)
+      .Build();
+}
+
+// ---------------------------------------------------------------------------
+// Reading what the store holds.
+//
+// The public API has no read-only view of a stored workflow, so Inspect
+// loads it into a runner whose steps all refuse to run (inspect mode):
+// Resume replays the snapshot and events, GetResults then returns exactly
+// the values whose completion is in the store (a re-dispatched runnable
+// fails at once and produces nothing), and Stop(id, persist = false)
+// unloads it without writing anything back (checkpoint kManual: nothing is
+// written while it is loaded).
+Result<runic::WorkflowResults> Inspect(runic::Runner& inspector, const std::string& id) {
+  runic::WorkflowOptions options;
+  options.checkpoint = runic::CheckpointStrategy::kManual;
+  options.max_concurrency = 1;
+  if (Status s = inspector.Resume(id, options); !s.ok()) return s;
+  Result<runic::WorkflowResults> results = inspector.GetResults(id);
+  if (Status s = inspector.Stop(id, /*persist=*/false); !s.ok()) return s;
+  return results;
+}
+
+struct Service {
+  std::string dir;
+  std::shared_ptr<runic::Database> db;
+  std::unique_ptr<runic::Store> store;
+  std::shared_ptr<Env> env = std::make_shared<Env>();
+
+  ~Service() {
+    if (env->journal_fd >= 0) ::close(env->journal_fd);
+  }
+
+  Status Open(const std::string& d, bool journal) {
+    dir = d;
+    runic::DatabaseOptions options;
+    options.dir = dir + "/db";  // created when missing, mode 0700
+    options.create_if_missing = true;
+    Result<std::shared_ptr<runic::Database>> opened = runic::Database::Open(options);
+    if (!opened.ok()) return opened.status();
+    db = *opened;
+    Result<std::unique_ptr<runic::Store>> s = db->OpenStore(kRunner);
+    if (!s.ok()) return s.status();
+    store = std::move(*s);
+    if (journal) {
+      env->journal_fd = ::open((dir + "/journal.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      if (env->journal_fd < 0) return Status::IOError("cannot open " + dir + "/journal.log");
+    }
+    return Status::OK();
+  }
+
+  // A runner on this service's store. `counter`, when given, counts the
+  // completed steps and prints "completed K" after each.
+  Result<std::unique_ptr<runic::Runner>> MakeRunner(std::atomic<std::uint64_t>* counter, std::size_t threads) {
+    runic::RunnerOptions options;
+    options.name = kRunner;
+    options.store = store.get();
+    // The steps mostly wait (like I/O), so more threads than cores pay off.
+    options.threads = threads;
+    if (counter != nullptr) {
+      options.telemetry.runnable_stop = [counter](const runic::RunnerTelemetry::Event&) {
+        Say("completed " + std::to_string(counter->fetch_add(1) + 1));
+      };
+    }
+    return runic::Runner::Create(std::move(options));
+  }
+
+  // Every workflow id in the store, page by page.
+  Result<std::vector<std::string>> AllIds() {
+    std::vector<std::string> ids;
+    runic::ListOptions page_options;
+    for (int pages = 0; pages < 100000; ++pages) {
+      Result<runic::ListPage> page = store->List(page_options);
+      if (!page.ok()) return page.status();
+      ids.insert(ids.end(), page->ids.begin(), page->ids.end());
+      if (!page->more || page->ids.empty()) break;
+      page_options.start_after = page->ids.back();
+    }
+    return ids;
+  }
+
+  // Appends `text` to DIR/name with one write(2).
+  Status AppendFile(const std::string& name, const std::string& text) {
+    int fd = ::open((dir + "/" + name).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return Status::IOError("cannot open " + dir + "/" + name);
+    bool ok = WriteAll(fd, text);
+    ::close(fd);
+    return ok ? Status::OK() : Status::IOError("cannot write " + dir + "/" + name);
+  }
+};
+
+runic::WorkflowOptions RunOptions(std::atomic<int>* halted) {
+  runic::WorkflowOptions options;
+  // The default, spelled out: every applied result is appended to the store
+  // before the next dispatch, so a crash redoes at most the steps in flight.
+  options.checkpoint = runic::CheckpointStrategy::kEveryCycle;
+  options.on_complete = [halted](const std::string& id, const Status& outcome) {
+    if (!outcome.ok()) halted->fetch_add(1);
+    Say("done " + id + " " + (outcome.ok() ? std::string("ok") : outcome.ToString()));
+  };
+  return options;
+}
+
+// ---------------------------------------------------------------------------
+// run DIR N
+
+int Run(const std::string& dir, int n) {
+  Service svc;
+  if (Status s = svc.Open(dir, /*journal=*/true); !s.ok()) return Fail("open " + dir, s);
+  auto workflow = MakeWorkflow(svc.env);
+  if (!workflow.ok()) return Fail("build the workflow", workflow.status());
+  std::atomic<std::uint64_t> completed{0};
+  auto runner = svc.MakeRunner(&completed, 8);
+  if (!runner.ok()) return Fail("create the runner", runner.status());
+  std::atomic<int> halted{0};
+  const runic::WorkflowOptions options = RunOptions(&halted);
+
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 1; i <= n; ++i) {
+    const std::string id = OrderId(i);
+    // kConflict when the id is already in the store: that is Resume's job.
+    if (Status s = (*runner)->StartWorkflow(id, *workflow, options); !s.ok()) return Fail("start " + id, s);
+    // Returns once the input is durable: from here on the order survives a
+    // crash of this process.
+    if (Status s = (*runner)->Run(id, MakeOrder(i)); !s.ok()) return Fail("run " + id, s);
+    // Orders arrive over time, as at a real service: the first ones are
+    // finishing while the last ones come in.
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  Say("started " + std::to_string(n));
+
+  for (int i = 1; i <= n; ++i) {
+    if (Status s = (*runner)->AwaitIdle(OrderId(i), kAwait); !s.ok()) return Fail("await " + OrderId(i), s);
+  }
+  const auto ms = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  Say("run: " + std::to_string(n) + " orders, " + std::to_string(completed.load()) + " steps completed, " +
+      std::to_string(halted.load()) + " halted, in " + std::to_string(ms) + " ms");
+  return halted.load() == 0 ? 0 : 1;
+}
+
+// ---------------------------------------------------------------------------
+// resume DIR
+
+int Resume(const std::string& dir) {
+  Service svc;
+  if (Status s = svc.Open(dir, /*journal=*/true); !s.ok()) return Fail("open " + dir, s);
+  const std::string marker =
+      "== resume " + std::to_string(::getpid()) + " " +
+      std::to_string(std::chrono::system_clock::now().time_since_epoch().count()) + "\n";
+  // Everything journalled after this line ran in this process.
+  if (!WriteAll(svc.env->journal_fd, marker)) return Fail("journal", Status::IOError("write"));
+
+  // 1. Before anything runs again, record which completions the store holds
+  //    (see Inspect): `report` checks that none of them runs again.
+  {
+    auto inspect_env = std::make_shared<Env>();
+    inspect_env->inspect = true;
+    auto definition = MakeWorkflow(inspect_env);
+    if (!definition.ok()) return Fail("build the workflow", definition.status());
+    auto inspector = svc.MakeRunner(nullptr, 1);
+    if (!inspector.ok()) return Fail("create the inspector", inspector.status());
+    if (Status s = (*inspector)->Register(*definition); !s.ok()) return Fail("register", s);
+    auto ids = svc.AllIds();
+    if (!ids.ok()) return Fail("list workflows", ids.status());
+    std::string persisted = marker;
+    for (const std::string& id : *ids) {
+      auto results = Inspect(**inspector, id);
+      if (!results.ok()) return Fail("inspect " + id, results.status());
+      for (const auto& [node, values] : *results) {
+        for (std::size_t i = 0; i < values.size(); ++i) persisted += id + " " + node + "\n";
+      }
+    }
+    if (Status s = svc.AppendFile("persisted.log", persisted); !s.ok()) return Fail("persisted.log", s);
+  }
+
+  // 2. Resume for real. The definition must be registered first: C++
+  //    functions cannot be stored, so the store names it (name, version,
+  //    fingerprint) and Resume looks it up.
+  auto workflow = MakeWorkflow(svc.env);
+  if (!workflow.ok()) return Fail("build the workflow", workflow.status());
+  std::atomic<std::uint64_t> completed{0};
+  auto runner = svc.MakeRunner(&completed, 8);
+  if (!runner.ok()) return Fail("create the runner", runner.status());
+  if (Status s = (*runner)->Register(*workflow); !s.ok()) return Fail("register", s);
+  std::atomic<int> halted{0};
+
+  // Every workflow in the store with work left: runnables that were
+  // dispatched but whose completion never reached the store are dispatched
+  // again; completed ones are not.
+  auto resumed = (*runner)->ResumeAll(RunOptions(&halted));
+  if (!resumed.ok()) return Fail("resume", resumed.status());
+  std::uint64_t redispatched = 0;
+  for (const std::string& id : *resumed) {
+    if (Status s = (*runner)->AwaitIdle(id, kAwait); !s.ok()) return Fail("await " + id, s);
+    auto info = (*runner)->Lookup(id);
+    if (!info.ok()) return Fail("lookup " + id, info.status());
+    redispatched += info->redispatched;
+  }
+  Say("resume: " + std::to_string(resumed->size()) + " workflows resumed, " + std::to_string(redispatched) +
+      " runnables dispatched again, " + std::to_string(completed.load()) + " steps completed, " +
+      std::to_string(halted.load()) + " halted");
+  if (Status s = svc.AppendFile("resume.log", "resumed " + std::to_string(resumed->size()) + " redispatched " +
+                                                  std::to_string(redispatched) + "\n");
+      !s.ok()) {
+    return Fail("resume.log", s);
+  }
+  return halted.load() == 0 ? 0 : 1;
+}
+
+// ---------------------------------------------------------------------------
+// report DIR N
+
+// The lines of a text file ("" when it is missing).
+std::vector<std::string> ReadLines(const std::string& path) {
+  std::vector<std::string> lines;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return lines;
+  std::string text;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  std::size_t start = 0;
+  for (std::size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1) {
+    lines.push_back(text.substr(start, nl - start));
+  }
+  return lines;  // a torn last line (no newline) is dropped
+}
+
+int Report(const std::string& dir, int n) {
+  Service svc;
+  if (Status s = svc.Open(dir, /*journal=*/false); !s.ok()) return Fail("open " + dir, s);
+
+  // Did every order finish with the value an uninterrupted run gives?
+  auto inspect_env = std::make_shared<Env>();
+  inspect_env->inspect = true;
+  auto definition = MakeWorkflow(inspect_env);
+  if (!definition.ok()) return Fail("build the workflow", definition.status());
+  int finished = 0;
+  std::vector<std::string> unfinished;
+  {
+    auto inspector = svc.MakeRunner(nullptr, 1);
+    if (!inspector.ok()) return Fail("create the inspector", inspector.status());
+    if (Status s = (*inspector)->Register(*definition); !s.ok()) return Fail("register", s);
+    for (int i = 1; i <= n; ++i) {
+      auto results = Inspect(**inspector, OrderId(i));
+      bool ok = results.ok();
+      for (const char* node : kNodes) ok = ok && results->count(node) && results->at(node).size() == 1;
+      ok = ok && results->at("finalize")[0] == ExpectedFinal(i);
+      if (ok) {
+        ++finished;
+      } else {
+        unfinished.push_back(OrderId(i) + (results.ok() ? "" : " (" + results.status().ToString() + ")"));
+      }
+    }
+  }
+
+  // Compare the journal with the completions the store held before each
+  // resume. The journal is cut into segments by "== resume" lines: segment
+  // 0 is `run`, segment k the k-th resume; persisted.log lists, for the
+  // k-th resume, the (workflow, node) pairs whose completion was in the
+  // store when it started. Such a pair must have no journal line in
+  // segment k or later.
+  std::set<std::string> persisted;                   // union over the resumes so far
+  std::map<std::string, std::set<std::string>> persisted_at;  // resume marker -> pairs
+  {
+    std::string current;
+    for (const std::string& line : ReadLines(dir + "/persisted.log")) {
+      if (line.rfind("== ", 0) == 0) {
+        current = line;
+        persisted_at[current];
+      } else {
+        persisted_at[current].insert(line);
+      }
+    }
+  }
+  std::map<std::string, int> runs;  // (workflow node) -> successful executions
+  std::set<std::string> ran_again;  // persisted pairs executed again
+  for (const std::string& line : ReadLines(dir + "/journal.log")) {
+    if (line.rfind("== ", 0) == 0) {
+      const auto& add = persisted_at[line];
+      persisted.insert(add.begin(), add.end());
+      continue;
+    }
+    const std::size_t last = line.rfind(' ');
+    if (last == std::string::npos) continue;
+    const std::string key = line.substr(0, last);
+    if (line.compare(last + 1, std::string::npos, "ok") == 0) ++runs[key];
+    if (persisted.count(key)) ran_again.insert(key);
+  }
+  int twice = 0;
+  for (const auto& [key, count] : runs) twice += count > 1;
+  int unjournalled = 0;  // a persisted completion must have its journal line
+  for (const auto& [marker, pairs] : persisted_at) {
+    for (const std::string& key : pairs) unjournalled += runs.count(key) == 0;
+  }
+
+  std::uint64_t resumed = 0, redispatched = 0;
+  for (const std::string& line : ReadLines(dir + "/resume.log")) {
+    unsigned long long r = 0, d = 0;
+    if (std::sscanf(line.c_str(), "resumed %llu redispatched %llu", &r, &d) == 2) {
+      resumed += r;
+      redispatched += d;
+    }
+  }
+
+  Say("report: " + std::to_string(finished) + "/" + std::to_string(n) +
+      " orders finished with the values of an uninterrupted run");
+  for (const std::string& id : unfinished) Say("  NOT FINISHED: " + id);
+  Say("  workflows resumed:              " + std::to_string(resumed));
+  Say("  runnables dispatched again:     " + std::to_string(redispatched));
+  Say("  steps that ran twice:           " + std::to_string(twice) +
+      " (allowed: in flight at the kill, completion not yet in the store)");
+  Say("  persisted steps that ran again: " + std::to_string(ran_again.size()));
+  for (const std::string& key : ran_again) Say("    RAN AGAIN: " + key);
+  if (unjournalled) Say("  persisted completions with no journal line: " + std::to_string(unjournalled));
+  const bool good = finished == n && ran_again.empty() && unjournalled == 0;
+  Say(good ? "report: OK" : "report: FAILED");
+  return good ? 0 : 1;
+}
+
+int Usage() {
+  WriteAll(STDERR_FILENO,
+           "usage: order_service run DIR N | resume DIR | report DIR N\n");
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) return Usage();
+  const std::string mode = argv[1], dir = argv[2];
+  const int n = argc > 3 ? std::atoi(argv[3]) : 0;
+  if (mode == "run" && argc == 4 && n > 0) return Run(dir, n);
+  if (mode == "resume" && argc == 3) return Resume(dir);
+  if (mode == "report" && argc == 4 && n > 0) return Report(dir, n);
+  return Usage();
+}
