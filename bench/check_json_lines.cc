@@ -23,6 +23,12 @@ int main() {
         for (const char* key : kRequired) {
           if (!j.contains(key)) problem += std::string(problem.empty() ? "missing " : ", ") + key;
         }
+        // The Runner workloads (R1..R3) report workflows and steps too.
+        const bool runner = j.contains("workload") && j["workload"].is_string() &&
+                            j["workload"].get<std::string>().rfind("R", 0) == 0;
+        for (const char* key : {"workflows_per_s", "steps_per_s"}) {
+          if (runner && !j.contains(key)) problem += std::string(problem.empty() ? "missing " : ", ") + key;
+        }
       }
     } catch (const nlohmann::json::exception& e) {
       problem = e.what();

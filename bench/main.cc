@@ -1,6 +1,7 @@
 // runic_bench: the store workloads of ../shared/design/WORKLOADS.md for every
-// engine and mode, with the baselines in the same run. This file: options,
-// the run loop, and the output (table + ratios, or JSON lines).
+// engine and mode, with the baselines in the same run, and the Runner
+// workloads R1..R3 on the Runic engines and on no store ("none"). This file:
+// options, the run loop, and the output (table + ratios, or JSON lines).
 //
 //   runic_bench [--quick] [--runs N] [--engines a,b] [--workloads W1,W3]
 //               [--json] [--dir PATH]
@@ -20,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "runner_workloads.h"
 #include "stats.h"
 #include "system.h"
 #include "target.h"
@@ -30,7 +32,7 @@ namespace {
 
 struct Options {
   std::vector<std::string> engines = EngineNames();
-  std::vector<std::string> workloads;  // default: every workload
+  std::vector<std::string> workloads;  // default: every workload marked by_default
   bool json = false;
   bool quick = false;
   int runs = 0;  // 0: 3, or 1 with --quick
@@ -41,8 +43,12 @@ const char kUsage[] =
     "usage: runic_bench [options]\n"
     "  --quick           a tenth of the work (default runs 1)\n"
     "  --runs N          each figure is the median of N runs (default 3)\n"
-    "  --engines a,b     memory, disk, rocksdb-raw, ceiling, fsync-floor (default all)\n"
-    "  --workloads a,b   W1, W2, W2-cold, W3, W4, W5, W6, W7, W6-kill (default all)\n"
+    "  --engines a,b     memory, disk, rocksdb-raw, ceiling, fsync-floor, none (default all);\n"
+    "                    none = no store: a Runner without persistence (R1, R2 only)\n"
+    "  --workloads a,b   store: W1, W2, W2-cold, W3, W4, W5, W6, W7, W6-kill\n"
+    "                    Runner: R1, R2, R3 (engines none, memory, disk; R3 disk only)\n"
+    "                    (default: all of them, R1-R3 included; each Runner workload\n"
+    "                    runs on a fresh store, with the Runner's default threads)\n"
     "  --json            one JSON object per line instead of the table\n"
     "  --dir PATH        where the temporary directories go (default $TMPDIR or /tmp)\n";
 
@@ -86,7 +92,9 @@ Options Parse(int argc, char** argv) {
     }
   }
   if (o.workloads.empty()) {
-    for (const WorkloadDef& w : Workloads()) o.workloads.push_back(w.name);
+    for (const WorkloadDef& w : Workloads()) {
+      if (w.by_default) o.workloads.push_back(w.name);
+    }
   }
   for (const std::string& name : o.workloads) {
     const bool known = std::any_of(Workloads().begin(), Workloads().end(),
@@ -105,17 +113,35 @@ bool Has(const std::vector<std::string>& v, const std::string& x) {
   return std::find(v.begin(), v.end(), x) != v.end();
 }
 
+// True when the selection gives engine/mode something to measure. The fsync
+// floor goes with any store workload.
+bool Runs(const std::string& engine, const std::string& mode, const std::vector<std::string>& workloads) {
+  for (const WorkloadDef& w : Workloads()) {
+    if (!Has(workloads, w.name)) continue;
+    if (engine == "fsync-floor" ? !w.runner : Applies(engine, mode, w.name)) return true;
+  }
+  return false;
+}
+
 // A rough guess of the wall time, from the work and the measured fsync time.
 double EstimateSeconds(const Options& o, const Scale& s, double fsync_us) {
   const double ids = s.ids, appends = static_cast<double>(s.workflows) * s.appends_per_workflow;
   const double w7 = static_cast<double>(s.threads) * s.w7_appends_per_thread;
   double total = 0;
+  const double runner_steps = static_cast<double>(s.runner_workflows) * 10;
   for (const std::string& e : o.engines) {
     for (const std::string& mode : ModesOf(e)) {
+      if (!Runs(e, mode, o.workloads)) continue;
       double us = 0;
+      // Runner workloads: a step costs about 15 us without a store, 40 us
+      // with one, plus a share of a commit's fsync when synced (group commit).
+      const double step_us = e == "none" ? 15 : 40 + (mode == "sync" ? fsync_us / 2 : 0);
+      for (const char* r : {"R1", "R2", "R3"}) {
+        if (Has(o.workloads, r) && Applies(e, mode, r)) us += runner_steps * step_us * (r[1] == '3' ? 1.5 : 1) + 1e5;
+      }
       if (e == "fsync-floor") {
         us = s.fsync_samples * fsync_us;
-      } else {
+      } else if (e != "none") {
         const bool ram = mode == "ram", sync = mode == "sync";
         const double op = ram ? 3 : 20;                      // a write or read, us
         const double wr = op + (sync ? fsync_us + 30 : 0);   // a committed write
@@ -206,14 +232,59 @@ std::string MachineLine(const std::string& dir) {
          " cores, Linux " + u.release + ", data on " + DescribeFileSystem(dir) + " (" + dir + ")";
 }
 
+bool IsRunnerRow(const Row& r) {
+  auto it = std::find_if(Workloads().begin(), Workloads().end(), [&](const WorkloadDef& w) { return w.name == r.workload; });
+  return it != Workloads().end() && it->runner;
+}
+
+double Extra(const Row& r, const std::string& key) {
+  auto it = r.extra.find(key);
+  return it == r.extra.end() ? 0 : it->second;
+}
+
+// The Runner workloads: workflows and steps per second, latency per workflow.
+void PrintRunnerTable(const std::vector<Row>& rows) {
+  if (std::none_of(rows.begin(), rows.end(), IsRunnerRow)) return;
+  std::printf("%sRunner workloads: all workflows started, then awaited; latency per workflow, start to idle\n"
+              "(R3: from ResumeAll to idle, of the workflows it resumed); Runner pool: default threads\n\n",
+              std::all_of(rows.begin(), rows.end(), IsRunnerRow) ? "" : "\n");
+  std::printf("%-12s %-7s %-8s %12s %12s %10s %10s %10s %8s %8s\n", "engine", "mode", "workload", "workflows/s",
+              "steps/s", "mean_us", "p50_us", "p99_us", "rss_mb", "disk_mb");
+  std::vector<const Row*> order;  // the no-store baseline first
+  for (const Row& r : rows) {
+    if (IsRunnerRow(r) && r.engine == "none") order.push_back(&r);
+  }
+  for (const Row& r : rows) {
+    if (IsRunnerRow(r) && r.engine != "none") order.push_back(&r);
+  }
+  for (const Row* row : order) {
+    const Row& r = *row;
+    std::printf("%-12s %-7s %-8s %12s %12s %10s %10s %10s %8s %8s\n", r.engine.c_str(), r.mode.c_str(),
+                r.workload.c_str(), Fmt(Extra(r, "workflows_per_s"), 0).c_str(), Fmt(Extra(r, "steps_per_s"), 0).c_str(),
+                Fmt(r.mean_us).c_str(), Fmt(r.p50_us).c_str(), Fmt(r.p99_us).c_str(), Fmt(r.rss_mb).c_str(),
+                Fmt(r.disk_mb).c_str());
+  }
+  for (const Row& r : rows) {
+    if (r.workload != "R3") continue;
+    std::printf("  R3 %s-%s (each figure a median): killed after %.0f step runs (%.0f completions persisted); ResumeAll %.0f us resumed %.0f of "
+                "%.0f workflows, re-dispatched %.0f runnables, ran %.0f steps; steps run twice %.0f, of them with a "
+                "persisted completion %.0f (must be 0)\n",
+                r.engine.c_str(), r.mode.c_str(), Extra(r, "steps_run_before_kill"), Extra(r, "steps_persisted_before_kill"),
+                Extra(r, "resume_all_us"), Extra(r, "resumed"), Extra(r, "total_workflows"), Extra(r, "redispatched"),
+                Extra(r, "steps_run_here"), Extra(r, "steps_run_twice"), Extra(r, "persisted_steps_run_twice"));
+  }
+}
+
 void PrintTable(const std::vector<Row>& rows, const Options& o, const std::string& machine) {
   std::printf("Runic store benchmark: %s\n", machine.c_str());
   std::printf("each figure the median of %d run%s%s; latencies per operation; rss = peak during the workload\n\n",
               o.runs, o.runs == 1 ? "" : "s", o.quick ? ", --quick (a tenth of the work)" : "");
+  if (std::all_of(rows.begin(), rows.end(), IsRunnerRow)) return;
   std::printf("%-12s %-7s %-8s %12s %12s %10s %10s %10s %8s %8s %8s\n", "engine", "mode", "workload", "ops/s",
               "events/s", "mean_us", "p50_us", "p99_us", "rss_mb", "disk_mb", "c/sync");
   std::string last;
   for (const Row& r : rows) {
+    if (IsRunnerRow(r)) continue;  // in the Runner table
     const std::string key = r.engine + "/" + r.mode;
     if (!last.empty() && key != last) std::printf("\n");
     last = key;
@@ -278,6 +349,22 @@ void PrintRatios(const std::vector<Row>& rows) {
             d->mean_us / raw->mean_us, w[2] ? nullptr : "<=", 0.25);
     }
   }
+  // The Runner: the cost of durability, R1 on the disk store against no store.
+  {
+    const Row* none = Find(rows, "none", "none", "R1");
+    const Row* disk = Find(rows, "disk", "nosync", "R1");
+    Ratio("R1 disk-nosync time / R1 none time", none && disk && disk->ops_per_s > 0
+              ? std::optional<double>(none->ops_per_s / disk->ops_per_s) : std::nullopt, "<=", 1.5);
+    std::string line;
+    static const char* const kR1[][3] = {
+        {"none", "none", "none"}, {"memory", "ram", "memory"}, {"disk", "nosync", "disk-nosync"}, {"disk", "sync", "disk-sync"}};
+    for (const auto& k : kR1) {
+      if (const Row* r = Find(rows, k[0], k[1], "R1")) {
+        line += std::string(line.empty() ? "" : ", ") + k[2] + " " + Fmt(r->ops_per_s, 0);
+      }
+    }
+    if (!line.empty()) std::printf("  R1 workflows/s: %s\n", line.c_str());
+  }
   if (const Row* f = Find(rows, "fsync-floor", "disk", "fsync")) {
     std::printf("  fsync floor: p50 %.1f us, so at most %.0f synced commits/s without group commit\n", f->p50_us,
                 f->p50_us > 0 ? 1e6 / f->p50_us : 0);
@@ -294,6 +381,7 @@ void PrintRatios(const std::vector<Row>& rows) {
 
 int Main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "--child-writer") == 0) return ChildWriterMain(argc, argv);
+  if (argc > 1 && std::strcmp(argv[1], "--child-runner") == 0) return ChildRunnerMain(argc, argv);
   const Options o = Parse(argc, argv);
   const Scale scale = ScaleFor(o.quick);
   const std::string root = MakeTempDir(o.dir);
@@ -310,6 +398,7 @@ int Main(int argc, char** argv) {
   std::vector<Row> rows;
   for (const std::string& engine : o.engines) {
     for (const std::string& mode : ModesOf(engine)) {
+      if (!Runs(engine, mode, o.workloads)) continue;
       std::map<std::string, std::vector<Row>> by_workload;
       std::vector<std::string> order;
       for (int run = 1; run <= o.runs; ++run) {
@@ -325,11 +414,13 @@ int Main(int argc, char** argv) {
     }
   }
   std::fprintf(stderr, "runic_bench: done in %.0f s\n", MicrosSince(start) / 1e6);
+  if (rows.empty()) throw BenchError("no selected engine runs the selected workloads");
 
   if (o.json) {
     for (const Row& r : rows) PrintJson(r, o.quick);
   } else {
     PrintTable(rows, o, MachineLine(o.dir));
+    PrintRunnerTable(rows);
     PrintRatios(rows);
   }
   return 0;

@@ -52,13 +52,15 @@ class Target {
   virtual SyncCounters Counters() = 0;
 };
 
-// Engine names, in report order.
+// Engine names, in report order. "none" is no store at all: only the Runner
+// workloads run on it (it has no Target).
 inline const std::vector<std::string>& EngineNames() {
-  static const std::vector<std::string> names = {"memory", "disk", "rocksdb-raw", "ceiling", "fsync-floor"};
+  static const std::vector<std::string> names = {"memory", "disk", "rocksdb-raw", "ceiling", "fsync-floor", "none"};
   return names;
 }
 
-// The modes of an engine ("fsync-floor" has the single pseudo-mode "disk").
+// The modes of an engine ("fsync-floor" has the single pseudo-mode "disk",
+// "none" the pseudo-mode "none").
 std::vector<std::string> ModesOf(const std::string& engine);
 
 // A closed target for engine/mode keeping its data in `dir` (an empty

@@ -279,6 +279,7 @@ std::vector<std::string> ModesOf(const std::string& engine) {
   if (engine == "memory" || engine == "ceiling") return {"ram"};
   if (engine == "disk" || engine == "rocksdb-raw") return {"nosync", "sync"};
   if (engine == "fsync-floor") return {"disk"};
+  if (engine == "none") return {"none"};
   throw BenchError("unknown engine '" + engine + "'");
 }
 

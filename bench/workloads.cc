@@ -17,6 +17,7 @@
 #include <random>
 #include <thread>
 
+#include "runner_workloads.h"
 #include "stats.h"
 #include "system.h"
 #include "target.h"
@@ -383,18 +384,21 @@ struct WorkloadImpl {
 
 const std::vector<WorkloadImpl>& Table() {
   static const std::vector<WorkloadImpl> table = {
-      {{"W1", "save: ids x 4 KiB logs, one thread", false}, false, false, SaveLogs},
-      {{"W2", "load each id once, random order, warm", false}, true, false, LoadLogs},
-      {{"W2-cold", "W2 after closing and reopening", true}, true, false, LoadLogsCold},
-      {{"W3", "append: workflows x 20 x 10 events of 256 B, one thread", false}, false, false, AppendW3},
-      {{"W4", "stream every W3 workflow to its end", false}, false, true, StreamWorkflows},
-      {{"W5", "W3 over 8 threads owning distinct workflows", false}, false, false, AppendW5},
-      {{"W6", "reopen: close, open, first load + first full stream", true}, true, true, Reopen},
-      {{"W7", "8 threads append to the same 8 workflows; checked", false}, false, false, AppendContended},
-      {{"W6-kill", "reopen after the writer was killed (SIGKILL)", true}, false, false, ReopenAfterKill},
+      {{"W1", "save: ids x 4 KiB logs, one thread", false, false, true}, false, false, SaveLogs},
+      {{"W2", "load each id once, random order, warm", false, false, true}, true, false, LoadLogs},
+      {{"W2-cold", "W2 after closing and reopening", true, false, true}, true, false, LoadLogsCold},
+      {{"W3", "append: workflows x 20 x 10 events of 256 B, one thread", false, false, true}, false, false, AppendW3},
+      {{"W4", "stream every W3 workflow to its end", false, false, true}, false, true, StreamWorkflows},
+      {{"W5", "W3 over 8 threads owning distinct workflows", false, false, true}, false, false, AppendW5},
+      {{"W6", "reopen: close, open, first load + first full stream", true, false, true}, true, true, Reopen},
+      {{"W7", "8 threads append to the same 8 workflows; checked", false, false, true}, false, false, AppendContended},
+      {{"W6-kill", "reopen after the writer was killed (SIGKILL)", true, false, true}, false, false, ReopenAfterKill},
       // The fsync floor is run by the "fsync-floor" engine only.
-      {{"fsync", "append 4 KiB + fdatasync (fsync-floor only)", true}, false, false, nullptr},
-      // Runner workloads R1..R3 come here.
+      {{"fsync", "append 4 KiB + fdatasync (fsync-floor only)", true, false, false}, false, false, nullptr},
+      // The Runner workloads (runner_workloads.cc), each on a fresh store.
+      {{"R1", "Runner: workflows x chain of 10 steps, checkpoint every cycle", false, true, true}, false, false, nullptr},
+      {{"R2", "Runner: workflows x root -> 8 steps -> join", false, true, true}, false, false, nullptr},
+      {{"R3", "Runner: R1 killed half way (SIGKILL), resumed in a new process", true, true, true}, false, false, nullptr},
   };
   return table;
 }
@@ -457,6 +461,7 @@ Scale ScaleFor(bool quick) {
     s.workflows /= 10;
     s.w7_appends_per_thread /= 10;
     s.fsync_samples /= 10;
+    s.runner_workflows /= 10;
   }
   return s;
 }
@@ -470,13 +475,24 @@ const std::vector<WorkloadDef>& Workloads() {
   return defs;
 }
 
+bool Applies(const std::string& engine, const std::string& mode, const std::string& workload) {
+  (void)mode;
+  auto it = std::find_if(Table().begin(), Table().end(), [&](const WorkloadImpl& w) { return w.def.name == workload; });
+  if (it == Table().end()) return false;
+  const WorkloadDef& w = it->def;
+  const bool durable = engine == "disk" || engine == "rocksdb-raw";
+  if (engine == "fsync-floor") return w.name == "fsync";
+  if (w.runner) return RunnerEngine(engine) && (!w.durable_only || durable);
+  return it->run != nullptr && engine != "none" && (!w.durable_only || durable);
+}
+
 std::vector<Row> RunOnce(const std::string& engine, const std::string& mode,
                          const std::vector<std::string>& workloads, const Scale& scale, const std::string& root) {
   static int serial = 0;
   const std::string dir = root + "/" + engine + "-" + mode + "-" + std::to_string(++serial);
   std::vector<Row> rows;
   auto selected = [&](const std::string& name) {
-    return std::find(workloads.begin(), workloads.end(), name) != workloads.end();
+    return std::find(workloads.begin(), workloads.end(), name) != workloads.end() && Applies(engine, mode, name);
   };
 
   if (engine == "fsync-floor") {
@@ -491,20 +507,27 @@ std::vector<Row> RunOnce(const std::string& engine, const std::string& mode,
     return rows;
   }
 
+  // The store workloads share one store, opened when one of them is selected.
   Context c;
   c.engine = engine;
   c.mode = mode;
   c.dir = dir;
   c.scale = scale;
-  c.target = MakeTarget(engine, mode, dir);
-  c.target->Open();
   for (const WorkloadImpl& w : Table()) {
-    if (!w.run || !selected(w.def.name)) continue;
-    if (w.def.durable_only && !c.target->durable()) continue;
+    if (w.def.runner || !selected(w.def.name)) continue;
+    if (!c.target) {
+      c.target = MakeTarget(engine, mode, dir);
+      c.target->Open();
+    }
     rows.push_back(Measure(c, w));
   }
   c.target.reset();
   RemoveTree(dir);
+  // The Runner workloads: each on a fresh store of its own.
+  for (const WorkloadImpl& w : Table()) {
+    if (!w.def.runner || !selected(w.def.name)) continue;
+    rows.push_back(RunRunnerWorkload(engine, mode, w.def.name, scale, dir + "-" + w.def.name));
+  }
   return rows;
 }
 

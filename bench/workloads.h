@@ -1,7 +1,7 @@
 // The workloads of ../shared/design/WORKLOADS.md (W1..W7, with W2-cold and
 // W6-kill), the fsync floor, and the run of one engine and mode over them.
-// Workloads are a table by name so that the Runner workloads (R1..R3) can
-// join it later.
+// Workloads are a table by name; the Runner workloads (R1..R3) are in it
+// too, run by runner_workloads.cc.
 #ifndef RUNIC_BENCH_WORKLOADS_H_
 #define RUNIC_BENCH_WORKLOADS_H_
 
@@ -23,6 +23,7 @@ struct Scale {
   int threads = 8;                 // W5, W7
   int w7_appends_per_thread = 1000;
   int fsync_samples = 1000;        // fsync floor
+  int runner_workflows = 1000;     // R1, R2, R3
 };
 Scale ScaleFor(bool quick);
 
@@ -42,9 +43,14 @@ struct WorkloadDef {
   std::string name;
   std::string what;
   bool durable_only;  // needs data that survive a close (not for RAM modes)
+  bool runner;        // a Runner workload: engines none, memory, disk
+  bool by_default;    // run when --workloads is not given
 };
 // Every workload, in run and report order.
 const std::vector<WorkloadDef>& Workloads();
+
+// True when RunOnce for engine/mode would measure `workload`.
+bool Applies(const std::string& engine, const std::string& mode, const std::string& workload);
 
 // Runs the selected workloads once, in order, for one engine and mode on a
 // fresh store in a fresh directory under `root` (removed afterwards).

@@ -116,13 +116,16 @@ class Process {
 
   // Reads until a line "completed K" with K >= target. False when the
   // output ends (or the deadline passes) first.
-  bool ReadUntilCompleted(std::uint64_t target, Clock::time_point deadline, std::uint64_t* seen) {
+  // With `after_started`, also waits for "started" (every input durable): a
+  // workflow whose input was never acknowledged is not expected to finish.
+  bool ReadUntilCompleted(std::uint64_t target, Clock::time_point deadline, std::uint64_t* seen,
+                          bool after_started = false) {
     std::string line;
+    bool started = false;
     while (ReadLine(&line, deadline)) {
-      if (line.rfind("completed ", 0) == 0) {
-        *seen = std::stoull(line.substr(10));
-        if (*seen >= target) return true;
-      }
+      if (line == "started") started = true;
+      if (line.rfind("completed ", 0) == 0) *seen = std::stoull(line.substr(10));
+      if (*seen >= target && (started || !after_started)) return true;
     }
     return false;
   }
@@ -274,7 +277,7 @@ TEST(RunnerCrash, KillAtRandomCompletionsAndResumeInANewProcess) {
       auto p = Process::Start({"run", dir.path(), std::to_string(kWorkflows)});
       ASSERT_NE(p, nullptr);
       std::uint64_t seen = 0;
-      const bool reached = p->ReadUntilCompleted(target, Clock::now() + seconds(60), &seen);
+      const bool reached = p->ReadUntilCompleted(target, Clock::now() + seconds(60), &seen, /*after_started=*/true);
       if (reached) {
         p->Kill();
         ++killed_runs;
