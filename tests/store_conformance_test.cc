@@ -324,6 +324,34 @@ TEST_P(StoreConformance, ExpectedCursorConflictWritesNothing) {
   EXPECT_FALSE(*store_->Exists("new"));
 }
 
+TEST_P(StoreConformance, AppendSavesItsFactsInTheSameWrite) {
+  AppendOptions with_facts;
+  with_facts.facts = {{"h1", "value one"}, {"h2", "value two"}};
+  ASSERT_TRUE(store_->SaveFact("h1", "stale").ok());
+  ASSERT_TRUE(store_->LoadFact("h1").ok());  // cached, where there is a cache
+  EXPECT_EQ(*store_->Append("wf", std::vector<std::string>{"e1"}, with_facts), 1u);
+  EXPECT_EQ(*store_->LoadFact("h1"), "value one");
+  EXPECT_EQ(*store_->LoadFact("h2"), "value two");
+  // A conflict writes neither the events nor the facts.
+  AppendOptions conflicting;
+  conflicting.expected_cursor = 7;
+  conflicting.facts = {{"h3", "never"}};
+  EXPECT_TRUE(store_->Append("wf", std::vector<std::string>{"e2"}, conflicting).status().IsConflict());
+  EXPECT_TRUE(store_->LoadFact("h3").status().IsNotFound());
+  // Facts count against the batch limits, and bad ones are refused.
+  const StoreLimits& lim = store_->limits();
+  AppendOptions too_many;
+  std::vector<std::string> hashes;
+  for (std::size_t i = 0; i < lim.max_batch_events; ++i) hashes.push_back("f" + std::to_string(i));
+  for (const std::string& h : hashes) too_many.facts.emplace_back(h, "v");
+  EXPECT_TRUE(store_->Append("wf", std::vector<std::string>{"e"}, too_many).status().IsInvalidArgument());
+  AppendOptions empty_hash;
+  empty_hash.facts = {{"", "v"}};
+  EXPECT_TRUE(store_->Append("wf", std::vector<std::string>{"e"}, empty_hash).status().IsInvalidArgument());
+  EXPECT_TRUE(store_->LoadFact("f0").status().IsNotFound());
+  EXPECT_EQ(StreamAll(*store_, "wf"), std::vector<std::string>{"e1"});
+}
+
 // W7 of WORKLOADS.md, smaller: 8 threads appending to the same 8 workflows.
 TEST_P(StoreConformance, ContendedAppendsStayContiguous) {
   constexpr int kThreads = 8, kAppends = 200, kBatch = 10;

@@ -61,6 +61,13 @@ struct AppendOptions {
   // value (0: the workflow must have no events yet); otherwise nothing is
   // written and Append returns kConflict. Default: append unconditionally.
   std::optional<std::uint64_t> expected_cursor;
+
+  // Facts (hash, value) to save in the same atomic write as the events, as
+  // SaveFact would: no reader ever sees the events without them, and on a
+  // conflict or error none is written. Each counts as one entry against
+  // max_batch_events and its value's bytes against max_batch_bytes. The
+  // views must stay valid during the call. Default: none.
+  std::vector<std::pair<std::string_view, std::string_view>> facts;
 };
 
 struct StreamOptions {
@@ -121,8 +128,9 @@ class RUNIC_EXPORT Store {
   Status Checkpoint(std::string_view id, std::string_view log);
 
   // Atomically writes `events` with sequences counter+1 .. counter+n and
-  // stores the new counter; returns it (the new cursor). All or nothing: no
-  // reader ever sees part of a batch. An empty batch is kInvalidArgument.
+  // stores the new counter (and options.facts); returns the new cursor. All
+  // or nothing: no reader ever sees part of a batch. An empty batch is
+  // kInvalidArgument.
   Result<std::uint64_t> Append(std::string_view id,
                                const std::vector<std::string_view>& events,
                                const AppendOptions& options = {});

@@ -424,11 +424,6 @@ Status Worker::AfterChange(std::unique_lock<std::mutex>& lock, bool must_commit)
 
 Status Worker::CheckpointLocked() {
   if (ctx_.store == nullptr || pending_.empty()) return Status::OK();
-  for (const std::string& h : pending_facts_) {
-    Status s = ctx_.store->SaveFact(h, EncodeValue(facts_.at(h).value));
-    if (!s.ok()) return s;
-  }
-  pending_facts_.clear();
   Status s = Commit();
   if (s.ok()) {
     completed_since_checkpoint_ = 0;
@@ -437,30 +432,62 @@ Status Worker::CheckpointLocked() {
   return s;
 }
 
-// Appends the pending events, in as many appends as the store's batch limits
-// need; each append is complete in itself (whole events only).
+// Appends the pending events with the values of their new facts, in as many
+// appends as the store's batch limits need. Each append is complete in
+// itself (whole events, and every fact before the events that name it), and
+// facts travel in the same atomic write as events: one write per cycle.
 Status Worker::Commit() {
   const StoreLimits& lim = ctx_.store->limits();
-  std::size_t next = 0;
-  while (next < pending_.size()) {
+  std::vector<std::string> fact_bytes;
+  fact_bytes.reserve(pending_facts_.size());
+  for (const std::string& h : pending_facts_) fact_bytes.push_back(EncodeValue(facts_.at(h).value));
+  std::size_t next_fact = 0, next_event = 0;
+  while (next_event < pending_.size()) {
+    AppendOptions append;
+    append.expected_cursor = cursor_;  // this worker is the workflow's only writer
     std::vector<std::string> batch;
     std::size_t bytes = 0;
-    while (next < pending_.size() && batch.size() < lim.max_batch_events) {
-      std::string encoded = EncodeValue(pending_[next]);
-      if (!batch.empty() && bytes + encoded.size() > lim.max_batch_bytes) break;
-      bytes += encoded.size();
-      batch.push_back(std::move(encoded));
-      ++next;
+    auto fits = [&](std::size_t size) {
+      const std::size_t entries = batch.size() + append.facts.size();
+      return entries == 0 || (entries < lim.max_batch_events && bytes + size <= lim.max_batch_bytes);
+    };
+    std::size_t facts_taken = 0;
+    while (next_fact + facts_taken < fact_bytes.size() && fits(fact_bytes[next_fact + facts_taken].size())) {
+      const std::size_t k = next_fact + facts_taken++;
+      append.facts.emplace_back(pending_facts_[k], fact_bytes[k]);
+      bytes += fact_bytes[k].size();
     }
-    AppendOptions expect;
-    expect.expected_cursor = cursor_;  // this worker is the workflow's only writer
-    Result<std::uint64_t> cursor = ctx_.store->Append(id_, batch, expect);
+    std::size_t events_taken = 0;
+    // Events go only once every pending fact is in this or an earlier append.
+    if (next_fact + facts_taken == fact_bytes.size()) {
+      while (next_event + events_taken < pending_.size()) {
+        std::string encoded = EncodeValue(pending_[next_event + events_taken]);
+        if (!fits(encoded.size())) break;
+        bytes += encoded.size();
+        batch.push_back(std::move(encoded));
+        ++events_taken;
+      }
+    }
+    if (batch.empty()) {
+      // Only facts fit: save them on their own (they name no event yet).
+      for (const auto& [hash, value] : append.facts) {
+        Status s = ctx_.store->SaveFact(hash, value);
+        if (!s.ok()) return s;
+      }
+      next_fact += facts_taken;
+      continue;
+    }
+    Result<std::uint64_t> cursor = ctx_.store->Append(id_, batch, append);
     if (!cursor.ok()) {
-      pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(next - batch.size()));
+      pending_facts_.erase(pending_facts_.begin(), pending_facts_.begin() + static_cast<std::ptrdiff_t>(next_fact));
+      pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(next_event));
       return cursor.status();
     }
     cursor_ = *cursor;
+    next_fact += facts_taken;
+    next_event += events_taken;
   }
+  pending_facts_.clear();
   pending_.clear();
   return Status::OK();
 }

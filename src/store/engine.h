@@ -34,8 +34,10 @@ class RunnerTables {
 
   virtual Status SaveLog(std::string_view id, std::string_view log, std::int64_t updated_at_us) = 0;
   virtual Result<LogRecord> LoadLog(std::string_view id) = 0;
+  // `facts` are written in the same atomic write as the events.
+  using FactList = std::span<const std::pair<std::string_view, std::string_view>>;
   virtual Result<std::uint64_t> Append(std::string_view id, std::span<const std::string_view> events,
-                                       std::optional<std::uint64_t> expected_cursor) = 0;
+                                       std::optional<std::uint64_t> expected_cursor, FactList facts) = 0;
   // The iterator must hold `database` (and release it last): it keeps the
   // database open while the iterator lives.
   virtual Result<std::unique_ptr<EventIterator>> Stream(std::string_view id, std::uint64_t after,

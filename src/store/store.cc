@@ -156,14 +156,21 @@ Result<std::uint64_t> Store::Append(std::string_view id, const std::vector<std::
                                     const AppendOptions& options) {
   std::uint64_t total = 0;
   for (std::string_view e : events) total += e.size();
+  for (const auto& fact : options.facts) total += fact.second.size();
   return Instrumented(*rep_, StoreOp::kAppend, id, total, [&]() -> Result<std::uint64_t> {
     const StoreLimits& lim = limits();
     Status s = CheckSize("workflow id", id, lim.max_id_bytes);
     if (!s.ok()) return s;
     if (events.empty()) return Status::InvalidArgument("append of an empty batch");
-    if (events.size() > lim.max_batch_events) {
-      return Status::InvalidArgument("batch of " + std::to_string(events.size()) + " events; the limit is " +
+    const std::size_t entries = events.size() + options.facts.size();
+    if (entries > lim.max_batch_events) {
+      return Status::InvalidArgument("batch of " + std::to_string(entries) + " events and facts; the limit is " +
                                      std::to_string(lim.max_batch_events));
+    }
+    for (const auto& [hash, value] : options.facts) {
+      s = CheckSize("fact hash", hash, lim.max_id_bytes);
+      if (s.ok()) s = CheckSize("fact value", value, lim.max_value_bytes);
+      if (!s.ok()) return s;
     }
     if (total > lim.max_batch_bytes) {
       return Status::InvalidArgument("batch of " + std::to_string(total) + " bytes; the limit is " +
@@ -173,7 +180,7 @@ Result<std::uint64_t> Store::Append(std::string_view id, const std::vector<std::
       s = CheckSize("event", e, lim.max_value_bytes);
       if (!s.ok()) return s;
     }
-    return rep_->tables->Append(id, events, options.expected_cursor);
+    return rep_->tables->Append(id, events, options.expected_cursor, options.facts);
   });
 }
 

@@ -225,7 +225,7 @@ class DiskTables final : public RunnerTables {
   }
 
   Result<std::uint64_t> Append(std::string_view id, std::span<const std::string_view> events,
-                               std::optional<std::uint64_t> expected) override {
+                               std::optional<std::uint64_t> expected, FactList facts) override {
     std::shared_lock drop(drop_mu);
     if (Status r = EnsureRegistered(); !r.ok()) return r;
     const std::string wkey = keys::WorkflowKey(prefix_, id);
@@ -245,7 +245,15 @@ class DiskTables final : public RunnerTables {
       batch.Put(s_->cf[kEvents], key, rocksdb::Slice(e.data(), e.size()));
     }
     batch.Put(s_->cf[kCounters], wkey, EncodeCounter({seq, c->trimmed}));
+    std::string fkey;
+    for (const auto& [hash, value] : facts) {
+      fkey.assign(prefix_).append(hash);
+      batch.Put(s_->cf[kFacts], fkey, rocksdb::Slice(value.data(), value.size()));
+    }
     Status st = s_->Write(&batch, "appending to '" + std::string(id) + "'");
+    // The facts' stripes are not held here: drop their cached values and
+    // any fill that read them before this write.
+    for (const auto& fact : facts) s_->cache.Invalidate(CacheKey('F', prefix_ + std::string(fact.first)));
     if (!st.ok()) return st;
     return seq;
   }

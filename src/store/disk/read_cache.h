@@ -70,6 +70,13 @@ class ReadCache {
     EraseLocked(s, key);
   }
 
+  // Erases `key` and discards every fill prepared before this call.
+  void Invalidate(std::string_view key) {
+    if (!enabled()) return;
+    epoch_.fetch_add(1, std::memory_order_acq_rel);
+    Erase(key);
+  }
+
   void Clear() {
     epoch_.fetch_add(1, std::memory_order_acq_rel);
     for (Shard& s : shards_) {

@@ -91,12 +91,16 @@ class MemoryTables final : public RunnerTables {
   }
 
   Result<std::uint64_t> Append(std::string_view id, std::span<const std::string_view> events,
-                               std::optional<std::uint64_t> expected) override {
+                               std::optional<std::uint64_t> expected, FactList facts) override {
     registered.store(true, std::memory_order_relaxed);
     std::unique_lock lock(mu_);
     auto it = workflows_.find(id);
     const std::uint64_t counter = it == workflows_.end() ? 0 : it->second.counter;
     if (expected && *expected != counter) return ConflictStatus(id, *expected, counter);
+    if (!facts.empty()) {  // before the events are visible (lock order: mu_, then facts_mu_)
+      std::unique_lock facts_lock(facts_mu_);
+      for (const auto& [hash, value] : facts) facts_[std::string(hash)].assign(value);
+    }
     if (it == workflows_.end()) it = workflows_.emplace(std::string(id), Workflow{}).first;
     Workflow& w = it->second;
     for (std::string_view e : events) {
