@@ -449,6 +449,56 @@ TEST_P(RunnerTest, ShutdownCheckpointsAndRefusesNewWork) {
   }
 }
 
+// A step that waits (bounded) for `go`.
+StepFn Gated(std::atomic<bool>* go, std::atomic<int>* started) {
+  return [go, started](const Value& v, std::stop_token) -> Result<Value> {
+    ++*started;
+    for (int i = 0; i < 5000 && !go->load(); ++i) std::this_thread::sleep_for(1ms);
+    return v;
+  };
+}
+
+TEST_P(RunnerTest, ShutdownLetsRunningStepsFinishAndRecordsThem) {
+  std::atomic<bool> go{false};
+  std::atomic<int> started{0};
+  auto wf = *Workflow::Builder("drain", 1).Step("slow", Gated(&go, &started)).Build();
+  ASSERT_TRUE(runner_->StartWorkflow("wf", wf).ok());
+  ASSERT_TRUE(runner_->Run("wf", 1).ok());
+  for (int i = 0; i < 5000 && started.load() == 0; ++i) std::this_thread::sleep_for(1ms);
+  std::thread release([&] {
+    std::this_thread::sleep_for(50ms);
+    go = true;
+  });
+  runner_->Shutdown();  // waits for the step, which was not cancelled
+  release.join();
+  EXPECT_EQ((*runner_->GetResults("wf"))["slow"], std::vector<Value>{1});
+  if (has_store()) {
+    std::vector<std::string> types = StoredEventTypes("wf");
+    EXPECT_EQ(std::count(types.begin(), types.end(), "done"), 1);
+    EXPECT_EQ(std::count(types.begin(), types.end(), "fail"), 0);
+  }
+}
+
+TEST_P(RunnerTest, AStoppedWorkflowWritesAndReportsNothingMore) {
+  std::atomic<bool> go{false};
+  std::atomic<int> started{0}, completions{0};
+  auto wf = *Workflow::Builder("stopped", 1).Step("slow", Gated(&go, &started)).Build();
+  WorkflowOptions options;
+  options.on_complete = [&](const std::string&, const Status&) { ++completions; };
+  ASSERT_TRUE(runner_->StartWorkflow("wf", wf, options).ok());
+  ASSERT_TRUE(runner_->Run("wf", 1).ok());
+  for (int i = 0; i < 5000 && started.load() == 0; ++i) std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(runner_->Stop("wf", /*persist=*/false).ok());
+  const std::size_t stored = has_store() ? StoredEventTypes("wf").size() : 0;
+  go = true;
+  runner_->Shutdown();  // the pool has run the step to its end
+  EXPECT_EQ(completions.load(), 0);
+  if (has_store()) {
+    EXPECT_EQ(StoredEventTypes("wf").size(), stored);
+  }
+  EXPECT_TRUE(runner_->Lookup("wf").status().IsNotFound());
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, RunnerTest,
                          ::testing::Values(Engine::kNone, Engine::kMemory, Engine::kDisk, Engine::kDiskSync),
                          [](const ::testing::TestParamInfo<Engine>& info) { return Name(info.param); });

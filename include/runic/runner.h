@@ -52,7 +52,10 @@ struct WorkflowOptions {
 };
 
 // Callbacks around workflows and runnables. They run on the thread that
-// caused them; exceptions they throw are caught and discarded.
+// caused them (a pool thread, or the timer thread for timeouts), never under
+// the runner's locks; exceptions they throw are caught and discarded. Store
+// operations have their own callbacks: StoreOptions::telemetry of the Store
+// given to the runner.
 struct RunnerTelemetry {
   struct Event {
     std::string_view workflow_id;
@@ -71,7 +74,9 @@ struct RunnerOptions {
   // Where workflows are checkpointed; null: in memory only (no resume).
   // Not owned: it must outlive the Runner.
   Store* store = nullptr;
-  // Pool threads; 0: the number of cores.
+  // Pool threads; 0: the number of cores. A step that ignores its stop token
+  // keeps its thread until it returns; the other threads go on, and
+  // timeouts and retries are handled on a separate timer thread.
   std::size_t threads = 0;
   // Default: Clock::Steady().
   std::shared_ptr<Clock> clock;
@@ -123,7 +128,8 @@ class RUNIC_EXPORT Runner {
 
   // Adds an input; returns once it is durable (with a store). kNotFound for
   // an id not running here; kInvalidArgument for a value over the store's
-  // limits.
+  // limits. When the store fails, the error is returned and the workflow
+  // halts; the input may still be recorded by a later checkpoint.
   Status Run(std::string_view id, Value input);
 
   // The values produced so far.
@@ -132,9 +138,9 @@ class RUNIC_EXPORT Runner {
   // Commits every event not yet in the store.
   Status Checkpoint(std::string_view id);
 
-  // Stops dispatching, asks running steps to stop, and unloads the workflow
-  // (checkpointing first when `persist`). Results of steps still running are
-  // discarded.
+  // Stops dispatching, checkpoints when `persist`, asks running steps to
+  // stop, and unloads the workflow. Results of steps still running are
+  // discarded (resume runs them again); nothing more is written for it.
   Status Stop(std::string_view id, bool persist = true);
 
   // Loads workflow `id` from the store and dispatches what is left.
@@ -159,9 +165,10 @@ class RUNIC_EXPORT Runner {
   // passes first.
   Status AwaitIdle(std::string_view id, std::chrono::milliseconds timeout);
 
-  // Stops accepting work, asks running steps to stop and waits for them to
-  // return (a step that ignores its stop token delays this), then
-  // checkpoints every workflow. Idempotent.
+  // Stops accepting work and dispatching, lets the steps already running
+  // finish (their results are recorded; queued ones do not start and run on
+  // resume), then checkpoints every workflow. Idempotent; a concurrent call
+  // waits for the first. Must not be called from a step or a callback.
   void Shutdown();
 
   struct Impl;

@@ -1,6 +1,7 @@
 // Runner: the registry of definitions and the map of running workers.
 #include "runic/runner.h"
 
+#include <set>
 #include <thread>
 
 #include "runner/thread_pool.h"
@@ -20,7 +21,29 @@ struct Runner::Impl {
   std::mutex mu;
   std::map<std::pair<std::string, int>, std::shared_ptr<const Workflow>> definitions;
   std::map<std::string, std::shared_ptr<Worker>, std::less<>> workers;
+  // Ids being started or resumed: taken, but not visible until ready.
+  std::set<std::string, std::less<>> loading;
   bool shut_down = false;
+  std::mutex shutdown_mu;  // a second Shutdown waits for the first
+
+  // Reserves `id` for a worker being built. kConflict when it is taken.
+  Status Reserve(std::string_view id) {
+    std::lock_guard lock(mu);
+    if (shut_down) return Status::Unavailable("runner '" + options.name + "' is shut down");
+    if (workers.count(id) || loading.count(id)) {
+      return Status::Conflict("workflow '" + std::string(id) + "' is already running in runner '" + options.name +
+                              "'");
+    }
+    loading.emplace(id);
+    return Status::OK();
+  }
+
+  // Publishes a worker built for a reserved id (or just frees the id).
+  void Publish(std::string_view id, std::shared_ptr<Worker> worker) {
+    std::lock_guard lock(mu);
+    loading.erase(loading.find(id));
+    if (worker) workers.emplace(std::string(id), std::move(worker));
+  }
 
   internal::RunnerContext Context() {
     return internal::RunnerContext{options.store, clock, pool.get(), timer.get(), &options.telemetry};
@@ -97,20 +120,11 @@ Status Runner::StartWorkflow(std::string_view id, std::shared_ptr<const Workflow
       return Status::Conflict("workflow '" + std::string(id) + "' already exists in the store; resume it instead");
     }
   }
+  s = impl_->Reserve(id);
+  if (!s.ok()) return s;
   auto worker = std::make_shared<Worker>(impl_->Context(), std::string(id), std::move(workflow), options);
-  {
-    std::lock_guard lock(impl_->mu);
-    if (impl_->shut_down) return Status::Unavailable("runner '" + impl_->options.name + "' is shut down");
-    if (!impl_->workers.emplace(std::string(id), worker).second) {
-      return Status::Conflict("workflow '" + std::string(id) + "' is already running in runner '" +
-                              impl_->options.name + "'");
-    }
-  }
   s = worker->Start();
-  if (!s.ok()) {
-    std::lock_guard lock(impl_->mu);
-    impl_->workers.erase(std::string(id));
-  }
+  impl_->Publish(id, s.ok() ? worker : nullptr);
   return s;
 }
 
@@ -133,37 +147,27 @@ Status Runner::Checkpoint(std::string_view id) {
 }
 
 Status Runner::Stop(std::string_view id, bool persist) {
-  std::shared_ptr<Worker> w;
-  {
-    std::lock_guard lock(impl_->mu);
-    auto it = impl_->workers.find(id);
-    if (it == impl_->workers.end()) return impl_->NotRunning(id);
-    w = it->second;
-    impl_->workers.erase(it);
-  }
-  Status s = persist ? w->Checkpoint() : Status::OK();
-  w->Halt(/*keep_results=*/false);
+  std::shared_ptr<Worker> w = impl_->Find(id);
+  if (!w) return impl_->NotRunning(id);
+  // Detach while still listed, so that no Resume of the same id can start
+  // while this worker may still write.
+  Status s = w->Detach(persist);
+  std::lock_guard lock(impl_->mu);
+  auto it = impl_->workers.find(id);
+  if (it != impl_->workers.end() && it->second == w) impl_->workers.erase(it);
   return s;
 }
 
 Status Runner::Resume(std::string_view id, const WorkflowOptions& options) {
   if (impl_->options.store == nullptr) return Status::InvalidArgument("runner '" + impl_->options.name + "' has no store");
+  Status s = impl_->Reserve(id);
+  if (!s.ok()) return s;
   auto worker = std::make_shared<Worker>(impl_->Context(), std::string(id), nullptr, options);
-  {
-    std::lock_guard lock(impl_->mu);
-    if (impl_->shut_down) return Status::Unavailable("runner '" + impl_->options.name + "' is shut down");
-    if (!impl_->workers.emplace(std::string(id), worker).second) {
-      return Status::Conflict("workflow '" + std::string(id) + "' is already running in runner '" +
-                              impl_->options.name + "'");
-    }
-  }
-  Status s = worker->Resume([this](const std::string& name, int version, const std::string& fp) {
+  s = worker->Resume([this](const std::string& name, int version, const std::string& fp) {
     return impl_->Lookup(name, version, fp);
   });
-  if (!s.ok()) {
-    std::lock_guard lock(impl_->mu);
-    impl_->workers.erase(std::string(id));
-  }
+  if (!s.ok()) (void)worker->Detach(/*persist=*/false);  // whatever it dispatched is dropped
+  impl_->Publish(id, s.ok() ? worker : nullptr);
   return s;
 }
 
@@ -216,6 +220,7 @@ Status Runner::AwaitIdle(std::string_view id, std::chrono::milliseconds timeout)
 }
 
 void Runner::Shutdown() {
+  std::lock_guard once(impl_->shutdown_mu);
   std::vector<std::shared_ptr<Worker>> workers;
   {
     std::lock_guard lock(impl_->mu);
@@ -223,7 +228,7 @@ void Runner::Shutdown() {
     impl_->shut_down = true;
     for (auto& [id, w] : impl_->workers) workers.push_back(w);
   }
-  for (auto& w : workers) w->Halt(/*keep_results=*/true);
+  for (auto& w : workers) w->Drain();
   impl_->timer->Stop();  // no retry or timeout fires any more
   // Steps finish (or honour their stop token); their results are recorded.
   for (auto& w : workers) {

@@ -19,6 +19,10 @@ constexpr const char* kDispatch = "dispatch";
 constexpr const char* kDone = "done";
 constexpr const char* kFail = "fail";
 
+// An error message is recorded up to this size, so that one huge message
+// (say, an HTTP body in an exception) cannot make an event too large to store.
+constexpr std::size_t kMaxRecordedError = 4096;
+
 Status WithCode(Status::Code code, const std::string& msg) {
   switch (code) {
     case Status::Code::kNotFound: return Status::NotFound(msg);
@@ -83,7 +87,7 @@ Status Worker::AddInput(Value input) {
   const std::vector<std::string> parents{std::to_string(ordinal)};
   const std::string hash = FactHash(input, "", parents);
   AddFact(hash, Fact{std::move(input), "", parents, hash});
-  pending_facts_.push_back(hash);
+  if (ctx_.store != nullptr) pending_facts_.push_back(hash);
   Record(Value{{"t", kInput}, {"f", hash}, {"o", ordinal}});
   Derive(hash);
   was_idle_ = false;
@@ -95,15 +99,24 @@ Status Worker::Checkpoint() {
   return CheckpointLocked();
 }
 
-void Worker::Halt(bool keep_results) {
+void Worker::Drain() {
   std::lock_guard lock(mu_);
   stopped_ = true;
-  drop_results_ = !keep_results;
   ready_.clear();
+  changed_.notify_all();
+}
+
+Status Worker::Detach(bool persist) {
+  std::lock_guard lock(mu_);
+  stopped_ = true;
+  ready_.clear();
+  Status s = persist ? CheckpointLocked() : Status::OK();
+  detached_ = true;  // from here on nothing is recorded, committed or reported
   for (auto& [id, r] : active_) {
     if (r.running) r.stop.request_stop();
   }
   changed_.notify_all();
+  return s;
 }
 
 bool Worker::Await(std::chrono::milliseconds timeout, bool for_idle) {
@@ -207,10 +220,10 @@ std::vector<std::pair<std::string, std::uint64_t>> Worker::DispatchReady() {
     if (r.node->policy.timeout.count() > 0) {
       std::weak_ptr<Worker> weak = weak_from_this();
       const std::uint64_t generation = r.generation;
-      ctx_.timer->At(ctx_.clock->Now() + r.node->policy.timeout, [weak, id, generation, pool = ctx_.pool] {
-        pool->Submit([weak, id, generation] {
-          if (auto self = weak.lock()) self->OnTimeout(id, generation);
-        });
+      // Handled on the timer thread: a pool whose threads all run stuck
+      // steps must still time them out.
+      ctx_.timer->At(ctx_.clock->Now() + r.node->policy.timeout, [weak, id, generation] {
+        if (auto self = weak.lock()) self->OnTimeout(id, generation);
       });
     }
   }
@@ -226,19 +239,26 @@ void Worker::OnTimeout(const std::string& id, std::uint64_t generation) {
   r.running = false;
   ++r.generation;  // the attempt's late result is stale
   --running_;
-  if (!drop_results_) {
-    const Status timeout = Status::DeadlineExceeded("node '" + r.node->name + "' timed out after " +
-                                                    std::to_string(r.node->policy.timeout.count()) + " ms");
-    Notify(ctx_.telemetry->runnable_exception, {id_, r.node->name, r.failures + 1, r.node->policy.timeout, &timeout});
-    OnFailure(id, r, timeout, r.node->policy.timeout);
-  }
-  (void)AfterChange(lock, false);  // a failed checkpoint halts the workflow
+  const Status timeout = Status::DeadlineExceeded("node '" + r.node->name + "' timed out after " +
+                                                  std::to_string(r.node->policy.timeout.count()) + " ms");
+  const std::string node = r.node->name;
+  const int attempt = r.failures + 1;
+  const auto limit = r.node->policy.timeout;
+  if (!detached_) OnFailure(id, r, timeout, limit);
+  (void)AfterChange(lock, false);  // unlocks; a failed checkpoint halts the workflow
+  Notify(ctx_.telemetry->runnable_exception, {id_, node, attempt, limit, &timeout});
 }
 
 void Worker::Run(const std::string& id, std::uint64_t generation) {
   std::unique_lock lock(mu_);
   auto it = active_.find(id);
   if (it == active_.end() || it->second.generation != generation || !it->second.running) return;
+  if (stopped_) {  // queued when the workflow stopped: it never started
+    it->second.running = false;
+    --running_;
+    changed_.notify_all();
+    return;
+  }
   const Workflow::Node* node = it->second.node;
   const int attempt = it->second.failures + 1;
   std::vector<Value> inputs;
@@ -283,7 +303,7 @@ void Worker::Run(const std::string& id, std::uint64_t generation) {
   Runnable& r = it->second;
   r.running = false;
   --running_;
-  if (!drop_results_) {
+  if (!detached_) {
     if (!result->ok()) {
       OnFailure(id, r, result->status(), took);
     } else {
@@ -305,7 +325,7 @@ void Worker::OnFailure(const std::string& id, Runnable& r, const Status& error, 
                {"n", r.node->name},
                {"a", r.failures},
                {"us", took.count() / 1000},
-               {"e", error.message()},
+               {"e", error.message().substr(0, kMaxRecordedError)},
                {"c", static_cast<int>(error.code())},
                {"o", outcome}});
   if (r.failures <= policy.max_retries) {
@@ -315,10 +335,8 @@ void Worker::OnFailure(const std::string& id, Runnable& r, const Status& error, 
       return;
     }
     std::weak_ptr<Worker> weak = weak_from_this();
-    ctx_.timer->At(ctx_.clock->Now() + delay, [weak, id, pool = ctx_.pool] {
-      pool->Submit([weak, id] {
-        if (auto self = weak.lock()) self->Retry(id);
-      });
+    ctx_.timer->At(ctx_.clock->Now() + delay, [weak, id] {
+      if (auto self = weak.lock()) self->Retry(id);
     });
   } else if (policy.fallback) {
     Complete(id, r, *policy.fallback, took, true);
@@ -354,7 +372,7 @@ void Worker::Complete(const std::string& id, Runnable& r, std::optional<Value> p
     event["root"] = r.root;
     if (fallback) event["fb"] = true;
     AddFact(hash, Fact{std::move(*produced), r.node->name, r.inputs, r.root});
-    pending_facts_.push_back(hash);
+    if (ctx_.store != nullptr) pending_facts_.push_back(hash);
   } else {
     event["f"] = nullptr;
   }
@@ -367,6 +385,10 @@ void Worker::Complete(const std::string& id, Runnable& r, std::optional<Value> p
 }
 
 Status Worker::AfterChange(std::unique_lock<std::mutex>& lock, bool must_commit) {
+  if (detached_) {
+    changed_.notify_all();
+    return Status::OK();
+  }
   std::vector<std::pair<std::string, std::uint64_t>> tasks = DispatchReady();
   const bool idle = IdleLocked();
   bool commit = must_commit;
@@ -384,7 +406,7 @@ Status Worker::AfterChange(std::unique_lock<std::mutex>& lock, bool must_commit)
     halted_ = true;
     halt_error_ = committed;
   }
-  const bool became_idle = idle && !was_idle_;
+  const bool became_idle = idle && !was_idle_ && !stopped_;  // a stop is not a completion
   if (idle) was_idle_ = true;
   if (became_idle) ++reporting_;  // Await waits for the callbacks below
   const bool halted = halted_;
@@ -510,12 +532,15 @@ Value Worker::StateSnapshot() const {
   Value done = Value::array();
   for (const std::string& id : done_) done.push_back(id);
   Value failures = Value::object();
+  Value dispatched = Value::array();
   for (const auto& [id, r] : active_) {
     if (r.failures > 0) failures[id] = r.failures;
+    if (r.running) dispatched.push_back(id);
   }
   return Value{{"w", workflow_->name()},   {"v", workflow_->version()}, {"fp", workflow_->fingerprint()},
                {"inputs", inputs_},        {"facts", facts},            {"done", done},
-               {"failures", failures},     {"completed", completed_},   {"halted", halted_},
+               {"failures", failures},     {"dispatched", dispatched},  {"completed", completed_},
+               {"halted", halted_},
                {"error", halt_error_.message()}, {"code", static_cast<int>(halt_error_.code())}};
 }
 
@@ -543,6 +568,7 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
       }
       for (const Value& id : state->at("done")) done_.insert(id.get<std::string>());
       for (const auto& [id, n] : state->at("failures").items()) replay_failures_[id] = n.get<int>();
+      for (const Value& id : state->at("dispatched")) dispatched.insert(id.get<std::string>());
       completed_ = state->at("completed").get<std::uint64_t>();
       if (state->at("halted").get<bool>()) {
         halted_ = true;

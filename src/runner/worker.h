@@ -51,9 +51,12 @@ class Worker : public std::enable_shared_from_this<Worker> {
 
   Status AddInput(Value input);
   Status Checkpoint();
-  // Stops dispatching and asks running steps to stop. Results that still
-  // arrive are applied only when `keep_results` (shutdown), else dropped.
-  void Halt(bool keep_results);
+  // Shutdown: stops dispatching; steps already running finish and their
+  // results are recorded; queued ones do not start.
+  void Drain();
+  // Stop: stops dispatching, checkpoints when `persist`, then asks running
+  // steps to stop and drops whatever they return.
+  Status Detach(bool persist);
   // Waits (real time) until nothing runs; with `for_idle`, until nothing is
   // left to run either (or the workflow halted).
   bool Await(std::chrono::milliseconds timeout, bool for_idle);
@@ -129,8 +132,8 @@ class Worker : public std::enable_shared_from_this<Worker> {
   std::size_t running_ = 0;
   bool halted_ = false;
   Status halt_error_;
-  bool stopped_ = false;       // no more dispatching
-  bool drop_results_ = false;  // Stop without persist
+  bool stopped_ = false;   // no more dispatching
+  bool detached_ = false;  // stopped by Stop: record, commit and report nothing
   std::vector<Value> pending_;              // events not yet committed
   std::vector<std::string> pending_facts_;  // their facts, saved first
   std::uint64_t cursor_ = 0;
