@@ -43,6 +43,7 @@
 
 #include "durability_events.h"
 #include "runic/database.h"
+#include "child_process.h"
 #include "test_util.h"
 
 #ifndef RUNIC_APPEND_HELPER
@@ -61,122 +62,8 @@ constexpr const char* kRunner = "durability";  // the runner append_helper write
 // ---------------------------------------------------------------------------
 // The helper process.
 
-class Helper {
- public:
-  // Starts append_helper with `args`. Its stdout comes to this process
-  // through a pipe; with `pipe_stdin` its stdin is a pipe this process holds
-  // (see CloseStdin), otherwise /dev/null. Its stderr is this process's.
-  static std::unique_ptr<Helper> Start(const std::vector<std::string>& args, bool pipe_stdin = false) {
-    std::vector<std::string> all = {RUNIC_APPEND_HELPER};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-
-    int out[2], in[2] = {-1, -1};
-    if (::pipe2(out, O_CLOEXEC) != 0) return nullptr;
-    if (pipe_stdin && ::pipe2(in, O_CLOEXEC) != 0) return nullptr;
-    pid_t pid = ::fork();
-    if (pid < 0) return nullptr;
-    if (pid == 0) {
-      // Only async-signal-safe calls between fork and exec.
-      int stdin_fd = pipe_stdin ? in[0] : ::open("/dev/null", O_RDONLY);
-      if (stdin_fd < 0 || ::dup2(stdin_fd, STDIN_FILENO) < 0 || ::dup2(out[1], STDOUT_FILENO) < 0) ::_exit(126);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    ::close(out[1]);
-    if (pipe_stdin) ::close(in[0]);
-    return std::unique_ptr<Helper>(new Helper(pid, out[0], in[1]));
-  }
-
-  ~Helper() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      int status;
-      ::waitpid(pid_, &status, 0);
-    }
-    if (out_fd_ >= 0) ::close(out_fd_);
-    CloseStdin();
-  }
-
-  pid_t pid() const { return pid_; }
-
-  // The next line of the helper's output, without the newline. False at end
-  // of output, or when `deadline` passes first (then *timed_out is set).
-  bool ReadLine(std::string* line, Clock::time_point deadline, bool* timed_out = nullptr) {
-    if (timed_out) *timed_out = false;
-    for (;;) {
-      std::size_t nl = buf_.find('\n');
-      if (nl != std::string::npos) {
-        line->assign(buf_, 0, nl);
-        buf_.erase(0, nl + 1);
-        return true;
-      }
-      if (eof_) return false;
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      if (left <= 0) {
-        if (timed_out) *timed_out = true;
-        return false;
-      }
-      pollfd p{out_fd_, POLLIN, 0};
-      int r = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1000)));
-      if (r < 0 && errno != EINTR) return false;
-      if (r <= 0) continue;
-      char chunk[4096];
-      ssize_t n = ::read(out_fd_, chunk, sizeof chunk);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        eof_ = true;
-        continue;
-      }
-      buf_.append(chunk, static_cast<std::size_t>(n));
-    }
-  }
-
-  void Kill() {
-    if (pid_ > 0) ::kill(pid_, SIGKILL);
-  }
-
-  void CloseStdin() {
-    if (in_fd_ >= 0) ::close(in_fd_);
-    in_fd_ = -1;
-  }
-
-  // Waits for the helper to end (killing it at `deadline`); its wait status.
-  int Wait(Clock::time_point deadline) {
-    int status = 0;
-    while (pid_ > 0) {
-      pid_t r = ::waitpid(pid_, &status, WNOHANG);
-      if (r == pid_ || (r < 0 && errno != EINTR)) {
-        pid_ = -1;
-        break;
-      }
-      if (Clock::now() > deadline) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, &status, 0);
-        pid_ = -1;
-        break;
-      }
-      ::usleep(2000);
-    }
-    return status;
-  }
-
- private:
-  Helper(pid_t pid, int out_fd, int in_fd) : pid_(pid), out_fd_(out_fd), in_fd_(in_fd) {}
-  pid_t pid_;
-  int out_fd_;
-  int in_fd_;
-  std::string buf_;
-  bool eof_ = false;
-};
-
-std::string DescribeWait(int status) {
-  if (WIFEXITED(status)) return "exited with " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return std::string("killed by signal ") + ::strsignal(WTERMSIG(status));
-  return "status " + std::to_string(status);
-}
+using test::ChildProcess;
+using test::DescribeWait;
 
 // ---------------------------------------------------------------------------
 // Acknowledgements.
@@ -431,7 +318,7 @@ void CopyTree(const std::string& from, const std::string& to) {
 // "exit", the helper's stats line.
 void WriteDatabase(const std::string& dir, bool sync, const Workload& w, long appends_per_thread,
                    const std::string& end, std::uint64_t seed, Acks* acks, std::string* stats_line = nullptr) {
-  auto h = Helper::Start(AppendArgs(dir, sync, w, appends_per_thread, end, seed));
+  auto h = ChildProcess::Start(RUNIC_APPEND_HELPER, AppendArgs(dir, sync, w, appends_per_thread, end, seed));
   ASSERT_NE(h, nullptr) << "cannot start " << RUNIC_APPEND_HELPER;
   const auto deadline = Clock::now() + seconds(120);
   std::string line, why;
@@ -499,7 +386,7 @@ void KillNineRounds(bool sync) {
                             : rng() % 2 == 0 ? 1 + static_cast<long>(rng() % 20)
                                              : 21 + static_cast<long>(rng() % 600);
     const auto started = Clock::now();
-    auto h = Helper::Start(AppendArgs(dir, sync, w, kAppendsPerThread, "wait", 100 + round));
+    auto h = ChildProcess::Start(RUNIC_APPEND_HELPER, AppendArgs(dir, sync, w, kAppendsPerThread, "wait", 100 + round));
     ASSERT_NE(h, nullptr);
     const auto deadline = timed ? started + std::chrono::microseconds(rng() % 30000) : started + seconds(60);
     std::string line, why;
@@ -570,7 +457,7 @@ TEST(Durability, KillNineWhileCreatingLeavesAnOpenableDatabase) {
   std::string first_refusal;
   for (int round = 0; round < kRounds; ++round) {
     const std::string dir = tmp.Sub("db" + std::to_string(round));
-    auto h = Helper::Start(AppendArgs(dir, true, w, 50, "wait", 500 + round));
+    auto h = ChildProcess::Start(RUNIC_APPEND_HELPER, AppendArgs(dir, true, w, 50, "wait", 500 + round));
     ASSERT_NE(h, nullptr);
     if (round % 2 == 0) {
       // Just after the directory appears: while the database is being created.
@@ -752,7 +639,7 @@ TEST(Durability, FlippedTableFileByteGivesCorrectDataOrCorruption) {
 TEST(Durability, DatabaseHeldByAnotherProcessIsInUse) {
   TempDir tmp;
   const std::string dir = tmp.Sub("db");
-  auto h = Helper::Start({"hold", dir}, /*pipe_stdin=*/true);
+  auto h = ChildProcess::Start(RUNIC_APPEND_HELPER, {"hold", dir}, /*pipe_stdin=*/true);
   ASSERT_NE(h, nullptr);
   std::string line;
   ASSERT_TRUE(h->ReadLine(&line, Clock::now() + seconds(60)));
@@ -781,7 +668,7 @@ TEST(Durability, DatabaseHeldByAnotherProcessIsInUse) {
   EXPECT_EQ(*c, 1u);
 
   // And the other way round: while this process holds it, the helper cannot.
-  auto h2 = Helper::Start({"hold", dir}, true);
+  auto h2 = ChildProcess::Start(RUNIC_APPEND_HELPER, {"hold", dir}, true);
   ASSERT_NE(h2, nullptr);
   status = h2->Wait(Clock::now() + seconds(60));
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 3) << "helper " << DescribeWait(status);
@@ -843,7 +730,7 @@ TEST(Durability, FullDiskIsAnIOErrorAndCorruptsNothing) {
   for (int i = 0; i < 3; ++i) ids.push_back(FullDiskWorkflowId(i));
   Acks acks(ids);
 
-  auto h = Helper::Start({"fill", dir, filler});
+  auto h = ChildProcess::Start(RUNIC_APPEND_HELPER, {"fill", dir, filler});
   ASSERT_NE(h, nullptr);
   const auto deadline = Clock::now() + seconds(120);
   std::string line, why_not, error, save, append;

@@ -42,6 +42,7 @@
 #include <string>
 #include <vector>
 
+#include "child_process.h"
 #include "test_util.h"
 
 #ifndef RUNIC_RUNNER_CRASH_HELPER
@@ -57,124 +58,33 @@ using std::chrono::seconds;
 constexpr int kWorkflows = 16;
 constexpr int kMinRounds = 20;
 
-// A helper process whose stdout this process reads through a pipe.
-class Process {
- public:
-  static std::unique_ptr<Process> Start(const std::vector<std::string>& args) {
-    std::vector<std::string> all = {RUNIC_RUNNER_CRASH_HELPER};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    int out[2];
-    if (::pipe2(out, O_CLOEXEC) != 0) return nullptr;
-    pid_t pid = ::fork();
-    if (pid < 0) return nullptr;
-    if (pid == 0) {
-      int in = ::open("/dev/null", O_RDONLY);
-      if (in < 0 || ::dup2(in, STDIN_FILENO) < 0 || ::dup2(out[1], STDOUT_FILENO) < 0) ::_exit(126);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    ::close(out[1]);
-    return std::unique_ptr<Process>(new Process(pid, out[0]));
+using test::ChildProcess;
+
+// Reads until a line "completed K" with K >= target. False when the output
+// ends (or the deadline passes) first. With `after_started`, also waits for
+// "started" (every input durable): a workflow whose input was never
+// acknowledged is not expected to finish.
+bool ReadUntilCompleted(ChildProcess& p, std::uint64_t target, Clock::time_point deadline, std::uint64_t* seen,
+                        bool after_started = false) {
+  std::string line;
+  bool started = false;
+  while (p.ReadLine(&line, deadline)) {
+    if (line == "started") started = true;
+    if (line.rfind("completed ", 0) == 0) *seen = std::stoull(line.substr(10));
+    if (*seen >= target && (started || !after_started)) return true;
   }
-
-  ~Process() {
-    Kill();
-    Wait(Clock::now());
-    ::close(fd_);
-  }
-
-  // The next line, without its newline. False at the end of the output or
-  // when `deadline` passes.
-  bool ReadLine(std::string* line, Clock::time_point deadline) {
-    for (;;) {
-      std::size_t nl = buf_.find('\n');
-      if (nl != std::string::npos) {
-        line->assign(buf_, 0, nl);
-        buf_.erase(0, nl + 1);
-        return true;
-      }
-      if (eof_) return false;
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      if (left <= 0) return false;
-      pollfd p{fd_, POLLIN, 0};
-      int r = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1000)));
-      if (r < 0 && errno != EINTR) return false;
-      if (r <= 0) continue;
-      char chunk[4096];
-      ssize_t n = ::read(fd_, chunk, sizeof chunk);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        eof_ = true;
-        continue;
-      }
-      buf_.append(chunk, static_cast<std::size_t>(n));
-    }
-  }
-
-  // Reads until a line "completed K" with K >= target. False when the
-  // output ends (or the deadline passes) first.
-  // With `after_started`, also waits for "started" (every input durable): a
-  // workflow whose input was never acknowledged is not expected to finish.
-  bool ReadUntilCompleted(std::uint64_t target, Clock::time_point deadline, std::uint64_t* seen,
-                          bool after_started = false) {
-    std::string line;
-    bool started = false;
-    while (ReadLine(&line, deadline)) {
-      if (line == "started") started = true;
-      if (line.rfind("completed ", 0) == 0) *seen = std::stoull(line.substr(10));
-      if (*seen >= target && (started || !after_started)) return true;
-    }
-    return false;
-  }
-
-  // Every remaining line until the output ends or `deadline`.
-  std::vector<std::string> ReadAll(Clock::time_point deadline) {
-    std::vector<std::string> lines;
-    std::string line;
-    while (ReadLine(&line, deadline)) lines.push_back(line);
-    return lines;
-  }
-
-  void Kill() {
-    if (pid_ > 0) ::kill(pid_, SIGKILL);
-  }
-
-  // Waits for the process to end, killing it at `deadline`; its wait status.
-  int Wait(Clock::time_point deadline) {
-    int status = 0;
-    while (pid_ > 0) {
-      pid_t r = ::waitpid(pid_, &status, WNOHANG);
-      if (r == pid_ || (r < 0 && errno != EINTR)) {
-        pid_ = -1;
-        break;
-      }
-      if (Clock::now() > deadline) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, &status, 0);
-        pid_ = -1;
-        break;
-      }
-      ::usleep(2000);
-    }
-    return status;
-  }
-
- private:
-  Process(pid_t pid, int fd) : pid_(pid), fd_(fd) {}
-  pid_t pid_;
-  int fd_;
-  std::string buf_;
-  bool eof_ = false;
-};
-
-std::string Describe(int status) {
-  if (WIFEXITED(status)) return "exited with " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return std::string("killed by ") + ::strsignal(WTERMSIG(status));
-  return "status " + std::to_string(status);
+  return false;
 }
+
+// Every remaining line until the output ends or `deadline`.
+std::vector<std::string> ReadAll(ChildProcess& p, Clock::time_point deadline) {
+  std::vector<std::string> lines;
+  std::string line;
+  while (p.ReadLine(&line, deadline)) lines.push_back(line);
+  return lines;
+}
+
+std::string Describe(int status) { return test::DescribeWait(status); }
 
 bool ExitedOk(int status) { return WIFEXITED(status) && WEXITSTATUS(status) == 0; }
 
@@ -255,9 +165,9 @@ TEST(RunnerCrash, KillAtRandomCompletionsAndResumeInANewProcess) {
   // The reference: an uninterrupted run, without a store.
   std::map<std::string, std::string> expected;
   {
-    auto p = Process::Start({"expected", std::to_string(kWorkflows)});
+    auto p = ChildProcess::Start(RUNIC_RUNNER_CRASH_HELPER, {"expected", std::to_string(kWorkflows)});
     ASSERT_NE(p, nullptr);
-    expected = ParseResults(p->ReadAll(Clock::now() + seconds(60)));
+    expected = ParseResults(ReadAll(*p, Clock::now() + seconds(60)));
     int status = p->Wait(Clock::now() + seconds(10));
     ASSERT_TRUE(ExitedOk(status)) << "expected: " << Describe(status);
     ASSERT_EQ(expected.size(), static_cast<std::size_t>(kWorkflows));
@@ -274,10 +184,10 @@ TEST(RunnerCrash, KillAtRandomCompletionsAndResumeInANewProcess) {
     //    uninterrupted run completes about 230.
     const std::uint64_t target = std::uniform_int_distribution<std::uint64_t>(1, 150)(rng);
     {
-      auto p = Process::Start({"run", dir.path(), std::to_string(kWorkflows)});
+      auto p = ChildProcess::Start(RUNIC_RUNNER_CRASH_HELPER, {"run", dir.path(), std::to_string(kWorkflows)});
       ASSERT_NE(p, nullptr);
       std::uint64_t seen = 0;
-      const bool reached = p->ReadUntilCompleted(target, Clock::now() + seconds(60), &seen, /*after_started=*/true);
+      const bool reached = ReadUntilCompleted(*p, target, Clock::now() + seconds(60), &seen, /*after_started=*/true);
       if (reached) {
         p->Kill();
         ++killed_runs;
@@ -290,11 +200,11 @@ TEST(RunnerCrash, KillAtRandomCompletionsAndResumeInANewProcess) {
 
     // 2. Sometimes a crash during recovery as well.
     if (round % 3 == 2) {
-      auto p = Process::Start({"resume", dir.path()});
+      auto p = ChildProcess::Start(RUNIC_RUNNER_CRASH_HELPER, {"resume", dir.path()});
       ASSERT_NE(p, nullptr);
       std::uint64_t seen = 0;
       const std::uint64_t target2 = std::uniform_int_distribution<std::uint64_t>(1, 40)(rng);
-      const bool reached = p->ReadUntilCompleted(target2, Clock::now() + seconds(60), &seen);
+      const bool reached = ReadUntilCompleted(*p, target2, Clock::now() + seconds(60), &seen);
       if (reached) {
         p->Kill();
         ++killed_resumes;
@@ -307,9 +217,9 @@ TEST(RunnerCrash, KillAtRandomCompletionsAndResumeInANewProcess) {
 
     // 3. Resume to the end, in a new process.
     {
-      auto p = Process::Start({"resume", dir.path()});
+      auto p = ChildProcess::Start(RUNIC_RUNNER_CRASH_HELPER, {"resume", dir.path()});
       ASSERT_NE(p, nullptr);
-      auto lines = p->ReadAll(Clock::now() + seconds(90));
+      auto lines = ReadAll(*p, Clock::now() + seconds(90));
       int status = p->Wait(Clock::now() + seconds(10));
       ASSERT_TRUE(ExitedOk(status)) << "resume: " << Describe(status);
       unsigned long long resumed = 0, redispatched = 0;
@@ -326,9 +236,9 @@ TEST(RunnerCrash, KillAtRandomCompletionsAndResumeInANewProcess) {
 
     // 4. The same results as an uninterrupted run.
     {
-      auto p = Process::Start({"results", dir.path(), std::to_string(kWorkflows)});
+      auto p = ChildProcess::Start(RUNIC_RUNNER_CRASH_HELPER, {"results", dir.path(), std::to_string(kWorkflows)});
       ASSERT_NE(p, nullptr);
-      auto got = ParseResults(p->ReadAll(Clock::now() + seconds(60)));
+      auto got = ParseResults(ReadAll(*p, Clock::now() + seconds(60)));
       int status = p->Wait(Clock::now() + seconds(10));
       ASSERT_TRUE(ExitedOk(status)) << "results: " << Describe(status);
       for (const auto& [id, line] : expected) {
