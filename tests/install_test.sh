@@ -91,8 +91,11 @@ run "$work/examples-build.log" "$cmake" --build "$work/examples-build" -j2 ||
   fail "building examples/ against the installed package failed"
 
 step "run the example built with CMake (LD_LIBRARY_PATH=$libdir)"
-LD_LIBRARY_PATH="$libdir" ldd "$work/examples-build/store_demo" | grep -q "librunic.so.* => $libdir/" ||
-  fail "store_demo does not load librunic from $libdir: $(LD_LIBRARY_PATH="$libdir" ldd "$work/examples-build/store_demo" | grep runic)"
+# ldd's output is captured first: `ldd | grep -q` can fail under pipefail
+# when grep exits early and ldd gets SIGPIPE.
+linked=$(LD_LIBRARY_PATH="$libdir" ldd "$work/examples-build/store_demo")
+grep -q "librunic.so.* => $libdir/" <<<"$linked" ||
+  fail "store_demo does not load librunic from $libdir: $(grep runic <<<"$linked")"
 LD_LIBRARY_PATH="$libdir" "$work/examples-build/store_demo" "$work/db-cmake" ||
   fail "the example built with CMake against the installed package failed"
 
