@@ -125,11 +125,6 @@ bool Worker::Await(std::chrono::milliseconds timeout, bool for_idle) {
                            [&] { return reporting_ == 0 && (for_idle ? IdleLocked() : running_ == 0); });
 }
 
-bool Worker::Idle() {
-  std::lock_guard lock(mu_);
-  return IdleLocked();
-}
-
 bool Worker::IdleLocked() const { return running_ == 0 && (active_.empty() || halted_ || stopped_); }
 
 WorkflowResults Worker::Results() {

@@ -69,7 +69,6 @@ class Worker : public std::enable_shared_from_this<Worker> {
 
   WorkflowResults Results();
   WorkflowInfo Info();
-  bool Idle();
 
  private:
   struct Fact {
