@@ -331,36 +331,9 @@ void RunAndKillChild(const std::string& mode, const std::string& data, int n, in
                      const std::string& journal) {
   std::vector<std::string> args = {"runic_bench", "--child-runner", mode, data, std::to_string(n),
                                    std::to_string(kill_after), journal};
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  int fds[2];
-  if (pipe(fds) != 0) throw BenchError("pipe failed");
-  const pid_t pid = fork();
-  if (pid < 0) throw BenchError("fork failed");
-  if (pid == 0) {
-    dup2(fds[1], STDOUT_FILENO);
-    close(fds[0]);
-    close(fds[1]);
-    execv("/proc/self/exe", argv.data());
-    _exit(127);
+  if (!RunChildUntilThenKill(std::move(args), "half", Clock::now() + kAwait)) {
+    throw BenchError("the R3 child failed before half its steps ran");
   }
-  close(fds[1]);
-  std::string got;
-  char buf[64];
-  const auto deadline = Clock::now() + kAwait;
-  while (got.find("half\n") == std::string::npos && Clock::now() < deadline) {
-    pollfd p{fds[0], POLLIN, 0};
-    if (poll(&p, 1, 1000) == 0) continue;
-    const ssize_t k = read(fds[0], buf, sizeof buf);
-    if (k > 0) got.append(buf, static_cast<std::size_t>(k));
-    else if (k == 0 || errno != EINTR) break;
-  }
-  close(fds[0]);
-  kill(pid, SIGKILL);
-  int wstatus = 0;
-  waitpid(pid, &wstatus, 0);
-  if (got.find("half\n") == std::string::npos) throw BenchError("the R3 child failed before half its steps ran");
 }
 
 Row RunR3(const std::string& mode, const Scale& scale, const std::string& dir) {

@@ -1,9 +1,14 @@
 #include "system.h"
 
 #include <malloc.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <sys/statfs.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -77,6 +82,43 @@ std::string DescribeFileSystem(const std::string& path) {
       return out.str();
     }
   }
+}
+
+bool RunChildUntilThenKill(std::vector<std::string> args, const std::string& marker,
+                           std::chrono::steady_clock::time_point deadline) {
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int fds[2];
+  if (pipe(fds) != 0) throw BenchError("pipe failed");
+  const pid_t pid = fork();
+  if (pid < 0) throw BenchError("fork failed");
+  if (pid == 0) {
+    dup2(fds[1], STDOUT_FILENO);
+    close(fds[0]);
+    close(fds[1]);
+    execv("/proc/self/exe", argv.data());
+    _exit(127);
+  }
+  close(fds[1]);
+  const std::string line = marker + "\n";
+  std::string got;
+  char buf[64];
+  while (got.find(line) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fds[0], POLLIN, 0};
+    if (poll(&p, 1, 1000) == 0) continue;
+    const ssize_t k = read(fds[0], buf, sizeof buf);
+    if (k > 0) {
+      got.append(buf, static_cast<std::size_t>(k));
+    } else if (k == 0 || errno != EINTR) {
+      break;
+    }
+  }
+  close(fds[0]);
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return got.find(line) != std::string::npos;
 }
 
 }  // namespace bench

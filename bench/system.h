@@ -3,8 +3,10 @@
 #ifndef RUNIC_BENCH_SYSTEM_H_
 #define RUNIC_BENCH_SYSTEM_H_
 
+#include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace bench {
 
@@ -20,6 +22,12 @@ std::uint64_t DirBytes(const std::string& path);
 bool ResetPeakRss();
 // VmHWM of this process, in MiB.
 double PeakRssMb();
+
+// Runs this benchmark binary again as a child with `args` (argv[0]
+// included), reads its stdout until a line `marker` (or `deadline`), then
+// kills it with SIGKILL and reaps it. True when the marker came.
+bool RunChildUntilThenKill(std::vector<std::string> args, const std::string& marker,
+                           std::chrono::steady_clock::time_point deadline);
 
 // The file system type and device of `path`, for the report's header.
 std::string DescribeFileSystem(const std::string& path);

@@ -253,34 +253,9 @@ Measured ReopenAfterKill(Context& c) {
                                    std::to_string(s.workflows),
                                    std::to_string(s.appends_per_workflow),
                                    std::to_string(s.events_per_append)};
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  int fds[2];
-  if (pipe(fds) != 0) throw BenchError("pipe failed");
-  const pid_t pid = fork();
-  if (pid < 0) throw BenchError("fork failed");
-  if (pid == 0) {
-    dup2(fds[1], STDOUT_FILENO);
-    close(fds[0]);
-    close(fds[1]);
-    execv("/proc/self/exe", argv.data());
-    _exit(127);
+  if (!RunChildUntilThenKill(std::move(args), "done", std::chrono::steady_clock::now() + std::chrono::minutes(10))) {
+    throw BenchError("the W6-kill writer failed before it was done");
   }
-  close(fds[1]);
-  std::string got;
-  char buf[64];
-  ssize_t n;
-  while (got.find("done\n") == std::string::npos && (n = read(fds[0], buf, sizeof buf)) != 0) {
-    if (n > 0) got.append(buf, static_cast<std::size_t>(n));
-    else if (errno != EINTR) break;
-  }
-  close(fds[0]);
-  kill(pid, SIGKILL);
-  int wstatus = 0;
-  waitpid(pid, &wstatus, 0);
-  if (got.find("done\n") == std::string::npos) throw BenchError("the W6-kill writer failed before it was done");
 
   std::unique_ptr<Target> target = MakeTarget(c.engine, c.mode, dir);
   Measured m = TimeReopen(*target, "log-0", "wf-0", s);
