@@ -495,12 +495,6 @@ Row RunR3(const std::string& mode, const Scale& scale, const std::string& dir) {
   return r;
 }
 
-int ToInt(const char* s) {
-  const long v = std::strtol(s, nullptr, 10);
-  if (v <= 0 || v > 100000000) throw BenchError(std::string("bad number '") + s + "'");
-  return static_cast<int>(v);
-}
-
 }  // namespace
 
 bool RunnerEngine(const std::string& engine) { return engine == "none" || engine == "memory" || engine == "disk"; }
@@ -524,8 +518,8 @@ int ChildRunnerMain(int argc, char** argv) {
   if (argc != 7) return 2;
   try {
     const std::string mode = argv[2], dir = argv[3], journal = argv[6];
-    const int n = ToInt(argv[4]);
-    const int kill_after = ToInt(argv[5]);
+    const int n = ParseCount(argv[4]);
+    const int kill_after = ParseCount(argv[5]);
     const int jfd = open(journal.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (jfd < 0) throw BenchError("cannot create the journal " + journal);
     // Steps wait until every workflow has its input, so that all of them are

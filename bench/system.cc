@@ -121,4 +121,10 @@ bool RunChildUntilThenKill(std::vector<std::string> args, const std::string& mar
   return got.find(line) != std::string::npos;
 }
 
+int ParseCount(const char* s) {
+  const long v = std::strtol(s, nullptr, 10);
+  if (v <= 0 || v > 100000000) throw BenchError(std::string("bad number '") + s + "'");
+  return static_cast<int>(v);
+}
+
 }  // namespace bench

@@ -23,6 +23,9 @@ bool ResetPeakRss();
 // VmHWM of this process, in MiB.
 double PeakRssMb();
 
+// A count given on a command line: 1 .. 100,000,000, else BenchError.
+int ParseCount(const char* s);
+
 // Runs this benchmark binary again as a child with `args` (argv[0]
 // included), reads its stdout until a line `marker` (or `deadline`), then
 // kills it with SIGKILL and reaps it. True when the marker came.

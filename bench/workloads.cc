@@ -421,12 +421,6 @@ Row Measure(Context& c, const WorkloadImpl& w) {
   return r;
 }
 
-int ToInt(const char* s) {
-  const long v = std::strtol(s, nullptr, 10);
-  if (v <= 0 || v > 100000000) throw BenchError(std::string("bad number '") + s + "'");
-  return static_cast<int>(v);
-}
-
 }  // namespace
 
 Scale ScaleFor(bool quick) {
@@ -539,10 +533,10 @@ int ChildWriterMain(int argc, char** argv) {
   if (argc != 9) return 2;
   try {
     Scale s;
-    s.ids = ToInt(argv[5]);
-    s.workflows = ToInt(argv[6]);
-    s.appends_per_workflow = ToInt(argv[7]);
-    s.events_per_append = ToInt(argv[8]);
+    s.ids = ParseCount(argv[5]);
+    s.workflows = ParseCount(argv[6]);
+    s.appends_per_workflow = ParseCount(argv[7]);
+    s.events_per_append = ParseCount(argv[8]);
     Context c;
     c.engine = argv[2];
     c.mode = argv[3];
