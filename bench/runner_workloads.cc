@@ -505,6 +505,7 @@ Row RunRunnerWorkload(const std::string& engine, const std::string& mode, const 
     std::string dir;
     ~Cleanup() { RemoveTree(dir); }
   } cleanup{dir};
+  if (engine == "rocksdb-raw" && workload == "R1") return RunR1Floor(mode, scale, dir);
   if (!RunnerEngine(engine)) throw BenchError("engine '" + engine + "' cannot run workflows");
   if (workload == "R1" || workload == "R2") return RunR1R2(engine, mode, workload, scale, dir);
   if (workload == "R3") {

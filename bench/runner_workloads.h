@@ -35,6 +35,10 @@ bool RunnerEngine(const std::string& engine);
 Row RunRunnerWorkload(const std::string& engine, const std::string& mode, const std::string& workload,
                       const Scale& scale, const std::string& dir);
 
+// R1's store floor, engine "rocksdb-raw": the RocksDB writes R1 needs on the
+// disk engine, made directly from one thread (see r1_floor.cc).
+Row RunR1Floor(const std::string& mode, const Scale& scale, const std::string& dir);
+
 // The R3 child, run as "runic_bench --child-runner MODE DIR WORKFLOWS
 // KILL_AFTER JOURNAL": starts WORKFLOWS R1 workflows on the disk store in
 // DIR, journals every step execution to JOURNAL with write(2), reports

@@ -451,6 +451,7 @@ bool Applies(const std::string& engine, const std::string& mode, const std::stri
   const WorkloadDef& w = it->def;
   const bool durable = engine == "disk" || engine == "rocksdb-raw";
   if (engine == "fsync-floor") return w.name == "fsync";
+  if (engine == "rocksdb-raw" && w.name == "R1") return true;  // R1's store floor
   if (w.runner) return RunnerEngine(engine) && (!w.durable_only || durable);
   return it->run != nullptr && engine != "none" && (!w.durable_only || durable);
 }

@@ -499,6 +499,84 @@ TEST_P(RunnerTest, AStoppedWorkflowWritesAndReportsNothingMore) {
   EXPECT_TRUE(runner_->Lookup("wf").status().IsNotFound());
 }
 
+// Many workflows at once: their checkpoints share store writes (the
+// committer), yet every workflow ends with its own right result and its own
+// complete, contiguous history, every step after the fact it consumes.
+TEST_P(RunnerTest, ManyWorkflowsAtOnceKeepTheirOwnHistories) {
+  auto wf = *Workflow::Builder("many", 1).Step("a", AddOne()).Step("b", AddOne(), "a").Step("c", AddOne(), "b").Build();
+  constexpr int kWorkflows = 60;
+  for (int i = 0; i < kWorkflows; ++i) {
+    const std::string id = "w" + std::to_string(i);
+    ASSERT_TRUE(runner_->StartWorkflow(id, wf).ok());
+    ASSERT_TRUE(runner_->Run(id, i * 10).ok());
+  }
+  for (int i = 0; i < kWorkflows; ++i) {
+    const std::string id = "w" + std::to_string(i);
+    ASSERT_TRUE(runner_->AwaitIdle(id, 20s).ok());
+    EXPECT_EQ((*runner_->GetResults(id))["c"], std::vector<Value>{i * 10 + 3});
+    if (!has_store()) continue;
+    EXPECT_EQ(StoredEventTypes(id), (std::vector<std::string>{"start", "input", "dispatch", "done", "dispatch", "done",
+                                                              "dispatch", "done"}));
+    EXPECT_EQ(runner_->Lookup(id)->cursor, 8u);  // what the worker committed is what the store holds
+  }
+}
+
+// on_complete may call back into the Runner, including operations that wait
+// for another workflow's queued checkpoint.
+TEST_P(RunnerTest, OnCompleteMayStopAndCheckpointWorkflows) {
+  auto wf = *Workflow::Builder("cb", 1).Step("a", AddOne()).Step("b", AddOne(), "a").Build();
+  constexpr int kWorkflows = 20;
+  std::atomic<int> stopped{0};
+  WorkflowOptions options;
+  options.on_complete = [&](const std::string& id, const Status&) {
+    for (int i = 0; i < kWorkflows; ++i) (void)runner_->Checkpoint("w" + std::to_string(i));
+    if (runner_->Stop(id).ok()) ++stopped;
+  };
+  for (int i = 0; i < kWorkflows; ++i) {
+    const std::string id = "w" + std::to_string(i);
+    ASSERT_TRUE(runner_->StartWorkflow(id, wf, options).ok());
+    ASSERT_TRUE(runner_->Run(id, i).ok());
+  }
+  for (int i = 0; i < 20000 && stopped.load() < kWorkflows; ++i) std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(stopped.load(), kWorkflows);
+  EXPECT_TRUE(runner_->ListWorkflows().empty());
+  if (has_store()) {
+    for (int i = 0; i < kWorkflows; ++i) {
+      std::vector<std::string> types = StoredEventTypes("w" + std::to_string(i));
+      EXPECT_EQ(std::count(types.begin(), types.end(), "done"), 2);
+    }
+  }
+}
+
+// Fact hashes depend only on the value, the producing node and the parents'
+// hashes, through a fixed encoding: these are the same on every build and
+// machine (a change here breaks resuming workflows stored by older builds).
+TEST_P(RunnerTest, FactHashesAreStable) {
+  if (!has_store()) GTEST_SKIP() << "hashes are read from the store's events";
+  auto wf = *Workflow::Builder("golden", 1)
+                 .Step("inc", AddOne())
+                 .Step("wrap",
+                       [](const Value& v, std::stop_token) -> Result<Value> {
+                         return Value{{"n", v}, {"s", "x"}};
+                       },
+                       "inc")
+                 .Build();
+  RunOnce(wf, 41, "g");
+  std::vector<std::string> facts;
+  Result<std::unique_ptr<EventIterator>> it = store_->Stream("g");
+  ASSERT_TRUE(it.ok());
+  for (; (*it)->Valid(); (*it)->Next()) {
+    std::string_view v = (*it)->value();
+    const Value e = Value::from_cbor(v.begin(), v.end());
+    if (e.contains("f") && e.at("f").is_string()) facts.push_back(e.at("t").get<std::string>() + " " + e.at("f").get<std::string>());
+  }
+  EXPECT_EQ(facts, (std::vector<std::string>{
+                       "input 60dbcab8ed038aac73893ed81723a37142e493c40269913a1da75faf37ac57e7",
+                       "done 200d6f9eb676bf6dc11052cf15abb3e931c8dd1267407fa9281873d8453c300c",
+                       "done db7e69a6b1375d9c35c060f1d56a6ff80d0f925276594c1c2ea174a469c4ba10",
+                   }));
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, RunnerTest,
                          ::testing::Values(Engine::kNone, Engine::kMemory, Engine::kDisk, Engine::kDiskSync),
                          [](const ::testing::TestParamInfo<Engine>& info) { return Name(info.param); });

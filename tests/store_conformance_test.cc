@@ -352,6 +352,69 @@ TEST_P(StoreConformance, AppendSavesItsFactsInTheSameWrite) {
   EXPECT_EQ(StreamAll(*store_, "wf"), std::vector<std::string>{"e1"});
 }
 
+// The ids AppendManyFromManyThreadsStaysContiguous appends to.
+constexpr const char* kIdNames[] = {"m0", "m1", "m2", "m3", "m4", "m5", "m6", "m7"};
+
+TEST_P(StoreConformance, AppendManyAppliesEachRequestOnItsOwn) {
+  ASSERT_EQ(*store_->Append("b", std::vector<std::string>{"b1"}), 1u);
+  AppendRequest a{"a", {"a1", "a2"}, {}};
+  a.options.expected_cursor = 0;
+  a.options.facts = {{"fa", "value a"}};
+  AppendRequest b{"b", {"b2"}, {}};
+  b.options.expected_cursor = 1;
+  AppendRequest c{"c", {"c1"}, {}};
+  c.options.expected_cursor = 5;  // a conflict: writes neither its event nor its fact
+  c.options.facts = {{"fc", "never"}};
+  AppendRequest empty{"d", {}, {}};                 // bad input
+  AppendRequest again{"a", {"a3"}, {}};             // an id twice in one call
+  AppendRequest big{"e", {std::string_view()}, {}};  // an empty event
+  std::vector<AppendRequest> requests = {a, b, c, empty, again, big};
+  std::vector<Result<std::uint64_t>> results = store_->AppendMany(requests);
+  ASSERT_EQ(results.size(), requests.size());
+  ASSERT_TRUE(results[0].ok()) << results[0].status().ToString();
+  EXPECT_EQ(*results[0], 2u);
+  ASSERT_TRUE(results[1].ok()) << results[1].status().ToString();
+  EXPECT_EQ(*results[1], 2u);
+  EXPECT_TRUE(results[2].status().IsConflict()) << results[2].status().ToString();
+  EXPECT_TRUE(results[3].status().IsInvalidArgument());
+  EXPECT_TRUE(results[4].status().IsInvalidArgument());
+  EXPECT_NE(results[4].status().message().find("twice"), std::string::npos);
+  EXPECT_TRUE(results[5].status().IsInvalidArgument());
+
+  EXPECT_EQ(StreamAll(*store_, "a"), (std::vector<std::string>{"a1", "a2"}));
+  EXPECT_EQ(StreamAll(*store_, "b"), (std::vector<std::string>{"b1", "b2"}));
+  EXPECT_EQ(*store_->LoadFact("fa"), "value a");
+  EXPECT_TRUE(store_->LoadFact("fc").status().IsNotFound());
+  for (const char* id : {"c", "d", "e"}) EXPECT_FALSE(*store_->Exists(id)) << id;
+  EXPECT_TRUE(store_->AppendMany({}).empty());
+}
+
+TEST_P(StoreConformance, AppendManyFromManyThreadsStaysContiguous) {
+  constexpr int kThreads = 4, kRounds = 50, kIds = 8;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int r = 0; r < kRounds; ++r) {
+        // Every thread appends to every id, in a different order each time.
+        std::vector<std::string> events;
+        std::vector<AppendRequest> requests;
+        for (int k = 0; k < kIds; ++k) events.push_back("t" + std::to_string(t) + "r" + std::to_string(r));
+        for (int k = 0; k < kIds; ++k) {
+          const int id = (k + t + r) % kIds;
+          requests.push_back({std::string_view(kIdNames[id]), {events[static_cast<std::size_t>(k)]}, {}});
+        }
+        for (const Result<std::uint64_t>& res : store_->AppendMany(requests)) failures += res.ok() ? 0 : 1;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  for (int k = 0; k < kIds; ++k) {
+    EXPECT_EQ(StreamAll(*store_, kIdNames[k]).size(), static_cast<std::size_t>(kThreads * kRounds));
+  }
+}
+
 // W7 of WORKLOADS.md, smaller: 8 threads appending to the same 8 workflows.
 TEST_P(StoreConformance, ContendedAppendsStayContiguous) {
   constexpr int kThreads = 8, kAppends = 200, kBatch = 10;
@@ -640,9 +703,15 @@ TEST_P(StoreConformance, TelemetrySeesEveryOperationAndItsExceptionsAreContained
   ASSERT_TRUE((*store)->Load("wf").ok());
   EXPECT_TRUE((*store)->Append("wf", std::vector<std::string>{}).status().IsInvalidArgument());
   EXPECT_TRUE((*store)->LoadFact("x").status().IsNotFound());
+  const std::vector<AppendRequest> two = {{"w1", {"abc"}, {}}, {"w2", {"de"}, {}}};
+  for (const Result<std::uint64_t>& r : (*store)->AppendMany(two)) EXPECT_TRUE(r.ok());
+  const std::vector<AppendRequest> bad = {{"w1", {}, {}}};
+  EXPECT_TRUE((*store)->AppendMany(bad)[0].status().IsInvalidArgument());
   EXPECT_EQ(seen, (std::vector<std::string>{"start save wf", "stop save 5", "start load wf", "stop load 5",
                                             "start append wf", "exception append InvalidArgument",
-                                            "start load_fact x", "stop load_fact 0"}));
+                                            "start load_fact x", "stop load_fact 0", "start append_many ",
+                                            "stop append_many 5", "start append_many ",
+                                            "exception append_many InvalidArgument"}));
 }
 
 TEST_P(StoreConformance, StatsCountTheTables) {

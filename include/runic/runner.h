@@ -32,6 +32,8 @@ namespace runic {
 
 enum class CheckpointStrategy {
   kEveryCycle,  // after every applied result (default): the least redone work
+                // (cycles that end on the pool are written in groups, see
+                // RunnerOptions::store)
   kOnComplete,  // only when the workflow becomes idle
   kEveryN,      // after every `checkpoint_every` completed runnables
   kManual,      // only on Runner::Checkpoint (and Stop/Shutdown)
@@ -52,8 +54,10 @@ struct WorkflowOptions {
 };
 
 // Callbacks around workflows and runnables. They run on the thread that
-// caused them (a pool thread, or the timer thread for timeouts), never under
-// the runner's locks; exceptions they throw are caught and discarded. Store
+// caused them (a pool thread, the timer thread for timeouts, the caller of
+// Run), except that a workflow finished by a group checkpoint reports on a
+// pool thread; never under the runner's locks, never on the committer's
+// thread. Exceptions they throw are caught and discarded. Store
 // operations have their own callbacks: StoreOptions::telemetry of the Store
 // given to the runner.
 struct RunnerTelemetry {
@@ -72,9 +76,12 @@ struct RunnerOptions {
   // Names the runner (for logs and telemetry).
   std::string name = "runner";
   // Where workflows are checkpointed; null: in memory only (no resume).
-  // Not owned: it must outlive the Runner.
+  // Not owned: it must outlive the Runner. With a store, one more thread
+  // ("runic-commit") writes the checkpoints of cycles that end on the pool,
+  // many workflows in one Store::AppendMany; the runnables a cycle made
+  // ready start once that write succeeded.
   Store* store = nullptr;
-  // Pool threads; 0: the number of cores. A step that ignores its stop token
+  // Pool threads ("runic-pool"); 0: the number of cores. A step that ignores its stop token
   // keeps its thread until it returns; the other threads go on, and
   // timeouts and retries are handled on a separate timer thread.
   std::size_t threads = 0;
@@ -135,7 +142,10 @@ class RUNIC_EXPORT Runner {
   // The values produced so far.
   Result<WorkflowResults> GetResults(std::string_view id);
 
-  // Commits every event not yet in the store.
+  // Commits every event not yet in the store (after a group checkpoint of
+  // the workflow already under way, if any) and returns once they are in it.
+  // A store error is returned and halts the workflow, as any failed
+  // checkpoint does: what cannot be made durable does not run on.
   Status Checkpoint(std::string_view id);
 
   // Stops dispatching, checkpoints when `persist`, asks running steps to

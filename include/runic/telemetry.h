@@ -14,7 +14,7 @@ namespace runic {
 
 enum class StoreOp : std::uint8_t {
   kSave, kLoad, kCheckpoint, kAppend, kStream, kSaveSnapshot, kLoadSnapshot,
-  kSaveFact, kLoadFact, kDeleteFact, kDelete, kList, kExists, kTrim, kStats,
+  kSaveFact, kLoadFact, kDeleteFact, kDelete, kList, kExists, kTrim, kStats, kAppendMany,
 };
 
 // The stable name of an operation, e.g. "append".

@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include "runner/cbor_writer.h"
+
 namespace runic::internal {
 
 std::string Sha256Hex(std::string_view bytes) {
@@ -29,12 +31,13 @@ Result<Value> DecodeValue(std::string_view bytes) {
   return v;
 }
 
-std::string FactHash(const Value& value, std::string_view node, const std::vector<std::string>& parents) {
-  return Sha256Hex(EncodeValue(Value::array({value, node, parents})));
+std::string FactHash(std::string_view encoded_value, std::string_view node, const std::vector<std::string>& parents) {
+  // The bytes of EncodeValue([value, node, parents]), without copying the value.
+  return Sha256Hex(CborWriter().Array(3).Raw(encoded_value).Text(node).TextArray(parents).Take());
 }
 
 std::string RunnableId(std::string_view node, const std::vector<std::string>& inputs) {
-  return Sha256Hex(EncodeValue(Value::array({node, inputs}))).substr(0, 32);
+  return Sha256Hex(CborWriter().Array(2).Text(node).TextArray(inputs).Take()).substr(0, 32);
 }
 
 }  // namespace runic::internal

@@ -16,9 +16,10 @@ std::string Sha256Hex(std::string_view bytes);
 std::string EncodeValue(const Value& value);
 Result<Value> DecodeValue(std::string_view bytes);
 
-// A fact's hash: over the value, the producing node ("" for an input) and
-// the parent facts' hashes.
-std::string FactHash(const Value& value, std::string_view node, const std::vector<std::string>& parents);
+// A fact's hash: over the value (as EncodeValue gives it), the producing node
+// ("" for an input) and the parent facts' hashes. Stable across builds and
+// machines: tests pin known hashes.
+std::string FactHash(std::string_view encoded_value, std::string_view node, const std::vector<std::string>& parents);
 
 // A runnable's id: the node and the facts it consumes.
 std::string RunnableId(std::string_view node, const std::vector<std::string>& inputs);

@@ -4,6 +4,7 @@
 #include <set>
 #include <thread>
 
+#include "runner/committer.h"
 #include "runner/thread_pool.h"
 #include "runner/timer.h"
 #include "runner/worker.h"
@@ -17,6 +18,7 @@ struct Runner::Impl {
   std::shared_ptr<Clock> clock;
   std::unique_ptr<internal::ThreadPool> pool;
   std::unique_ptr<internal::Timer> timer;
+  std::unique_ptr<internal::Committer> committer;  // with a store
 
   std::mutex mu;
   std::map<std::pair<std::string, int>, std::shared_ptr<const Workflow>> definitions;
@@ -46,7 +48,8 @@ struct Runner::Impl {
   }
 
   internal::RunnerContext Context() {
-    return internal::RunnerContext{options.store, clock, pool.get(), timer.get(), &options.telemetry};
+    return internal::RunnerContext{options.store,   clock, pool.get(), timer.get(), &options.telemetry,
+                                   committer.get()};
   }
 
   std::shared_ptr<Worker> Find(std::string_view id) {
@@ -89,6 +92,7 @@ Result<std::unique_ptr<Runner>> Runner::Create(RunnerOptions options) {
   impl->options = std::move(options);
   impl->pool = std::make_unique<internal::ThreadPool>(threads);
   impl->timer = std::make_unique<internal::Timer>(impl->clock);
+  if (impl->options.store != nullptr) impl->committer = std::make_unique<internal::Committer>(impl->options.store);
   return std::unique_ptr<Runner>(new Runner(std::move(impl)));
 }
 
@@ -112,19 +116,16 @@ Status Runner::StartWorkflow(std::string_view id, std::shared_ptr<const Workflow
   Status s = Register(workflow);
   if (!s.ok()) return s;
   if (id.empty()) return Status::InvalidArgument("a workflow id is empty");
-  Store* store = impl_->options.store;
-  if (store != nullptr) {
-    Result<bool> exists = store->Exists(id);
-    if (!exists.ok()) return exists.status();
-    if (*exists) {
-      return Status::Conflict("workflow '" + std::string(id) + "' already exists in the store; resume it instead");
-    }
-  }
   s = impl_->Reserve(id);
   if (!s.ok()) return s;
   auto worker = std::make_shared<Worker>(impl_->Context(), std::string(id), std::move(workflow), options);
+  // The started event is appended only to a workflow with no events, so an
+  // id already in the store fails here and nothing is written.
   s = worker->Start();
   impl_->Publish(id, s.ok() ? worker : nullptr);
+  if (s.IsConflict()) {
+    return Status::Conflict("workflow '" + std::string(id) + "' already exists in the store; resume it instead");
+  }
   return s;
 }
 
@@ -235,7 +236,8 @@ void Runner::Shutdown() {
     while (!w->Await(std::chrono::milliseconds(1000), /*for_idle=*/false)) {
     }
   }
-  for (auto& w : workers) (void)w->Checkpoint();
+  for (auto& w : workers) (void)w->Checkpoint();  // waits for what the committer has queued
+  if (impl_->committer) impl_->committer->Stop();
   impl_->pool->Stop();
 }
 

@@ -2,6 +2,8 @@
 #ifndef RUNIC_SRC_RUNNER_THREAD_POOL_H_
 #define RUNIC_SRC_RUNNER_THREAD_POOL_H_
 
+#include <pthread.h>
+
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -40,6 +42,7 @@ class ThreadPool {
 
  private:
   void Loop() {
+    pthread_setname_np(pthread_self(), "runic-pool");
     for (;;) {
       std::function<void()> task;
       {

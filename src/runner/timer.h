@@ -2,6 +2,8 @@
 #ifndef RUNIC_SRC_RUNNER_TIMER_H_
 #define RUNIC_SRC_RUNNER_TIMER_H_
 
+#include <pthread.h>
+
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -41,6 +43,7 @@ class Timer {
 
  private:
   void Loop() {
+    pthread_setname_np(pthread_self(), "runic-timer");
     std::unique_lock lock(mu_);
     while (!stopping_) {
       if (due_.empty()) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "runner/cbor_writer.h"
 #include "runner/hash.h"
 
 namespace runic::internal {
@@ -66,8 +67,14 @@ Worker::Worker(RunnerContext ctx, std::string id, std::shared_ptr<const Workflow
 
 Status Worker::Start() {
   std::unique_lock lock(mu_);
-  Record(Value{{"t", kStart}, {"w", workflow_->name()}, {"v", workflow_->version()}, {"fp", workflow_->fingerprint()}});
-  Status s = CheckpointLocked();
+  Record(CborWriter()
+             .Map(4)
+             .Text("t").Text(kStart)
+             .Text("w").Text(workflow_->name())
+             .Text("v").Int(workflow_->version())
+             .Text("fp").Text(workflow_->fingerprint())
+             .Take());
+  Status s = CheckpointLocked(lock);
   lock.unlock();
   if (s.ok()) Notify(ctx_.telemetry->workflow_start, {id_, {}, 0, {}, nullptr});
   return s;
@@ -76,27 +83,27 @@ Status Worker::Start() {
 Status Worker::AddInput(Value input) {
   std::unique_lock lock(mu_);
   if (stopped_) return Status::Unavailable("workflow '" + id_ + "' is stopping");
-  if (ctx_.store != nullptr) {
-    const std::size_t size = EncodeValue(input).size();
-    if (size > ctx_.store->limits().max_value_bytes) {
-      return Status::InvalidArgument("input of " + std::to_string(size) + " bytes is over the store's limit of " +
-                                     std::to_string(ctx_.store->limits().max_value_bytes));
-    }
+  std::string bytes = EncodeValue(input);
+  if (ctx_.store != nullptr && bytes.size() > ctx_.store->limits().max_value_bytes) {
+    return Status::InvalidArgument("input of " + std::to_string(bytes.size()) +
+                                   " bytes is over the store's limit of " +
+                                   std::to_string(ctx_.store->limits().max_value_bytes));
   }
   const std::uint64_t ordinal = inputs_++;
   const std::vector<std::string> parents{std::to_string(ordinal)};
-  const std::string hash = FactHash(input, "", parents);
-  AddFact(hash, Fact{std::move(input), "", parents, hash});
-  if (ctx_.store != nullptr) pending_facts_.push_back(hash);
-  Record(Value{{"t", kInput}, {"f", hash}, {"o", ordinal}});
+  const std::string hash = FactHash(bytes, "", parents);
+  if (ctx_.store == nullptr) bytes.clear();
+  FactEntry* entry = AddFact(hash, Fact{std::move(input), std::move(bytes), "", parents, hash});
+  if (ctx_.store != nullptr && entry != nullptr) pending_facts_.push_back(entry);
+  Record(CborWriter().Map(3).Text("t").Text(kInput).Text("f").Text(hash).Text("o").Uint(ordinal).Take());
   Derive(hash);
   was_idle_ = false;
   return AfterChange(lock, /*must_commit=*/true);
 }
 
 Status Worker::Checkpoint() {
-  std::lock_guard lock(mu_);
-  return CheckpointLocked();
+  std::unique_lock lock(mu_);
+  return CheckpointLocked(lock);
 }
 
 void Worker::Drain() {
@@ -107,10 +114,16 @@ void Worker::Drain() {
 }
 
 Status Worker::Detach(bool persist) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   stopped_ = true;
   ready_.clear();
-  Status s = persist ? CheckpointLocked() : Status::OK();
+  Status s = Status::OK();
+  if (persist) {
+    s = CheckpointLocked(lock);
+  } else {
+    WaitForCommitter(lock);  // nothing of this worker is written after Detach
+  }
+  SubmitOrUndo(std::exchange(held_tasks_, {}));  // stopped: they end at once
   detached_ = true;  // from here on nothing is recorded, committed or reported
   for (auto& [id, r] : active_) {
     if (r.running) r.stop.request_stop();
@@ -125,7 +138,9 @@ bool Worker::Await(std::chrono::milliseconds timeout, bool for_idle) {
                            [&] { return reporting_ == 0 && (for_idle ? IdleLocked() : running_ == 0); });
 }
 
-bool Worker::IdleLocked() const { return running_ == 0 && (active_.empty() || halted_ || stopped_); }
+bool Worker::WorkDoneLocked() const { return running_ == 0 && (active_.empty() || halted_ || stopped_); }
+
+bool Worker::IdleLocked() const { return WorkDoneLocked() && !commit_queued_; }
 
 WorkflowResults Worker::Results() {
   std::lock_guard lock(mu_);
@@ -155,11 +170,12 @@ WorkflowInfo Worker::Info() {
 
 // --- State changes (mu_ held) -------------------------------------------------
 
-void Worker::AddFact(const std::string& hash, Fact fact) {
-  if (facts_.count(hash)) return;
+Worker::FactEntry* Worker::AddFact(const std::string& hash, Fact fact) {
+  if (facts_.count(hash)) return nullptr;
   first_of_.emplace(std::make_pair(fact.node, fact.root), hash);
-  facts_.emplace(hash, std::move(fact));
+  auto [it, added] = facts_.emplace(hash, std::move(fact));
   fact_order_.push_back(hash);
+  return &*it;
 }
 
 void Worker::Derive(const std::string& hash) {
@@ -192,12 +208,12 @@ void Worker::Derive(const std::string& hash) {
   }
 }
 
-void Worker::Record(Value event) {
+void Worker::Record(std::string event) {
   if (ctx_.store != nullptr) pending_.push_back(std::move(event));
 }
 
-std::vector<std::pair<std::string, std::uint64_t>> Worker::DispatchReady() {
-  std::vector<std::pair<std::string, std::uint64_t>> tasks;
+std::vector<Worker::Task> Worker::DispatchReady() {
+  std::vector<Task> tasks;
   if (stopped_ || halted_) return tasks;
   const std::size_t limit = std::max<std::size_t>(1, options_.max_concurrency);
   while (running_ < limit && !ready_.empty()) {
@@ -210,7 +226,15 @@ std::vector<std::pair<std::string, std::uint64_t>> Worker::DispatchReady() {
     ++r.generation;
     r.stop = std::stop_source();
     ++running_;
-    Record(Value{{"t", kDispatch}, {"r", id}, {"n", r.node->name}, {"a", r.failures + 1}});
+    if (ctx_.store != nullptr) {
+      Record(CborWriter()
+                 .Map(4)
+                 .Text("t").Text(kDispatch)
+                 .Text("r").Text(id)
+                 .Text("n").Text(r.node->name)
+                 .Text("a").Int(r.failures + 1)
+                 .Take());
+    }
     tasks.emplace_back(id, r.generation);
     if (r.node->policy.timeout.count() > 0) {
       std::weak_ptr<Worker> weak = weak_from_this();
@@ -280,11 +304,12 @@ void Worker::Run(const std::string& id, std::uint64_t generation) {
     result.emplace(Status::Unavailable(std::string("node '") + node->name + "' threw an exception"));
   }
   const auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(ctx_.clock->Now() - start);
-  if (result->ok() && produces && ctx_.store != nullptr) {
-    const std::size_t size = EncodeValue(**result).size();
-    if (size > ctx_.store->limits().max_value_bytes) {
-      result.emplace(Status::InvalidArgument("node '" + node->name + "' produced a value of " + std::to_string(size) +
-                                             " bytes, over the store's limit of " +
+  std::string bytes;
+  if (result->ok() && produces) {
+    bytes = EncodeValue(**result);
+    if (ctx_.store != nullptr && bytes.size() > ctx_.store->limits().max_value_bytes) {
+      result.emplace(Status::InvalidArgument("node '" + node->name + "' produced a value of " +
+                                             std::to_string(bytes.size()) + " bytes, over the store's limit of " +
                                              std::to_string(ctx_.store->limits().max_value_bytes)));
     }
   }
@@ -302,7 +327,8 @@ void Worker::Run(const std::string& id, std::uint64_t generation) {
     if (!result->ok()) {
       OnFailure(id, r, result->status(), took);
     } else {
-      Complete(id, r, produces ? std::optional<Value>(std::move(**result)) : std::nullopt, took, false);
+      Complete(id, r, produces ? std::optional<Value>(std::move(**result)) : std::nullopt, std::move(bytes), took,
+               false);
     }
   }
   (void)AfterChange(lock, false);  // a failed checkpoint halts the workflow
@@ -315,14 +341,19 @@ void Worker::OnFailure(const std::string& id, Runnable& r, const Status& error, 
                         : policy.fallback                ? "fallback"
                         : policy.on_failure == OnFailure::kSkip ? "skip"
                                                                 : "halt";
-  Record(Value{{"t", kFail},
-               {"r", id},
-               {"n", r.node->name},
-               {"a", r.failures},
-               {"us", took.count() / 1000},
-               {"e", error.message().substr(0, kMaxRecordedError)},
-               {"c", static_cast<int>(error.code())},
-               {"o", outcome}});
+  if (ctx_.store != nullptr) {
+    Record(CborWriter()
+               .Map(8)
+               .Text("t").Text(kFail)
+               .Text("r").Text(id)
+               .Text("n").Text(r.node->name)
+               .Text("a").Int(r.failures)
+               .Text("us").Int(took.count() / 1000)
+               .Text("e").Text(std::string_view(error.message()).substr(0, kMaxRecordedError))
+               .Text("c").Int(static_cast<int>(error.code()))
+               .Text("o").Text(outcome)
+               .Take());
+  }
   if (r.failures <= policy.max_retries) {
     const auto delay = Backoff(policy, r.failures);
     if (delay.count() == 0) {
@@ -334,7 +365,7 @@ void Worker::OnFailure(const std::string& id, Runnable& r, const Status& error, 
       if (auto self = weak.lock()) self->Retry(id);
     });
   } else if (policy.fallback) {
-    Complete(id, r, *policy.fallback, took, true);
+    Complete(id, r, *policy.fallback, {}, took, true);
   } else if (policy.on_failure == OnFailure::kSkip) {
     done_.insert(id);
     ++completed_;
@@ -356,22 +387,34 @@ void Worker::Retry(const std::string& id) {
   (void)AfterChange(lock, false);  // a failed checkpoint halts the workflow
 }
 
-void Worker::Complete(const std::string& id, Runnable& r, std::optional<Value> produced,
+void Worker::Complete(const std::string& id, Runnable& r, std::optional<Value> produced, std::string bytes,
                       std::chrono::nanoseconds took, bool fallback) {
-  Value event{{"t", kDone}, {"r", id}, {"n", r.node->name}, {"us", took.count() / 1000}};
   std::string hash;
   if (produced) {
-    hash = FactHash(*produced, r.node->name, r.inputs);
-    event["f"] = hash;
-    event["p"] = r.inputs;
-    event["root"] = r.root;
-    if (fallback) event["fb"] = true;
-    AddFact(hash, Fact{std::move(*produced), r.node->name, r.inputs, r.root});
-    if (ctx_.store != nullptr) pending_facts_.push_back(hash);
-  } else {
-    event["f"] = nullptr;
+    if (bytes.empty()) bytes = EncodeValue(*produced);
+    hash = FactHash(bytes, r.node->name, r.inputs);
   }
-  Record(std::move(event));
+  if (ctx_.store != nullptr) {
+    CborWriter event;
+    event.Map(produced ? (fallback ? 8 : 7) : 5)
+        .Text("t").Text(kDone)
+        .Text("r").Text(id)
+        .Text("n").Text(r.node->name)
+        .Text("us").Int(took.count() / 1000)
+        .Text("f");
+    if (produced) {
+      event.Text(hash).Text("p").TextArray(r.inputs).Text("root").Text(r.root);
+      if (fallback) event.Text("fb").Bool(true);
+    } else {
+      event.Null();
+    }
+    Record(event.Take());
+  }
+  if (produced) {
+    if (ctx_.store == nullptr) bytes.clear();  // kept only until written
+    FactEntry* entry = AddFact(hash, Fact{std::move(*produced), std::move(bytes), r.node->name, r.inputs, r.root});
+    if (ctx_.store != nullptr && entry != nullptr) pending_facts_.push_back(entry);
+  }
   done_.insert(id);
   ++completed_;
   ++completed_since_checkpoint_;
@@ -384,69 +427,178 @@ Status Worker::AfterChange(std::unique_lock<std::mutex>& lock, bool must_commit)
     changed_.notify_all();
     return Status::OK();
   }
-  std::vector<std::pair<std::string, std::uint64_t>> tasks = DispatchReady();
-  const bool idle = IdleLocked();
+  std::vector<Task> tasks = DispatchReady();
   bool commit = must_commit;
   switch (options_.checkpoint) {
     case CheckpointStrategy::kEveryCycle: commit = true; break;
-    case CheckpointStrategy::kOnComplete: commit = commit || idle; break;
+    case CheckpointStrategy::kOnComplete: commit = commit || WorkDoneLocked(); break;
     case CheckpointStrategy::kEveryN:
-      commit = commit || completed_since_checkpoint_ >= std::max<std::size_t>(1, options_.checkpoint_every) || idle;
+      commit = commit || completed_since_checkpoint_ >= std::max<std::size_t>(1, options_.checkpoint_every) ||
+               WorkDoneLocked();
       break;
     case CheckpointStrategy::kManual: break;
   }
-  const Status committed = commit ? CheckpointLocked() : Status::OK();
-  if (!committed.ok() && !halted_) {
-    // What cannot be made durable must not run on: halt.
-    halted_ = true;
-    halt_error_ = committed;
-  }
-  const bool became_idle = idle && !was_idle_ && !stopped_;  // a stop is not a completion
-  if (idle) was_idle_ = true;
-  if (became_idle) ++reporting_;  // Await waits for the callbacks below
-  const bool halted = halted_;
-  const Status outcome = halted ? halt_error_ : Status::OK();
-  if (!halted_) {
-    for (auto& [id, generation] : tasks) {
-      ctx_.pool->Submit([self = shared_from_this(), id = id, generation = generation] { self->Run(id, generation); });
-    }
-  } else {
-    for (auto& [id, generation] : tasks) {  // never started: undo
-      auto it = active_.find(id);
-      if (it != active_.end() && it->second.generation == generation && it->second.running) {
-        it->second.running = false;
-        --running_;
+  Status committed = Status::OK();
+  if (commit && !must_commit && ctx_.committer != nullptr) {
+    // Written by the Committer together with other workflows' checkpoints;
+    // what this cycle dispatched starts once that write succeeded. (A cycle
+    // that recorded nothing dispatched nothing: nothing to wait for.)
+    if (!pending_.empty()) {
+      held_tasks_.insert(held_tasks_.end(), tasks.begin(), tasks.end());
+      tasks.clear();
+      commit_wanted_ = true;
+      if (!commit_queued_) {
+        commit_queued_ = true;
+        ctx_.committer->Enqueue(shared_from_this());
       }
     }
+  } else if (commit) {
+    committed = CheckpointLocked(lock);
   }
-  changed_.notify_all();
-  lock.unlock();
-  if (became_idle) {
-    Notify(halted ? ctx_.telemetry->workflow_exception : ctx_.telemetry->workflow_stop,
-           {id_, {}, 0, {}, halted ? &outcome : nullptr});
-    if (options_.on_complete) {
-      try {
-        options_.on_complete(id_, outcome);
-      } catch (...) {
-        // A callback's exception must not escape into the pool.
-      }
-    }
-    lock.lock();
-    --reporting_;
-    changed_.notify_all();
-    lock.unlock();
-  }
+  SubmitOrUndo(std::move(tasks));
+  Settle(lock);
   return committed;
 }
 
-Status Worker::CheckpointLocked() {
-  if (ctx_.store == nullptr || pending_.empty()) return Status::OK();
-  Status s = Commit();
-  if (s.ok()) {
-    completed_since_checkpoint_ = 0;
-    MaybeSnapshot();
+void Worker::SubmitOrUndo(std::vector<Task> tasks) {
+  for (auto& [id, generation] : tasks) {
+    if (!halted_) {
+      ctx_.pool->Submit([self = shared_from_this(), id = id, generation = generation] { self->Run(id, generation); });
+      continue;
+    }
+    auto it = active_.find(id);  // never started: undo
+    if (it != active_.end() && it->second.generation == generation && it->second.running) {
+      it->second.running = false;
+      --running_;
+    }
   }
+}
+
+void Worker::Settle(std::unique_lock<std::mutex>& lock) {
+  const bool idle = IdleLocked();
+  const bool became_idle = idle && !was_idle_ && !stopped_;  // a stop is not a completion
+  if (idle) was_idle_ = true;
+  if (became_idle) ++reporting_;  // Await waits for the callbacks
+  const Status outcome = halted_ ? halt_error_ : Status::OK();
+  changed_.notify_all();
+  lock.unlock();
+  if (!became_idle) return;
+  if (Committer::OnCommitterThread()) {
+    // A callback may wait for a commit (Stop, Checkpoint) or take its time:
+    // never on the committer's thread.
+    ctx_.pool->Submit([self = shared_from_this(), outcome] { self->ReportIdle(outcome); });
+  } else {
+    ReportIdle(outcome);
+  }
+}
+
+void Worker::ReportIdle(const Status& outcome) {
+  Notify(outcome.ok() ? ctx_.telemetry->workflow_stop : ctx_.telemetry->workflow_exception,
+         {id_, {}, 0, {}, outcome.ok() ? nullptr : &outcome});
+  if (options_.on_complete) {
+    try {
+      options_.on_complete(id_, outcome);
+    } catch (...) {
+      // A callback's exception must not escape into the pool.
+    }
+  }
+  std::lock_guard lock(mu_);
+  --reporting_;
+  changed_.notify_all();
+}
+
+void Worker::WaitForCommitter(std::unique_lock<std::mutex>& lock) {
+  if (!commit_queued_) return;
+  ++sync_waiters_;  // so that the Committer leaves what follows to us
+  changed_.wait(lock, [this] { return !commit_queued_; });
+  --sync_waiters_;
+}
+
+Status Worker::CheckpointLocked(std::unique_lock<std::mutex>& lock) {
+  if (ctx_.store == nullptr) return Status::OK();
+  WaitForCommitter(lock);
+  if (pending_.empty()) return Status::OK();
+  commit_wanted_ = false;
+  completed_since_checkpoint_ = 0;
+  const Status s = Commit();
+  if (s.ok()) {
+    MaybeSnapshot();
+  } else {
+    HaltOnStoreError(s);
+  }
+  SubmitOrUndo(std::exchange(held_tasks_, {}));  // durable now, or undone by the halt
   return s;
+}
+
+void Worker::HaltOnStoreError(const Status& s) {
+  // What cannot be made durable must not run on.
+  if (halted_) return;
+  halted_ = halted_by_store_ = true;
+  halt_error_ = s;
+}
+
+Worker::Take Worker::TakeCommit(QueuedCommit* out) {
+  std::lock_guard lock(mu_);
+  if (pending_.empty()) return Take::kNothing;
+  const StoreLimits& lim = ctx_.store->limits();
+  if (pending_.size() + pending_facts_.size() > lim.max_batch_events) return Take::kTooLarge;
+  std::size_t bytes = 0;
+  out->facts.reserve(pending_facts_.size());
+  for (const FactEntry* f : pending_facts_) {
+    out->facts.emplace_back(f->first, f->second.bytes);
+    bytes += f->second.bytes.size();
+  }
+  out->events.reserve(pending_.size());
+  for (const std::string& e : pending_) {
+    out->events.push_back(e);
+    bytes += e.size();
+  }
+  if (bytes > lim.max_batch_bytes) return Take::kTooLarge;
+  out->expected_cursor = cursor_;
+  taken_events_ = pending_.size();
+  taken_facts_ = pending_facts_.size();
+  taken_tasks_ = std::exchange(held_tasks_, {});
+  commit_wanted_ = false;
+  completed_since_checkpoint_ = 0;
+  return Take::kTaken;
+}
+
+void Worker::FinishCommit(const Result<std::uint64_t>* written) {
+  std::unique_lock lock(mu_);
+  Status s = Status::OK();
+  if (written != nullptr) {
+    s = written->status();
+    if (s.ok()) {
+      cursor_ = **written;
+      Written(taken_events_, taken_facts_);
+    }
+  }
+  taken_events_ = taken_facts_ = 0;
+  EndCommit(lock, s, std::exchange(taken_tasks_, {}));
+}
+
+void Worker::CommitAlone() {
+  std::unique_lock lock(mu_);
+  commit_wanted_ = false;
+  completed_since_checkpoint_ = 0;
+  const Status s = Commit();
+  EndCommit(lock, s, std::exchange(held_tasks_, {}));
+}
+
+void Worker::EndCommit(std::unique_lock<std::mutex>& lock, const Status& s, std::vector<Task> tasks) {
+  if (!s.ok()) {
+    HaltOnStoreError(s);
+    tasks.insert(tasks.end(), held_tasks_.begin(), held_tasks_.end());
+    held_tasks_.clear();
+    commit_wanted_ = false;
+  } else if (pending_.empty()) {
+    MaybeSnapshot();  // only when the state in memory is all written
+  }
+  // A thread waiting in CheckpointLocked commits the rest itself.
+  commit_queued_ = commit_wanted_ && sync_waiters_ == 0;
+  if (commit_queued_) ctx_.committer->Enqueue(shared_from_this());
+  SubmitOrUndo(std::move(tasks));
+  Settle(lock);
 }
 
 // Appends the pending events with the values of their new facts, in as many
@@ -455,34 +607,26 @@ Status Worker::CheckpointLocked() {
 // facts travel in the same atomic write as events: one write per cycle.
 Status Worker::Commit() {
   const StoreLimits& lim = ctx_.store->limits();
-  std::vector<std::string> fact_bytes;
-  fact_bytes.reserve(pending_facts_.size());
-  for (const std::string& h : pending_facts_) fact_bytes.push_back(EncodeValue(facts_.at(h).value));
-  std::size_t next_fact = 0, next_event = 0;
-  while (next_event < pending_.size()) {
+  while (!pending_.empty()) {
     AppendOptions append;
     append.expected_cursor = cursor_;  // this worker is the workflow's only writer
-    std::vector<std::string> batch;
+    std::vector<std::string_view> batch;
     std::size_t bytes = 0;
     auto fits = [&](std::size_t size) {
       const std::size_t entries = batch.size() + append.facts.size();
       return entries == 0 || (entries < lim.max_batch_events && bytes + size <= lim.max_batch_bytes);
     };
-    std::size_t facts_taken = 0;
-    while (next_fact + facts_taken < fact_bytes.size() && fits(fact_bytes[next_fact + facts_taken].size())) {
-      const std::size_t k = next_fact + facts_taken++;
-      append.facts.emplace_back(pending_facts_[k], fact_bytes[k]);
-      bytes += fact_bytes[k].size();
+    while (append.facts.size() < pending_facts_.size()) {
+      const FactEntry* f = pending_facts_[append.facts.size()];
+      if (!fits(f->second.bytes.size())) break;
+      append.facts.emplace_back(f->first, f->second.bytes);
+      bytes += f->second.bytes.size();
     }
-    std::size_t events_taken = 0;
     // Events go only once every pending fact is in this or an earlier append.
-    if (next_fact + facts_taken == fact_bytes.size()) {
-      while (next_event + events_taken < pending_.size()) {
-        std::string encoded = EncodeValue(pending_[next_event + events_taken]);
-        if (!fits(encoded.size())) break;
-        bytes += encoded.size();
-        batch.push_back(std::move(encoded));
-        ++events_taken;
+    if (append.facts.size() == pending_facts_.size()) {
+      while (batch.size() < pending_.size() && fits(pending_[batch.size()].size())) {
+        batch.push_back(pending_[batch.size()]);
+        bytes += batch.back().size();
       }
     }
     if (batch.empty()) {
@@ -491,22 +635,23 @@ Status Worker::Commit() {
         Status s = ctx_.store->SaveFact(hash, value);
         if (!s.ok()) return s;
       }
-      next_fact += facts_taken;
+      Written(0, append.facts.size());
       continue;
     }
     Result<std::uint64_t> cursor = ctx_.store->Append(id_, batch, append);
-    if (!cursor.ok()) {
-      pending_facts_.erase(pending_facts_.begin(), pending_facts_.begin() + static_cast<std::ptrdiff_t>(next_fact));
-      pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(next_event));
-      return cursor.status();
-    }
+    if (!cursor.ok()) return cursor.status();
     cursor_ = *cursor;
-    next_fact += facts_taken;
-    next_event += events_taken;
+    Written(batch.size(), append.facts.size());
   }
-  pending_facts_.clear();
-  pending_.clear();
   return Status::OK();
+}
+
+void Worker::Written(std::size_t events, std::size_t facts) {
+  pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(events));
+  for (std::size_t i = 0; i < facts; ++i) {
+    std::string().swap(pending_facts_[i]->second.bytes);  // the store has them now
+  }
+  pending_facts_.erase(pending_facts_.begin(), pending_facts_.begin() + static_cast<std::ptrdiff_t>(facts));
 }
 
 void Worker::MaybeSnapshot() {
@@ -535,7 +680,7 @@ Value Worker::StateSnapshot() const {
   return Value{{"w", workflow_->name()},   {"v", workflow_->version()}, {"fp", workflow_->fingerprint()},
                {"inputs", inputs_},        {"facts", facts},            {"done", done},
                {"failures", failures},     {"dispatched", dispatched},  {"completed", completed_},
-               {"halted", halted_},
+               {"halted", halted_ && !halted_by_store_},
                {"error", halt_error_.message()}, {"code", static_cast<int>(halt_error_.code())}};
 }
 
@@ -558,7 +703,7 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
       workflow_ = std::move(*wf);
       inputs_ = state->at("inputs").get<std::uint64_t>();
       for (const Value& f : state->at("facts")) {
-        AddFact(f.at(0).get<std::string>(), Fact{Value(), f.at(1).get<std::string>(),
+        AddFact(f.at(0).get<std::string>(), Fact{Value(), {}, f.at(1).get<std::string>(),
                                                   f.at(2).get<std::vector<std::string>>(), f.at(3).get<std::string>()});
       }
       for (const Value& id : state->at("done")) done_.insert(id.get<std::string>());
@@ -635,7 +780,7 @@ Status Worker::ApplyEvent(const Value& e, const DefinitionLookup& lookup, std::s
   if (type == kInput) {
     const std::string hash = e.at("f").get<std::string>();
     const std::uint64_t ordinal = e.at("o").get<std::uint64_t>();
-    AddFact(hash, Fact{Value(), "", {std::to_string(ordinal)}, hash});
+    AddFact(hash, Fact{Value(), {}, "", {std::to_string(ordinal)}, hash});
     inputs_ = std::max(inputs_, ordinal + 1);
   } else if (type == kDispatch) {
     dispatched->insert(e.at("r").get<std::string>());
@@ -646,7 +791,7 @@ Status Worker::ApplyEvent(const Value& e, const DefinitionLookup& lookup, std::s
     if (!e.at("f").is_null()) {
       const std::string node = e.at("n").get<std::string>();
       if (workflow_->Find(node) == nullptr) return Status::Corruption("unknown node '" + node + "'");
-      AddFact(e.at("f").get<std::string>(), Fact{Value(), node, e.at("p").get<std::vector<std::string>>(),
+      AddFact(e.at("f").get<std::string>(), Fact{Value(), {}, node, e.at("p").get<std::vector<std::string>>(),
                                                   e.at("root").get<std::string>()});
     }
   } else if (type == kFail) {

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "runic/runner.h"
+#include "runner/committer.h"
 #include "runner/thread_pool.h"
 #include "runner/timer.h"
 
@@ -33,6 +34,7 @@ struct RunnerContext {
   ThreadPool* pool = nullptr;
   Timer* timer = nullptr;
   const RunnerTelemetry* telemetry = nullptr;
+  Committer* committer = nullptr;  // set when there is a store
 };
 
 class Worker : public std::enable_shared_from_this<Worker> {
@@ -69,14 +71,25 @@ class Worker : public std::enable_shared_from_this<Worker> {
 
   WorkflowResults Results();
   WorkflowInfo Info();
+  const std::string& id() const { return id_; }
+
+  // The Committer's side of a queued checkpoint: it takes the pending events
+  // (kTooLarge: they need several appends, so CommitAlone writes them), then
+  // reports the write's result (nullptr: nothing was taken).
+  enum class Take { kNothing, kTaken, kTooLarge };
+  Take TakeCommit(QueuedCommit* out);
+  void FinishCommit(const Result<std::uint64_t>* written);
+  void CommitAlone();
 
  private:
   struct Fact {
     Value value;
+    std::string bytes;  // its encoding, while it waits to be written
     std::string node;  // "" for an input
     std::vector<std::string> parents;
     std::string root;  // the input it descends from
   };
+  using Task = std::pair<std::string, std::uint64_t>;  // runnable id, generation
   struct Runnable {
     const Workflow::Node* node = nullptr;
     std::vector<std::string> inputs;
@@ -88,23 +101,48 @@ class Worker : public std::enable_shared_from_this<Worker> {
   };
 
   // All below run with mu_ held.
-  void AddFact(const std::string& hash, Fact fact);
+  using FactEntry = std::pair<const std::string, Fact>;  // hash, fact
+  // Adds a fact unless known; returns its entry (stable: facts are never
+  // erased from facts_).
+  FactEntry* AddFact(const std::string& hash, Fact fact);
   // Creates the runnables that the new fact `hash` makes ready.
   void Derive(const std::string& hash);
   // Marks ready runnables running, up to the concurrency limit; returns
   // them (id, generation) to submit once their dispatch is recorded.
-  std::vector<std::pair<std::string, std::uint64_t>> DispatchReady();
-  void Record(Value event);
-  Status CheckpointLocked();
+  std::vector<Task> DispatchReady();
+  // Queues an event (CBOR, see the format in worker.cc) for the next commit.
+  void Record(std::string event);
+  // Waits for a queued checkpoint, then commits the rest here.
+  Status CheckpointLocked(std::unique_lock<std::mutex>& lock);
+  void WaitForCommitter(std::unique_lock<std::mutex>& lock);
   Status Commit();
+  // Drops the first `events` pending events and `facts` pending facts (and
+  // those facts' bytes): the store has them.
+  void Written(std::size_t events, std::size_t facts);
+  // After a commit (queued or not) ended with `s`: halts on failure, starts
+  // `tasks` (or undoes them), queues the next commit if one is wanted.
+  void EndCommit(std::unique_lock<std::mutex>& lock, const Status& s, std::vector<Task> tasks);
+  // A failed checkpoint halts the workflow (unless it already halted).
+  void HaltOnStoreError(const Status& s);
+  // Submits tasks to the pool, or undoes them when the workflow halted.
+  void SubmitOrUndo(std::vector<Task> tasks);
   void MaybeSnapshot();
   void OnFailure(const std::string& id, Runnable& r, const Status& error, std::chrono::nanoseconds took);
-  void Complete(const std::string& id, Runnable& r, std::optional<Value> produced, std::chrono::nanoseconds took,
-                bool fallback);
-  // After any change: dispatch, checkpoint as the strategy says, notify,
-  // and (with the lock released) report a workflow that became idle.
-  // Returns the checkpoint's status.
+  // `bytes`: the produced value's encoding, when already made.
+  void Complete(const std::string& id, Runnable& r, std::optional<Value> produced, std::string bytes,
+                std::chrono::nanoseconds took, bool fallback);
+  // After any change: dispatch, checkpoint as the strategy says (on a pool
+  // or timer thread through the Committer, unless `must_commit`), then
+  // Settle. Returns the checkpoint's status (ok when queued).
   Status AfterChange(std::unique_lock<std::mutex>& lock, bool must_commit);
+  // Notifies waiters and, with the lock released, reports a workflow that
+  // became idle. Unlocks.
+  void Settle(std::unique_lock<std::mutex>& lock);
+  // Runs the workflow's stop (or exception) telemetry and on_complete.
+  void ReportIdle(const Status& outcome);
+  // Nothing runs and nothing is left to run (or the workflow halted).
+  bool WorkDoneLocked() const;
+  // WorkDoneLocked, and no checkpoint is queued.
   bool IdleLocked() const;
   Status ApplyEvent(const Value& e, const DefinitionLookup& lookup, std::set<std::string>* dispatched);
   Value StateSnapshot() const;
@@ -130,11 +168,23 @@ class Worker : public std::enable_shared_from_this<Worker> {
   std::deque<std::string> ready_;
   std::size_t running_ = 0;
   bool halted_ = false;
+  bool halted_by_store_ = false;  // a failed checkpoint: not part of the workflow's history
   Status halt_error_;
   bool stopped_ = false;   // no more dispatching
   bool detached_ = false;  // stopped by Stop: record, commit and report nothing
-  std::vector<Value> pending_;              // events not yet committed
-  std::vector<std::string> pending_facts_;  // their facts, saved first
+  // Events not yet committed, and the new facts they name. A deque: the
+  // Committer reads taken events through views while new ones are added.
+  std::deque<std::string> pending_;
+  std::vector<FactEntry*> pending_facts_;
+  // The Committer's share: whether this worker is queued (or being written),
+  // whether another commit is wanted after it, who waits to commit here, how
+  // much of pending_ / pending_facts_ is being written, and the dispatched
+  // runnables that start once their dispatch is durable.
+  bool commit_queued_ = false;
+  bool commit_wanted_ = false;
+  int sync_waiters_ = 0;
+  std::size_t taken_events_ = 0, taken_facts_ = 0;
+  std::vector<Task> held_tasks_, taken_tasks_;
   std::uint64_t cursor_ = 0;
   std::uint64_t snapshot_cursor_ = 0;
   std::uint64_t completed_ = 0, completed_since_checkpoint_ = 0, redispatched_ = 0;

@@ -19,6 +19,13 @@ StoreLimits EmbeddedLimits() {
   return limits;
 }
 
+std::vector<Result<std::uint64_t>> RunnerTables::AppendMany(std::span<const AppendInput> inputs) {
+  std::vector<Result<std::uint64_t>> results;
+  results.reserve(inputs.size());
+  for (const AppendInput& in : inputs) results.push_back(Append(in.id, in.events, in.expected_cursor, in.facts));
+  return results;
+}
+
 std::int64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())

@@ -38,6 +38,16 @@ class RunnerTables {
   using FactList = std::span<const std::pair<std::string_view, std::string_view>>;
   virtual Result<std::uint64_t> Append(std::string_view id, std::span<const std::string_view> events,
                                        std::optional<std::uint64_t> expected_cursor, FactList facts) = 0;
+  // One request of AppendMany: ids are distinct within a call.
+  struct AppendInput {
+    std::string_view id;
+    std::span<const std::string_view> events;
+    std::optional<std::uint64_t> expected_cursor;
+    FactList facts;
+  };
+  // One result per input, in order, each as Append's. This default appends
+  // them one by one; engines that can write them together override it.
+  virtual std::vector<Result<std::uint64_t>> AppendMany(std::span<const AppendInput> inputs);
   // The iterator must hold `database` (and release it last): it keeps the
   // database open while the iterator lives.
   virtual Result<std::unique_ptr<EventIterator>> Stream(std::string_view id, std::uint64_t after,

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <exception>
+#include <set>
 
 #include "store/database_impl.h"
 
@@ -26,6 +27,7 @@ const char* StoreOpName(StoreOp op) {
     case StoreOp::kExists: return "exists";
     case StoreOp::kTrim: return "trim";
     case StoreOp::kStats: return "stats";
+    case StoreOp::kAppendMany: return "append_many";
   }
   return "unknown";
 }
@@ -152,36 +154,84 @@ Result<LogRecord> Store::Load(std::string_view id) {
   });
 }
 
+// The checks every append passes before an engine sees it; `total` gets the
+// bytes of its events and facts.
+static Status CheckAppend(const StoreLimits& lim, std::string_view id, std::span<const std::string_view> events,
+                          const AppendOptions& options, std::uint64_t* total) {
+  *total = 0;
+  for (std::string_view e : events) *total += e.size();
+  for (const auto& fact : options.facts) *total += fact.second.size();
+  Status s = CheckSize("workflow id", id, lim.max_id_bytes);
+  if (!s.ok()) return s;
+  if (events.empty()) return Status::InvalidArgument("append of an empty batch");
+  const std::size_t entries = events.size() + options.facts.size();
+  if (entries > lim.max_batch_events) {
+    return Status::InvalidArgument("batch of " + std::to_string(entries) + " events and facts; the limit is " +
+                                   std::to_string(lim.max_batch_events));
+  }
+  for (const auto& [hash, value] : options.facts) {
+    s = CheckSize("fact hash", hash, lim.max_id_bytes);
+    if (s.ok()) s = CheckSize("fact value", value, lim.max_value_bytes);
+    if (!s.ok()) return s;
+  }
+  if (*total > lim.max_batch_bytes) {
+    return Status::InvalidArgument("batch of " + std::to_string(*total) + " bytes; the limit is " +
+                                   std::to_string(lim.max_batch_bytes));
+  }
+  for (std::string_view e : events) {
+    s = CheckSize("event", e, lim.max_value_bytes);
+    if (!s.ok()) return s;
+  }
+  return Status::OK();
+}
+
 Result<std::uint64_t> Store::Append(std::string_view id, const std::vector<std::string_view>& events,
                                     const AppendOptions& options) {
   std::uint64_t total = 0;
-  for (std::string_view e : events) total += e.size();
-  for (const auto& fact : options.facts) total += fact.second.size();
+  Status checked = CheckAppend(limits(), id, events, options, &total);
   return Instrumented(*rep_, StoreOp::kAppend, id, total, [&]() -> Result<std::uint64_t> {
-    const StoreLimits& lim = limits();
-    Status s = CheckSize("workflow id", id, lim.max_id_bytes);
-    if (!s.ok()) return s;
-    if (events.empty()) return Status::InvalidArgument("append of an empty batch");
-    const std::size_t entries = events.size() + options.facts.size();
-    if (entries > lim.max_batch_events) {
-      return Status::InvalidArgument("batch of " + std::to_string(entries) + " events and facts; the limit is " +
-                                     std::to_string(lim.max_batch_events));
-    }
-    for (const auto& [hash, value] : options.facts) {
-      s = CheckSize("fact hash", hash, lim.max_id_bytes);
-      if (s.ok()) s = CheckSize("fact value", value, lim.max_value_bytes);
-      if (!s.ok()) return s;
-    }
-    if (total > lim.max_batch_bytes) {
-      return Status::InvalidArgument("batch of " + std::to_string(total) + " bytes; the limit is " +
-                                     std::to_string(lim.max_batch_bytes));
-    }
-    for (std::string_view e : events) {
-      s = CheckSize("event", e, lim.max_value_bytes);
-      if (!s.ok()) return s;
-    }
+    if (!checked.ok()) return checked;
     return rep_->tables->Append(id, events, options.expected_cursor, options.facts);
   });
+}
+
+std::vector<Result<std::uint64_t>> Store::AppendMany(std::span<const AppendRequest> requests) {
+  std::vector<Result<std::uint64_t>> results(requests.size(), Result<std::uint64_t>(std::uint64_t{0}));
+  std::vector<internal::RunnerTables::AppendInput> inputs;
+  std::vector<std::size_t> input_of;  // inputs[k] answers requests[input_of[k]]
+  std::uint64_t bytes = 0;
+  std::set<std::string_view> ids;
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    const AppendRequest& r = requests[i];
+    std::uint64_t total = 0;
+    Status s = CheckAppend(limits(), r.id, r.events, r.options, &total);
+    if (s.ok() && !ids.insert(r.id).second) {
+      s = Status::InvalidArgument("workflow '" + std::string(r.id) + "' appears twice in one AppendMany");
+    }
+    if (!s.ok()) {
+      results[i] = s;
+      continue;
+    }
+    bytes += total;
+    inputs.push_back({r.id, r.events, r.options.expected_cursor, r.options.facts});
+    input_of.push_back(i);
+  }
+  bool answered = false;
+  const Status first_failure = Instrumented(*rep_, StoreOp::kAppendMany, "", bytes, [&]() -> Status {
+    if (!inputs.empty()) {
+      std::vector<Result<std::uint64_t>> written = rep_->tables->AppendMany(inputs);
+      for (std::size_t k = 0; k < written.size(); ++k) results[input_of[k]] = std::move(written[k]);
+    }
+    answered = true;
+    for (const Result<std::uint64_t>& r : results) {
+      if (!r.ok()) return r.status();
+    }
+    return Status::OK();
+  });
+  if (!answered) {  // the engine threw (out of memory, say): nothing it was given is known to be written
+    for (std::size_t i : input_of) results[i] = first_failure;
+  }
+  return results;
 }
 
 Result<std::uint64_t> Store::Append(std::string_view id, const std::vector<std::string>& events,

@@ -9,6 +9,7 @@
 #include <rocksdb/statistics.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <array>
 #include <filesystem>
 #include <atomic>
@@ -80,7 +81,8 @@ struct Shared {
     (void)db->Close();
   }
 
-  std::mutex& StripeOf(std::string_view key) { return stripes[std::hash<std::string_view>{}(key) % kStripes]; }
+  std::size_t StripeIndex(std::string_view key) const { return std::hash<std::string_view>{}(key) % kStripes; }
+  std::mutex& StripeOf(std::string_view key) { return stripes[StripeIndex(key)]; }
 
   std::unique_ptr<GroupCommit> group_commit;  // set when sync is on
 
@@ -230,32 +232,54 @@ class DiskTables final : public RunnerTables {
     if (Status r = EnsureRegistered(); !r.ok()) return r;
     const std::string wkey = keys::WorkflowKey(prefix_, id);
     std::lock_guard lock(s_->StripeOf(wkey));
-    Result<Counter> c = s_->ReadCounter(rocksdb::ReadOptions(), wkey, id);
-    if (!c.ok()) return c.status();
-    if (expected && *expected != c->counter) {
-      return Status::Conflict("workflow '" + std::string(id) + "' is at cursor " + std::to_string(c->counter) +
-                              ", not the expected " + std::to_string(*expected));
-    }
     rocksdb::WriteBatch batch;
-    std::string key = keys::EventKey(wkey, 0);
-    std::uint64_t seq = c->counter;
-    for (std::string_view e : events) {
-      key.resize(wkey.size());
-      keys::PutFixed64(&key, ++seq);
-      batch.Put(s_->cf[kEvents], key, rocksdb::Slice(e.data(), e.size()));
-    }
-    batch.Put(s_->cf[kCounters], wkey, EncodeCounter({seq, c->trimmed}));
-    std::string fkey;
-    for (const auto& [hash, value] : facts) {
-      fkey.assign(prefix_).append(hash);
-      batch.Put(s_->cf[kFacts], fkey, rocksdb::Slice(value.data(), value.size()));
-    }
+    Result<std::uint64_t> seq = AddAppend(&batch, wkey, {id, events, expected, facts});
+    if (!seq.ok()) return seq;
     Status st = s_->Write(&batch, "appending to '" + std::string(id) + "'");
-    // The facts' stripes are not held here: drop their cached values and
-    // any fill that read them before this write.
-    for (const auto& fact : facts) s_->cache.Invalidate(CacheKey('F', prefix_ + std::string(fact.first)));
+    InvalidateFacts(facts);
     if (!st.ok()) return st;
     return seq;
+  }
+
+  // One WriteBatch for every input that passes its checks.
+  std::vector<Result<std::uint64_t>> AppendMany(std::span<const AppendInput> inputs) override {
+    std::vector<Result<std::uint64_t>> results;
+    results.reserve(inputs.size());
+    std::shared_lock drop(drop_mu);
+    if (Status r = EnsureRegistered(); !r.ok()) {
+      results.assign(inputs.size(), r);
+      return results;
+    }
+    std::vector<std::string> wkeys;
+    wkeys.reserve(inputs.size());
+    std::vector<std::size_t> stripes;
+    for (const AppendInput& in : inputs) {
+      wkeys.push_back(keys::WorkflowKey(prefix_, in.id));
+      stripes.push_back(s_->StripeIndex(wkeys.back()));
+    }
+    // Every stripe involved, locked in index order so that two batches never
+    // wait on each other.
+    std::sort(stripes.begin(), stripes.end());
+    stripes.erase(std::unique(stripes.begin(), stripes.end()), stripes.end());
+    std::vector<std::unique_lock<std::mutex>> locks;
+    locks.reserve(stripes.size());
+    for (std::size_t i : stripes) locks.emplace_back(s_->stripes[i]);
+
+    rocksdb::WriteBatch batch;
+    bool any = false;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      results.push_back(AddAppend(&batch, wkeys[i], inputs[i]));
+      any = any || results.back().ok();
+    }
+    if (!any) return results;
+    Status st = s_->Write(&batch, "appending to " + std::to_string(inputs.size()) + " workflows");
+    for (const AppendInput& in : inputs) InvalidateFacts(in.facts);
+    if (!st.ok()) {
+      for (Result<std::uint64_t>& r : results) {
+        if (r.ok()) r = st;
+      }
+    }
+    return results;
   }
 
   Result<std::unique_ptr<EventIterator>> Stream(std::string_view id, std::uint64_t after,
@@ -469,6 +493,38 @@ class DiskTables final : public RunnerTables {
   }
 
  private:
+  // Adds one append's events, counter and facts to `batch`; returns the new
+  // counter. The caller holds the stripe of `wkey`. Adds nothing on a
+  // conflict or error.
+  Result<std::uint64_t> AddAppend(rocksdb::WriteBatch* batch, const std::string& wkey, const AppendInput& in) {
+    Result<Counter> c = s_->ReadCounter(rocksdb::ReadOptions(), wkey, in.id);
+    if (!c.ok()) return c.status();
+    if (in.expected_cursor && *in.expected_cursor != c->counter) {
+      return Status::Conflict("workflow '" + std::string(in.id) + "' is at cursor " + std::to_string(c->counter) +
+                              ", not the expected " + std::to_string(*in.expected_cursor));
+    }
+    std::string key = keys::EventKey(wkey, 0);
+    std::uint64_t seq = c->counter;
+    for (std::string_view e : in.events) {
+      key.resize(wkey.size());
+      keys::PutFixed64(&key, ++seq);
+      batch->Put(s_->cf[kEvents], key, rocksdb::Slice(e.data(), e.size()));
+    }
+    batch->Put(s_->cf[kCounters], wkey, EncodeCounter({seq, c->trimmed}));
+    std::string fkey;
+    for (const auto& [hash, value] : in.facts) {
+      fkey.assign(prefix_).append(hash);
+      batch->Put(s_->cf[kFacts], fkey, rocksdb::Slice(value.data(), value.size()));
+    }
+    return seq;
+  }
+
+  // The facts' stripes are not held by appends: after writing facts, drop
+  // their cached values and any fill that read them before the write.
+  void InvalidateFacts(FactList facts) {
+    for (const auto& fact : facts) s_->cache.Invalidate(CacheKey('F', prefix_ + std::string(fact.first)));
+  }
+
   static std::string CacheKey(char table, std::string_view key) {
     std::string out(1, table);
     out.append(key);
@@ -587,7 +643,7 @@ Result<std::unique_ptr<Engine>> OpenDiskEngine(const DatabaseOptions& options) {
   if (ec) return Status::IOError("cannot create " + shared->dir.engine_path() + ": " + ec.message());
   o.info_log = std::make_shared<InfoLog>(shared->dir.engine_path() + "/LOG");
   shared->statistics = rocksdb::CreateDBStatistics();
-  shared->statistics->set_stats_level(rocksdb::StatsLevel::kExceptTimers);
+  shared->statistics->set_stats_level(rocksdb::StatsLevel::kExceptHistogramOrTimers);  // tickers are all we read
   o.statistics = shared->statistics;
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
   for (const char* name : kTableNames) cfs.emplace_back(name, rocksdb::ColumnFamilyOptions(o));

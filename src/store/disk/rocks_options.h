@@ -22,6 +22,10 @@ inline rocksdb::Options RocksOptions() {
   // cut short by a crash) is still recovered.
   o.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   o.paranoid_checks = true;
+  // Writers waiting for a write group block at once instead of spinning
+  // with sched_yield for up to 100 us: on a machine with few cores the
+  // spinning took the CPU from the threads doing the work.
+  o.enable_write_thread_adaptive_yield = false;
   o.compression = rocksdb::kLZ4Compression;  // cheaper than Snappy on incompressible data
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(std::size_t{32} << 20);

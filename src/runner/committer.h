@@ -1,0 +1,76 @@
+// Committer: the checkpoints of many workflows in one store write.
+//
+// A Worker whose cycle needs a checkpoint queues itself here instead of
+// writing on the pool thread that finished the step. One thread takes every
+// queued worker, writes their pending events and facts with one
+// Store::AppendMany (on disk: one WriteBatch, one WAL write) and hands each
+// worker its result. Under load the batches grow by themselves, like a group
+// commit: the more workflows wait, the more share one write.
+//
+// The runnables a cycle made ready start only once that write succeeded (see
+// Worker::FinishCommit), so no step ever runs on a fact that is not durable.
+#ifndef RUNIC_SRC_RUNNER_COMMITTER_H_
+#define RUNIC_SRC_RUNNER_COMMITTER_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "runic/store.h"
+
+namespace runic::internal {
+
+class Worker;
+
+// One worker's pending checkpoint, as one append. The views point into the
+// worker's state, which keeps them valid until it is told the result.
+struct QueuedCommit {
+  std::shared_ptr<Worker> worker;
+  std::vector<std::string_view> events;
+  std::vector<std::pair<std::string_view, std::string_view>> facts;  // hash, value
+  std::uint64_t expected_cursor = 0;
+};
+
+class Committer {
+ public:
+  explicit Committer(Store* store);
+  ~Committer();  // Stop()
+  Committer(const Committer&) = delete;
+  Committer& operator=(const Committer&) = delete;
+
+  // Queues a worker with pending events. Thread-safe; may be called with the
+  // worker's lock held (the committer never takes a worker's lock while
+  // holding its own).
+  void Enqueue(std::shared_ptr<Worker> worker);
+
+  // Whether the caller runs on a committer's thread, where nothing may wait
+  // for a commit (it would wait for itself) and user callbacks must not run.
+  static bool OnCommitterThread();
+
+  // Writes what is queued, then ends the thread. Workers must not enqueue
+  // after it (the Runner stops them first).
+  void Stop();
+
+ private:
+  void Loop();
+  void CommitBatch(std::vector<std::shared_ptr<Worker>> workers);
+
+  Store* const store_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<std::shared_ptr<Worker>> queue_;
+  bool sleeping_ = false;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace runic::internal
+
+#endif  // RUNIC_SRC_RUNNER_COMMITTER_H_
