@@ -20,6 +20,13 @@
 //   append_helper hold DIR
 //     Opens the database, prints "ready\n", and holds it until stdin reaches
 //     end of file; then closes it and exits 0.
+//   append_helper rounds DIR WORKFLOWS APPENDS
+//     Opens the database, prints "ready\n" and holds it; at each SIGUSR1 makes
+//     APPENDS appends as the append mode does (one thread: ids
+//     DurabilityWorkflowId(0, 0 .. WORKFLOWS-1)), printing an acknowledgement
+//     line for each, then "done\n". At end of stdin it closes the database
+//     and exits 0. (The signal, not stdin, starts a round: the test's child
+//     process handle can only close stdin.)
 //   append_helper fill DIR FILLER
 //     For a small file system: appends batches of four 16 KiB events to the
 //     workflows FullDiskWorkflowId(0..2) until an append fails, printing an
@@ -34,6 +41,7 @@
 // Exit codes: 0 ok, 2 usage, 3 open failed, 4 a write or read failed or
 // returned wrong data, 5 time limit. Errors are described on stderr.
 #include <poll.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -278,6 +286,42 @@ int RunHold(const std::string& dir) {
   return 0;
 }
 
+// True once stdin reached end of file (or failed).
+bool StdinClosed() {
+  pollfd p{STDIN_FILENO, POLLIN, 0};
+  if (::poll(&p, 1, 0) <= 0) return false;
+  char buf[64];
+  ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+  return n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN);
+}
+
+int RunRounds(const AppendConfig& cfg) {
+  // Blocked before RocksDB starts its threads, which inherit the mask: the
+  // signal stays pending until sigtimedwait takes it, and never kills a thread.
+  sigset_t usr1;
+  sigemptyset(&usr1);
+  sigaddset(&usr1, SIGUSR1);
+  if (::pthread_sigmask(SIG_BLOCK, &usr1, nullptr) != 0) Fail(4, "cannot block SIGUSR1");
+  const auto deadline = std::chrono::steady_clock::now() + kTimeLimit;
+  std::shared_ptr<runic::Database> db = OpenOrDie(cfg.dir, cfg.sync);
+  auto store = db->OpenStore(kRunner);
+  if (!store.ok()) Fail(3, "open store: " + store.status().ToString());
+  Emit("ready\n");
+  std::atomic<long> total{0};
+  AppendConfig round = cfg;
+  while (!StdinClosed()) {
+    if (std::chrono::steady_clock::now() > deadline) Fail(5, "time limit reached");
+    const timespec wait{0, 200 * 1000 * 1000};
+    if (::sigtimedwait(&usr1, nullptr, &wait) != SIGUSR1) continue;
+    ++round.seed;
+    AppendThread(**store, round, 0, &total, deadline);
+    Emit("done\n");
+  }
+  store->reset();
+  db.reset();
+  return 0;
+}
+
 long ParseLong(const char* s, const char* what) {
   char* end = nullptr;
   long v = std::strtol(s, &end, 10);
@@ -291,6 +335,14 @@ int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "hold" && argc == 3) return RunHold(argv[2]);
   if (mode == "fill" && argc == 4) return RunFill(argv[2], argv[3]);
+  if (mode == "rounds" && argc == 5) {
+    AppendConfig cfg;
+    cfg.dir = argv[2];
+    cfg.workflows = static_cast<int>(ParseLong(argv[3], "WORKFLOWS"));
+    cfg.appends = ParseLong(argv[4], "APPENDS");
+    if (cfg.workflows < 1) Fail(2, "bad arguments");
+    return RunRounds(cfg);
+  }
   if (mode == "append" && (argc == 9 || argc == 10)) {
     AppendConfig cfg;
     cfg.dir = argv[2];
@@ -309,6 +361,7 @@ int main(int argc, char** argv) {
   std::fprintf(stderr,
                "usage: append_helper append DIR SYNC THREADS WORKFLOWS APPENDS exit|wait SEED [EVENT_BYTES]\n"
                "       append_helper hold DIR\n"
+               "       append_helper rounds DIR WORKFLOWS APPENDS\n"
                "       append_helper fill DIR FILLER\n");
   return 2;
 }

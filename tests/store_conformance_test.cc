@@ -2,7 +2,10 @@
 // by adding its options to kEngines below and passing this suite.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -678,6 +681,138 @@ TEST_P(StoreConformance, BadInputIsRefusedAndWritesNothing) {
   EXPECT_TRUE(store_->Save(std::string(lim.max_id_bytes, 'i'), std::string(lim.max_value_bytes, 'v')).ok());
 }
 
+// --- Describe -----------------------------------------------------------------
+
+// The time of a write as stored: engines keep microseconds.
+std::chrono::system_clock::time_point Micros(std::chrono::system_clock::time_point t) {
+  return std::chrono::floor<std::chrono::microseconds>(t);
+}
+
+TEST_P(StoreConformance, DescribeOfAMissingWorkflowIsNotFound) {
+  EXPECT_TRUE(store_->Describe("nope").status().IsNotFound()) << store_->Describe("nope").status().ToString();
+  // A snapshot alone does not make a workflow exist (Exists is false too).
+  ASSERT_TRUE(store_->SaveSnapshot("snapshot-only", 0, "s").ok());
+  EXPECT_TRUE(store_->Describe("snapshot-only").status().IsNotFound());
+  ASSERT_TRUE(store_->Save("gone", "log").ok());
+  ASSERT_TRUE(store_->Append("gone", std::vector<std::string>{"e"}).ok());
+  ASSERT_TRUE(store_->Delete("gone").ok());
+  EXPECT_TRUE(store_->Describe("gone").status().IsNotFound());
+  EXPECT_TRUE(store_->Describe("").status().IsInvalidArgument());
+  EXPECT_TRUE(store_->Describe(std::string(store_->limits().max_id_bytes + 1, 'i')).status().IsInvalidArgument());
+}
+
+TEST_P(StoreConformance, DescribeSummarisesLogEventsSnapshotAndTrim) {
+  ASSERT_TRUE(store_->Save("wf", "log-123").ok());
+  ASSERT_TRUE(store_->Append("wf", std::vector<std::string>{"a"}).ok());
+  ASSERT_TRUE(store_->Append("wf", std::vector<std::string>{"bb", "ccc"}).ok());
+  const auto before = Micros(std::chrono::system_clock::now());
+  ASSERT_TRUE(store_->Append("wf", std::vector<std::string>{"dddd", "eeeee"}).ok());
+  const auto after = std::chrono::system_clock::now();
+  ASSERT_TRUE(store_->SaveSnapshot("wf", 3, "snap!").ok());
+  Result<WorkflowSummary> untrimmed = store_->Describe("wf");
+  ASSERT_TRUE(untrimmed.ok()) << untrimmed.status().ToString();
+  EXPECT_EQ(untrimmed->events, 5u);
+  EXPECT_EQ(untrimmed->event_bytes, 15u);
+  ASSERT_TRUE(store_->Trim("wf", 3).ok());
+
+  Result<WorkflowSummary> d = store_->Describe("wf");
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->cursor, 5u);
+  EXPECT_EQ(d->trimmed, 3u);
+  EXPECT_EQ(d->events, 2u);
+  EXPECT_EQ(d->event_bytes, 9u);  // "dddd" and "eeeee": the trimmed ones no longer count
+  EXPECT_TRUE(d->has_log);
+  EXPECT_EQ(d->log_bytes, 7u);
+  EXPECT_TRUE(d->has_snapshot);
+  EXPECT_EQ(d->snapshot_cursor, 3u);
+  EXPECT_EQ(d->snapshot_bytes, 5u);
+  // The last append set the time; the snapshot and the trim kept it.
+  EXPECT_GE(d->updated_at, before);
+  EXPECT_LE(d->updated_at, after);
+  EXPECT_EQ(d->updated_at, untrimmed->updated_at);
+
+  // Every event trimmed: the counter still says where the stream stands.
+  ASSERT_TRUE(store_->Trim("wf", 5).ok());
+  d = store_->Describe("wf");
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->cursor, 5u);
+  EXPECT_EQ(d->trimmed, 5u);
+  EXPECT_EQ(d->events, 0u);
+  EXPECT_EQ(d->event_bytes, 0u);
+  EXPECT_EQ(d->updated_at, untrimmed->updated_at);
+
+  if (durable()) {
+    Reopen();
+    Result<WorkflowSummary> reopened = store_->Describe("wf");
+    ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+    EXPECT_EQ(reopened->cursor, 5u);
+    EXPECT_EQ(reopened->log_bytes, 7u);
+    EXPECT_EQ(reopened->updated_at, untrimmed->updated_at);
+  }
+}
+
+TEST_P(StoreConformance, DescribeTimeMovesWithEveryAppendAndSave) {
+  ASSERT_TRUE(store_->Save("wf", "log").ok());
+  const auto saved = store_->Load("wf")->updated_at;
+  EXPECT_EQ(store_->Describe("wf")->updated_at, saved);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  auto before = Micros(std::chrono::system_clock::now());
+  ASSERT_TRUE(store_->Append("wf", std::vector<std::string>{"e"}).ok());
+  auto after = std::chrono::system_clock::now();
+  const auto appended = store_->Describe("wf")->updated_at;
+  EXPECT_GT(appended, saved);
+  EXPECT_GE(appended, before);
+  EXPECT_LE(appended, after);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  const std::vector<AppendRequest> many = {{"wf", {"f"}, {}}};
+  ASSERT_TRUE(store_->AppendMany(many)[0].ok());
+  const auto appended_many = store_->Describe("wf")->updated_at;
+  EXPECT_GT(appended_many, appended);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  before = Micros(std::chrono::system_clock::now());
+  ASSERT_TRUE(store_->Checkpoint("wf", "log 2").ok());
+  after = std::chrono::system_clock::now();
+  const auto checkpointed = store_->Describe("wf")->updated_at;
+  EXPECT_GT(checkpointed, appended_many);
+  EXPECT_GE(checkpointed, before);
+  EXPECT_LE(checkpointed, after);
+  EXPECT_EQ(checkpointed, store_->Load("wf")->updated_at);
+}
+
+TEST_P(StoreConformance, DescribeAnEventsOnlyAndALogOnlyWorkflow) {
+  const auto before = Micros(std::chrono::system_clock::now());
+  ASSERT_TRUE(store_->Append("events-only", std::vector<std::string>{"x", "yz"}).ok());
+  ASSERT_TRUE(store_->Save("log-only", "abc").ok());
+  const auto after = std::chrono::system_clock::now();
+
+  Result<WorkflowSummary> e = store_->Describe("events-only");
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_EQ(e->cursor, 2u);
+  EXPECT_EQ(e->trimmed, 0u);
+  EXPECT_EQ(e->events, 2u);
+  EXPECT_EQ(e->event_bytes, 3u);
+  EXPECT_FALSE(e->has_log);
+  EXPECT_EQ(e->log_bytes, 0u);
+  EXPECT_FALSE(e->has_snapshot);
+  EXPECT_EQ(e->snapshot_cursor, 0u);
+  EXPECT_EQ(e->snapshot_bytes, 0u);
+  EXPECT_GE(e->updated_at, before);
+  EXPECT_LE(e->updated_at, after);
+
+  Result<WorkflowSummary> l = store_->Describe("log-only");
+  ASSERT_TRUE(l.ok()) << l.status().ToString();
+  EXPECT_EQ(l->cursor, 0u);
+  EXPECT_EQ(l->trimmed, 0u);
+  EXPECT_EQ(l->events, 0u);
+  EXPECT_EQ(l->event_bytes, 0u);
+  EXPECT_TRUE(l->has_log);
+  EXPECT_EQ(l->log_bytes, 3u);
+  EXPECT_FALSE(l->has_snapshot);
+  EXPECT_GE(l->updated_at, before);
+  EXPECT_LE(l->updated_at, after);
+  EXPECT_EQ(l->updated_at, store_->Load("log-only")->updated_at);
+}
+
 // --- Telemetry and stats ---------------------------------------------------------
 
 TEST_P(StoreConformance, TelemetrySeesEveryOperationAndItsExceptionsAreContained) {
@@ -701,6 +836,8 @@ TEST_P(StoreConformance, TelemetrySeesEveryOperationAndItsExceptionsAreContained
   ASSERT_TRUE(store.ok());
   ASSERT_TRUE((*store)->Save("wf", "12345").ok());
   ASSERT_TRUE((*store)->Load("wf").ok());
+  ASSERT_TRUE((*store)->Describe("wf").ok());
+  EXPECT_TRUE((*store)->Describe("nope").status().IsNotFound());
   EXPECT_TRUE((*store)->Append("wf", std::vector<std::string>{}).status().IsInvalidArgument());
   EXPECT_TRUE((*store)->LoadFact("x").status().IsNotFound());
   const std::vector<AppendRequest> two = {{"w1", {"abc"}, {}}, {"w2", {"de"}, {}}};
@@ -708,6 +845,8 @@ TEST_P(StoreConformance, TelemetrySeesEveryOperationAndItsExceptionsAreContained
   const std::vector<AppendRequest> bad = {{"w1", {}, {}}};
   EXPECT_TRUE((*store)->AppendMany(bad)[0].status().IsInvalidArgument());
   EXPECT_EQ(seen, (std::vector<std::string>{"start save wf", "stop save 5", "start load wf", "stop load 5",
+                                            "start describe wf", "stop describe 0", "start describe nope",
+                                            "stop describe 0",
                                             "start append wf", "exception append InvalidArgument",
                                             "start load_fact x", "stop load_fact 0", "start append_many ",
                                             "stop append_many 5", "start append_many ",
@@ -732,6 +871,436 @@ TEST_P(StoreConformance, StatsCountTheTables) {
   EXPECT_EQ(s->facts, 1u);
   EXPECT_EQ(s->fact_bytes, 4u);
 }
+
+// --- ListFacts ------------------------------------------------------------------
+
+// Every page of ListFacts from `options` on, checking that each page but the
+// last is full and says more.
+std::vector<std::string> AllFactPages(Store& store, ListOptions options) {
+  std::vector<std::string> all;
+  for (int page = 0; page < 1000; ++page) {
+    Result<ListPage> p = store.ListFacts(options);
+    EXPECT_TRUE(p.ok()) << p.status().ToString();
+    if (!p.ok()) break;
+    all.insert(all.end(), p->ids.begin(), p->ids.end());
+    if (!p->more) break;
+    EXPECT_EQ(p->ids.size(), options.limit);
+    options.start_after = p->ids.back();
+  }
+  return all;
+}
+
+TEST_P(StoreConformance, ListFactsPagesHashesInByteOrder) {
+  Result<ListPage> empty = store_->ListFacts();
+  ASSERT_TRUE(empty.ok()) << empty.status().ToString();
+  EXPECT_TRUE(empty->ids.empty());
+  EXPECT_FALSE(empty->more);
+  std::vector<std::string> expected;  // the hashes starting with "sha-"
+  for (int i = 24; i >= 0; --i) {
+    const std::string hash = "sha-" + std::string(i < 10 ? "0" : "") + std::to_string(i);
+    ASSERT_TRUE(store_->SaveFact(hash, "v" + hash).ok());
+    expected.push_back(hash);
+  }
+  // Bytes compare unsigned: 0xff after every letter; NUL inside a hash is a byte like any other.
+  for (const std::string& hash : {std::string("sha-\xff", 5), std::string("sha-\0x", 6), std::string("sha-")}) {
+    ASSERT_TRUE(store_->SaveFact(hash, "v").ok());
+    expected.push_back(hash);
+  }
+  AppendOptions with_fact;
+  with_fact.facts = {{"sha-by-append", "v"}};
+  ASSERT_TRUE(store_->Append("wf", std::vector<std::string>{"e"}, with_fact).ok());
+  expected.push_back("sha-by-append");
+  std::sort(expected.begin(), expected.end());
+  // Not listed: other prefixes, a deleted fact, workflows, another runner's facts.
+  for (const char* other : {"sha", "sh", "tha-1", "rha-1"}) ASSERT_TRUE(store_->SaveFact(other, "v").ok());
+  ASSERT_TRUE(store_->SaveFact("sha-deleted", "v").ok());
+  ASSERT_TRUE(store_->DeleteFact("sha-deleted").ok());
+  ASSERT_TRUE(store_->Save("sha-workflow", "log").ok());
+  ASSERT_TRUE(OpenStore("other-runner")->SaveFact("sha-other-runner", "v").ok());
+
+  ListOptions options;
+  options.prefix = "sha-";
+  options.limit = 7;
+  EXPECT_EQ(AllFactPages(*store_, options), expected);
+  options.limit = 1;
+  EXPECT_EQ(AllFactPages(*store_, options), expected);
+  // A page that ends exactly at the last hash says there is no more.
+  options.limit = expected.size();
+  Result<ListPage> whole = store_->ListFacts(options);
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  EXPECT_EQ(whole->ids, expected);
+  EXPECT_FALSE(whole->more);
+  options.limit = expected.size() - 1;
+  whole = store_->ListFacts(options);
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  EXPECT_TRUE(whole->more);
+  EXPECT_EQ(whole->ids.size(), expected.size() - 1);
+  // start_after: before the prefix starts from the first; inside it, just past it; past it, nothing.
+  options.limit = 1000;
+  options.start_after = "aaa";
+  EXPECT_EQ(store_->ListFacts(options)->ids, expected);
+  options.start_after = "sha-10";
+  const auto past_10 = std::upper_bound(expected.begin(), expected.end(), "sha-10");
+  EXPECT_EQ(store_->ListFacts(options)->ids, std::vector<std::string>(past_10, expected.end()));
+  options.start_after = "shb";
+  EXPECT_TRUE(store_->ListFacts(options)->ids.empty());
+  // Without a prefix: every fact of this runner.
+  EXPECT_EQ(AllFactPages(*store_, {.prefix = "", .start_after = "", .limit = 3}).size(), expected.size() + 4);
+
+  const std::string long_id(store_->limits().max_id_bytes + 1, 'h');
+  for (ListOptions bad : {ListOptions{.prefix = "", .start_after = "", .limit = 0},
+                          ListOptions{.prefix = "", .start_after = "", .limit = 100001},
+                          ListOptions{.prefix = long_id, .start_after = "", .limit = 10},
+                          ListOptions{.prefix = "", .start_after = long_id, .limit = 10}}) {
+    EXPECT_TRUE(store_->ListFacts(bad).status().IsInvalidArgument());
+  }
+  EXPECT_TRUE(store_->ListFacts({.prefix = "", .start_after = "", .limit = 100000}).ok());
+}
+
+// --- Import ----------------------------------------------------------------------
+
+void ExpectSameSummary(const WorkflowSummary& a, const WorkflowSummary& b, const std::string& what) {
+  EXPECT_EQ(a.cursor, b.cursor) << what;
+  EXPECT_EQ(a.trimmed, b.trimmed) << what;
+  EXPECT_EQ(a.events, b.events) << what;
+  EXPECT_EQ(a.event_bytes, b.event_bytes) << what;
+  EXPECT_EQ(a.has_log, b.has_log) << what;
+  EXPECT_EQ(a.log_bytes, b.log_bytes) << what;
+  EXPECT_EQ(a.has_snapshot, b.has_snapshot) << what;
+  EXPECT_EQ(a.snapshot_cursor, b.snapshot_cursor) << what;
+  EXPECT_EQ(a.snapshot_bytes, b.snapshot_bytes) << what;
+  EXPECT_EQ(a.updated_at, b.updated_at) << what;
+}
+
+std::vector<std::string_view> Views(const std::vector<std::string>& v, std::size_t from, std::size_t to) {
+  return std::vector<std::string_view>(v.begin() + static_cast<std::ptrdiff_t>(from),
+                                       v.begin() + static_cast<std::ptrdiff_t>(to));
+}
+
+class StoreImport : public StoreConformance {
+ protected:
+  // What `runic migrate` reads of a workflow: its summary, its kept events,
+  // log and snapshot.
+  struct Source {
+    WorkflowSummary summary;
+    std::vector<std::string> events;  // sequences summary.trimmed + 1 ..
+    WorkflowImport import;
+  };
+  Source Read(Store& from, const std::string& id) {
+    Source src;
+    Result<WorkflowSummary> d = from.Describe(id);
+    EXPECT_TRUE(d.ok()) << d.status().ToString();
+    if (!d.ok()) return src;
+    src.summary = *d;
+    if (d->cursor > 0) src.events = StreamAll(from, id, d->trimmed);
+    src.import.cursor = d->cursor;
+    src.import.trimmed = d->trimmed;
+    src.import.updated_at = d->updated_at;
+    if (d->has_log) src.import.log = *from.Load(id);
+    if (d->has_snapshot) src.import.snapshot = *from.LoadSnapshot(id);
+    return src;
+  }
+  // The copy: the events in two ImportEvents, then ImportWorkflow.
+  void Import(Store& to, const std::string& id, const Source& src) {
+    const std::size_t half = src.events.size() / 2;
+    const std::uint64_t first = src.summary.trimmed + 1;
+    if (half > 0) {
+      ASSERT_TRUE(to.ImportEvents(id, first, Views(src.events, 0, half)).ok());
+    }
+    if (half < src.events.size()) {
+      ASSERT_TRUE(to.ImportEvents(id, first + half, Views(src.events, half, src.events.size())).ok());
+    }
+    Status s = to.ImportWorkflow(id, src.import);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+  // The copy shows exactly what the source did.
+  void ExpectCopy(Store& copy, const std::string& id, const Source& src) {
+    Result<WorkflowSummary> d = copy.Describe(id);
+    ASSERT_TRUE(d.ok()) << d.status().ToString();
+    ExpectSameSummary(*d, src.summary, id);
+    if (src.summary.cursor > 0) {
+      EXPECT_EQ(StreamAll(copy, id, src.summary.trimmed), src.events) << id;
+    } else {
+      EXPECT_TRUE(copy.Stream(id).status().IsNotFound()) << id;
+    }
+    if (src.summary.trimmed > 0) {
+      Status trimmed = copy.Stream(id, {0}).status();
+      EXPECT_TRUE(trimmed.IsTrimmed()) << trimmed.ToString();
+      EXPECT_EQ(trimmed.first_kept_sequence(), src.summary.trimmed + 1);
+    }
+    Result<LogRecord> log = copy.Load(id);
+    if (src.import.log) {
+      ASSERT_TRUE(log.ok()) << log.status().ToString();
+      EXPECT_EQ(log->log, src.import.log->log);
+      EXPECT_EQ(log->updated_at, src.import.log->updated_at);
+    } else {
+      EXPECT_TRUE(log.status().IsNotFound()) << id;
+    }
+    Result<Snapshot> snap = copy.LoadSnapshot(id);
+    if (src.import.snapshot) {
+      ASSERT_TRUE(snap.ok()) << snap.status().ToString();
+      EXPECT_EQ(snap->cursor, src.import.snapshot->cursor);
+      EXPECT_EQ(snap->bytes, src.import.snapshot->bytes);
+    } else {
+      EXPECT_TRUE(snap.status().IsNotFound()) << id;
+    }
+  }
+
+  // A workflow with all there is: log, 150 events in three appends (across
+  // the memory engine's 64-event chunks), a snapshot and a trim.
+  void MakeSource(Store& store, const std::string& id) {
+    std::string log("log of \0 ", 9);  // any bytes
+    ASSERT_TRUE(store.Save(id, log + id).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // the log's time differs from the appends'
+    for (int batch = 0; batch < 3; ++batch) {
+      std::vector<std::string> events;
+      for (int i = 0; i < 50; ++i) {
+        events.push_back(id + "/" + std::to_string(batch * 50 + i + 1) + std::string(i, 'x'));
+      }
+      ASSERT_TRUE(store.Append(id, events).ok());
+    }
+    ASSERT_TRUE(store.SaveSnapshot(id, 70, "snapshot of " + id).ok());
+    ASSERT_TRUE(store.Trim(id, 70).ok());
+  }
+};
+
+TEST_P(StoreImport, RoundTripIsExactAndAppendsContinue) {
+  MakeSource(*store_, "wf");
+  ASSERT_TRUE(store_->Save("log-only", "just a log").ok());
+  ASSERT_TRUE(store_->Append("events-only", std::vector<std::string>{"a", "b", "c"}).ok());
+  ASSERT_TRUE(store_->Append("all-trimmed", std::vector<std::string>{"a", "b"}).ok());
+  ASSERT_TRUE(store_->Trim("all-trimmed", 2).ok());
+  auto copy = OpenStore("copy");
+  ASSERT_NE(copy, nullptr);
+  std::map<std::string, Source> sources;
+  for (const char* id : {"wf", "log-only", "events-only", "all-trimmed"}) sources[id] = Read(*store_, id);
+  ASSERT_EQ(sources["wf"].events.size(), 80u);
+  ASSERT_EQ(sources["wf"].summary.trimmed, 70u);
+  ASSERT_NE(sources["wf"].import.log->updated_at, sources["wf"].summary.updated_at);
+
+  // Imported events stay out of sight until ImportWorkflow.
+  const Source& wf = sources["wf"];
+  ASSERT_TRUE(copy->ImportEvents("wf", 71, Views(wf.events, 0, 30)).ok());
+  ASSERT_TRUE(copy->ImportEvents("wf", 101, Views(wf.events, 30, 80)).ok());
+  EXPECT_FALSE(*copy->Exists("wf"));
+  EXPECT_TRUE(copy->Stream("wf").status().IsNotFound());
+  EXPECT_TRUE(copy->Describe("wf").status().IsNotFound());
+  EXPECT_TRUE(copy->List()->ids.empty());
+  ASSERT_TRUE(copy->ImportWorkflow("wf", wf.import).ok());
+  for (const auto& [id, src] : sources) {
+    if (id != "wf") Import(*copy, id, src);
+  }
+  for (const auto& [id, src] : sources) ExpectCopy(*copy, id, src);
+  EXPECT_EQ(copy->List()->ids, (std::vector<std::string>{"all-trimmed", "events-only", "log-only", "wf"}));
+  // The source is untouched.
+  for (const auto& [id, src] : sources) ExpectCopy(*store_, id, src);
+
+  // Redoing the copy (an interrupted migrate run again) gives the same.
+  Import(*copy, "wf", wf);
+  ASSERT_TRUE(copy->ImportWorkflow("wf", wf.import).ok());  // the last step alone too
+  ExpectCopy(*copy, "wf", wf);
+  Result<StoreStats> stats = copy->Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->events, 80u + 3u);  // wf's kept events and events-only's, no more
+  EXPECT_EQ(stats->logs, 2u);
+  EXPECT_EQ(stats->snapshots, 1u);
+
+  if (durable()) {
+    copy.reset();
+    Reopen();
+    copy = OpenStore("copy");
+    for (const auto& [id, src] : sources) ExpectCopy(*copy, id, src);
+  }
+  // Appends continue after the imported cursor.
+  EXPECT_EQ(*copy->Append("wf", std::vector<std::string>{"next"}), 151u);
+  std::vector<std::string> continued = wf.events;
+  continued.push_back("next");
+  EXPECT_EQ(StreamAll(*copy, "wf", 70), continued);
+  EXPECT_EQ(*copy->Append("log-only", std::vector<std::string>{"first"}), 1u);
+  EXPECT_EQ(*copy->Append("all-trimmed", std::vector<std::string>{"c"}), 3u);
+  EXPECT_EQ(StreamAll(*copy, "all-trimmed", 2), std::vector<std::string>{"c"});
+  ASSERT_TRUE(copy->Trim("wf", 151).ok());
+  EXPECT_EQ(copy->Describe("wf")->events, 0u);
+}
+
+TEST_P(StoreImport, AMissingEventIsRefusedAndChangesNothing) {
+  // A new workflow: event 3 of 1..4 was never imported.
+  ASSERT_TRUE(store_->ImportEvents("fresh", 1, std::vector<std::string_view>{"a", "b"}).ok());
+  ASSERT_TRUE(store_->ImportEvents("fresh", 4, std::vector<std::string_view>{"d"}).ok());
+  WorkflowImport w;
+  w.cursor = 4;
+  w.log = LogRecord{"log", std::chrono::system_clock::now()};
+  w.snapshot = Snapshot{2, "snap"};
+  w.updated_at = std::chrono::system_clock::now();
+  Status s = store_->ImportWorkflow("fresh", w);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_NE(s.message().find("event 3 is missing"), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find("fresh"), std::string::npos) << s.ToString();
+  EXPECT_FALSE(*store_->Exists("fresh"));
+  EXPECT_TRUE(store_->Load("fresh").status().IsNotFound());
+  EXPECT_TRUE(store_->LoadSnapshot("fresh").status().IsNotFound());
+  EXPECT_TRUE(store_->Stream("fresh").status().IsNotFound());
+  // Past the cursor is missing too.
+  w.cursor = 5;
+  w.trimmed = 3;
+  s = store_->ImportWorkflow("fresh", w);
+  EXPECT_NE(s.message().find("event 5 is missing"), std::string::npos) << s.ToString();
+  // With the gap trimmed, it imports, and the events outside (3, 4] are gone.
+  w.cursor = 4;
+  s = store_->ImportWorkflow("fresh", w);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(StreamAll(*store_, "fresh", 3), std::vector<std::string>{"d"});
+  EXPECT_EQ(store_->Stats()->events, 1u);
+
+  // An existing workflow: asked for events it lacks, it keeps what it has.
+  ASSERT_TRUE(store_->Save("wf", "old log").ok());
+  ASSERT_TRUE(store_->Append("wf", std::vector<std::string>{"o1", "o2", "o3"}).ok());
+  const WorkflowSummary before = *store_->Describe("wf");
+  WorkflowImport more;
+  more.cursor = 5;
+  more.log = LogRecord{"new log", std::chrono::system_clock::now()};
+  s = store_->ImportWorkflow("wf", more);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_NE(s.message().find("event 4 is missing"), std::string::npos) << s.ToString();
+  ExpectSameSummary(*store_->Describe("wf"), before, "wf");
+  EXPECT_EQ(store_->Load("wf")->log, "old log");
+  EXPECT_EQ(StreamAll(*store_, "wf"), (std::vector<std::string>{"o1", "o2", "o3"}));
+  // The events it holds count: importing the missing ones is enough.
+  ASSERT_TRUE(store_->ImportEvents("wf", 4, std::vector<std::string_view>{"n4", "n5"}).ok());
+  s = store_->ImportWorkflow("wf", more);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(StreamAll(*store_, "wf"), (std::vector<std::string>{"o1", "o2", "o3", "n4", "n5"}));
+  EXPECT_EQ(store_->Load("wf")->log, "new log");
+  EXPECT_TRUE(store_->LoadSnapshot("wf").status().IsNotFound());
+}
+
+TEST_P(StoreImport, ImportingOverAWorkflowReplacesIt) {
+  // The destination holds more: 10 events, a log, a snapshot; and imported
+  // events beyond them that were never made part of it.
+  ASSERT_TRUE(store_->Save("wf", "old log").ok());
+  for (int i = 1; i <= 10; ++i) {
+    ASSERT_TRUE(store_->Append("wf", std::vector<std::string>{"old" + std::to_string(i)}).ok());
+  }
+  ASSERT_TRUE(store_->SaveSnapshot("wf", 8, "old snapshot").ok());
+  ASSERT_TRUE(store_->ImportEvents("wf", 20, std::vector<std::string_view>{"stray20", "stray21"}).ok());
+  // The source: 5 events, trimmed to 2, no log, no snapshot.
+  auto source = OpenStore("source");
+  ASSERT_TRUE(source->Append("wf", std::vector<std::string>{"s1", "s2", "s3", "s4", "s5"}).ok());
+  ASSERT_TRUE(source->Trim("wf", 2).ok());
+  const Source src = Read(*source, "wf");
+  Import(*store_, "wf", src);
+  ExpectCopy(*store_, "wf", src);
+  EXPECT_EQ(StreamAll(*store_, "wf", 2), (std::vector<std::string>{"s3", "s4", "s5"}));
+  Result<StoreStats> stats = store_->Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->events, 3u) << "an event outside the imported range survived";
+  EXPECT_EQ(stats->logs, 0u);
+  EXPECT_EQ(stats->snapshots, 0u);
+  // The stray imported events went too: they no longer count as imported.
+  WorkflowImport stale = src.import;
+  stale.cursor = 21;
+  stale.trimmed = 19;
+  Status s = store_->ImportWorkflow("wf", stale);
+  EXPECT_NE(s.message().find("event 20 is missing"), std::string::npos) << s.ToString();
+  // Appends continue from the imported cursor, and nothing old reappears.
+  EXPECT_EQ(*store_->Append("wf", std::vector<std::string>{"n6"}), 6u);
+  EXPECT_EQ(StreamAll(*store_, "wf", 2), (std::vector<std::string>{"s3", "s4", "s5", "n6"}));
+  for (int i = 7; i <= 21; ++i) {
+    ASSERT_TRUE(store_->Append("wf", std::vector<std::string>{"n" + std::to_string(i)}).ok());
+  }
+  const std::vector<std::string> tail = StreamAll(*store_, "wf", 18);
+  EXPECT_EQ(tail, (std::vector<std::string>{"n19", "n20", "n21"}));
+
+  // Importing an empty state removes the workflow, as Delete would.
+  ASSERT_TRUE(store_->ImportWorkflow("wf", WorkflowImport{}).ok());
+  EXPECT_FALSE(*store_->Exists("wf"));
+  EXPECT_TRUE(store_->Stream("wf").status().IsNotFound());
+  EXPECT_EQ(store_->Stats()->events, 0u);
+  EXPECT_EQ(*store_->Append("wf", std::vector<std::string>{"again"}), 1u);
+}
+
+TEST_P(StoreImport, BadInputIsRefusedAndWritesNothing) {
+  const StoreLimits& lim = store_->limits();
+  const std::string big(lim.max_value_bytes + 1, 'v');
+  const std::string long_id(lim.max_id_bytes + 1, 'i');
+  using Events = std::vector<std::string_view>;
+  const auto max = std::numeric_limits<std::uint64_t>::max();
+  EXPECT_TRUE(store_->ImportEvents("", 1, Events{"e"}).IsInvalidArgument());
+  EXPECT_TRUE(store_->ImportEvents(long_id, 1, Events{"e"}).IsInvalidArgument());
+  Status zero = store_->ImportEvents("wf", 0, Events{"e"});
+  EXPECT_TRUE(zero.IsInvalidArgument()) << zero.ToString();
+  EXPECT_TRUE(store_->ImportEvents("wf", 1, Events{}).IsInvalidArgument());
+  EXPECT_TRUE(store_->ImportEvents("wf", 1, Events{"e", ""}).IsInvalidArgument());
+  EXPECT_TRUE(store_->ImportEvents("wf", 1, Events{big}).IsInvalidArgument());
+  EXPECT_TRUE(store_->ImportEvents("wf", 1, Events(lim.max_batch_events + 1, "e")).IsInvalidArgument());
+  const std::string half(lim.max_batch_bytes / 2 + 1, 'h');
+  EXPECT_TRUE(store_->ImportEvents("wf", 1, Events{half, half}).IsInvalidArgument());
+  EXPECT_TRUE(store_->ImportEvents("wf", max, Events{"e"}).IsInvalidArgument());
+  EXPECT_TRUE(store_->ImportEvents("wf", max - 1, Events{"e", "f"}).IsInvalidArgument());
+
+  auto import = [&](std::uint64_t cursor, std::uint64_t trimmed) {
+    WorkflowImport w;
+    w.cursor = cursor;
+    w.trimmed = trimmed;
+    w.updated_at = std::chrono::system_clock::now();
+    return w;
+  };
+  EXPECT_TRUE(store_->ImportWorkflow("", import(0, 0)).IsInvalidArgument());
+  EXPECT_TRUE(store_->ImportWorkflow(long_id, import(0, 0)).IsInvalidArgument());
+  Status above = store_->ImportWorkflow("wf", import(3, 4));
+  EXPECT_TRUE(above.IsInvalidArgument()) << above.ToString();
+  EXPECT_TRUE(store_->ImportWorkflow("wf", import(max, max)).IsInvalidArgument());
+  WorkflowImport w = import(0, 0);
+  w.snapshot = Snapshot{1, "snap"};  // above the cursor
+  EXPECT_TRUE(store_->ImportWorkflow("wf", w).IsInvalidArgument());
+  w.snapshot = Snapshot{0, ""};
+  EXPECT_TRUE(store_->ImportWorkflow("wf", w).IsInvalidArgument());
+  w.snapshot = Snapshot{0, big};
+  EXPECT_TRUE(store_->ImportWorkflow("wf", w).IsInvalidArgument());
+  w.snapshot.reset();
+  w.log = LogRecord{"", std::chrono::system_clock::now()};
+  EXPECT_TRUE(store_->ImportWorkflow("wf", w).IsInvalidArgument());
+  w.log = LogRecord{big, std::chrono::system_clock::now()};
+  EXPECT_TRUE(store_->ImportWorkflow("wf", w).IsInvalidArgument());
+
+  // Nothing was written, and at the limits it works.
+  EXPECT_TRUE(Ids().empty());
+  Result<StoreStats> stats = store_->Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->events + stats->logs + stats->snapshots, 0u);
+  EXPECT_TRUE(store_->ImportEvents("wf", 1, Events(lim.max_batch_events, "e")).ok());
+  EXPECT_TRUE(store_->ImportEvents("wf", max - 1, Events{"e"}).ok());
+  Status at_limits = store_->ImportWorkflow("wf", import(lim.max_batch_events, 0));
+  EXPECT_TRUE(at_limits.ok()) << at_limits.ToString();
+  EXPECT_EQ(store_->Describe("wf")->events, lim.max_batch_events);
+}
+
+TEST_P(StoreImport, TelemetryNamesTheNewOperations) {
+  std::vector<std::string> seen;
+  StoreOptions options;
+  options.telemetry.on_stop = [&](const StoreOpEvent& e) {
+    seen.push_back(std::string(StoreOpName(e.op)) + " " + std::string(e.id) + " " + std::to_string(e.bytes));
+  };
+  options.telemetry.on_exception = [&](const StoreOpEvent& e) {
+    seen.push_back(std::string(StoreOpName(e.op)) + " " + Status::CodeName(e.status->code()));
+  };
+  Result<std::unique_ptr<Store>> store = db_->OpenStore("telemetry", options);
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->ListFacts({.prefix = "p", .start_after = "", .limit = 5}).ok());
+  ASSERT_TRUE((*store)->ImportEvents("wf", 1, std::vector<std::string_view>{"abc", "de"}).ok());
+  WorkflowImport w;
+  w.cursor = 2;
+  w.log = LogRecord{"1234", {}};
+  w.snapshot = Snapshot{1, "12345678"};
+  ASSERT_TRUE((*store)->ImportWorkflow("wf", w).ok());
+  w.cursor = 3;
+  EXPECT_TRUE((*store)->ImportWorkflow("wf", w).IsInvalidArgument());
+  EXPECT_EQ(seen, (std::vector<std::string>{"list_facts p 0", "import_events wf 5", "import_workflow wf 12",
+                                            "import_workflow InvalidArgument"}));
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, StoreImport, ::testing::ValuesIn(kEngines),
+                         [](const ::testing::TestParamInfo<EngineCase>& info) { return std::string(info.param.name); });
 
 // --- Read cache: never a stale value ----------------------------------------------
 

@@ -46,15 +46,17 @@ class RUNIC_EXPORT Database {
   // written in a newer format than this library reads; kInUse when another
   // process holds the directory; kIOError when the directory cannot be
   // created or holds files that are not a Runic database; kNotFound when it
-  // is missing (or empty) and create_if_missing is false; kCorruption for a
-  // damaged marker, damaged files or missing engine files.
+  // is missing (or empty) and create_if_missing is false or read_only is
+  // true; kCorruption for a damaged marker, damaged files or missing engine
+  // files.
   static Result<std::shared_ptr<Database>> Open(const DatabaseOptions& options = {});
 
   // Opens the database a URI names. The scheme is the engine:
   //   memory:            an in-process database ("memory:NAME" names it)
   //   disk:///abs/path   a directory on disk (also "disk:relative/path";
   //                      "disk://" alone means the default dir)
-  // Query parameters: sync=0|1, read_cache_bytes=N, create=0|1, e.g.
+  // Query parameters: sync=0|1, read_cache_bytes=N, create=0|1,
+  // read_only=0|1, e.g.
   //   disk:///var/lib/app/runic?sync=1
   // A URI names a database, never a runner. Unknown schemes and parameters
   // are kInvalidArgument.
@@ -73,7 +75,8 @@ class RUNIC_EXPORT Database {
   const StoreLimits& limits() const;
 
   // The handle for one runner's tables, creating them if missing (creating
-  // tables that exist is not an error). kInvalidArgument for an empty or
+  // tables that exist is not an error; a read-only database creates nothing,
+  // and missing tables read as empty). kInvalidArgument for an empty or
   // oversized name.
   Result<std::unique_ptr<Store>> OpenStore(std::string_view runner_name,
                                            const StoreOptions& options = {});
@@ -86,6 +89,28 @@ class RUNIC_EXPORT Database {
   Status DropRunner(std::string_view runner_name);
 
   Result<DatabaseStats> Stats();
+
+  // A read-only database catches up with what the process holding it wrote
+  // since Open or the last Refresh. Ok and nothing to do for other databases.
+  // kUnavailable, changing nothing, while an EventIterator of the database
+  // is alive: its view must not change under it (release it, then refresh).
+  Status Refresh();
+
+  // Writes a copy of the whole database (every runner) into `dest_dir`, a
+  // directory that must be missing or empty (else kInvalidArgument), as a
+  // database Open can use. Disk engine only (the memory engine returns
+  // kInvalidArgument: copy it with `runic migrate`); it uses RocksDB's
+  // checkpoint facility (table files hard-linked when on the same
+  // filesystem). The copy is consistent: it holds, for each write, all of it
+  // or none, and every write acknowledged before Backup was called. On a
+  // read-only database whose owner is writing, it is the owner's data as of
+  // the copy (a later write may be in it or not, whole); the database first
+  // catches up as Refresh does (so kUnavailable, writing nothing, while an
+  // EventIterator of it is alive), and kUnavailable also when the owner's
+  // flushes or compactions kept changing its files through a few attempts.
+  // A copy that fails is removed; one cut short by a crash has no marker
+  // file, so Open refuses it rather than take it for a database.
+  Status Backup(const std::string& dest_dir);
 
  private:
   friend class DatabaseImpl;

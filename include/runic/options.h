@@ -49,6 +49,14 @@ struct RUNIC_EXPORT DatabaseOptions {
 
   // Disk engine: fail Open instead of creating a missing database.
   bool create_if_missing = true;
+
+  // Disk engine: open for reading only, also while another process holds
+  // the database (as a RocksDB secondary instance: this is how `runic ls`
+  // looks into a running service's store). Reads see the data as of Open,
+  // then as of each Database::Refresh(). Every write returns
+  // kInvalidArgument and nothing is ever created: a missing database is
+  // kNotFound. The memory engine refuses it (kInvalidArgument).
+  bool read_only = false;
 };
 
 // Options for one store handle (one runner's tables).

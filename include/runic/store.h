@@ -99,6 +99,30 @@ struct ListPage {
   bool more = false;
 };
 
+// What a store holds for one workflow (Store::Describe).
+struct WorkflowSummary {
+  std::uint64_t cursor = 0;       // the highest sequence appended (0: none)
+  std::uint64_t trimmed = 0;      // events up to this sequence were trimmed
+  std::uint64_t events = 0;       // events kept: cursor - trimmed
+  std::uint64_t event_bytes = 0;  // their value bytes
+  bool has_log = false;
+  std::uint64_t log_bytes = 0;
+  bool has_snapshot = false;
+  std::uint64_t snapshot_cursor = 0, snapshot_bytes = 0;
+  // The last Save, Checkpoint or Append of this workflow.
+  std::chrono::system_clock::time_point updated_at;
+};
+
+// A workflow's state as another store held it, for copying between stores
+// (Store::ImportWorkflow; `runic migrate`).
+struct WorkflowImport {
+  std::uint64_t cursor = 0;   // the counter
+  std::uint64_t trimmed = 0;  // events up to here were trimmed
+  std::optional<LogRecord> log;
+  std::optional<Snapshot> snapshot;
+  std::chrono::system_clock::time_point updated_at;  // as Describe reported it
+};
+
 // Counts and value bytes of one runner's tables. Computed by reading the
 // tables, so it costs time proportional to their size.
 struct StoreStats {
@@ -187,6 +211,9 @@ class RUNIC_EXPORT Store {
   Result<ListPage> List(const ListOptions& options = {});
   // True when the workflow has a log or an event counter.
   Result<bool> Exists(std::string_view id);
+  // What the store holds for the workflow. kNotFound when !Exists(id).
+  // Reads the workflow's events to count their bytes.
+  Result<WorkflowSummary> Describe(std::string_view id);
 
   // Deletes the events with sequence <= cursor (normally covered by a
   // snapshot). The counter never goes down: the next append still gets
@@ -197,6 +224,25 @@ class RUNIC_EXPORT Store {
 
   // Counts and sizes of this runner's tables.
   Result<StoreStats> Stats();
+
+  // Fact hashes in byte order, one page at a time (as List pages ids).
+  Result<ListPage> ListFacts(const ListOptions& options = {});
+
+  // Copying a workflow from another store (`runic migrate`), in two steps
+  // that are each idempotent, so an interrupted copy can simply be redone:
+  // ImportEvents writes events at their own sequences (first_sequence,
+  // first_sequence + 1, ...) without making them visible; ImportWorkflow
+  // then makes the workflow exactly what `w` says: its counter (cursor,
+  // trimmed) and update time, its log and snapshot (removed when absent),
+  // and no event outside (trimmed, cursor]. Events in that range must have
+  // been imported (kInvalidArgument names the first missing one; events the
+  // workflow already holds in that range count too). The limits apply as for
+  // Append; first_sequence is at least 1. Import into a workflow that nothing
+  // else writes meanwhile: where the workflow already exists, its readers may
+  // see imported events at sequences it holds before ImportWorkflow.
+  Status ImportEvents(std::string_view id, std::uint64_t first_sequence,
+                      const std::vector<std::string_view>& events);
+  Status ImportWorkflow(std::string_view id, const WorkflowImport& w);
 
   struct Rep;  // opaque: the implementation's state
 

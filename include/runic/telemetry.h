@@ -14,7 +14,8 @@ namespace runic {
 
 enum class StoreOp : std::uint8_t {
   kSave, kLoad, kCheckpoint, kAppend, kStream, kSaveSnapshot, kLoadSnapshot,
-  kSaveFact, kLoadFact, kDeleteFact, kDelete, kList, kExists, kTrim, kStats, kAppendMany,
+  kSaveFact, kLoadFact, kDeleteFact, kDelete, kList, kExists, kTrim, kStats, kAppendMany, kDescribe,
+  kListFacts, kImportEvents, kImportWorkflow,
 };
 
 // The stable name of an operation, e.g. "append".

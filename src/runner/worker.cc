@@ -8,17 +8,25 @@
 namespace runic::internal {
 namespace {
 
-// Events are CBOR maps with short keys:
-//   start    {t, w: name, v: version, fp: fingerprint}
-//   input    {t, f: fact, o: ordinal}
-//   dispatch {t, r: runnable, n: node, a: attempt}
-//   done     {t, r, n, us: duration, f: fact or null, p: parent facts, root, fb: fallback}
-//   fail     {t, r, n, a, us, e: error, c: status code, o: retry | skip | halt | fallback}
+// Events are CBOR maps with short keys; every one has t (its type) and at
+// (when it was recorded: microseconds since the Unix epoch):
+//   start    {t, at, w: name, v: version, fp: fingerprint}
+//   input    {t, at, f: fact, o: ordinal}
+//   dispatch {t, at, r: runnable, n: node, a: attempt}
+//   done     {t, at, r, n, us: duration, f: fact or null, p: parent facts, root, fb: fallback}
+//   fail     {t, at, r, n, a, us, e: error, c: status code, o: retry | skip | halt | fallback}
+// `runic show` decodes them (tools/runic/); keep the two in step.
 constexpr const char* kStart = "start";
 constexpr const char* kInput = "input";
 constexpr const char* kDispatch = "dispatch";
 constexpr const char* kDone = "done";
 constexpr const char* kFail = "fail";
+
+// An event's `at`.
+std::int64_t WallMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 // An error message is recorded up to this size, so that one huge message
 // (say, an HTTP body in an exception) cannot make an event too large to store.
@@ -68,8 +76,9 @@ Worker::Worker(RunnerContext ctx, std::string id, std::shared_ptr<const Workflow
 Status Worker::Start() {
   std::unique_lock lock(mu_);
   Record(CborWriter()
-             .Map(4)
+             .Map(5)
              .Text("t").Text(kStart)
+             .Text("at").Int(WallMicros())
              .Text("w").Text(workflow_->name())
              .Text("v").Int(workflow_->version())
              .Text("fp").Text(workflow_->fingerprint())
@@ -95,7 +104,13 @@ Status Worker::AddInput(Value input) {
   if (ctx_.store == nullptr) bytes.clear();
   FactEntry* entry = AddFact(hash, Fact{std::move(input), std::move(bytes), "", parents, hash});
   if (ctx_.store != nullptr && entry != nullptr) pending_facts_.push_back(entry);
-  Record(CborWriter().Map(3).Text("t").Text(kInput).Text("f").Text(hash).Text("o").Uint(ordinal).Take());
+  Record(CborWriter()
+             .Map(4)
+             .Text("t").Text(kInput)
+             .Text("at").Int(WallMicros())
+             .Text("f").Text(hash)
+             .Text("o").Uint(ordinal)
+             .Take());
   Derive(hash);
   was_idle_ = false;
   return AfterChange(lock, /*must_commit=*/true);
@@ -228,8 +243,9 @@ std::vector<Worker::Task> Worker::DispatchReady() {
     ++running_;
     if (ctx_.store != nullptr) {
       Record(CborWriter()
-                 .Map(4)
+                 .Map(5)
                  .Text("t").Text(kDispatch)
+                 .Text("at").Int(WallMicros())
                  .Text("r").Text(id)
                  .Text("n").Text(r.node->name)
                  .Text("a").Int(r.failures + 1)
@@ -343,8 +359,9 @@ void Worker::OnFailure(const std::string& id, Runnable& r, const Status& error, 
                                                                 : "halt";
   if (ctx_.store != nullptr) {
     Record(CborWriter()
-               .Map(8)
+               .Map(9)
                .Text("t").Text(kFail)
+               .Text("at").Int(WallMicros())
                .Text("r").Text(id)
                .Text("n").Text(r.node->name)
                .Text("a").Int(r.failures)
@@ -396,8 +413,9 @@ void Worker::Complete(const std::string& id, Runnable& r, std::optional<Value> p
   }
   if (ctx_.store != nullptr) {
     CborWriter event;
-    event.Map(produced ? (fallback ? 8 : 7) : 5)
+    event.Map(produced ? (fallback ? 9 : 8) : 6)
         .Text("t").Text(kDone)
+        .Text("at").Int(WallMicros())
         .Text("r").Text(id)
         .Text("n").Text(r.node->name)
         .Text("us").Int(took.count() / 1000)

@@ -2,6 +2,7 @@
 // opening the same database twice return the same one.
 #include <condition_variable>
 #include <cstdlib>
+#include <exception>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -39,6 +40,8 @@ Result<DatabaseOptions> Resolve(const DatabaseOptions& in) {
   }
   if (!out.disc_copies) {
     if (out.sync) return Status::InvalidArgument("sync = true needs disc_copies = true");
+    // Nothing else could be writing a memory database: it lives in this process.
+    if (out.read_only) return Status::InvalidArgument("read_only = true needs disc_copies = true");
     return out;
   }
   if (out.dir.empty()) {
@@ -60,7 +63,9 @@ std::string KeyOf(const DatabaseOptions& o) { return (o.disc_copies ? "disk:" : 
 
 Status CheckSameOptions(const DatabaseOptions& open, const DatabaseOptions& asked) {
   std::string diff;
-  if (open.sync != asked.sync) {
+  if (open.read_only != asked.read_only) {
+    diff = "read_only";
+  } else if (open.sync != asked.sync) {
     diff = "sync";
   } else if (open.disc_copies && open.read_cache_bytes != asked.read_cache_bytes) {
     diff = "read_cache_bytes";
@@ -143,6 +148,7 @@ Result<std::unique_ptr<Store>> Database::OpenStore(std::string_view runner_name,
 Result<std::vector<std::string>> Database::ListRunners() { return impl_->engine().ListRunners(); }
 
 Status Database::DropRunner(std::string_view runner_name) {
+  if (Status writable = impl_->CheckWritable(); !writable.ok()) return writable;
   if (runner_name.empty() || runner_name.size() > limits().max_runner_name_bytes) {
     return Status::InvalidArgument("runner name must be 1 to " + std::to_string(limits().max_runner_name_bytes) +
                                    " bytes");
@@ -151,5 +157,21 @@ Status Database::DropRunner(std::string_view runner_name) {
 }
 
 Result<DatabaseStats> Database::Stats() { return impl_->engine().Stats(); }
+
+Status Database::Refresh() { return impl_->engine().Refresh(); }
+
+Status Database::Backup(const std::string& dest_dir) {
+  if (dest_dir.empty()) return Status::InvalidArgument("backup: the destination directory is empty");
+  if (dest_dir.find('\0') != std::string::npos) {
+    return Status::InvalidArgument("backup: the destination directory contains a NUL byte");
+  }
+  // The engine works with the file system, whose library may throw (out of
+  // memory): no exception crosses the API.
+  try {
+    return impl_->engine().Backup(dest_dir);
+  } catch (const std::exception& e) {
+    return Status::Unavailable(std::string("backup failed: ") + e.what());
+  }
+}
 
 }  // namespace runic

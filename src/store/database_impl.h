@@ -20,6 +20,13 @@ class DatabaseImpl {
   const StoreLimits& limits() const { return limits_; }
   internal::Engine& engine() { return *engine_; }
 
+  // Every write through a handle of this database asks this first, so that
+  // a read-only database refuses writes the same way in every engine.
+  Status CheckWritable() const {
+    if (!options_.read_only) return Status::OK();
+    return Status::InvalidArgument("database " + options_.dir + " is open read-only");
+  }
+
   // Builds the public handles (their constructors are private).
   static std::shared_ptr<Database> MakeDatabase(std::shared_ptr<DatabaseImpl> impl);
   static Result<std::unique_ptr<Store>> MakeStore(std::shared_ptr<DatabaseImpl> impl,

@@ -32,6 +32,10 @@ std::int64_t NowMicros() {
       .count();
 }
 
+std::int64_t ToMicros(std::chrono::system_clock::time_point t) {
+  return std::chrono::floor<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+
 Status CheckNotTrimmed(std::string_view id, std::uint64_t after, std::uint64_t trimmed) {
   if (after >= trimmed) return Status::OK();
   return Status::Trimmed(trimmed + 1, "workflow '" + std::string(id) + "': events up to " +

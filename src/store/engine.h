@@ -3,6 +3,7 @@
 #ifndef RUNIC_SRC_STORE_ENGINE_H_
 #define RUNIC_SRC_STORE_ENGINE_H_
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -25,6 +26,8 @@ StoreLimits EmbeddedLimits();
 
 // Microseconds since the Unix epoch, as stored for updated_at.
 std::int64_t NowMicros();
+// A time as stored for updated_at (microseconds, rounded down).
+std::int64_t ToMicros(std::chrono::system_clock::time_point t);
 
 // One runner's tables inside an engine. Arguments are already validated
 // against the limits. Thread-safe.
@@ -60,8 +63,19 @@ class RunnerTables {
   virtual Status Delete(std::string_view id) = 0;
   virtual Result<ListPage> List(const ListOptions& options) = 0;
   virtual Result<bool> Exists(std::string_view id) = 0;
+  // kNotFound when !Exists(id). One consistent view of the workflow.
+  virtual Result<WorkflowSummary> Describe(std::string_view id) = 0;
   virtual Status Trim(std::string_view id, std::uint64_t cursor) = 0;
   virtual Result<StoreStats> Stats() = 0;
+  // Fact hashes in byte order, paged as List pages ids.
+  virtual Result<ListPage> ListFacts(const ListOptions& options) = 0;
+  // Store::ImportEvents: writes the events at first_sequence, first_sequence
+  // + 1, ... and leaves the counter alone. The sequences do not overflow.
+  virtual Status ImportEvents(std::string_view id, std::uint64_t first_sequence,
+                              std::span<const std::string_view> events) = 0;
+  // Store::ImportWorkflow. Validated: trimmed <= cursor < UINT64_MAX, a
+  // snapshot's cursor <= cursor, log and snapshot within the limits.
+  virtual Status ImportWorkflow(std::string_view id, const WorkflowImport& w) = 0;
 };
 
 // A database's storage. Closing happens in the destructor, which runs only
@@ -75,6 +89,14 @@ class Engine {
   virtual Result<std::vector<std::string>> ListRunners() = 0;
   virtual Status DropRunner(std::string_view runner) = 0;
   virtual Result<DatabaseStats> Stats() = 0;
+  // A read-only database catches up with its owner's writes; for the rest
+  // there is nothing to catch up with.
+  virtual Status Refresh() { return Status::OK(); }
+  // Database::Backup. `dest_dir` is not empty. Engines that cannot copy
+  // themselves into a directory keep this.
+  virtual Status Backup(const std::string& dest_dir) {
+    return Status::InvalidArgument("this engine cannot back up into a directory such as '" + dest_dir + "'");
+  }
 };
 
 // Builds the stream status for a workflow whose events up to `trimmed` are

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <exception>
+#include <limits>
 #include <set>
 
 #include "store/database_impl.h"
@@ -28,6 +29,10 @@ const char* StoreOpName(StoreOp op) {
     case StoreOp::kTrim: return "trim";
     case StoreOp::kStats: return "stats";
     case StoreOp::kAppendMany: return "append_many";
+    case StoreOp::kDescribe: return "describe";
+    case StoreOp::kListFacts: return "list_facts";
+    case StoreOp::kImportEvents: return "import_events";
+    case StoreOp::kImportWorkflow: return "import_workflow";
   }
   return "unknown";
 }
@@ -132,6 +137,7 @@ static auto Instrumented(Store::Rep& rep, StoreOp op, std::string_view id, std::
 // Save and Checkpoint are one operation under two names (and telemetry ops).
 static Status SaveLog(Store::Rep& rep, StoreOp op, std::string_view id, std::string_view log) {
   return Instrumented(rep, op, id, log.size(), [&]() -> Status {
+    if (Status w = rep.db->CheckWritable(); !w.ok()) return w;
     const StoreLimits& lim = rep.db->limits();
     Status s = CheckSize("workflow id", id, lim.max_id_bytes);
     if (s.ok()) s = CheckSize("log", log, lim.max_value_bytes);
@@ -154,16 +160,16 @@ Result<LogRecord> Store::Load(std::string_view id) {
   });
 }
 
-// The checks every append passes before an engine sees it; `total` gets the
-// bytes of its events and facts.
+// The checks every append (and import of events, `op`) passes before an
+// engine sees it; `total` gets the bytes of its events and facts.
 static Status CheckAppend(const StoreLimits& lim, std::string_view id, std::span<const std::string_view> events,
-                          const AppendOptions& options, std::uint64_t* total) {
+                          const AppendOptions& options, std::uint64_t* total, const char* op = "append") {
   *total = 0;
   for (std::string_view e : events) *total += e.size();
   for (const auto& fact : options.facts) *total += fact.second.size();
   Status s = CheckSize("workflow id", id, lim.max_id_bytes);
   if (!s.ok()) return s;
-  if (events.empty()) return Status::InvalidArgument("append of an empty batch");
+  if (events.empty()) return Status::InvalidArgument(std::string(op) + " of an empty batch");
   const std::size_t entries = events.size() + options.facts.size();
   if (entries > lim.max_batch_events) {
     return Status::InvalidArgument("batch of " + std::to_string(entries) + " events and facts; the limit is " +
@@ -189,6 +195,7 @@ Result<std::uint64_t> Store::Append(std::string_view id, const std::vector<std::
                                     const AppendOptions& options) {
   std::uint64_t total = 0;
   Status checked = CheckAppend(limits(), id, events, options, &total);
+  if (Status w = rep_->db->CheckWritable(); !w.ok()) checked = w;
   return Instrumented(*rep_, StoreOp::kAppend, id, total, [&]() -> Result<std::uint64_t> {
     if (!checked.ok()) return checked;
     return rep_->tables->Append(id, events, options.expected_cursor, options.facts);
@@ -201,10 +208,12 @@ std::vector<Result<std::uint64_t>> Store::AppendMany(std::span<const AppendReque
   std::vector<std::size_t> input_of;  // inputs[k] answers requests[input_of[k]]
   std::uint64_t bytes = 0;
   std::set<std::string_view> ids;
+  const Status writable = rep_->db->CheckWritable();
   for (std::size_t i = 0; i < requests.size(); ++i) {
     const AppendRequest& r = requests[i];
     std::uint64_t total = 0;
     Status s = CheckAppend(limits(), r.id, r.events, r.options, &total);
+    if (!writable.ok()) s = writable;
     if (s.ok() && !ids.insert(r.id).second) {
       s = Status::InvalidArgument("workflow '" + std::string(r.id) + "' appears twice in one AppendMany");
     }
@@ -250,6 +259,7 @@ Result<std::unique_ptr<EventIterator>> Store::Stream(std::string_view id, const 
 
 Status Store::SaveSnapshot(std::string_view id, std::uint64_t cursor, std::string_view bytes) {
   return Instrumented(*rep_, StoreOp::kSaveSnapshot, id, bytes.size(), [&]() -> Status {
+    if (Status w = rep_->db->CheckWritable(); !w.ok()) return w;
     Status s = CheckSize("workflow id", id, limits().max_id_bytes);
     if (s.ok()) s = CheckSize("snapshot", bytes, limits().max_value_bytes);
     if (!s.ok()) return s;
@@ -267,6 +277,7 @@ Result<Snapshot> Store::LoadSnapshot(std::string_view id) {
 
 Status Store::SaveFact(std::string_view hash, std::string_view value) {
   return Instrumented(*rep_, StoreOp::kSaveFact, hash, value.size(), [&]() -> Status {
+    if (Status w = rep_->db->CheckWritable(); !w.ok()) return w;
     Status s = CheckSize("fact hash", hash, limits().max_id_bytes);
     if (s.ok()) s = CheckSize("fact value", value, limits().max_value_bytes);
     if (!s.ok()) return s;
@@ -284,6 +295,7 @@ Result<std::string> Store::LoadFact(std::string_view hash) {
 
 Status Store::DeleteFact(std::string_view hash) {
   return Instrumented(*rep_, StoreOp::kDeleteFact, hash, 0, [&]() -> Status {
+    if (Status w = rep_->db->CheckWritable(); !w.ok()) return w;
     Status s = CheckSize("fact hash", hash, limits().max_id_bytes);
     if (!s.ok()) return s;
     return rep_->tables->DeleteFact(hash);
@@ -292,20 +304,27 @@ Status Store::DeleteFact(std::string_view hash) {
 
 Status Store::Delete(std::string_view id) {
   return Instrumented(*rep_, StoreOp::kDelete, id, 0, [&]() -> Status {
+    if (Status w = rep_->db->CheckWritable(); !w.ok()) return w;
     Status s = CheckSize("workflow id", id, limits().max_id_bytes);
     if (!s.ok()) return s;
     return rep_->tables->Delete(id);
   });
 }
 
+// List and ListFacts page alike.
+static Status CheckListOptions(const StoreLimits& lim, const ListOptions& options) {
+  if (options.limit == 0 || options.limit > kMaxListLimit) {
+    return Status::InvalidArgument("list limit must be 1 to " + std::to_string(kMaxListLimit));
+  }
+  if (options.prefix.size() > lim.max_id_bytes || options.start_after.size() > lim.max_id_bytes) {
+    return Status::InvalidArgument("list prefix or start_after is longer than the id limit");
+  }
+  return Status::OK();
+}
+
 Result<ListPage> Store::List(const ListOptions& options) {
   return Instrumented(*rep_, StoreOp::kList, options.prefix, 0, [&]() -> Result<ListPage> {
-    if (options.limit == 0 || options.limit > kMaxListLimit) {
-      return Status::InvalidArgument("list limit must be 1 to " + std::to_string(kMaxListLimit));
-    }
-    if (options.prefix.size() > limits().max_id_bytes || options.start_after.size() > limits().max_id_bytes) {
-      return Status::InvalidArgument("list prefix or start_after is longer than the id limit");
-    }
+    if (Status s = CheckListOptions(limits(), options); !s.ok()) return s;
     return rep_->tables->List(options);
   });
 }
@@ -318,8 +337,17 @@ Result<bool> Store::Exists(std::string_view id) {
   });
 }
 
+Result<WorkflowSummary> Store::Describe(std::string_view id) {
+  return Instrumented(*rep_, StoreOp::kDescribe, id, 0, [&]() -> Result<WorkflowSummary> {
+    Status s = CheckSize("workflow id", id, limits().max_id_bytes);
+    if (!s.ok()) return s;
+    return rep_->tables->Describe(id);
+  });
+}
+
 Status Store::Trim(std::string_view id, std::uint64_t cursor) {
   return Instrumented(*rep_, StoreOp::kTrim, id, 0, [&]() -> Status {
+    if (Status w = rep_->db->CheckWritable(); !w.ok()) return w;
     Status s = CheckSize("workflow id", id, limits().max_id_bytes);
     if (!s.ok()) return s;
     return rep_->tables->Trim(id, cursor);
@@ -328,6 +356,70 @@ Status Store::Trim(std::string_view id, std::uint64_t cursor) {
 
 Result<StoreStats> Store::Stats() {
   return Instrumented(*rep_, StoreOp::kStats, {}, 0, [&]() -> Result<StoreStats> { return rep_->tables->Stats(); });
+}
+
+Result<ListPage> Store::ListFacts(const ListOptions& options) {
+  return Instrumented(*rep_, StoreOp::kListFacts, options.prefix, 0, [&]() -> Result<ListPage> {
+    if (Status s = CheckListOptions(limits(), options); !s.ok()) return s;
+    return rep_->tables->ListFacts(options);
+  });
+}
+
+Status Store::ImportEvents(std::string_view id, std::uint64_t first_sequence,
+                           const std::vector<std::string_view>& events) {
+  std::uint64_t total = 0;
+  Status checked = CheckAppend(limits(), id, events, {}, &total, "import");
+  if (checked.ok() && first_sequence == 0) {
+    checked = Status::InvalidArgument("import into '" + std::string(id) + "': sequences start at 1, not 0");
+  }
+  // The last sequence stays below UINT64_MAX: ImportWorkflow's cursor does,
+  // so that cursor + 1 (the next append) exists.
+  if (checked.ok() && first_sequence > std::numeric_limits<std::uint64_t>::max() - events.size()) {
+    checked = Status::InvalidArgument("import into '" + std::string(id) + "': sequence " +
+                                      std::to_string(first_sequence) + " + " + std::to_string(events.size()) +
+                                      " events is beyond the largest sequence");
+  }
+  if (Status w = rep_->db->CheckWritable(); !w.ok()) checked = w;
+  return Instrumented(*rep_, StoreOp::kImportEvents, id, total, [&]() -> Status {
+    if (!checked.ok()) return checked;
+    return rep_->tables->ImportEvents(id, first_sequence, events);
+  });
+}
+
+// The checks of ImportWorkflow, with the name of the workflow in every message.
+static Status CheckImport(const StoreLimits& lim, std::string_view id, const WorkflowImport& w) {
+  Status s = CheckSize("workflow id", id, lim.max_id_bytes);
+  if (!s.ok()) return s;
+  const std::string where = "import of '" + std::string(id) + "': ";
+  if (w.trimmed > w.cursor) {
+    return Status::InvalidArgument(where + "trimmed " + std::to_string(w.trimmed) + " is above the cursor " +
+                                   std::to_string(w.cursor));
+  }
+  if (w.cursor == std::numeric_limits<std::uint64_t>::max()) {
+    return Status::InvalidArgument(where + "the cursor leaves no sequence for the next append");
+  }
+  if (w.log) {
+    s = CheckSize("log", w.log->log, lim.max_value_bytes);
+    if (!s.ok()) return Status::InvalidArgument(where + s.message());
+  }
+  if (w.snapshot) {
+    s = CheckSize("snapshot", w.snapshot->bytes, lim.max_value_bytes);
+    if (!s.ok()) return Status::InvalidArgument(where + s.message());
+    if (w.snapshot->cursor > w.cursor) {
+      return Status::InvalidArgument(where + "snapshot cursor " + std::to_string(w.snapshot->cursor) +
+                                     " is above the cursor " + std::to_string(w.cursor));
+    }
+  }
+  return Status::OK();
+}
+
+Status Store::ImportWorkflow(std::string_view id, const WorkflowImport& w) {
+  const std::uint64_t bytes = (w.log ? w.log->log.size() : 0) + (w.snapshot ? w.snapshot->bytes.size() : 0);
+  return Instrumented(*rep_, StoreOp::kImportWorkflow, id, bytes, [&]() -> Status {
+    if (Status s = rep_->db->CheckWritable(); !s.ok()) return s;
+    if (Status s = CheckImport(limits(), id, w); !s.ok()) return s;
+    return rep_->tables->ImportWorkflow(id, w);
+  });
 }
 
 }  // namespace runic

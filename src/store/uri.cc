@@ -33,10 +33,10 @@ Result<bool> ParseBool(std::string_view key, std::string_view v) {
 }
 
 Status ApplyParam(std::string_view key, std::string_view value, DatabaseOptions* o) {
-  if (key == "sync" || key == "create") {
+  if (key == "sync" || key == "create" || key == "read_only") {
     Result<bool> b = ParseBool(key, value);
     if (!b.ok()) return b.status();
-    (key == "sync" ? o->sync : o->create_if_missing) = *b;
+    (key == "sync" ? o->sync : key == "create" ? o->create_if_missing : o->read_only) = *b;
     return Status::OK();
   }
   if (key == "read_cache_bytes") {
@@ -50,7 +50,7 @@ Status ApplyParam(std::string_view key, std::string_view value, DatabaseOptions*
     return Status::OK();
   }
   return Status::InvalidArgument("unknown URI parameter '" + std::string(key) +
-                                 "' (known: sync, read_cache_bytes, create)");
+                                 "' (known: sync, read_cache_bytes, create, read_only)");
 }
 
 }  // namespace
@@ -104,8 +104,8 @@ Result<DatabaseOptions> Database::ParseUri(std::string_view uri) {
     Status s = ApplyParam(pair.substr(0, eq), pair.substr(eq + 1), &o);
     if (!s.ok()) return s;
   }
-  if (!o.disc_copies && (o.sync || !o.create_if_missing)) {
-    return Status::InvalidArgument("sync and create apply to disk databases only");
+  if (!o.disc_copies && (o.sync || !o.create_if_missing || o.read_only)) {
+    return Status::InvalidArgument("sync, create and read_only apply to disk databases only");
   }
   return o;
 }

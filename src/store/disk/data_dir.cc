@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <vector>
 
 namespace runic::internal {
@@ -131,6 +132,107 @@ Result<DataDir> DataDir::Open(const std::string& dir, bool create_if_missing) {
   return locked;
 }
 
+Result<DataDir> DataDir::OpenReadOnly(const std::string& dir) {
+  std::error_code ec;
+  fs::file_status st = fs::status(dir, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory) {
+    return Status::IOError("cannot use '" + dir + "' as a data directory: " + ec.message());
+  }
+  if (!fs::exists(st)) return Status::NotFound("no database at '" + dir + "'");
+  if (!fs::is_directory(st)) return Status::IOError("'" + dir + "' exists and is not a directory");
+  if (!fs::exists(fs::path(dir) / kMarkerName, ec)) {
+    if (ec) return Status::IOError("cannot read directory '" + dir + "': " + ec.message());
+    std::vector<fs::path> entries = Entries(dir, 2, ec);
+    if (ec) return Status::IOError("cannot read directory '" + dir + "': " + ec.message());
+    // A lone marker.tmp: a creation under way, or cut short.
+    const fs::path tmp = fs::path(dir) / (std::string(kMarkerName) + ".tmp");
+    if (entries.empty() || (entries.size() == 1 && entries.front() == tmp)) {
+      return Status::NotFound("no database at '" + dir + "' (the directory holds no RUNIC marker)");
+    }
+    return Status::IOError("'" + dir + "' is not a Runic database (no RUNIC marker)");
+  }
+  Result<bool> ready = ReadMarker(dir);
+  if (!ready.ok()) return ready.status();
+  // "creating": its engine files may not exist yet, and a reader must not
+  // finish the creation for its owner.
+  if (!*ready) return Status::NotFound("database " + dir + " is still being created");
+  DataDir unlocked(dir, -1);
+  unlocked.ready_ = true;
+  return unlocked;
+}
+
+Result<DataDir> DataDir::CreateForCopy(const std::string& dir) {
+  std::error_code ec;
+  fs::file_status st = fs::status(dir, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory) {
+    return Status::IOError("cannot use '" + dir + "' for a backup: " + ec.message());
+  }
+  auto not_empty = [&] {
+    return Status::InvalidArgument("'" + dir + "' is not empty; a backup goes into a missing or empty directory");
+  };
+  std::string created;
+  if (fs::exists(st)) {
+    if (!fs::is_directory(st)) return Status::InvalidArgument("'" + dir + "' exists and is not a directory");
+    const bool empty = Entries(dir, 1, ec).empty();
+    if (ec) return Status::IOError("cannot read directory '" + dir + "': " + ec.message());
+    if (!empty) return not_empty();
+  } else {
+    // The topmost missing directory: what to remove should the copy fail.
+    fs::path top(dir);
+    for (fs::path p = top.parent_path(); !p.empty() && p != p.root_path() && !fs::exists(p, ec);
+         p = p.parent_path()) {
+      top = p;
+    }
+    fs::create_directories(fs::path(dir).parent_path(), ec);
+    if (ec) return Status::IOError("cannot create '" + fs::path(dir).parent_path().string() + "': " + ec.message());
+    if (::mkdir(dir.c_str(), 0700) != 0) {
+      const int err = errno;
+      if (top != fs::path(dir)) fs::remove_all(top, ec);
+      if (err == EEXIST) return not_empty();  // made by someone else meanwhile
+      return Status::IOError("cannot create backup directory '" + dir + "': " + Errno(err));
+    }
+    created = top.string();
+  }
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    if (!created.empty()) fs::remove_all(created, ec);
+    return Status::IOError("cannot open backup directory '" + dir + "': " + Errno(err));
+  }
+  DataDir copy(dir, fd);
+  copy.created_ = created;
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    copy.created_.clear();  // someone else's now: leave it
+    if (err == EWOULDBLOCK) return Status::InUse("backup directory " + dir + " is in use by another process");
+    return Status::IOError("cannot lock '" + dir + "': " + Errno(err));
+  }
+  // Checked again under the lock: a process that opened it as a database
+  // meanwhile has written its marker.
+  const bool empty = Entries(dir, 1, ec).empty();
+  if (ec) return Status::IOError("cannot read directory '" + dir + "': " + ec.message());
+  if (!empty) {
+    copy.created_.clear();
+    return not_empty();
+  }
+  if (created.empty() && ::chmod(dir.c_str(), 0700) != 0) {
+    return Status::IOError("cannot chmod '" + dir + "': " + Errno(errno));
+  }
+  return copy;
+}
+
+void DataDir::DiscardCopy() {
+  std::error_code ec;
+  if (!created_.empty()) {
+    fs::remove_all(created_, ec);
+    created_.clear();
+    return;
+  }
+  // The directory was there, empty: empty it again.
+  std::vector<fs::path> entries = Entries(path_, std::numeric_limits<std::size_t>::max(), ec);
+  for (const fs::path& p : entries) fs::remove_all(p, ec);
+}
+
 Status DataDir::MarkReady() {
   if (ready_) return Status::OK();
   Status s = WriteMarker(path_, /*ready=*/true);
@@ -139,7 +241,10 @@ Status DataDir::MarkReady() {
 }
 
 DataDir::DataDir(DataDir&& other) noexcept
-    : path_(std::move(other.path_)), lock_fd_(other.lock_fd_), ready_(other.ready_) {
+    : path_(std::move(other.path_)),
+      lock_fd_(other.lock_fd_),
+      ready_(other.ready_),
+      created_(std::move(other.created_)) {
   other.lock_fd_ = -1;
 }
 

@@ -30,6 +30,26 @@ class DataDir {
   //   kInUse: another process holds the lock.
   static Result<DataDir> Open(const std::string& dir, bool create_if_missing);
 
+  // For a read-only open: checks the marker without taking the lock (the
+  // process writing the database holds it) and without creating, writing
+  // or removing anything.
+  //   kNotFound: missing, empty, or its creation has not finished.
+  //   kIOError, kCorruption, kInvalidArgument: as Open.
+  static Result<DataDir> OpenReadOnly(const std::string& dir);
+
+  // For Database::Backup: takes `dir` to receive a copy of a database. It
+  // must be missing (it is created with mode 0700, and its missing parents
+  // too) or an empty directory (made 0700); otherwise kInvalidArgument and
+  // nothing is touched. kInUse when another process holds it. The copy holds
+  // the lock while it is written, and the marker is written (ready) only by
+  // MarkReady(), once the engine files are complete: a copy cut short by a
+  // crash has files but no marker, which Open refuses rather than take it
+  // for a database.
+  static Result<DataDir> CreateForCopy(const std::string& dir);
+  // A copy that failed: removes what it wrote, and the directories
+  // CreateForCopy created.
+  void DiscardCopy();
+
   DataDir(DataDir&& other) noexcept;
   DataDir& operator=(DataDir&&) = delete;
   ~DataDir();
@@ -47,6 +67,7 @@ class DataDir {
   std::string path_;
   int lock_fd_ = -1;
   bool ready_ = false;
+  std::string created_;  // a copy: the topmost directory CreateForCopy created, if any
 };
 
 // Total bytes of the regular files under `dir`.

@@ -15,6 +15,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <queue>
 #include <shared_mutex>
 #include <unordered_map>
 
@@ -53,16 +54,20 @@ struct Chunk {
 
 struct Workflow {
   std::optional<std::string> log;
-  std::int64_t updated_at_us = 0;
+  std::int64_t updated_at_us = 0;   // of the log
+  std::int64_t appended_at_us = 0;  // of the last append
   std::uint64_t counter = 0;
   std::uint64_t trimmed = 0;  // events 1..trimmed are gone
   // chunks[i] holds sequences first_chunk*K + i*K + 1 ..
   std::uint64_t first_chunk = 0;
   std::deque<std::shared_ptr<Chunk>> chunks;
   std::optional<Snapshot> snapshot;
+  // Events written by ImportEvents, by sequence, until ImportWorkflow puts
+  // them into chunks: kept apart, so that no open stream's slot is rewritten.
+  std::map<std::uint64_t, std::string> imported;
 
   bool exists() const { return log.has_value() || counter > 0; }
-  bool empty() const { return !exists() && !snapshot.has_value(); }
+  bool empty() const { return !exists() && !snapshot.has_value() && imported.empty(); }
 };
 
 // Hands out one chunk's events per page.
@@ -124,6 +129,11 @@ class MemoryTables final : public RunnerTables {
     }
     if (it == workflows_.end()) it = workflows_.emplace(std::string(id), Workflow{}).first;
     Workflow& w = it->second;
+    // As on disk, where both write the same keys: the last write of a
+    // sequence wins over an imported event.
+    if (!w.imported.empty()) {
+      w.imported.erase(w.imported.upper_bound(w.counter), w.imported.upper_bound(w.counter + events.size()));
+    }
     for (std::string_view e : events) {
       const std::uint64_t index = w.counter;  // sequence - 1
       const std::uint64_t chunk = index / kChunkEvents;
@@ -133,6 +143,7 @@ class MemoryTables final : public RunnerTables {
       c.slots[index % kChunkEvents] = c.Store(e);
       ++w.counter;
     }
+    w.appended_at_us = NowMicros();
     return w.counter;
   }
 
@@ -218,6 +229,27 @@ class MemoryTables final : public RunnerTables {
     return w != nullptr && w->exists();
   }
 
+  Result<WorkflowSummary> Describe(std::string_view id) override {
+    std::shared_lock lock(mu_);
+    const Workflow* w = Find(id);
+    if (w == nullptr || !w->exists()) return NotFound("workflow", id);
+    WorkflowSummary sum;
+    sum.cursor = w->counter;
+    sum.trimmed = w->trimmed;
+    sum.events = w->counter - w->trimmed;
+    sum.event_bytes = EventBytes(*w);
+    sum.has_log = w->log.has_value();
+    sum.log_bytes = w->log ? w->log->size() : 0;
+    sum.has_snapshot = w->snapshot.has_value();
+    if (w->snapshot) {
+      sum.snapshot_cursor = w->snapshot->cursor;
+      sum.snapshot_bytes = w->snapshot->bytes.size();
+    }
+    sum.updated_at = std::chrono::system_clock::time_point(
+        std::chrono::microseconds(std::max(w->updated_at_us, w->appended_at_us)));
+    return sum;
+  }
+
   Status Trim(std::string_view id, std::uint64_t cursor) override {
     std::unique_lock lock(mu_);
     auto it = workflows_.find(id);
@@ -225,6 +257,8 @@ class MemoryTables final : public RunnerTables {
     Workflow& w = it->second;
     if (cursor > w.counter) return TrimAboveCounter(id, cursor, w.counter);
     if (cursor <= w.trimmed) return Status::OK();
+    // As on disk, where the trim deletes the keys of (trimmed, cursor].
+    w.imported.erase(w.imported.upper_bound(w.trimmed), w.imported.upper_bound(cursor));
     w.trimmed = cursor;
     // Drop the chunks whose every slot is now trimmed.
     while (!w.chunks.empty() && (w.first_chunk + 1) * kChunkEvents <= cursor) {
@@ -246,10 +280,7 @@ class MemoryTables final : public RunnerTables {
         if (w.counter > w.trimmed) {
           ++stats.workflows_with_events;
           stats.events += w.counter - w.trimmed;
-          for (std::uint64_t seq = w.trimmed + 1; seq <= w.counter; ++seq) {
-            const std::uint64_t index = seq - 1;
-            stats.event_bytes += w.chunks[index / kChunkEvents - w.first_chunk]->slots[index % kChunkEvents].size();
-          }
+          stats.event_bytes += EventBytes(w);
         }
         if (w.snapshot) {
           ++stats.snapshots;
@@ -263,6 +294,88 @@ class MemoryTables final : public RunnerTables {
       stats.fact_bytes += value.size();
     }
     return stats;
+  }
+
+  // facts_ is a hash map, for LoadFact's speed, so a page costs one pass
+  // over every fact, keeping the smallest limit + 1 hashes in a heap.
+  Result<ListPage> ListFacts(const ListOptions& options) override {
+    const bool after = !options.start_after.empty() && options.start_after >= options.prefix;
+    std::shared_lock lock(facts_mu_);
+    std::priority_queue<std::string_view> heap;  // the largest kept on top
+    for (const auto& entry : facts_) {
+      const std::string_view hash = entry.first;
+      if (!hash.starts_with(options.prefix) || (after && hash <= options.start_after)) continue;
+      if (heap.size() <= options.limit) {
+        heap.push(hash);
+      } else if (hash < heap.top()) {
+        heap.pop();
+        heap.push(hash);
+      }
+    }
+    ListPage page;
+    page.more = heap.size() > options.limit;
+    if (page.more) heap.pop();
+    page.ids.resize(heap.size());
+    for (std::size_t i = heap.size(); i-- > 0; heap.pop()) page.ids[i] = std::string(heap.top());
+    return page;
+  }
+
+  Status ImportEvents(std::string_view id, std::uint64_t first_sequence,
+                      std::span<const std::string_view> events) override {
+    registered.store(true, std::memory_order_relaxed);
+    std::unique_lock lock(mu_);
+    auto it = workflows_.find(id);
+    if (it == workflows_.end()) it = workflows_.emplace(std::string(id), Workflow{}).first;
+    std::uint64_t seq = first_sequence;
+    for (std::string_view e : events) it->second.imported[seq++].assign(e);
+    return Status::OK();
+  }
+
+  // Builds the workflow's chunks anew from the imported events and those of
+  // its stream now (an open stream keeps the old chunks), then swaps them in
+  // with the rest, under the lock: one atomic change.
+  Status ImportWorkflow(std::string_view id, const WorkflowImport& in) override {
+    registered.store(true, std::memory_order_relaxed);
+    std::unique_lock lock(mu_);
+    auto it = workflows_.find(id);
+    const bool created = it == workflows_.end();
+    if (created) it = workflows_.emplace(std::string(id), Workflow{}).first;
+    Workflow& w = it->second;
+    const std::uint64_t first_chunk = in.trimmed / kChunkEvents;  // the chunk of sequence trimmed + 1
+    std::deque<std::shared_ptr<Chunk>> chunks;
+    auto imported = w.imported.upper_bound(in.trimmed);
+    for (std::uint64_t seq = in.trimmed + 1; seq <= in.cursor; ++seq) {
+      std::string_view event;
+      const std::uint64_t index = seq - 1;
+      if (imported != w.imported.end() && imported->first == seq) {
+        event = (imported++)->second;
+      } else if (seq > w.trimmed && seq <= w.counter) {
+        event = w.chunks[index / kChunkEvents - w.first_chunk]->slots[index % kChunkEvents];
+      } else {
+        if (created) workflows_.erase(it);
+        return Status::InvalidArgument("import of '" + std::string(id) + "': event " + std::to_string(seq) +
+                                       " is missing; events " + std::to_string(in.trimmed + 1) + " to " +
+                                       std::to_string(in.cursor) + " must be imported first");
+      }
+      if (index / kChunkEvents - first_chunk >= chunks.size()) chunks.push_back(std::make_shared<Chunk>());
+      Chunk& c = *chunks.back();
+      c.slots[index % kChunkEvents] = c.Store(event);
+    }
+    w.counter = in.cursor;
+    w.trimmed = in.trimmed;
+    w.first_chunk = first_chunk;
+    w.chunks = std::move(chunks);
+    w.appended_at_us = in.cursor > 0 ? ToMicros(in.updated_at) : 0;  // no counter, no time of its own
+    w.log.reset();
+    w.updated_at_us = 0;
+    if (in.log) {
+      w.log = in.log->log;
+      w.updated_at_us = ToMicros(in.log->updated_at);
+    }
+    w.snapshot = in.snapshot;
+    w.imported.clear();
+    if (w.empty()) workflows_.erase(it);
+    return Status::OK();
   }
 
   void Clear() {
@@ -279,6 +392,16 @@ class MemoryTables final : public RunnerTables {
   std::atomic<bool> registered{true};
 
  private:
+  // The bytes of the events kept. The caller holds mu_.
+  static std::uint64_t EventBytes(const Workflow& w) {
+    std::uint64_t bytes = 0;
+    for (std::uint64_t seq = w.trimmed + 1; seq <= w.counter; ++seq) {
+      const std::uint64_t index = seq - 1;
+      bytes += w.chunks[index / kChunkEvents - w.first_chunk]->slots[index % kChunkEvents].size();
+    }
+    return bytes;
+  }
+
   const Workflow* Find(std::string_view id) const {
     auto it = workflows_.find(id);
     return it == workflows_.end() ? nullptr : &it->second;
@@ -338,6 +461,12 @@ class MemoryEngine final : public Engine {
     DatabaseStats stats;
     stats.engine = "memory";
     return stats;
+  }
+
+  Status Backup(const std::string&) override {
+    return Status::InvalidArgument(
+        "a memory database cannot be backed up into a directory; copy its runners into a disk database with "
+        "`runic migrate`");
   }
 
  private:

@@ -1,0 +1,427 @@
+// The `runic` command-line tool, driven as a user would: the real binary in
+// a child process, its output parsed. The store is a real disk database in a
+// temporary directory; "held" tests keep it open (and writing) in this
+// process while the tool reads it.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "child_process.h"
+#include "runic/runic.h"
+#include "test_util.h"
+
+#ifndef RUNIC_CLI
+#error "RUNIC_CLI must name the runic binary"
+#endif
+
+namespace runic {
+namespace {
+
+using namespace std::chrono_literals;
+using Json = nlohmann::json;
+
+struct Output {
+  int exit_code = -1;
+  std::vector<std::string> lines;  // stdout and stderr, interleaved
+  std::string text() const {
+    std::string all;
+    for (const std::string& l : lines) all += l + "\n";
+    return all;
+  }
+};
+
+std::string Quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// Runs `runic ARGS` (through sh, for 2>&1 and the environment), to its end.
+Output RunCli(const std::vector<std::string>& args, const std::string& env = "") {
+  std::string cmd = "exec env -u RUNIC_STORE -u RUNIC_RUNNER -u RUNIC_DIR " + env + " " + Quote(RUNIC_CLI);
+  for (const std::string& a : args) cmd += " " + Quote(a);
+  cmd += " 2>&1 </dev/null";
+  auto child = test::ChildProcess::Start("/bin/sh", {"-c", cmd});
+  Output out;
+  if (!child) return out;
+  const auto deadline = test::Clock::now() + 60s;
+  std::string line;
+  while (child->ReadLine(&line, deadline)) out.lines.push_back(line);
+  const int status = child->Wait(deadline);
+  out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return out;
+}
+
+Json ParseOrFail(const std::string& text) {
+  Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  EXPECT_FALSE(j.is_discarded()) << "not JSON: " << text;
+  return j;
+}
+
+StepFn AddOne() {
+  return [](const Value& v, std::stop_token) -> Result<Value> { return Value(v.get<int>() + 1); };
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    uri_ = "disk://" + dir_.Sub("db");
+    // A Runner workflow (3 steps), raw events, a log-only workflow.
+    Hold();
+    RunnerOptions ro;
+    ro.name = "orders";
+    ro.store = store_.get();
+    auto runner = std::move(*Runner::Create(ro));
+    auto wf = *Workflow::Builder("chain", 1).Step("a", AddOne()).Step("b", AddOne(), "a").Step("c", AddOne(), "b").Build();
+    ASSERT_TRUE(runner->StartWorkflow("order-1", wf).ok());
+    ASSERT_TRUE(runner->Run("order-1", 40).ok());
+    ASSERT_TRUE(runner->AwaitIdle("order-1", 20s).ok());
+    runner.reset();
+    ASSERT_TRUE(store_->Append("raw", std::vector<std::string>{std::string("\x01\x02\xff garbage", 11), "e2", "e3"}).ok());
+    ASSERT_TRUE(store_->Save("log-only", "hello").ok());
+    Release();
+  }
+
+  // Opens the database read-write in this process (holding it), or closes it.
+  void Hold() {
+    DatabaseOptions o;
+    o.dir = dir_.Sub("db");
+    db_ = *Database::Open(o);
+    store_ = std::move(*db_->OpenStore("orders"));
+  }
+  void Release() {
+    store_.reset();
+    db_.reset();
+  }
+
+  std::vector<std::string> With(std::vector<std::string> args) {
+    args.insert(args.end(), {"--store", uri_, "--runner", "orders"});
+    return args;
+  }
+
+  test::TempDir dir_;
+  std::string uri_;
+  std::shared_ptr<Database> db_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(CliTest, HelpOnEverySubcommand) {
+  Output top = RunCli({"--help"});
+  EXPECT_EQ(top.exit_code, 0) << top.text();
+  for (const char* sub : {"runners", "ls", "show", "stats", "trim", "delete", "drop-runner"}) {
+    EXPECT_NE(top.text().find(sub), std::string::npos) << sub;
+    Output help = RunCli({sub, "--help"});
+    EXPECT_EQ(help.exit_code, 0) << sub << ": " << help.text();
+    EXPECT_NE(help.text().find("Usage"), std::string::npos) << sub;
+  }
+  EXPECT_EQ(RunCli({}).exit_code, 2);
+  EXPECT_EQ(RunCli({"no-such-command"}).exit_code, 2);
+}
+
+TEST_F(CliTest, RunnersLsAndStatsAsJson) {
+  Output runners = RunCli(With({"runners", "--json"}));
+  ASSERT_EQ(runners.exit_code, 0) << runners.text();
+  Json r = ParseOrFail(runners.text());
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0]["runner"], "orders");
+  EXPECT_EQ(r[0]["workflows_with_events"], 2);
+
+  Output ls = RunCli(With({"ls", "--json"}));
+  ASSERT_EQ(ls.exit_code, 0) << ls.text();
+  Json l = ParseOrFail(ls.text());
+  ASSERT_EQ(l.size(), 3u);
+  EXPECT_EQ(l[0]["id"], "log-only");
+  EXPECT_EQ(l[0]["log_bytes"], 5);
+  EXPECT_EQ(l[1]["id"], "order-1");
+  EXPECT_EQ(l[1]["cursor"], 8);  // start, input, 3 x (dispatch, done)
+  EXPECT_EQ(l[1]["events"], 8);
+  EXPECT_NE(l[1]["updated_at"], "-");
+  EXPECT_EQ(l[2]["id"], "raw");
+
+  Output prefixed = RunCli(With({"ls", "--json", "--prefix", "order"}));
+  EXPECT_EQ(ParseOrFail(prefixed.text()).size(), 1u);
+  Output table = RunCli(With({"ls"}));
+  EXPECT_EQ(table.exit_code, 0);
+  EXPECT_EQ(table.lines.size(), 4u) << table.text();  // header + 3
+
+  Output stats = RunCli(With({"stats", "--json"}));
+  ASSERT_EQ(stats.exit_code, 0) << stats.text();
+  Json s = ParseOrFail(stats.text());
+  EXPECT_EQ(s["engine"], "disk");
+  EXPECT_EQ(s["runners"]["orders"]["events"], 11);
+}
+
+TEST_F(CliTest, ShowDecodesTheRunnersHistoryAndNeverPrintsRawBytes) {
+  Output show = RunCli(With({"show", "order-1"}));
+  ASSERT_EQ(show.exit_code, 0) << show.text();
+  ASSERT_EQ(show.lines.size(), 9u) << show.text();  // the summary + 8 events
+  EXPECT_EQ(ParseOrFail(show.lines[0])["workflow"]["cursor"], 8);
+  std::vector<std::string> types;
+  for (std::size_t i = 1; i < show.lines.size(); ++i) {
+    Json e = ParseOrFail(show.lines[i]);
+    EXPECT_EQ(e["seq"], i);
+    EXPECT_TRUE(e.contains("time")) << show.lines[i];
+    types.push_back(e["type"]);
+  }
+  EXPECT_EQ(types, (std::vector<std::string>{"start", "input", "dispatch", "done", "dispatch", "done", "dispatch", "done"}));
+  Json last = ParseOrFail(show.lines.back());
+  EXPECT_EQ(last["step"], "c");
+  EXPECT_EQ(last["value"], 43);  // the fact's value, from the fact table
+  EXPECT_EQ(ParseOrFail(show.lines[2])["value"], 40);
+
+  Output page = RunCli(With({"show", "order-1", "--from", "3", "--limit", "2"}));
+  ASSERT_EQ(page.lines.size(), 3u) << page.text();
+  EXPECT_EQ(ParseOrFail(page.lines[1])["seq"], 3);
+  EXPECT_EQ(ParseOrFail(page.lines[2])["seq"], 4);
+
+  Output raw = RunCli(With({"show", "raw"}));
+  ASSERT_EQ(raw.exit_code, 0) << raw.text();
+  Json first = ParseOrFail(raw.lines[1]);
+  EXPECT_TRUE(first.contains("base64")) << raw.lines[1];
+  for (const std::string& line : raw.lines) {
+    for (char c : line) EXPECT_GE(static_cast<unsigned char>(c), 0x20) << "a raw byte reached the output";
+  }
+  Output log = RunCli(With({"show", "log-only"}));
+  EXPECT_EQ(ParseOrFail(log.lines[1])["log"]["text"], "hello");
+}
+
+TEST_F(CliTest, ErrorsAreOneClearLineWithAnExitCode) {
+  Output bad_uri = RunCli({"ls", "--store", "bogus:x", "--runner", "orders"});
+  EXPECT_EQ(bad_uri.exit_code, 2);
+  ASSERT_EQ(bad_uri.lines.size(), 1u) << bad_uri.text();
+  EXPECT_EQ(bad_uri.lines[0].rfind("runic: store bogus:x, runner orders: ", 0), 0u) << bad_uri.lines[0];
+
+  const std::string missing = dir_.Sub("nothing-here");
+  Output no_store = RunCli({"ls", "--store", "disk://" + missing, "--runner", "orders"});
+  EXPECT_EQ(no_store.exit_code, 1);
+  ASSERT_EQ(no_store.lines.size(), 1u) << no_store.text();
+  EXPECT_NE(no_store.lines[0].find("NotFound"), std::string::npos) << no_store.lines[0];
+  EXPECT_FALSE(std::filesystem::exists(missing)) << "a read created the store";
+
+  Output no_runner = RunCli({"ls", "--store", uri_});
+  EXPECT_EQ(no_runner.exit_code, 2);
+  EXPECT_NE(no_runner.text().find("runners here: orders"), std::string::npos) << no_runner.text();
+  Output wrong_runner = RunCli({"ls", "--store", uri_, "--runner", "nope"});
+  EXPECT_EQ(wrong_runner.exit_code, 2);
+  EXPECT_NE(wrong_runner.text().find("no such runner"), std::string::npos) << wrong_runner.text();
+  Output missing_id = RunCli(With({"show", "no-such-workflow"}));
+  EXPECT_EQ(missing_id.exit_code, 1);
+  EXPECT_EQ(missing_id.lines.size(), 1u) << missing_id.text();
+
+  // The environment names the store and runner when the flags do not.
+  Output env = RunCli({"ls", "--json"}, "RUNIC_STORE=" + Quote(uri_) + " RUNIC_RUNNER=orders");
+  EXPECT_EQ(env.exit_code, 0) << env.text();
+  EXPECT_EQ(ParseOrFail(env.text()).size(), 3u);
+}
+
+TEST_F(CliTest, TrimDeleteAndDropRunnerAskAndChangeTheStore) {
+  Output trim = RunCli(With({"trim", "order-1", "--to", "3"}));
+  ASSERT_EQ(trim.exit_code, 0) << trim.text();
+  Output unconfirmed = RunCli(With({"delete", "order-1"}));
+  EXPECT_EQ(unconfirmed.exit_code, 2) << unconfirmed.text();
+  EXPECT_NE(unconfirmed.text().find("--yes"), std::string::npos);
+  Output del = RunCli(With({"delete", "raw", "--yes"}));
+  ASSERT_EQ(del.exit_code, 0) << del.text();
+
+  Hold();
+  Result<WorkflowSummary> order = store_->Describe("order-1");
+  ASSERT_TRUE(order.ok());
+  EXPECT_EQ(order->trimmed, 3u);
+  EXPECT_EQ(order->events, 5u);
+  EXPECT_FALSE(*store_->Exists("raw"));
+  Release();
+
+  EXPECT_EQ(RunCli({"drop-runner", "orders", "--store", uri_}).exit_code, 2);  // not confirmed
+  Output drop = RunCli({"drop-runner", "orders", "--yes", "--store", uri_});
+  ASSERT_EQ(drop.exit_code, 0) << drop.text();
+  Output runners = RunCli({"runners", "--json", "--store", uri_});
+  EXPECT_EQ(ParseOrFail(runners.text()).size(), 0u) << runners.text();
+}
+
+// A service holds the store: reading works (as a RocksDB secondary), and
+// writing says in one line that the store is in use.
+TEST_F(CliTest, ReadsWorkOnAStoreHeldByAnotherProcessAndWritesSayItIsInUse) {
+  Hold();
+  Output ls = RunCli(With({"ls", "--json"}));
+  ASSERT_EQ(ls.exit_code, 0) << ls.text();
+  EXPECT_EQ(ParseOrFail(ls.text()).size(), 3u);
+  for (std::vector<std::string> write : {std::vector<std::string>{"trim", "order-1", "--to", "1"},
+                                         std::vector<std::string>{"delete", "raw", "--yes"}}) {
+    Output out = RunCli(With(write));
+    EXPECT_EQ(out.exit_code, 1) << out.text();
+    ASSERT_EQ(out.lines.size(), 1u) << out.text();
+    EXPECT_NE(out.lines[0].find("in use"), std::string::npos) << out.lines[0];
+  }
+  EXPECT_EQ(store_->Describe("order-1")->cursor, 8u);  // nothing changed
+
+  // show --follow prints what this process appends while it runs.
+  std::string cmd = "exec " + Quote(RUNIC_CLI) + " show raw --follow --store " + Quote(uri_) + " --runner orders";
+  auto follow = test::ChildProcess::Start("/bin/sh", {"-c", cmd});
+  ASSERT_TRUE(follow);
+  const auto deadline = test::Clock::now() + 30s;
+  std::string line;
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(follow->ReadLine(&line, deadline)) << "summary and 3 events";
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_TRUE(store_->Append("raw", std::vector<std::string>{"new-" + std::to_string(round)}).ok());
+    ASSERT_TRUE(follow->ReadLine(&line, deadline)) << "no new event shown";
+    Json e = ParseOrFail(line);
+    EXPECT_EQ(e["seq"], 4 + round) << line;
+  }
+  ::kill(follow->pid(), SIGTERM);
+  EXPECT_EQ(follow->Wait(test::Clock::now() + 10s), 0);
+  Release();
+}
+
+// Fills `store` with workflows of every shape: events, a trim, a snapshot,
+// a log, facts. Returns their ids.
+std::vector<std::string> FillForCopy(Store& store, int workflows) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < workflows; ++i) {
+    const std::string id = "wf-" + std::to_string(1000 + i);
+    ids.push_back(id);
+    std::vector<std::string> events;
+    for (int e = 0; e < 1 + i % 7; ++e) events.push_back(id + "/event-" + std::to_string(e));
+    const std::string hash = "fact-" + id, value = "value of " + id;  // the views below point here
+    AppendOptions with_fact;
+    with_fact.facts = {{hash, value}};
+    EXPECT_TRUE(store.Append(id, events, with_fact).ok());
+    if (i % 3 == 0) {
+      EXPECT_TRUE(store.Save(id, "log of " + id).ok());
+    }
+    if (i % 4 == 0) {
+      EXPECT_TRUE(store.SaveSnapshot(id, 1, "snapshot of " + id).ok());
+    }
+    if (i % 5 == 0 && events.size() > 2) {
+      EXPECT_TRUE(store.Trim(id, 2).ok());
+    }
+  }
+  return ids;
+}
+
+TEST_F(CliTest, MigrateCopiesEverythingAndResumesAfterSIGKILL) {
+  Hold();
+  const std::vector<std::string> ids = FillForCopy(*store_, 300);
+  Release();
+  const std::string to = "disk://" + dir_.Sub("copy");
+
+  // Killed after 50 workflows it reported copied; run again: it finishes.
+  const std::string cmd = "exec " + Quote(RUNIC_CLI) + " migrate --verbose --from " + Quote(uri_) + " --to " + Quote(to);
+  auto first = test::ChildProcess::Start("/bin/sh", {"-c", cmd + " 2>/dev/null"});
+  ASSERT_TRUE(first);
+  std::string line;
+  int copied = 0;
+  const auto deadline = test::Clock::now() + 60s;
+  while (copied < 50 && first->ReadLine(&line, deadline)) copied += line.rfind("copied ", 0) == 0 ? 1 : 0;
+  ASSERT_EQ(copied, 50) << "the migration ended before 50 workflows";
+  first->Kill();
+  first->Wait(test::Clock::now() + 10s);
+
+  Output again = RunCli({"migrate", "--from", uri_, "--to", to});
+  ASSERT_EQ(again.exit_code, 0) << again.text();
+  EXPECT_NE(again.text().find("verified: 303 workflows"), std::string::npos) << again.text();
+  EXPECT_NE(again.text().find("already there"), std::string::npos);
+  Output nothing_left = RunCli({"migrate", "--from", uri_, "--to", to});
+  EXPECT_NE(nothing_left.text().find("0 workflows copied"), std::string::npos) << nothing_left.text();
+
+  // Every workflow as it was: counter, trim, events, log, snapshot, time.
+  DatabaseOptions o;
+  o.dir = dir_.Sub("copy");
+  auto copy_db = *Database::Open(o);
+  auto copy = std::move(*copy_db->OpenStore("orders"));
+  Hold();
+  for (const std::string& id : ids) {
+    Result<WorkflowSummary> a = store_->Describe(id), b = copy->Describe(id);
+    ASSERT_TRUE(b.ok()) << id << ": " << b.status().ToString();
+    EXPECT_EQ(a->cursor, b->cursor) << id;
+    EXPECT_EQ(a->trimmed, b->trimmed) << id;
+    EXPECT_EQ(a->event_bytes, b->event_bytes) << id;
+    EXPECT_EQ(a->updated_at, b->updated_at) << id;
+    EXPECT_EQ(a->has_snapshot, b->has_snapshot) << id;
+    EXPECT_EQ(*copy->LoadFact("fact-" + id), "value of " + id);
+  }
+  Release();
+
+  // Between engines: into a memory store (in the tool's process), verified.
+  Output to_memory = RunCli({"migrate", "--from", uri_, "--to", "memory:copy"});
+  EXPECT_EQ(to_memory.exit_code, 0) << to_memory.text();
+  EXPECT_NE(to_memory.text().find("checksums match"), std::string::npos);
+}
+
+// A backup taken while this process keeps writing: restored, it holds every
+// event acknowledged before the backup began, each stream a whole prefix.
+TEST_F(CliTest, BackupWhileAServiceWritesThenRestore) {
+  Hold();
+  constexpr int kWorkflows = 20;
+  std::atomic<bool> stop{false};
+  std::atomic<int> rounds{0};
+  std::thread writer([&] {
+    for (int r = 0; r < 100000 && !stop; ++r) {
+      for (int w = 0; w < kWorkflows; ++w) {
+        ASSERT_TRUE(store_->Append("live-" + std::to_string(w), std::vector<std::string>{"r" + std::to_string(r)}).ok());
+      }
+      rounds = r + 1;
+    }
+  });
+  for (int i = 0; i < 5000 && rounds.load() < 20; ++i) std::this_thread::sleep_for(1ms);
+  const int acknowledged = rounds.load();
+  const std::string backup = dir_.Sub("backup");
+  Output out = RunCli(With({"backup", backup}));
+  stop = true;
+  writer.join();
+  ASSERT_EQ(out.exit_code, 0) << out.text();
+  Release();
+
+  std::filesystem::create_directories(dir_.Sub("busy"));
+  std::ofstream(dir_.Sub("busy") + "/file") << "x";
+  Output refused = RunCli(With({"backup", dir_.Sub("busy")}));
+  EXPECT_EQ(refused.exit_code, 1) << refused.text();
+  EXPECT_EQ(refused.lines.size(), 1u) << refused.text();
+
+  const std::string restored = "disk://" + dir_.Sub("restored");
+  Output restore = RunCli({"restore", backup, "--store", restored});
+  ASSERT_EQ(restore.exit_code, 0) << restore.text();
+  EXPECT_NE(restore.text().find("checksums match"), std::string::npos) << restore.text();
+
+  DatabaseOptions o;
+  o.dir = dir_.Sub("restored");
+  auto db = *Database::Open(o);
+  auto store = std::move(*db->OpenStore("orders"));
+  for (int w = 0; w < kWorkflows; ++w) {
+    auto it = std::move(*store->Stream("live-" + std::to_string(w)));
+    int r = 0;
+    for (; it->Valid(); it->Next(), ++r) ASSERT_EQ(it->value(), "r" + std::to_string(r));
+    ASSERT_TRUE(it->status().ok());
+    EXPECT_GE(r, acknowledged) << "an acknowledged event is missing from the backup";
+  }
+  EXPECT_EQ(store->Describe("order-1")->cursor, 8u);
+  Output into_used = RunCli({"restore", backup, "--store", restored});
+  EXPECT_NE(into_used.exit_code, 0) << "restore into a store that has data";
+}
+
+TEST_F(CliTest, DemoRunsTheMainJob) {
+  Output demo = RunCli({"demo", "--orders", "10", "--kill-at", "20"});
+  EXPECT_EQ(demo.exit_code, 0) << demo.text();
+  EXPECT_NE(demo.text().find("kill -9"), std::string::npos) << demo.text();
+  EXPECT_NE(demo.text().find("report: OK"), std::string::npos) << demo.text();
+}
+
+TEST_F(CliTest, BenchRunsTheBenchmark) {
+  Output bench = RunCli({"bench", "--quick", "--engines", "memory", "--workloads", "W1", "--json"});
+  if (bench.text().find("cannot find runic_bench") != std::string::npos) GTEST_SKIP() << "no benchmark in this build";
+  ASSERT_EQ(bench.exit_code, 0) << bench.text();
+  int rows = 0;
+  for (const std::string& line : bench.lines) {
+    if (line.rfind("{", 0) != 0) continue;  // progress lines
+    EXPECT_EQ(ParseOrFail(line)["workload"], "W1");
+    ++rows;
+  }
+  EXPECT_EQ(rows, 1);
+}
+
+}  // namespace
+}  // namespace runic

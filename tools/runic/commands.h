@@ -1,0 +1,45 @@
+// The subcommands. Each returns the exit code or throws a Failure.
+#ifndef RUNIC_TOOLS_RUNIC_COMMANDS_H_
+#define RUNIC_TOOLS_RUNIC_COMMANDS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "session.h"
+
+namespace runic::cli {
+
+// Reading (works on a disk store that a running service holds).
+int Runners(const Target& t, bool json);
+int List(const Target& t, const std::string& prefix, bool json);
+struct ShowOptions {
+  std::uint64_t from = 1;     // first event sequence shown
+  std::uint64_t limit = 0;    // 0: all
+  bool follow = false;        // then print new events until interrupted
+};
+int Show(const Target& t, const std::string& id, const ShowOptions& options);
+int Stats(const Target& t, bool json);
+
+// Writing (the store must not be held by another process).
+int Trim(const Target& t, const std::string& id, std::uint64_t cursor);
+int Delete(const Target& t, const std::string& id, bool yes);
+int DropRunner(const Target& t, const std::string& runner, bool yes);
+
+// Copies. backup reads (works while a service writes the store); restore
+// writes a missing or empty disk store; migrate reads its source and writes
+// (creating) its destination, skips workflows already copied, and verifies.
+int Backup(const Target& t, const std::string& dest);
+int Restore(const Target& t, const std::string& source);
+int Migrate(const std::string& from_uri, const std::string& to_uri, bool verbose);
+
+// Programs installed beside the tool.
+// The main-job demo: order_service run, killed with SIGKILL after `kill_at`
+// completed steps, resumed in a new process, reported.
+int Demo(int orders, int kill_at);
+// Replaces this process with runic_bench ARGS (the program scripts/bench runs).
+int Bench(const std::vector<std::string>& args);
+
+}  // namespace runic::cli
+
+#endif  // RUNIC_TOOLS_RUNIC_COMMANDS_H_

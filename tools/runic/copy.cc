@@ -1,0 +1,272 @@
+// backup, restore, migrate: copies of whole stores. backup and restore use
+// RocksDB's checkpoint facility through Database::Backup (disk to disk);
+// migrate copies runner by runner through the store contract, so it works
+// between any engines, and can be redone after an interruption.
+#include <cstdio>
+#include <filesystem>
+
+#include "commands.h"
+#include "progress.h"
+
+namespace runic::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::uint64_t TreeBytes(const std::string& dir) {
+  std::uint64_t total = 0;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->is_regular_file(ec)) total += it->file_size(ec);
+  }
+  return total;
+}
+
+// FNV-1a, 64 bits: enough to tell that two copies differ.
+class Checksum {
+ public:
+  void Add(std::string_view bytes) {
+    Mix(bytes.size());
+    for (char c : bytes) Byte(static_cast<unsigned char>(c));
+  }
+  void Mix(std::uint64_t v) {
+    for (int i = 0; i < 8; ++i) Byte(static_cast<unsigned char>(v >> (8 * i)));
+  }
+  std::uint64_t value() const { return h_; }
+
+ private:
+  void Byte(unsigned char b) {
+    h_ ^= b;
+    h_ *= 1099511628211ull;
+  }
+  std::uint64_t h_ = 14695981039346656037ull;
+};
+
+// What a runner holds, counted and summed (ids, counters, times, every event,
+// log, snapshot and fact), to compare a copy with its source.
+struct RunnerDigest {
+  std::uint64_t workflows = 0, events = 0, facts = 0;
+  std::uint64_t checksum = 0;
+  bool operator==(const RunnerDigest&) const = default;
+};
+
+RunnerDigest Digest(Session& session, Store& store) {
+  RunnerDigest d;
+  Checksum sum;
+  ListOptions page_options;
+  for (;;) {
+    Result<ListPage> page = store.List(page_options);
+    if (!page.ok()) session.Fail(page.status(), "listing workflows");
+    for (const std::string& id : page->ids) {
+      Result<WorkflowSummary> w = store.Describe(id);
+      if (!w.ok()) session.Fail(w.status(), "describing '" + id + "'");
+      ++d.workflows;
+      sum.Add(id);
+      sum.Mix(w->cursor);
+      sum.Mix(w->trimmed);
+      sum.Mix(static_cast<std::uint64_t>(w->updated_at.time_since_epoch().count()));
+      if (w->has_log) sum.Add(store.Load(id)->log);
+      if (w->has_snapshot) {
+        Result<Snapshot> snap = store.LoadSnapshot(id);
+        if (!snap.ok()) session.Fail(snap.status(), "loading the snapshot of '" + id + "'");
+        sum.Mix(snap->cursor);
+        sum.Add(snap->bytes);
+      }
+      if (w->events == 0) continue;
+      Result<std::unique_ptr<EventIterator>> it = store.Stream(id, {w->trimmed});
+      if (!it.ok()) session.Fail(it.status(), "reading the events of '" + id + "'");
+      for (; (*it)->Valid(); (*it)->Next(), ++d.events) {
+        sum.Mix((*it)->sequence());
+        sum.Add((*it)->value());
+      }
+      if (!(*it)->status().ok()) session.Fail((*it)->status(), "reading the events of '" + id + "'");
+    }
+    if (!page->more) break;
+    page_options.start_after = page->ids.back();
+  }
+  page_options = {};
+  for (;;) {
+    Result<ListPage> page = store.ListFacts(page_options);
+    if (!page.ok()) session.Fail(page.status(), "listing facts");
+    for (const std::string& hash : page->ids) {
+      Result<std::string> value = store.LoadFact(hash);
+      if (!value.ok()) session.Fail(value.status(), "loading fact " + hash);
+      ++d.facts;
+      sum.Add(hash);
+      sum.Add(*value);
+    }
+    if (!page->more) break;
+    page_options.start_after = page->ids.back();
+  }
+  d.checksum = sum.value();
+  return d;
+}
+
+std::vector<std::string> RunnersOf(Session& session) {
+  Result<std::vector<std::string>> runners = session.db().ListRunners();
+  if (!runners.ok()) session.Fail(runners.status(), "listing the runners");
+  return *runners;
+}
+
+std::unique_ptr<Store> OpenRunner(Session& session, const std::string& runner) {
+  Result<std::unique_ptr<Store>> store = session.db().OpenStore(runner);
+  if (!store.ok()) session.Fail(store.status(), "opening runner '" + runner + "'");
+  return std::move(*store);
+}
+
+// Compares every runner of two sessions; prints and returns the exit code.
+int Verify(Session& from, Session& to) {
+  std::uint64_t workflows = 0, events = 0, facts = 0;
+  for (const std::string& runner : RunnersOf(from)) {
+    std::unique_ptr<Store> a = OpenRunner(from, runner), b = OpenRunner(to, runner);
+    const RunnerDigest da = Digest(from, *a), db = Digest(to, *b);
+    if (!(da == db)) {
+      throw Failure(to.target().Where() + ": runner '" + runner + "' differs from " + from.target().uri + ": " +
+                    std::to_string(db.workflows) + " workflows, " + std::to_string(db.events) + " events, " +
+                    std::to_string(db.facts) + " facts against " + std::to_string(da.workflows) + ", " +
+                    std::to_string(da.events) + ", " + std::to_string(da.facts) + " (or different bytes)");
+    }
+    workflows += da.workflows;
+    events += da.events;
+    facts += da.facts;
+  }
+  std::printf("verified: %llu workflows, %llu events, %llu facts; checksums match\n",
+              static_cast<unsigned long long>(workflows), static_cast<unsigned long long>(events),
+              static_cast<unsigned long long>(facts));
+  return kExitOk;
+}
+
+// Copies one workflow unless the destination already holds the same;
+// returns whether it copied.
+bool CopyWorkflow(Session& from, Store& src, Session& to, Store& dst, const std::string& id) {
+  Result<WorkflowSummary> w = src.Describe(id);
+  if (w.status().IsNotFound()) return false;  // deleted since the listing
+  if (!w.ok()) from.Fail(w.status(), "describing '" + id + "'");
+  Result<WorkflowSummary> there = dst.Describe(id);
+  if (there.ok() && there->cursor == w->cursor && there->trimmed == w->trimmed &&
+      there->event_bytes == w->event_bytes && there->has_log == w->has_log && there->log_bytes == w->log_bytes &&
+      there->has_snapshot == w->has_snapshot && there->snapshot_cursor == w->snapshot_cursor &&
+      there->updated_at == w->updated_at) {
+    return false;  // copied by an earlier, interrupted run
+  }
+  WorkflowImport import;
+  import.cursor = w->cursor;
+  import.trimmed = w->trimmed;
+  import.updated_at = w->updated_at;
+  if (w->has_log) {
+    Result<LogRecord> log = src.Load(id);
+    if (!log.ok()) from.Fail(log.status(), "loading the log of '" + id + "'");
+    import.log = std::move(*log);
+  }
+  if (w->has_snapshot) {
+    Result<Snapshot> snap = src.LoadSnapshot(id);
+    if (!snap.ok()) from.Fail(snap.status(), "loading the snapshot of '" + id + "'");
+    import.snapshot = std::move(*snap);
+  }
+  if (w->events > 0) {
+    Result<std::unique_ptr<EventIterator>> it = src.Stream(id, {w->trimmed});
+    if (!it.ok()) from.Fail(it.status(), "reading the events of '" + id + "'");
+    const StoreLimits& lim = dst.limits();
+    std::vector<std::string> chunk;
+    std::size_t bytes = 0;
+    std::uint64_t first = w->trimmed + 1;
+    auto flush = [&] {
+      if (chunk.empty()) return;
+      std::vector<std::string_view> views(chunk.begin(), chunk.end());
+      Status s = dst.ImportEvents(id, first, views);
+      if (!s.ok()) to.Fail(s, "importing the events of '" + id + "'");
+      first += chunk.size();
+      chunk.clear();
+      bytes = 0;
+    };
+    for (; (*it)->Valid(); (*it)->Next()) {
+      std::string_view e = (*it)->value();
+      if (chunk.size() + 1 > lim.max_batch_events || bytes + e.size() > lim.max_batch_bytes) flush();
+      chunk.emplace_back(e);
+      bytes += e.size();
+    }
+    if (!(*it)->status().ok()) from.Fail((*it)->status(), "reading the events of '" + id + "'");
+    flush();
+  }
+  Status s = dst.ImportWorkflow(id, import);
+  if (!s.ok()) to.Fail(s, "importing '" + id + "'");
+  return true;
+}
+
+}  // namespace
+
+int Backup(const Target& t, const std::string& dest) {
+  Session session(t, Access::kRead);
+  const auto start = std::chrono::steady_clock::now();
+  Status s = session.db().Backup(dest);
+  if (!s.ok()) session.Fail(s, "backing up to " + dest);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("backup of %s: %s, %.1f MiB in %.1f s; restore it with: runic restore %s --store disk:///DIR\n",
+              t.uri.c_str(), dest.c_str(), static_cast<double>(TreeBytes(dest)) / (1 << 20), secs, dest.c_str());
+  return kExitOk;
+}
+
+int Restore(const Target& t, const std::string& source) {
+  Result<DatabaseOptions> to = Database::ParseUri(t.uri);
+  if (!to.ok()) throw Failure(t.Where() + ": " + to.status().message(), kExitUsage);
+  if (!to->disc_copies) throw Failure(t.Where() + ": restore writes a disk store; for memory: use migrate", kExitUsage);
+  Target from{"disk://" + fs::absolute(source).string(), ""};
+  Session backup(from, Access::kRead);
+  Status s = backup.db().Backup(to->dir);
+  if (!s.ok()) backup.Fail(s, "restoring into " + to->dir);
+  std::printf("restored %s into %s\n", source.c_str(), to->dir.c_str());
+  Session restored(t, Access::kRead);
+  return Verify(backup, restored);
+}
+
+int Migrate(const std::string& from_uri, const std::string& to_uri, bool verbose) {
+  Session from(Target{from_uri, ""}, Access::kRead);
+  Session to(Target{to_uri, ""}, Access::kCreate);
+  for (const std::string& runner : RunnersOf(from)) {
+    std::unique_ptr<Store> src = OpenRunner(from, runner), dst = OpenRunner(to, runner);
+    Result<StoreStats> stats = src->Stats();
+    if (!stats.ok()) from.Fail(stats.status(), "counting runner '" + runner + "'");
+    {
+      Progress progress("migrate " + runner + " facts", "facts", stats->facts);
+      ListOptions page_options;
+      for (;;) {
+        Result<ListPage> page = src->ListFacts(page_options);
+        if (!page.ok()) from.Fail(page.status(), "listing facts");
+        for (const std::string& hash : page->ids) {
+          Result<std::string> value = src->LoadFact(hash);
+          if (!value.ok()) from.Fail(value.status(), "loading fact " + hash);
+          Status s = dst->SaveFact(hash, *value);  // idempotent: content-addressed
+          if (!s.ok()) to.Fail(s, "saving fact " + hash);
+          progress.Add(1);
+        }
+        if (!page->more) break;
+        page_options.start_after = page->ids.back();
+      }
+    }
+    Progress progress("migrate " + runner, "workflows", stats->workflows_with_events + stats->logs);
+    ListOptions page_options;
+    std::uint64_t copied = 0, kept = 0;
+    for (;;) {
+      Result<ListPage> page = src->List(page_options);
+      if (!page.ok()) from.Fail(page.status(), "listing workflows");
+      for (const std::string& id : page->ids) {
+        if (CopyWorkflow(from, *src, to, *dst, id)) {
+          ++copied;
+          if (verbose) std::printf("copied %s %s\n", runner.c_str(), id.c_str());
+        } else {
+          ++kept;
+        }
+        std::fflush(stdout);
+        progress.Add(1);
+      }
+      if (!page->more) break;
+      page_options.start_after = page->ids.back();
+    }
+    progress.Finish();
+    std::printf("runner %s: %llu workflows copied, %llu already there\n", runner.c_str(),
+                static_cast<unsigned long long>(copied), static_cast<unsigned long long>(kept));
+  }
+  return Verify(from, to);
+}
+
+}  // namespace runic::cli

@@ -1,0 +1,26 @@
+// The Runner's stored history as readable JSON (`runic show`). The event
+// format is written by src/runner/worker.cc; bytes in any other format come
+// out as base64, never raw.
+#ifndef RUNIC_TOOLS_RUNIC_EVENT_JSON_H_
+#define RUNIC_TOOLS_RUNIC_EVENT_JSON_H_
+
+#include <cstdint>
+#include <string_view>
+
+#include "format.h"
+#include "runic/store.h"
+
+namespace runic::cli {
+
+// One event: {"seq", "type", "time", and per type "step", "runnable",
+// "attempt", "fact", "value" (the fact's value from the fact table),
+// "parents", "duration_us", "error", "outcome", ...}; for bytes that are not
+// a Runner event, {"seq", "base64"}.
+Json EventJson(std::uint64_t sequence, std::string_view bytes, Store& store);
+
+// A snapshot's bytes: the Runner's snapshot decoded, or {"base64"}.
+Json SnapshotJson(std::string_view bytes);
+
+}  // namespace runic::cli
+
+#endif  // RUNIC_TOOLS_RUNIC_EVENT_JSON_H_

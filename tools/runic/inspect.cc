@@ -1,0 +1,204 @@
+// runners, ls, show, stats: read-only; on disk they open the database as a
+// RocksDB secondary, so they work while a service holds it.
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <thread>
+
+#include "commands.h"
+#include "event_json.h"
+
+namespace runic::cli {
+namespace {
+
+std::atomic<bool> interrupted{false};
+
+void OnInterrupt(int) { interrupted = true; }
+
+void PrintJson(const Json& j) { std::printf("%s\n", Dump(j).c_str()); }
+
+Json StatsJson(const StoreStats& s) {
+  return Json{{"workflows_with_events", s.workflows_with_events},
+              {"events", s.events},
+              {"event_bytes", s.event_bytes},
+              {"logs", s.logs},
+              {"log_bytes", s.log_bytes},
+              {"snapshots", s.snapshots},
+              {"snapshot_bytes", s.snapshot_bytes},
+              {"facts", s.facts},
+              {"fact_bytes", s.fact_bytes}};
+}
+
+Json SummaryJson(const std::string& id, const WorkflowSummary& w) {
+  return Json{{"id", id},
+              {"cursor", w.cursor},
+              {"events", w.events},
+              {"trimmed_to", w.trimmed},
+              {"event_bytes", w.event_bytes},
+              {"updated_at", IsoTime(w.updated_at)},
+              {"log_bytes", w.has_log ? Json(w.log_bytes) : Json()},
+              {"snapshot_cursor", w.has_snapshot ? Json(w.snapshot_cursor) : Json()},
+              {"snapshot_bytes", w.has_snapshot ? Json(w.snapshot_bytes) : Json()}};
+}
+
+// Prints the events of `id` from `from` on, at most `limit` (0: all);
+// returns the last sequence printed (or from - 1).
+std::uint64_t PrintEvents(Session& session, const std::string& id, std::uint64_t from, std::uint64_t limit) {
+  Store& store = session.store();
+  Result<std::unique_ptr<EventIterator>> it = store.Stream(id, {from > 0 ? from - 1 : 0});
+  if (it.status().IsTrimmed()) {
+    session.Fail(it.status(), "reading the events of '" + id + "' (use --from " +
+                                  std::to_string(it.status().first_kept_sequence()) + ")");
+  }
+  if (!it.ok()) session.Fail(it.status(), "reading the events of '" + id + "'");
+  std::uint64_t last = from > 0 ? from - 1 : 0, shown = 0;
+  for (; (*it)->Valid() && (limit == 0 || shown < limit); (*it)->Next(), ++shown) {
+    PrintJson(EventJson((*it)->sequence(), (*it)->value(), store));
+    last = (*it)->sequence();
+  }
+  if (!(*it)->status().ok()) session.Fail((*it)->status(), "reading the events of '" + id + "'");
+  std::fflush(stdout);
+  return last;
+}
+
+}  // namespace
+
+int Runners(const Target& t, bool json) {
+  Session session(t, Access::kRead);
+  Result<std::vector<std::string>> runners = session.db().ListRunners();
+  if (!runners.ok()) session.Fail(runners.status(), "listing the runners");
+  Json all = Json::array();
+  std::vector<std::vector<std::string>> rows;
+  for (const std::string& name : *runners) {
+    Result<std::unique_ptr<Store>> store = session.db().OpenStore(name);
+    if (!store.ok()) session.Fail(store.status(), "opening runner '" + name + "'");
+    Result<StoreStats> s = (*store)->Stats();
+    if (!s.ok()) session.Fail(s.status(), "counting runner '" + name + "'");
+    Json j = StatsJson(*s);
+    j["runner"] = name;
+    all.push_back(j);
+    const std::uint64_t bytes = s->event_bytes + s->log_bytes + s->snapshot_bytes + s->fact_bytes;
+    rows.push_back({name, std::to_string(s->workflows_with_events), std::to_string(s->events),
+                    std::to_string(s->logs), std::to_string(s->snapshots), std::to_string(s->facts),
+                    std::to_string(bytes)});
+  }
+  if (json) {
+    PrintJson(all);
+  } else {
+    PrintTable({"RUNNER", "WORKFLOWS", "EVENTS", "LOGS", "SNAPSHOTS", "FACTS", "BYTES"}, rows);
+  }
+  return kExitOk;
+}
+
+int List(const Target& t, const std::string& prefix, bool json) {
+  Session session(t, Access::kRead);
+  Store& store = session.store();
+  Json all = Json::array();
+  std::vector<std::vector<std::string>> rows;
+  ListOptions page_options;
+  page_options.prefix = prefix;
+  for (;;) {
+    Result<ListPage> page = store.List(page_options);
+    if (!page.ok()) session.Fail(page.status(), "listing workflows");
+    for (const std::string& id : page->ids) {
+      Result<WorkflowSummary> w = store.Describe(id);
+      if (w.status().IsNotFound()) continue;  // deleted since the listing
+      if (!w.ok()) session.Fail(w.status(), "describing '" + id + "'");
+      all.push_back(SummaryJson(id, *w));
+      rows.push_back({id, std::to_string(w->cursor), std::to_string(w->events), IsoTime(w->updated_at),
+                      w->has_log ? std::to_string(w->log_bytes) : "-",
+                      w->has_snapshot ? std::to_string(w->snapshot_bytes) : "-"});
+    }
+    if (!page->more) break;
+    page_options.start_after = page->ids.back();
+  }
+  if (json) {
+    PrintJson(all);
+  } else {
+    PrintTable({"ID", "CURSOR", "EVENTS", "UPDATED", "LOG_BYTES", "SNAPSHOT_BYTES"}, rows);
+  }
+  return kExitOk;
+}
+
+int Show(const Target& t, const std::string& id, const ShowOptions& options) {
+  Session session(t, Access::kRead);
+  Store& store = session.store();
+  Result<WorkflowSummary> w = store.Describe(id);
+  if (!w.ok()) session.Fail(w.status(), "workflow '" + id + "'");
+  PrintJson(Json{{"workflow", SummaryJson(id, *w)}});
+  if (w->has_log) {
+    Result<LogRecord> log = store.Load(id);
+    if (!log.ok()) session.Fail(log.status(), "loading the log of '" + id + "'");
+    PrintJson(Json{{"log", BytesJson(log->log)}, {"updated_at", IsoTime(log->updated_at)}});
+  }
+  if (w->has_snapshot) {
+    Result<Snapshot> snap = store.LoadSnapshot(id);
+    if (!snap.ok()) session.Fail(snap.status(), "loading the snapshot of '" + id + "'");
+    PrintJson(Json{{"snapshot", SnapshotJson(snap->bytes)}, {"cursor", snap->cursor}});
+  }
+  std::uint64_t last = w->cursor == 0 ? 0 : PrintEvents(session, id, options.from, options.limit);
+  if (!options.follow) return kExitOk;
+
+  // Until interrupted: catch up with the writer, print what is new.
+  std::signal(SIGINT, OnInterrupt);
+  std::signal(SIGTERM, OnInterrupt);
+  last = std::max(last, options.from > 0 ? options.from - 1 : 0);
+  while (!interrupted) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    Status s = session.db().Refresh();
+    if (!s.ok()) session.Fail(s, "catching up with the store");
+    Result<WorkflowSummary> now = store.Describe(id);
+    if (now.status().IsNotFound()) continue;  // deleted: it may come back
+    if (!now.ok()) session.Fail(now.status(), "workflow '" + id + "'");
+    if (now->cursor > last) last = PrintEvents(session, id, last + 1, 0);
+  }
+  return kExitOk;
+}
+
+int Stats(const Target& t, bool json) {
+  Session session(t, Access::kRead);
+  Result<DatabaseStats> db = session.db().Stats();
+  if (!db.ok()) session.Fail(db.status(), "reading the database's figures");
+  const DatabaseOptions& o = session.db().options();
+  Json out{{"store", t.uri},
+           {"engine", db->engine},
+           {"dir", db->dir},
+           {"sync", db->sync},
+           {"read_cache_bytes", o.read_cache_bytes},
+           {"disk_bytes", db->disk_bytes},
+           {"runners", Json::object()}};
+  Result<std::vector<std::string>> runners = session.db().ListRunners();
+  if (!runners.ok()) session.Fail(runners.status(), "listing the runners");
+  for (const std::string& name : *runners) {
+    if (!t.runner.empty() && name != t.runner) continue;
+    Result<std::unique_ptr<Store>> store = session.db().OpenStore(name);
+    if (!store.ok()) session.Fail(store.status(), "opening runner '" + name + "'");
+    Result<StoreStats> s = (*store)->Stats();
+    if (!s.ok()) session.Fail(s.status(), "counting runner '" + name + "'");
+    out["runners"][name] = StatsJson(*s);
+  }
+  if (json) {
+    PrintJson(out);
+    return kExitOk;
+  }
+  std::printf("store       %s\nengine      %s%s\ndurability  %s\n", t.uri.c_str(), db->engine.c_str(),
+              db->dir.empty() ? "" : (" at " + db->dir).c_str(),
+              db->engine == "memory" ? "RAM only"
+              : db->sync             ? "every commit fsync'ed (sync=1)"
+                                     : "write-ahead log, not fsync'ed (survives kill -9, not power loss)");
+  if (db->engine == "disk") std::printf("disk bytes  %llu\n", static_cast<unsigned long long>(db->disk_bytes));
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& [name, s] : out["runners"].items()) {
+    static const char* const kTables[][2] = {
+        {"events", "event_bytes"}, {"logs", "log_bytes"}, {"snapshots", "snapshot_bytes"}, {"facts", "fact_bytes"}};
+    for (const auto& [count, bytes] : kTables) {
+      rows.push_back({name, count, std::to_string(s.at(count).get<std::uint64_t>()),
+                      std::to_string(s.at(bytes).get<std::uint64_t>())});
+    }
+  }
+  std::printf("\n");
+  PrintTable({"RUNNER", "TABLE", "COUNT", "BYTES"}, rows);
+  return kExitOk;
+}
+
+}  // namespace runic::cli

@@ -1,0 +1,72 @@
+// trim, delete, drop-runner: they write, so the store must not be held by
+// another process (the Session says so in one line), and the destructive
+// ones ask first.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "commands.h"
+
+namespace runic::cli {
+namespace {
+
+// Asks `question` on a terminal; without one, --yes is required.
+void Confirm(const std::string& question, bool yes) {
+  if (yes) return;
+  if (::isatty(STDIN_FILENO) != 1) {
+    throw Failure(question + " Not confirmed: stdin is not a terminal; pass --yes", kExitUsage);
+  }
+  std::printf("%s [y/N] ", question.c_str());
+  std::fflush(stdout);
+  std::string answer;
+  std::getline(std::cin, answer);
+  if (answer != "y" && answer != "Y" && answer != "yes") throw Failure("not confirmed: nothing changed", kExitUsage);
+}
+
+}  // namespace
+
+int Trim(const Target& t, const std::string& id, std::uint64_t cursor) {
+  Session session(t, Access::kWrite);
+  Store& store = session.store();
+  Status s = store.Trim(id, cursor);
+  if (!s.ok()) session.Fail(s, "trimming '" + id + "' to " + std::to_string(cursor));
+  Result<WorkflowSummary> w = store.Describe(id);
+  if (!w.ok()) session.Fail(w.status(), "workflow '" + id + "'");
+  std::printf("trimmed %s to %llu: %llu events kept (%llu to %llu)\n", id.c_str(),
+              static_cast<unsigned long long>(cursor), static_cast<unsigned long long>(w->events),
+              static_cast<unsigned long long>(w->trimmed + 1), static_cast<unsigned long long>(w->cursor));
+  return kExitOk;
+}
+
+int Delete(const Target& t, const std::string& id, bool yes) {
+  Session session(t, Access::kWrite);
+  Store& store = session.store();
+  Result<WorkflowSummary> w = store.Describe(id);
+  if (!w.ok()) session.Fail(w.status(), "workflow '" + id + "'");
+  Confirm("Delete workflow '" + id + "' (" + std::to_string(w->events) + " events" +
+              (w->has_log ? ", a log" : "") + (w->has_snapshot ? ", a snapshot" : "") + ") from " + t.Where() + "?",
+          yes);
+  Status s = store.Delete(id);
+  if (!s.ok()) session.Fail(s, "deleting '" + id + "'");
+  std::printf("deleted %s (its facts are kept: they may be shared)\n", id.c_str());
+  return kExitOk;
+}
+
+int DropRunner(const Target& t, const std::string& runner, bool yes) {
+  Target where = t;
+  where.runner = runner;
+  Session session(where, Access::kWrite);
+  Result<std::vector<std::string>> runners = session.db().ListRunners();
+  if (!runners.ok()) session.Fail(runners.status(), "listing the runners");
+  if (std::find(runners->begin(), runners->end(), runner) == runners->end()) {
+    throw Failure(where.Where() + ": no such runner", kExitUsage);
+  }
+  Confirm("Drop runner '" + runner + "' and every table of it from store " + t.uri + "?", yes);
+  Status s = session.db().DropRunner(runner);
+  if (!s.ok()) session.Fail(s, "dropping the runner");
+  std::printf("dropped runner %s\n", runner.c_str());
+  return kExitOk;
+}
+
+}  // namespace runic::cli

@@ -1,0 +1,69 @@
+// What every subcommand shares: which database and runner it works on, how
+// they are opened, and how a failure becomes one clear line and an exit code.
+#ifndef RUNIC_TOOLS_RUNIC_SESSION_H_
+#define RUNIC_TOOLS_RUNIC_SESSION_H_
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "runic/runic.h"
+
+namespace runic::cli {
+
+// Exit codes (also in `runic --help`).
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;  // the store refused or failed
+constexpr int kExitUsage = 2;   // bad arguments, missing runner, declined confirmation
+
+// A failure to report: main prints "runic: <message>" and exits with `code`.
+struct Failure : std::runtime_error {
+  Failure(const std::string& message, int exit_code = kExitFailed)
+      : std::runtime_error(message), code(exit_code) {}
+  int code;
+};
+
+// The global options, resolved: --store, else RUNIC_STORE, else "disk://"
+// (the disk database at RUNIC_DIR, else ./runic-data); --runner, else
+// RUNIC_RUNNER.
+struct Target {
+  std::string uri;
+  std::string runner;  // may be empty: subcommands that need one say so
+
+  // "store URI, runner NAME": how errors name what they are about.
+  std::string Where() const;
+};
+
+Target ResolveTarget(const std::string& store_flag, const std::string& runner_flag);
+
+// How a subcommand opens the database. Reading opens a disk database as a
+// read-only secondary (works while a service holds it, writes nothing);
+// writing needs it to be free. Only kCreate (a copy's destination) creates
+// a missing disk database.
+enum class Access { kRead, kWrite, kCreate };
+
+class Session {
+ public:
+  Session(Target target, Access access);
+
+  Database& db() { return *db_; }
+  const Target& target() const { return target_; }
+
+  // The runner's store; a Failure (kExitUsage) naming the runners there
+  // when the runner is not given or does not exist.
+  Store& store();
+
+  // Throws a Failure for `s` (not ok), naming the store and runner.
+  [[noreturn]] void Fail(const Status& s, const std::string& doing) const;
+
+ private:
+  Target target_;
+  Access access_;
+  std::shared_ptr<Database> db_;
+  std::unique_ptr<Store> store_;
+};
+
+}  // namespace runic::cli
+
+#endif  // RUNIC_TOOLS_RUNIC_SESSION_H_
