@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "progress.h"
 #include "runner_workloads.h"
 #include "stats.h"
 #include "system.h"
@@ -410,6 +411,12 @@ int Main(int argc, char** argv) {
                EstimateSeconds(o, scale, fsync_us), fsync_us, root.c_str());
   const auto start = Clock::now();
 
+  std::uint64_t units = 0;  // engine/mode runs, for the progress bar
+  for (const std::string& engine : o.engines) {
+    for (const std::string& mode : ModesOf(engine)) units += Runs(engine, mode, o.workloads) ? o.runs : 0;
+  }
+  std::optional<runic::tools::Progress> bar;  // on a terminal; else a line per run
+  if (isatty(STDERR_FILENO) == 1) bar.emplace("runic_bench", "engine runs", units);
   std::vector<Row> rows;
   for (const std::string& engine : o.engines) {
     for (const std::string& mode : ModesOf(engine)) {
@@ -422,12 +429,17 @@ int Main(int argc, char** argv) {
           if (!by_workload.count(r.workload)) order.push_back(r.workload);
           by_workload[r.workload].push_back(std::move(r));
         }
-        std::fprintf(stderr, "  %s/%s run %d/%d: %.1f s\n", engine.c_str(), mode.c_str(), run, o.runs,
-                     MicrosSince(t) / 1e6);
+        if (bar) {
+          bar->Add(1);
+        } else {
+          std::fprintf(stderr, "  %s/%s run %d/%d: %.1f s\n", engine.c_str(), mode.c_str(), run, o.runs,
+                       MicrosSince(t) / 1e6);
+        }
       }
       for (const std::string& w : order) rows.push_back(MedianRow(by_workload[w]));
     }
   }
+  if (bar) bar->Finish();
   std::fprintf(stderr, "runic_bench: done in %.0f s\n", MicrosSince(start) / 1e6);
   if (rows.empty()) throw BenchError("no selected engine runs the selected workloads");
 

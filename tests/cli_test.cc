@@ -222,6 +222,13 @@ TEST_F(CliTest, ErrorsAreOneClearLineWithAnExitCode) {
 TEST_F(CliTest, TrimDeleteAndDropRunnerAskAndChangeTheStore) {
   Output trim = RunCli(With({"trim", "order-1", "--to", "3"}));
   ASSERT_EQ(trim.exit_code, 0) << trim.text();
+  Output shown = RunCli(With({"show", "order-1"}));  // from the first event kept
+  ASSERT_EQ(shown.exit_code, 0) << shown.text();
+  ASSERT_EQ(shown.lines.size(), 6u) << shown.text();
+  EXPECT_EQ(ParseOrFail(shown.lines[1])["seq"], 4);
+  Output trimmed = RunCli(With({"show", "order-1", "--from", "2"}));
+  EXPECT_EQ(trimmed.exit_code, 1);
+  EXPECT_NE(trimmed.text().find("--from 4"), std::string::npos) << trimmed.text();
   Output unconfirmed = RunCli(With({"delete", "order-1"}));
   EXPECT_EQ(unconfirmed.exit_code, 2) << unconfirmed.text();
   EXPECT_NE(unconfirmed.text().find("--yes"), std::string::npos);
@@ -329,22 +336,32 @@ TEST_F(CliTest, MigrateCopiesEverythingAndResumesAfterSIGKILL) {
   EXPECT_NE(nothing_left.text().find("0 workflows copied"), std::string::npos) << nothing_left.text();
 
   // Every workflow as it was: counter, trim, events, log, snapshot, time.
-  DatabaseOptions o;
-  o.dir = dir_.Sub("copy");
-  auto copy_db = *Database::Open(o);
-  auto copy = std::move(*copy_db->OpenStore("orders"));
-  Hold();
-  for (const std::string& id : ids) {
-    Result<WorkflowSummary> a = store_->Describe(id), b = copy->Describe(id);
-    ASSERT_TRUE(b.ok()) << id << ": " << b.status().ToString();
-    EXPECT_EQ(a->cursor, b->cursor) << id;
-    EXPECT_EQ(a->trimmed, b->trimmed) << id;
-    EXPECT_EQ(a->event_bytes, b->event_bytes) << id;
-    EXPECT_EQ(a->updated_at, b->updated_at) << id;
-    EXPECT_EQ(a->has_snapshot, b->has_snapshot) << id;
-    EXPECT_EQ(*copy->LoadFact("fact-" + id), "value of " + id);
+  {  // the copy as the store sees it, closed again before the next run
+    DatabaseOptions o;
+    o.dir = dir_.Sub("copy");
+    auto copy_db = *Database::Open(o);
+    auto copy = std::move(*copy_db->OpenStore("orders"));
+    Hold();
+    for (const std::string& id : ids) {
+      Result<WorkflowSummary> a = store_->Describe(id), b = copy->Describe(id);
+      ASSERT_TRUE(b.ok()) << id << ": " << b.status().ToString();
+      EXPECT_EQ(a->cursor, b->cursor) << id;
+      EXPECT_EQ(a->trimmed, b->trimmed) << id;
+      EXPECT_EQ(a->event_bytes, b->event_bytes) << id;
+      EXPECT_EQ(a->updated_at, b->updated_at) << id;
+      EXPECT_EQ(a->has_snapshot, b->has_snapshot) << id;
+      EXPECT_EQ(*copy->LoadFact("fact-" + id), "value of " + id);
+    }
+    Release();
   }
+
+  // A workflow deleted from the source since: the next run removes it too.
+  Hold();
+  ASSERT_TRUE(store_->Delete(ids.front()).ok());
   Release();
+  Output after_delete = RunCli({"migrate", "--from", uri_, "--to", to});
+  EXPECT_EQ(after_delete.exit_code, 0) << after_delete.text();
+  EXPECT_NE(after_delete.text().find("1 removed"), std::string::npos) << after_delete.text();
 
   // Between engines: into a memory store (in the tool's process), verified.
   Output to_memory = RunCli({"migrate", "--from", uri_, "--to", "memory:copy"});
@@ -401,6 +418,21 @@ TEST_F(CliTest, BackupWhileAServiceWritesThenRestore) {
   EXPECT_EQ(store->Describe("order-1")->cursor, 8u);
   Output into_used = RunCli({"restore", backup, "--store", restored});
   EXPECT_NE(into_used.exit_code, 0) << "restore into a store that has data";
+}
+
+// memory: in a command is a new, empty store in the tool's process.
+TEST_F(CliTest, AMemoryStoreIsAnEmptyScratchStore) {
+  Output runners = RunCli({"runners", "--json", "--store", "memory:"});
+  ASSERT_EQ(runners.exit_code, 0) << runners.text();
+  EXPECT_EQ(ParseOrFail(runners.text()).size(), 0u);
+  Output stats = RunCli({"stats", "--json", "--store", "memory:"});
+  ASSERT_EQ(stats.exit_code, 0) << stats.text();
+  EXPECT_EQ(ParseOrFail(stats.text())["engine"], "memory");
+  EXPECT_EQ(RunCli({"ls", "--store", "memory:", "--runner", "orders"}).exit_code, 2);  // no such runner
+  Output backup = RunCli({"backup", dir_.Sub("from-memory"), "--store", "memory:"});
+  EXPECT_EQ(backup.exit_code, 1);
+  ASSERT_EQ(backup.lines.size(), 1u) << backup.text();
+  EXPECT_NE(backup.lines[0].find("migrate"), std::string::npos) << backup.lines[0];
 }
 
 TEST_F(CliTest, DemoRunsTheMainJob) {

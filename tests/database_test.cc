@@ -306,6 +306,31 @@ TEST(DataDirectory, NewerFormatIsRefusedClearly) {
   EXPECT_NE(db.status().message().find("format version 99"), std::string::npos);
 }
 
+// Format 1 (counters without a time) is read; opening it for writing marks
+// it format 2 first, so that a library that reads only format 1 refuses it.
+TEST(DataDirectory, AnOlderFormatIsUpgradedWhenOpenedForWriting) {
+  test::TempDir tmp;
+  {
+    auto db = *Database::Open(Disk(tmp.Sub("db")));
+    ASSERT_TRUE((*db->OpenStore("r"))->Append("wf", std::vector<std::string>{"e1"}).ok());
+  }
+  WriteFile(tmp.Sub("db") + "/RUNIC", "runic-database\nformat-version 1\nstate ready\n");
+  auto marker = [&] {
+    std::ifstream in(tmp.Sub("db") + "/RUNIC");
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  DatabaseOptions read_only = Disk(tmp.Sub("db"));
+  read_only.read_only = true;
+  { ASSERT_TRUE(Database::Open(read_only).ok()); }
+  EXPECT_NE(marker().find("format-version 1"), std::string::npos) << "a reader changed the marker";
+  {
+    auto db = Database::Open(Disk(tmp.Sub("db")));
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    EXPECT_EQ((*(*db)->OpenStore("r"))->Describe("wf")->cursor, 1u);
+  }
+  EXPECT_NE(marker().find("format-version 2"), std::string::npos) << marker();
+}
+
 TEST(DataDirectory, DamagedMarkerIsCorruption) {
   test::TempDir tmp;
   { ASSERT_TRUE(Database::Open(Disk(tmp.Sub("db"))).ok()); }

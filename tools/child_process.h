@@ -38,10 +38,22 @@ class ChildProcess {
     argv.push_back(nullptr);
 
     int out[2], in[2] = {-1, -1};
+    auto close_all = [&] {
+      for (int fd : {out[0], out[1], in[0], in[1]}) {
+        if (fd >= 0) ::close(fd);
+      }
+    };
     if (::pipe2(out, O_CLOEXEC) != 0) return nullptr;
-    if (pipe_stdin && ::pipe2(in, O_CLOEXEC) != 0) return nullptr;
+    if (pipe_stdin && ::pipe2(in, O_CLOEXEC) != 0) {
+      in[0] = in[1] = -1;
+      close_all();
+      return nullptr;
+    }
     pid_t pid = ::fork();
-    if (pid < 0) return nullptr;
+    if (pid < 0) {
+      close_all();
+      return nullptr;
+    }
     if (pid == 0) {
       // Only async-signal-safe calls between fork and exec.
       int stdin_fd = pipe_stdin ? in[0] : ::open("/dev/null", O_RDONLY);

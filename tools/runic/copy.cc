@@ -3,15 +3,19 @@
 // migrate copies runner by runner through the store contract, so it works
 // between any engines, and can be redone after an interruption.
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <future>
 
 #include "commands.h"
-#include "progress.h"
+#include "format.h"
+#include "../progress.h"
 
 namespace runic::cli {
 namespace {
 
 namespace fs = std::filesystem;
+using tools::Progress;
 
 std::uint64_t TreeBytes(const std::string& dir) {
   std::uint64_t total = 0;
@@ -65,7 +69,11 @@ RunnerDigest Digest(Session& session, Store& store) {
       sum.Mix(w->cursor);
       sum.Mix(w->trimmed);
       sum.Mix(static_cast<std::uint64_t>(w->updated_at.time_since_epoch().count()));
-      if (w->has_log) sum.Add(store.Load(id)->log);
+      if (w->has_log) {
+        Result<LogRecord> log = store.Load(id);
+        if (!log.ok()) session.Fail(log.status(), "loading the log of '" + id + "'");
+        sum.Add(log->log);
+      }
       if (w->has_snapshot) {
         Result<Snapshot> snap = store.LoadSnapshot(id);
         if (!snap.ok()) session.Fail(snap.status(), "loading the snapshot of '" + id + "'");
@@ -146,7 +154,7 @@ bool CopyWorkflow(Session& from, Store& src, Session& to, Store& dst, const std:
   if (there.ok() && there->cursor == w->cursor && there->trimmed == w->trimmed &&
       there->event_bytes == w->event_bytes && there->has_log == w->has_log && there->log_bytes == w->log_bytes &&
       there->has_snapshot == w->has_snapshot && there->snapshot_cursor == w->snapshot_cursor &&
-      there->updated_at == w->updated_at) {
+      there->snapshot_bytes == w->snapshot_bytes && there->updated_at == w->updated_at) {
     return false;  // copied by an earlier, interrupted run
   }
   WorkflowImport import;
@@ -193,12 +201,69 @@ bool CopyWorkflow(Session& from, Store& src, Session& to, Store& dst, const std:
   return true;
 }
 
+// Database::Backup of `from` into `dest`, on a thread, while a bar follows
+// the bytes written so far against the source's size on disk.
+Status BackupWithProgress(Session& from, const std::string& what, const std::string& dest) {
+  Result<DatabaseStats> stats = from.db().Stats();
+  Progress progress(what, "bytes", stats.ok() ? stats->disk_bytes : 0);
+  std::future<Status> copied = std::async(std::launch::async, [&] { return from.db().Backup(dest); });
+  while (copied.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) progress.Set(TreeBytes(dest));
+  Status s = copied.get();
+  if (s.ok()) {
+    progress.Set(TreeBytes(dest));
+  } else {
+    progress.Abandon();
+  }
+  return s;
+}
+
+std::uint64_t CountIds(Session& session, Store& store) {
+  std::uint64_t n = 0;
+  ListOptions page_options;
+  for (;;) {
+    Result<ListPage> page = store.List(page_options);
+    if (!page.ok()) session.Fail(page.status(), "listing workflows");
+    n += page->ids.size();
+    if (!page->more) return n;
+    page_options.start_after = page->ids.back();
+  }
+}
+
+// Deletes from `dst` the workflows and facts `src` no longer has (deleted
+// there since an earlier, interrupted run); returns how many workflows.
+std::uint64_t RemoveGone(Session& to, Store& src, Store& dst) {
+  std::uint64_t removed = 0;
+  for (bool facts : {false, true}) {
+    ListOptions page_options;
+    for (;;) {
+      Result<ListPage> page = facts ? dst.ListFacts(page_options) : dst.List(page_options);
+      if (!page.ok()) to.Fail(page.status(), "listing the copy");
+      for (const std::string& key : page->ids) {
+        bool gone = false;
+        if (facts) {
+          gone = src.LoadFact(key).status().IsNotFound();
+        } else {
+          Result<bool> exists = src.Exists(key);
+          gone = exists.ok() && !*exists;
+        }
+        if (!gone) continue;
+        Status s = facts ? dst.DeleteFact(key) : dst.Delete(key);
+        if (!s.ok()) to.Fail(s, "removing '" + key + "' from the copy");
+        removed += facts ? 0 : 1;
+      }
+      if (!page->more) break;
+      page_options.start_after = page->ids.back();
+    }
+  }
+  return removed;
+}
+
 }  // namespace
 
 int Backup(const Target& t, const std::string& dest) {
   Session session(t, Access::kRead);
   const auto start = std::chrono::steady_clock::now();
-  Status s = session.db().Backup(dest);
+  Status s = BackupWithProgress(session, "backup", dest);
   if (!s.ok()) session.Fail(s, "backing up to " + dest);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("backup of %s: %s, %.1f MiB in %.1f s; restore it with: runic restore %s --store disk:///DIR\n",
@@ -210,9 +275,13 @@ int Restore(const Target& t, const std::string& source) {
   Result<DatabaseOptions> to = Database::ParseUri(t.uri);
   if (!to.ok()) throw Failure(t.Where() + ": " + to.status().message(), kExitUsage);
   if (!to->disc_copies) throw Failure(t.Where() + ": restore writes a disk store; for memory: use migrate", kExitUsage);
+  if (to->dir.empty()) {  // "disk://": the default directory, as Database::Open resolves it
+    const char* env = std::getenv("RUNIC_DIR");
+    to->dir = fs::absolute(env != nullptr && *env != '\0' ? env : "runic-data").string();
+  }
   Target from{"disk://" + fs::absolute(source).string(), ""};
   Session backup(from, Access::kRead);
-  Status s = backup.db().Backup(to->dir);
+  Status s = BackupWithProgress(backup, "restore", to->dir);
   if (!s.ok()) backup.Fail(s, "restoring into " + to->dir);
   std::printf("restored %s into %s\n", source.c_str(), to->dir.c_str());
   Session restored(t, Access::kRead);
@@ -243,7 +312,7 @@ int Migrate(const std::string& from_uri, const std::string& to_uri, bool verbose
         page_options.start_after = page->ids.back();
       }
     }
-    Progress progress("migrate " + runner, "workflows", stats->workflows_with_events + stats->logs);
+    Progress progress("migrate " + runner, "workflows", CountIds(from, *src));
     ListOptions page_options;
     std::uint64_t copied = 0, kept = 0;
     for (;;) {
@@ -252,7 +321,7 @@ int Migrate(const std::string& from_uri, const std::string& to_uri, bool verbose
       for (const std::string& id : page->ids) {
         if (CopyWorkflow(from, *src, to, *dst, id)) {
           ++copied;
-          if (verbose) std::printf("copied %s %s\n", runner.c_str(), id.c_str());
+          if (verbose) std::printf("copied %s %s\n", SafeLine(runner).c_str(), SafeLine(id).c_str());
         } else {
           ++kept;
         }
@@ -263,8 +332,10 @@ int Migrate(const std::string& from_uri, const std::string& to_uri, bool verbose
       page_options.start_after = page->ids.back();
     }
     progress.Finish();
-    std::printf("runner %s: %llu workflows copied, %llu already there\n", runner.c_str(),
-                static_cast<unsigned long long>(copied), static_cast<unsigned long long>(kept));
+    const std::uint64_t removed = RemoveGone(to, *src, *dst);
+    std::printf("runner %s: %llu workflows copied, %llu already there, %llu removed (gone from the source)\n",
+                SafeLine(runner).c_str(), static_cast<unsigned long long>(copied),
+                static_cast<unsigned long long>(kept), static_cast<unsigned long long>(removed));
   }
   return Verify(from, to);
 }

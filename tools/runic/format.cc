@@ -7,26 +7,53 @@
 namespace runic::cli {
 namespace {
 
+// The length of the UTF-8 sequence at s[i] (0: not well formed).
+std::size_t Utf8Length(std::string_view s, std::size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  if (c < 0x80) return 1;
+  const std::size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+  if (len == 0 || c > 0xf4 || i + len > s.size()) return 0;
+  for (std::size_t k = 1; k < len; ++k) {
+    if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return 0;
+  }
+  return len;
+}
+
+// C1 controls, U+0080..U+009F, encoded as C2 80..C2 9F.
+bool IsC1(std::string_view s, std::size_t i) {
+  return static_cast<unsigned char>(s[i]) == 0xc2 && static_cast<unsigned char>(s[i + 1]) < 0xa0;
+}
+
 // True for well-formed UTF-8 with no control character but tab and newline.
 bool IsPrintableUtf8(std::string_view s) {
   for (std::size_t i = 0; i < s.size();) {
+    const std::size_t len = Utf8Length(s, i);
     const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      if ((c < 0x20 && c != '\t' && c != '\n') || c == 0x7f) return false;
-      ++i;
-      continue;
-    }
-    const std::size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
-    if (len == 0 || c > 0xf4 || i + len > s.size()) return false;
-    for (std::size_t k = 1; k < len; ++k) {
-      if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return false;
-    }
+    if (len == 0 || (len == 2 && IsC1(s, i))) return false;
+    if (len == 1 && ((c < 0x20 && c != '\t' && c != '\n') || c == 0x7f)) return false;
     i += len;
   }
   return true;
 }
 
 }  // namespace
+
+std::string SafeLine(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    const std::size_t len = Utf8Length(s, i);
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (len == 0 || (len == 1 && (c < 0x20 || c == 0x7f)) || (len == 2 && IsC1(s, i))) {
+      out.push_back('?');
+      i += std::max<std::size_t>(len, 1);
+      continue;
+    }
+    out.append(s.substr(i, len));
+    i += len;
+  }
+  return out;
+}
 
 std::string IsoTimeMicros(std::int64_t micros) {
   if (micros <= 0) return "-";
@@ -67,12 +94,7 @@ Json BytesJson(std::string_view bytes) {
 std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
 void PrintTable(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
-  auto clean = [](std::string s) {
-    for (char& ch : s) {
-      if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = '?';
-    }
-    return s;
-  };
+  auto clean = [](const std::string& s) { return SafeLine(s); };
   std::vector<std::size_t> width(header.size());
   for (std::size_t c = 0; c < header.size(); ++c) width[c] = header[c].size();
   for (const auto& row : rows) {

@@ -26,6 +26,10 @@ std::string Base64(std::string_view bytes);
 // characters (other than tab and newline), else {"base64": ...}.
 Json BytesJson(std::string_view bytes);
 
+// `s` safe for a terminal: control characters (C0, DEL, C1) and bytes that
+// are not UTF-8 become '?'.
+std::string SafeLine(std::string_view s);
+
 // One line of JSON; invalid UTF-8 is replaced, control characters escaped.
 std::string Dump(const Json& j);
 

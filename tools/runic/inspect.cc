@@ -136,13 +136,14 @@ int Show(const Target& t, const std::string& id, const ShowOptions& options) {
     if (!snap.ok()) session.Fail(snap.status(), "loading the snapshot of '" + id + "'");
     PrintJson(Json{{"snapshot", SnapshotJson(snap->bytes)}, {"cursor", snap->cursor}});
   }
-  std::uint64_t last = w->cursor == 0 ? 0 : PrintEvents(session, id, options.from, options.limit);
+  const std::uint64_t from = options.from != 0 ? options.from : w->trimmed + 1;
+  std::uint64_t last = w->cursor == 0 ? 0 : PrintEvents(session, id, from, options.limit);
   if (!options.follow) return kExitOk;
 
   // Until interrupted: catch up with the writer, print what is new.
   std::signal(SIGINT, OnInterrupt);
   std::signal(SIGTERM, OnInterrupt);
-  last = std::max(last, options.from > 0 ? options.from - 1 : 0);
+  last = std::max(last, from - 1);
   while (!interrupted) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     Status s = session.db().Refresh();
@@ -150,7 +151,8 @@ int Show(const Target& t, const std::string& id, const ShowOptions& options) {
     Result<WorkflowSummary> now = store.Describe(id);
     if (now.status().IsNotFound()) continue;  // deleted: it may come back
     if (!now.ok()) session.Fail(now.status(), "workflow '" + id + "'");
-    if (now->cursor > last) last = PrintEvents(session, id, last + 1, 0);
+    // Events trimmed meanwhile are gone: go on from the first one kept.
+    if (now->cursor > last) last = PrintEvents(session, id, std::max(last, now->trimmed) + 1, 0);
   }
   return kExitOk;
 }
@@ -163,7 +165,7 @@ int Stats(const Target& t, bool json) {
   Json out{{"store", t.uri},
            {"engine", db->engine},
            {"dir", db->dir},
-           {"sync", db->sync},
+           {"sync", o.read_only ? Json() : Json(db->sync)},  // unknown: the writer's setting
            {"read_cache_bytes", o.read_cache_bytes},
            {"disk_bytes", db->disk_bytes},
            {"runners", Json::object()}};
@@ -182,8 +184,10 @@ int Stats(const Target& t, bool json) {
     return kExitOk;
   }
   std::printf("store       %s\nengine      %s%s\ndurability  %s\n", t.uri.c_str(), db->engine.c_str(),
-              db->dir.empty() ? "" : (" at " + db->dir).c_str(),
+              db->dir.empty() ? "" : (" at " + SafeLine(db->dir)).c_str(),
               db->engine == "memory" ? "RAM only"
+              : o.read_only          ? "as the process that writes it opened it (sync=1: every commit fsync'ed; "
+                                       "else survives kill -9, not power loss)"
               : db->sync             ? "every commit fsync'ed (sync=1)"
                                      : "write-ahead log, not fsync'ed (survives kill -9, not power loss)");
   if (db->engine == "disk") std::printf("disk bytes  %llu\n", static_cast<unsigned long long>(db->disk_bytes));

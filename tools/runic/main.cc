@@ -3,14 +3,19 @@
 // database with a URI (--store, else RUNIC_STORE, else the disk database at
 // RUNIC_DIR, else ./runic-data) and the runner with --runner (else
 // RUNIC_RUNNER). Errors are one line on stderr naming the store and runner.
+#include <csignal>
 #include <cstdio>
 
 #include <CLI/CLI.hpp>
 
 #include "commands.h"
+#include "format.h"
 
 int main(int argc, char** argv) {
   using namespace runic::cli;
+  // A reader that goes away (runic ls | head) ends the output, not the
+  // process: destructors still run and remove the read-only view's files.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"runic: inspect and maintain Runic stores.\n"
                "Exit codes: 0 ok, 1 the store failed or refused, 2 bad usage or not confirmed.",
                "runic"};
@@ -40,7 +45,8 @@ int main(int argc, char** argv) {
 
   auto* sh = app.add_subcommand("show", "a workflow's log, snapshot and events as JSON, one object per line");
   sh->add_option("id", id, "workflow id")->required();
-  sh->add_option("--from", show.from, "first event sequence to show (default 1)")->check(CLI::PositiveNumber);
+  sh->add_option("--from", show.from, "first event sequence to show (default: the first kept)")
+      ->check(CLI::PositiveNumber);
   sh->add_option("--limit", show.limit, "at most this many events (default: all)");
   sh->add_flag("--follow", show.follow, "then print new events as they are appended, until interrupted");
   sh->callback([&] { code = Show(target(), id, show); });
@@ -90,7 +96,8 @@ int main(int argc, char** argv) {
   // Everything after `bench` is the benchmark's (handled before parsing);
   // listed here for --help.
   app.add_subcommand("bench", "the benchmark (the program scripts/bench runs): runic bench --help for its options")
-      ->allow_extras();
+      ->allow_extras()
+      ->callback([] { throw Failure("bench takes the benchmark's options only: runic bench [--quick ...]", kExitUsage); });
   if (argc >= 2 && std::string(argv[1]) == "bench") {
     try {
       return Bench(std::vector<std::string>(argv + 2, argv + argc));
@@ -106,10 +113,10 @@ int main(int argc, char** argv) {
     const int parse_code = app.exit(e);  // prints help, or the error and a hint
     return parse_code == 0 ? kExitOk : kExitUsage;
   } catch (const Failure& f) {
-    std::fprintf(stderr, "runic: %s\n", f.what());
+    std::fprintf(stderr, "runic: %s\n", SafeLine(f.what()).c_str());
     return f.code;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "runic: %s\n", e.what());
+    std::fprintf(stderr, "runic: %s\n", SafeLine(e.what()).c_str());
     return kExitFailed;
   }
   return code;

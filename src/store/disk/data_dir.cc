@@ -44,8 +44,9 @@ Status WriteMarker(const std::string& dir, bool ready) {
   return Status::OK();
 }
 
-// Reads the marker: whether the database finished being created.
-Result<bool> ReadMarker(const std::string& dir) {
+// Reads the marker: whether the database finished being created, and (in
+// *version) the format it was written in.
+Result<bool> ReadMarker(const std::string& dir, int* version_out = nullptr) {
   const std::string path = dir + "/" + kMarkerName;
   std::ifstream in(path);
   std::string magic, key, state_key, state;
@@ -62,6 +63,7 @@ Result<bool> ReadMarker(const std::string& dir) {
   if (!(in >> state_key >> state) || state_key != "state" || (state != "ready" && state != "creating")) {
     return Status::Corruption("the marker file " + path + " is damaged; expected a state");
   }
+  if (version_out != nullptr) *version_out = version;
   return state == "ready";
 }
 
@@ -126,8 +128,17 @@ Result<DataDir> DataDir::Open(const std::string& dir, bool create_if_missing) {
     Status s = WriteMarker(dir, /*ready=*/false);
     if (!s.ok()) return s;
   }
-  Result<bool> ready = ReadMarker(dir);
+  int version = 0;
+  Result<bool> ready = ReadMarker(dir, &version);
   if (!ready.ok()) return ready.status();
+  if (*ready && version < kFormatVersion) {
+    // This library reads the older format and writes the newer one (format
+    // 2: event counters carry the time of the last append): say so before
+    // the first write, so that an older library refuses it rather than
+    // misread it.
+    Status s = WriteMarker(dir, /*ready=*/true);
+    if (!s.ok()) return s;
+  }
   locked.ready_ = *ready;
   return locked;
 }
@@ -161,6 +172,16 @@ Result<DataDir> DataDir::OpenReadOnly(const std::string& dir) {
   return unlocked;
 }
 
+// Removes the directories above `dir` up to `top` that are empty (those a
+// failed copy created), leaving any that hold something.
+static void RemoveEmptyParents(const fs::path& dir, const fs::path& top) {
+  std::error_code ec;
+  if (dir == top) return;
+  for (fs::path p = dir.parent_path(); !p.empty() && p != p.root_path(); p = p.parent_path()) {
+    if (!fs::remove(p, ec) || p == top) break;  // remove() refuses a directory that is not empty
+  }
+}
+
 Result<DataDir> DataDir::CreateForCopy(const std::string& dir) {
   std::error_code ec;
   fs::file_status st = fs::status(dir, ec);
@@ -187,7 +208,7 @@ Result<DataDir> DataDir::CreateForCopy(const std::string& dir) {
     if (ec) return Status::IOError("cannot create '" + fs::path(dir).parent_path().string() + "': " + ec.message());
     if (::mkdir(dir.c_str(), 0700) != 0) {
       const int err = errno;
-      if (top != fs::path(dir)) fs::remove_all(top, ec);
+      RemoveEmptyParents(dir, top);  // never recursively: another process may be filling them now
       if (err == EEXIST) return not_empty();  // made by someone else meanwhile
       return Status::IOError("cannot create backup directory '" + dir + "': " + Errno(err));
     }
@@ -196,7 +217,10 @@ Result<DataDir> DataDir::CreateForCopy(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
     const int err = errno;
-    if (!created.empty()) fs::remove_all(created, ec);
+    if (!created.empty()) {
+      fs::remove(dir, ec);
+      RemoveEmptyParents(dir, created);
+    }
     return Status::IOError("cannot open backup directory '" + dir + "': " + Errno(err));
   }
   DataDir copy(dir, fd);
@@ -224,7 +248,8 @@ Result<DataDir> DataDir::CreateForCopy(const std::string& dir) {
 void DataDir::DiscardCopy() {
   std::error_code ec;
   if (!created_.empty()) {
-    fs::remove_all(created_, ec);
+    fs::remove_all(path_, ec);  // ours: created and locked by CreateForCopy
+    RemoveEmptyParents(path_, created_);
     created_.clear();
     return;
   }

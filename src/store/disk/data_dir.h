@@ -10,7 +10,9 @@
 namespace runic::internal {
 
 // The on-disk format this library writes, and the newest it reads.
-inline constexpr int kFormatVersion = 1;
+// 1: the first; 2: event counters also hold the time of the last append
+// (format 1 databases are read, and marked 2 when opened for writing).
+inline constexpr int kFormatVersion = 2;
 
 // An open, locked data directory. The lock (a flock on the directory) is
 // released on destruction.

@@ -5,8 +5,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <exception>
 
-namespace runic::cli {
+namespace runic::tools {
 namespace {
 
 constexpr auto kTerminalRedraw = std::chrono::milliseconds(100);
@@ -39,7 +40,19 @@ Progress::Progress(std::string what, std::string unit, std::uint64_t total)
       start_(std::chrono::steady_clock::now()),
       last_draw_(start_) {}
 
-Progress::~Progress() { Finish(); }
+Progress::~Progress() {
+  if (std::uncaught_exceptions() > 0) {
+    Abandon();
+  } else {
+    Finish();
+  }
+}
+
+void Progress::Abandon() {
+  if (finished_) return;
+  finished_ = true;
+  if (tty_) std::fprintf(stderr, "\r%s\r", std::string(static_cast<std::size_t>(std::max(0, width_ - 1)), ' ').c_str());
+}
 
 void Progress::Set(std::uint64_t done) {
   done_ = done;
@@ -90,4 +103,4 @@ void Progress::Draw(bool final) {
   std::fflush(stderr);
 }
 
-}  // namespace runic::cli
+}  // namespace runic::tools
