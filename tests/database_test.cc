@@ -621,78 +621,121 @@ TEST(ReadOnly, ReadsAClosedDatabaseAndWritesNothing) {
   EXPECT_TRUE((*db)->Refresh().ok());  // nothing to do for a read-write database
 }
 
+// Drives append_helper in "rounds" mode (holding and writing a database in
+// another process) and keeps what it acknowledged.
+class AppendRounds {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // Start it before this test starts threads of its own.
+  AppendRounds(const std::string& dir, int workflows, int appends) {
+    helper_ = test::ChildProcess::Start(RUNIC_APPEND_HELPER,
+                                        {"rounds", dir, std::to_string(workflows), std::to_string(appends)},
+                                        /*pipe_stdin=*/true);
+    for (int i = 0; i < workflows; ++i) {
+      const std::string id = test::DurabilityWorkflowId(0, i);
+      by_escaped_[test::EscapeId(id)] = id;
+      acked_[id] = 0;
+    }
+  }
+
+  ::testing::AssertionResult Ready() {
+    std::string line;
+    if (helper_ == nullptr) return ::testing::AssertionFailure() << "append_helper did not start";
+    if (!helper_->ReadLine(&line, Clock::now() + std::chrono::seconds(60)) || line != "ready") {
+      return ::testing::AssertionFailure() << "append_helper is not ready: " << line;
+    }
+    return ::testing::AssertionSuccess();
+  }
+
+  // One round of appends; `on_ack` runs after each acknowledgement, while the
+  // helper goes on appending.
+  ::testing::AssertionResult Round(const std::function<void()>& on_ack = [] {}) {
+    if (::kill(helper_->pid(), SIGUSR1) != 0) return ::testing::AssertionFailure() << "kill: " << std::strerror(errno);
+    const auto deadline = Clock::now() + std::chrono::seconds(60);
+    std::string line;
+    for (int lines = 0; lines < 1000; ++lines) {
+      if (!helper_->ReadLine(&line, deadline)) return ::testing::AssertionFailure() << "the helper stopped answering";
+      if (line == "done") return ::testing::AssertionSuccess();
+      const std::size_t sp = line.rfind(' ');
+      auto it = sp == std::string::npos ? by_escaped_.end() : by_escaped_.find(line.substr(0, sp));
+      if (it == by_escaped_.end()) return ::testing::AssertionFailure() << "not an acknowledgement: " << line;
+      acked_[it->second] = std::strtoull(line.c_str() + sp + 1, nullptr, 10);
+      on_ack();
+    }
+    return ::testing::AssertionFailure() << "no end to the round";
+  }
+
+  // Closes the helper's stdin: it closes the database and exits.
+  ::testing::AssertionResult Finish() {
+    helper_->CloseStdin();
+    const int status = helper_->Wait(Clock::now() + std::chrono::seconds(60));
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << test::DescribeWait(status);
+  }
+
+  // Cursors acknowledged so far, by workflow id.
+  const std::map<std::string, std::uint64_t>& acked() const { return acked_; }
+
+ private:
+  std::unique_ptr<test::ChildProcess> helper_;
+  std::map<std::string, std::string> by_escaped_;
+  std::map<std::string, std::uint64_t> acked_;
+};
+
+// The cursor of each workflow of `ids` in the runner append_helper writes,
+// checking that Stream yields every event up to it, each the one written for
+// its place.
+std::map<std::string, std::uint64_t> VerifiedHelperCursors(Store& store,
+                                                           const std::map<std::string, std::uint64_t>& ids) {
+  std::map<std::string, std::uint64_t> out;
+  for (const auto& [id, unused] : ids) {
+    Result<std::unique_ptr<EventIterator>> it = store.Stream(id);
+    out[id] = 0;
+    if (it.status().IsNotFound()) continue;
+    EXPECT_TRUE(it.ok()) << it.status().ToString();
+    if (!it.ok()) continue;
+    std::uint64_t n = 0;
+    std::string why;
+    for (; (*it)->Valid(); (*it)->Next()) {
+      ++n;
+      EXPECT_EQ((*it)->sequence(), n);
+      EXPECT_TRUE(test::VerifyDurableValue((*it)->value(), 'E', id, n, &why)) << why;
+    }
+    EXPECT_TRUE((*it)->status().ok()) << (*it)->status().ToString();
+    out[id] = n;
+  }
+  return out;
+}
+
 // append_helper holds the database and appends in rounds; this process reads
 // it read-only: what was acknowledged before Open is there, what was
 // acknowledged after is not until Refresh, and every write is refused.
 TEST(ReadOnly, ReadsADatabaseAnotherProcessHoldsAndRefreshes) {
-  using test::ChildProcess;
-  using Clock = std::chrono::steady_clock;
   constexpr int kWorkflows = 3;
   constexpr const char* kRunner = "durability";  // the runner append_helper writes
   test::TempDir tmp;
   const std::string dir = tmp.Sub("db");
   // Started first, while this process has no other thread.
-  auto helper = ChildProcess::Start(RUNIC_APPEND_HELPER, {"rounds", dir, std::to_string(kWorkflows), "30"},
-                                    /*pipe_stdin=*/true);
-  ASSERT_NE(helper, nullptr);
-  std::string line;
-  ASSERT_TRUE(helper->ReadLine(&line, Clock::now() + std::chrono::seconds(60)));
-  ASSERT_EQ(line, "ready");
-
-  std::map<std::string, std::string> by_escaped;
-  std::map<std::string, std::uint64_t> acked;
-  for (int i = 0; i < kWorkflows; ++i) {
-    const std::string id = test::DurabilityWorkflowId(0, i);
-    by_escaped[test::EscapeId(id)] = id;
-    acked[id] = 0;
-  }
-  // Starts a round of appends; `on_ack` runs after each acknowledgement.
-  auto round = [&](const std::function<void()>& on_ack) -> ::testing::AssertionResult {
-    if (::kill(helper->pid(), SIGUSR1) != 0) return ::testing::AssertionFailure() << "kill: " << std::strerror(errno);
-    const auto deadline = Clock::now() + std::chrono::seconds(60);
-    for (int lines = 0; lines < 1000; ++lines) {
-      if (!helper->ReadLine(&line, deadline)) return ::testing::AssertionFailure() << "the helper stopped answering";
-      if (line == "done") return ::testing::AssertionSuccess();
-      const std::size_t sp = line.rfind(' ');
-      auto it = sp == std::string::npos ? by_escaped.end() : by_escaped.find(line.substr(0, sp));
-      if (it == by_escaped.end()) return ::testing::AssertionFailure() << "not an acknowledgement: " << line;
-      acked[it->second] = std::strtoull(line.c_str() + sp + 1, nullptr, 10);
-      on_ack();
-    }
-    return ::testing::AssertionFailure() << "no end to the round";
-  };
-  // What the read-only store shows of each workflow: its cursor (from
-  // Describe), after checking that Stream yields exactly that many events,
-  // each the one written for its place.
+  AppendRounds rounds(dir, kWorkflows, 30);
+  ASSERT_TRUE(rounds.Ready());
+  const std::map<std::string, std::uint64_t>& acked = rounds.acked();
+  // What the read-only store shows of each workflow: every event in its
+  // place (Stream), and Describe agreeing.
   auto cursors = [&](Store& store) {
-    std::map<std::string, std::uint64_t> out;
-    for (const auto& [id, unused] : acked) {
+    std::map<std::string, std::uint64_t> out = VerifiedHelperCursors(store, acked);
+    for (const auto& [id, n] : out) {
       Result<WorkflowSummary> d = store.Describe(id);
-      if (d.status().IsNotFound()) {
-        out[id] = 0;
-        continue;
-      }
+      if (n == 0 && d.status().IsNotFound()) continue;
       EXPECT_TRUE(d.ok()) << d.status().ToString();
       if (!d.ok()) continue;
-      Result<std::unique_ptr<EventIterator>> it = store.Stream(id);
-      EXPECT_TRUE(it.ok()) << it.status().ToString();
-      if (!it.ok()) continue;
-      std::uint64_t n = 0;
-      std::string why;
-      for (; (*it)->Valid(); (*it)->Next()) {
-        ++n;
-        EXPECT_EQ((*it)->sequence(), n);
-        EXPECT_TRUE(test::VerifyDurableValue((*it)->value(), 'E', id, n, &why)) << why;
-      }
-      EXPECT_TRUE((*it)->status().ok()) << (*it)->status().ToString();
-      EXPECT_EQ(n, d->cursor);
-      EXPECT_EQ(d->events, d->cursor);
-      out[id] = d->cursor;
+      EXPECT_EQ(d->cursor, n);
+      EXPECT_EQ(d->events, n);
     }
     return out;
   };
 
-  ASSERT_TRUE(round([] {}));
+  ASSERT_TRUE(rounds.Round());
   // The helper holds the database: a read-write open is refused, a read-only one is not.
   Result<std::shared_ptr<Database>> rw = Database::Open(Disk(dir));
   EXPECT_TRUE(rw.status().IsInUse()) << rw.status().ToString();
@@ -718,7 +761,7 @@ TEST(ReadOnly, ReadsADatabaseAnotherProcessHoldsAndRefreshes) {
 
   // Acknowledged after Open: not seen until Refresh.
   const std::map<std::string, std::uint64_t> at_open = acked;
-  ASSERT_TRUE(round([] {}));
+  ASSERT_TRUE(rounds.Round());
   ASSERT_NE(acked, at_open);
   EXPECT_EQ(cursors(**store), at_open);
   ASSERT_TRUE((*db)->Refresh().ok());
@@ -731,7 +774,7 @@ TEST(ReadOnly, ReadsADatabaseAnotherProcessHoldsAndRefreshes) {
     std::string why;
     ASSERT_TRUE(test::DecodeDurableValue(rec->log, &v, &why)) << why;
     EXPECT_TRUE(test::VerifyDurableValue(rec->log, 'L', id, v.number, &why)) << why;
-    EXPECT_LE(v.number, acked[id]);
+    EXPECT_LE(v.number, acked.at(id));
     if (v.number > log_cursor[id]) ++newer_logs;
   }
   EXPECT_GT(newer_logs, 0) << "Load still answers from before the Refresh";
@@ -739,7 +782,7 @@ TEST(ReadOnly, ReadsADatabaseAnotherProcessHoldsAndRefreshes) {
   // Refreshes while the helper appends: each sees at least what was
   // acknowledged before it, and never a broken stream.
   int refreshes = 0;
-  ASSERT_TRUE(round([&] {
+  ASSERT_TRUE(rounds.Round([&] {
     const std::map<std::string, std::uint64_t> floor = acked;
     Status s = (*db)->Refresh();
     EXPECT_TRUE(s.ok()) << s.ToString();
@@ -756,9 +799,7 @@ TEST(ReadOnly, ReadsADatabaseAnotherProcessHoldsAndRefreshes) {
 
   // The helper closes the database (flushing it) and exits; this process
   // still reads, before and after catching up with the close.
-  helper->CloseStdin();
-  const int status = helper->Wait(Clock::now() + std::chrono::seconds(60));
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << test::DescribeWait(status);
+  ASSERT_TRUE(rounds.Finish());
   EXPECT_EQ(cursors(**store), acked);
   Status refreshed = (*db)->Refresh();
   EXPECT_TRUE(refreshed.ok()) << refreshed.ToString();
@@ -981,93 +1022,6 @@ TEST(Backup, AMemoryDatabaseIsRefusedWithTheWayOut) {
   EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
   EXPECT_NE(s.message().find("runic migrate"), std::string::npos) << s.ToString();
   EXPECT_FALSE(fs::exists(tmp.Sub("backup")));
-}
-
-// Drives append_helper in "rounds" mode (holding and writing a database in
-// another process) and keeps what it acknowledged.
-class AppendRounds {
- public:
-  using Clock = std::chrono::steady_clock;
-
-  // Start it before this test starts threads of its own.
-  AppendRounds(const std::string& dir, int workflows, int appends) {
-    helper_ = test::ChildProcess::Start(RUNIC_APPEND_HELPER,
-                                        {"rounds", dir, std::to_string(workflows), std::to_string(appends)},
-                                        /*pipe_stdin=*/true);
-    for (int i = 0; i < workflows; ++i) {
-      const std::string id = test::DurabilityWorkflowId(0, i);
-      by_escaped_[test::EscapeId(id)] = id;
-      acked_[id] = 0;
-    }
-  }
-
-  ::testing::AssertionResult Ready() {
-    std::string line;
-    if (helper_ == nullptr) return ::testing::AssertionFailure() << "append_helper did not start";
-    if (!helper_->ReadLine(&line, Clock::now() + std::chrono::seconds(60)) || line != "ready") {
-      return ::testing::AssertionFailure() << "append_helper is not ready: " << line;
-    }
-    return ::testing::AssertionSuccess();
-  }
-
-  // One round of appends; `on_ack` runs after each acknowledgement, while the
-  // helper goes on appending.
-  ::testing::AssertionResult Round(const std::function<void()>& on_ack = [] {}) {
-    if (::kill(helper_->pid(), SIGUSR1) != 0) return ::testing::AssertionFailure() << "kill: " << std::strerror(errno);
-    const auto deadline = Clock::now() + std::chrono::seconds(60);
-    std::string line;
-    for (int lines = 0; lines < 1000; ++lines) {
-      if (!helper_->ReadLine(&line, deadline)) return ::testing::AssertionFailure() << "the helper stopped answering";
-      if (line == "done") return ::testing::AssertionSuccess();
-      const std::size_t sp = line.rfind(' ');
-      auto it = sp == std::string::npos ? by_escaped_.end() : by_escaped_.find(line.substr(0, sp));
-      if (it == by_escaped_.end()) return ::testing::AssertionFailure() << "not an acknowledgement: " << line;
-      acked_[it->second] = std::strtoull(line.c_str() + sp + 1, nullptr, 10);
-      on_ack();
-    }
-    return ::testing::AssertionFailure() << "no end to the round";
-  }
-
-  // Closes the helper's stdin: it closes the database and exits.
-  ::testing::AssertionResult Finish() {
-    helper_->CloseStdin();
-    const int status = helper_->Wait(Clock::now() + std::chrono::seconds(60));
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return ::testing::AssertionSuccess();
-    return ::testing::AssertionFailure() << test::DescribeWait(status);
-  }
-
-  // Cursors acknowledged so far, by workflow id.
-  const std::map<std::string, std::uint64_t>& acked() const { return acked_; }
-
- private:
-  std::unique_ptr<test::ChildProcess> helper_;
-  std::map<std::string, std::string> by_escaped_;
-  std::map<std::string, std::uint64_t> acked_;
-};
-
-// The cursor of each workflow of `ids` in the runner append_helper writes,
-// checking that Stream yields every event up to it, each the one written for
-// its place.
-std::map<std::string, std::uint64_t> VerifiedHelperCursors(Store& store,
-                                                           const std::map<std::string, std::uint64_t>& ids) {
-  std::map<std::string, std::uint64_t> out;
-  for (const auto& [id, unused] : ids) {
-    Result<std::unique_ptr<EventIterator>> it = store.Stream(id);
-    out[id] = 0;
-    if (it.status().IsNotFound()) continue;
-    EXPECT_TRUE(it.ok()) << it.status().ToString();
-    if (!it.ok()) continue;
-    std::uint64_t n = 0;
-    std::string why;
-    for (; (*it)->Valid(); (*it)->Next()) {
-      ++n;
-      EXPECT_EQ((*it)->sequence(), n);
-      EXPECT_TRUE(test::VerifyDurableValue((*it)->value(), 'E', id, n, &why)) << why;
-    }
-    EXPECT_TRUE((*it)->status().ok()) << (*it)->status().ToString();
-    out[id] = n;
-  }
-  return out;
 }
 
 // A read-only database backs up the data of the process that holds and
