@@ -28,6 +28,14 @@ std::int64_t WallMicros() {
       .count();
 }
 
+// An event's head: a map of `fields` entries besides t and at, which it
+// writes.
+CborWriter Event(const char* type, std::size_t fields) {
+  CborWriter w;
+  w.Map(fields + 2).Text("t").Text(type).Text("at").Int(WallMicros());
+  return w;
+}
+
 // An error message is recorded up to this size, so that one huge message
 // (say, an HTTP body in an exception) cannot make an event too large to store.
 constexpr std::size_t kMaxRecordedError = 4096;
@@ -75,10 +83,7 @@ Worker::Worker(RunnerContext ctx, std::string id, std::shared_ptr<const Workflow
 
 Status Worker::Start() {
   std::unique_lock lock(mu_);
-  Record(CborWriter()
-             .Map(5)
-             .Text("t").Text(kStart)
-             .Text("at").Int(WallMicros())
+  Record(Event(kStart, 3)
              .Text("w").Text(workflow_->name())
              .Text("v").Int(workflow_->version())
              .Text("fp").Text(workflow_->fingerprint())
@@ -104,10 +109,7 @@ Status Worker::AddInput(Value input) {
   if (ctx_.store == nullptr) bytes.clear();
   FactEntry* entry = AddFact(hash, Fact{std::move(input), std::move(bytes), "", parents, hash});
   if (ctx_.store != nullptr && entry != nullptr) pending_facts_.push_back(entry);
-  Record(CborWriter()
-             .Map(4)
-             .Text("t").Text(kInput)
-             .Text("at").Int(WallMicros())
+  Record(Event(kInput, 2)
              .Text("f").Text(hash)
              .Text("o").Uint(ordinal)
              .Take());
@@ -242,10 +244,7 @@ std::vector<Worker::Task> Worker::DispatchReady() {
     r.stop = std::stop_source();
     ++running_;
     if (ctx_.store != nullptr) {
-      Record(CborWriter()
-                 .Map(5)
-                 .Text("t").Text(kDispatch)
-                 .Text("at").Int(WallMicros())
+      Record(Event(kDispatch, 3)
                  .Text("r").Text(id)
                  .Text("n").Text(r.node->name)
                  .Text("a").Int(r.failures + 1)
@@ -358,10 +357,7 @@ void Worker::OnFailure(const std::string& id, Runnable& r, const Status& error, 
                         : policy.on_failure == OnFailure::kSkip ? "skip"
                                                                 : "halt";
   if (ctx_.store != nullptr) {
-    Record(CborWriter()
-               .Map(9)
-               .Text("t").Text(kFail)
-               .Text("at").Int(WallMicros())
+    Record(Event(kFail, 7)
                .Text("r").Text(id)
                .Text("n").Text(r.node->name)
                .Text("a").Int(r.failures)
@@ -412,11 +408,8 @@ void Worker::Complete(const std::string& id, Runnable& r, std::optional<Value> p
     hash = FactHash(bytes, r.node->name, r.inputs);
   }
   if (ctx_.store != nullptr) {
-    CborWriter event;
-    event.Map(produced ? (fallback ? 9 : 8) : 6)
-        .Text("t").Text(kDone)
-        .Text("at").Int(WallMicros())
-        .Text("r").Text(id)
+    CborWriter event = Event(kDone, produced ? (fallback ? 7 : 6) : 4);
+    event.Text("r").Text(id)
         .Text("n").Text(r.node->name)
         .Text("us").Int(took.count() / 1000)
         .Text("f");
