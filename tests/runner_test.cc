@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <mutex>
 #include <thread>
 
 #include "runic/runic.h"
@@ -25,6 +26,52 @@ std::string Name(Engine e) {
   return "?";
 }
 void PrintTo(Engine e, std::ostream* os) { *os << Name(e); }
+
+// The store operations a runner makes (op, workflow id), in the order they
+// start, from any thread.
+class OpLog {
+ public:
+  using Op = std::pair<StoreOp, std::string>;
+  StoreTelemetry Telemetry() {
+    StoreTelemetry t;
+    t.on_start = [this](const StoreOpEvent& e) {
+      std::lock_guard lock(mu_);
+      ops_.emplace_back(e.op, std::string(e.id));
+    };
+    return t;
+  }
+  // The operations since the last Take.
+  std::vector<Op> Take() {
+    std::lock_guard lock(mu_);
+    return std::exchange(ops_, {});
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<Op> ops_;
+};
+
+// "claim wf, append wf, append_many , release wf": for failure messages.
+std::string Trace(const std::vector<OpLog::Op>& ops) {
+  std::string out;
+  for (const auto& [op, id] : ops) out += (out.empty() ? "" : ", ") + std::string(StoreOpName(op)) + " " + id;
+  return out;
+}
+
+std::size_t CountOp(const std::vector<OpLog::Op>& ops, StoreOp op) {
+  return static_cast<std::size_t>(std::count_if(ops.begin(), ops.end(), [op](const OpLog::Op& o) { return o.first == op; }));
+}
+
+bool IsWrite(StoreOp op) {
+  switch (op) {
+    case StoreOp::kSave: case StoreOp::kCheckpoint: case StoreOp::kAppend: case StoreOp::kAppendMany:
+    case StoreOp::kSaveSnapshot: case StoreOp::kSaveFact: case StoreOp::kDeleteFact: case StoreOp::kDelete:
+    case StoreOp::kTrim: case StoreOp::kImportEvents: case StoreOp::kImportWorkflow:
+      return true;
+    default:
+      return false;
+  }
+}
 
 StepFn AddOne() {
   return [](const Value& v, std::stop_token) -> Result<Value> { return Value(v.get<int>() + 1); };
@@ -78,9 +125,26 @@ class RunnerTest : public ::testing::TestWithParam<Engine> {
     return types;
   }
 
+  // Makes runner_ a runner on a second handle of the store whose operations
+  // ops_ records.
+  void ObserveStore() {
+    observed_ = std::move(*db_->OpenStore("runner-test", StoreOptions{ops_.Telemetry()}));
+    runner_ = MakeRunnerOn(observed_.get());
+  }
+
+  std::unique_ptr<Runner> MakeRunnerOn(Store* store) {
+    RunnerOptions o;
+    o.name = "test";
+    o.store = store;
+    o.threads = 4;
+    return std::move(*Runner::Create(std::move(o)));
+  }
+
   test::TempDir dir_;
   std::shared_ptr<Database> db_;
   std::unique_ptr<Store> store_;
+  OpLog ops_;
+  std::unique_ptr<Store> observed_;  // outlives runner_
   std::unique_ptr<Runner> runner_;
 };
 
@@ -575,6 +639,168 @@ TEST_P(RunnerTest, FactHashesAreStable) {
                        "done 200d6f9eb676bf6dc11052cf15abb3e931c8dd1267407fa9281873d8453c300c",
                        "done db7e69a6b1375d9c35c060f1d56a6ff80d0f925276594c1c2ea174a469c4ba10",
                    }));
+}
+
+// Ownership (Store::Claim / Release; see runner.h): no-ops on these engines,
+// but the runner makes them at the right moments, as its store telemetry
+// shows.
+
+TEST_P(RunnerTest, AStartedWorkflowIsClaimedBeforeItsFirstWriteAndGivenUpOnceFinished) {
+  if (!has_store()) GTEST_SKIP() << "no store";
+  ObserveStore();
+  auto wf = *Workflow::Builder("own", 1).Step("a", AddOne()).Step("b", AddOne(), "a").Build();
+  RunOnce(wf, 1, "wf");  // every cycle: the last checkpoint goes through the committer
+  std::vector<OpLog::Op> ops = ops_.Take();
+  ASSERT_FALSE(ops.empty());
+  EXPECT_EQ(ops.front(), OpLog::Op(StoreOp::kClaim, "wf")) << Trace(ops);
+  EXPECT_EQ(ops.back(), OpLog::Op(StoreOp::kRelease, "wf")) << Trace(ops);
+  EXPECT_EQ(CountOp(ops, StoreOp::kClaim), 1u) << Trace(ops);
+  EXPECT_EQ(CountOp(ops, StoreOp::kRelease), 1u) << Trace(ops);
+  const std::vector<std::string> stored = StoredEventTypes("wf");
+  EXPECT_EQ(std::count(stored.begin(), stored.end(), "done"), 2);
+
+  // An input to the finished workflow claims it again before it is written;
+  // it is given up again once finished.
+  ASSERT_TRUE(runner_->Run("wf", 10).ok());
+  ASSERT_TRUE(runner_->AwaitIdle("wf", 20s).ok());
+  ops = ops_.Take();
+  ASSERT_FALSE(ops.empty());
+  EXPECT_EQ(ops.front(), OpLog::Op(StoreOp::kClaim, "wf")) << Trace(ops);
+  EXPECT_EQ(ops.back(), OpLog::Op(StoreOp::kRelease, "wf")) << Trace(ops);
+  EXPECT_EQ(CountOp(ops, StoreOp::kClaim), 1u) << Trace(ops);
+  EXPECT_EQ((*runner_->GetResults("wf"))["b"], (std::vector<Value>{3, 12}));
+
+  // Stopping a workflow given up already writes and releases nothing.
+  ASSERT_TRUE(runner_->Stop("wf").ok());
+  EXPECT_EQ(Trace(ops_.Take()), "");
+
+  // A start that fails gives up what it claimed.
+  EXPECT_TRUE(runner_->StartWorkflow("wf", wf).IsConflict());
+  EXPECT_EQ(Trace(ops_.Take()), "claim wf, append wf, release wf");
+}
+
+TEST_P(RunnerTest, AHaltedWorkflowIsGivenUpOnceItsFailureIsWritten) {
+  if (!has_store()) GTEST_SKIP() << "no store";
+  ObserveStore();
+  auto wf = *Workflow::Builder("own-halt", 1)
+                 .Step("broken", [](const Value&, std::stop_token) -> Result<Value> { return Status::IOError("no"); })
+                 .Build();
+  RunOnce(wf, 1, "wf");
+  ASSERT_EQ(runner_->Lookup("wf")->state, WorkflowState::kHalted);
+  std::vector<OpLog::Op> ops = ops_.Take();
+  ASSERT_FALSE(ops.empty());
+  EXPECT_EQ(ops.front(), OpLog::Op(StoreOp::kClaim, "wf")) << Trace(ops);
+  EXPECT_EQ(ops.back(), OpLog::Op(StoreOp::kRelease, "wf")) << Trace(ops);
+  std::vector<std::string> types = StoredEventTypes("wf");
+  EXPECT_EQ(std::count(types.begin(), types.end(), "fail"), 1);
+}
+
+TEST_P(RunnerTest, AResumedWorkflowIsClaimedBeforeItIsReadAndGivenUpOnceFinished) {
+  if (!has_store()) GTEST_SKIP() << "no store";
+  ObserveStore();
+  auto wf = *Workflow::Builder("own-resume", 1).Step("a", AddOne()).Step("b", AddOne(), "a").Build();
+  WorkflowOptions manual;
+  manual.checkpoint = CheckpointStrategy::kManual;
+  RunOnce(wf, 1, "wf", manual);
+  ASSERT_TRUE(runner_->Stop("wf", /*persist=*/false).ok());  // the store has: start, input, dispatch
+  std::vector<std::string> stored = StoredEventTypes("wf");
+  ASSERT_EQ(std::count(stored.begin(), stored.end(), "done"), 0);
+
+  runner_ = MakeRunnerOn(observed_.get());  // as after a restart
+  ASSERT_TRUE(runner_->Register(wf).ok());
+  (void)ops_.Take();
+  ASSERT_TRUE(runner_->Resume("wf").ok());
+  ASSERT_TRUE(runner_->AwaitIdle("wf", 20s).ok());
+  EXPECT_EQ((*runner_->GetResults("wf"))["b"], std::vector<Value>{3});
+  std::vector<OpLog::Op> ops = ops_.Take();
+  ASSERT_FALSE(ops.empty());
+  EXPECT_EQ(ops.front(), OpLog::Op(StoreOp::kClaim, "wf")) << "claimed before any read: " << Trace(ops);
+  EXPECT_GE(CountOp(ops, StoreOp::kStream), 1u) << Trace(ops);
+  EXPECT_TRUE(std::any_of(ops.begin(), ops.end(), [](const OpLog::Op& o) { return IsWrite(o.first); })) << Trace(ops);
+  EXPECT_EQ(ops.back(), OpLog::Op(StoreOp::kRelease, "wf")) << "given up after the last write: " << Trace(ops);
+  EXPECT_EQ(CountOp(ops, StoreOp::kRelease), 1u) << Trace(ops);
+
+  // A finished workflow is claimed to be read, and given up at once, though
+  // it stays loaded.
+  ASSERT_TRUE(runner_->Stop("wf").ok());
+  runner_ = MakeRunnerOn(observed_.get());
+  ASSERT_TRUE(runner_->Register(wf).ok());
+  (void)ops_.Take();
+  ASSERT_TRUE(runner_->Resume("wf").ok());
+  ops = ops_.Take();
+  ASSERT_FALSE(ops.empty());
+  EXPECT_EQ(ops.front(), OpLog::Op(StoreOp::kClaim, "wf")) << Trace(ops);
+  EXPECT_EQ(ops.back(), OpLog::Op(StoreOp::kRelease, "wf")) << Trace(ops);
+  EXPECT_EQ(runner_->ListWorkflows(), std::vector<std::string>{"wf"});
+
+  // ResumeAll claims a finished workflow to read it, and gives it up.
+  ASSERT_TRUE(runner_->Stop("wf").ok());
+  EXPECT_EQ(Trace(ops_.Take()), "");
+  runner_ = MakeRunnerOn(observed_.get());
+  ASSERT_TRUE(runner_->Register(wf).ok());
+  (void)ops_.Take();
+  Result<std::vector<std::string>> resumed = runner_->ResumeAll();
+  ASSERT_TRUE(resumed.ok()) << resumed.status().ToString();
+  EXPECT_TRUE(resumed->empty());
+  ops = ops_.Take();
+  auto claim = std::find(ops.begin(), ops.end(), OpLog::Op(StoreOp::kClaim, "wf"));
+  auto stream = std::find(ops.begin(), ops.end(), OpLog::Op(StoreOp::kStream, "wf"));
+  EXPECT_LT(claim - ops.begin(), stream - ops.begin()) << Trace(ops);
+  ASSERT_FALSE(ops.empty());
+  EXPECT_EQ(ops.back(), OpLog::Op(StoreOp::kRelease, "wf")) << Trace(ops);
+  EXPECT_EQ(CountOp(ops, StoreOp::kRelease), 1u) << Trace(ops);
+}
+
+TEST_P(RunnerTest, StopAndShutdownGiveUpWhatIsHeldAfterTheirLastWrite) {
+  if (!has_store()) GTEST_SKIP() << "no store";
+  ObserveStore();
+  auto wf = *Workflow::Builder("own-stop", 1).Step("a", AddOne()).Build();
+  WorkflowOptions manual;  // idle with a checkpoint to write: still held
+  manual.checkpoint = CheckpointStrategy::kManual;
+  RunOnce(wf, 1, "stopped", manual);
+  RunOnce(wf, 1, "shut", manual);
+  std::vector<OpLog::Op> ops = ops_.Take();
+  EXPECT_EQ(CountOp(ops, StoreOp::kRelease), 0u) << Trace(ops);
+
+  ASSERT_TRUE(runner_->Stop("stopped").ok());
+  ops = ops_.Take();
+  EXPECT_EQ(Trace(ops), "append stopped, release stopped");
+
+  runner_->Shutdown();
+  ops = ops_.Take();
+  EXPECT_EQ(Trace(ops), "append shut, release shut");
+  const std::vector<std::string> stored = StoredEventTypes("shut");
+  EXPECT_EQ(std::count(stored.begin(), stored.end(), "done"), 1);
+}
+
+// A claim that fails (here: the database is read-only) fails StartWorkflow
+// and Resume before anything is read or written for the workflow, as
+// kNotOwner does when another runner holds it.
+TEST_P(RunnerTest, AFailedClaimWritesAndReadsNothing) {
+  if (GetParam() != Engine::kDisk && GetParam() != Engine::kDiskSync) GTEST_SKIP() << "read-only needs the disk engine";
+  auto wf = *Workflow::Builder("own-ro", 1).Step("a", AddOne()).Build();
+  RunOnce(wf, 1, "old");
+  ASSERT_TRUE(runner_->Stop("old").ok());
+  DatabaseOptions o = db_->options();
+  runner_.reset();  // closes the database: it opens read-only only after
+  store_.reset();
+  db_.reset();
+  o.read_only = true;
+  Result<std::shared_ptr<Database>> ro = Database::Open(o);
+  ASSERT_TRUE(ro.ok()) << ro.status().ToString();
+  OpLog log;
+  std::unique_ptr<Store> store = std::move(*(*ro)->OpenStore("runner-test", StoreOptions{log.Telemetry()}));
+  std::unique_ptr<Runner> runner = MakeRunnerOn(store.get());
+  ASSERT_TRUE(runner->Register(wf).ok());
+
+  EXPECT_TRUE(runner->StartWorkflow("new", wf).IsInvalidArgument());
+  EXPECT_EQ(Trace(log.Take()), "claim new");
+  Status s = runner->Resume("old");
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_EQ(Trace(log.Take()), "claim old");
+  EXPECT_TRUE(runner->ResumeAll().status().IsInvalidArgument());
+  EXPECT_TRUE(runner->ListWorkflows().empty());
+  runner.reset();
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, RunnerTest,

@@ -3,13 +3,46 @@
 #ifndef RUNIC_OPTIONS_H_
 #define RUNIC_OPTIONS_H_
 
+#include <chrono>
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "runic/export.h"
 #include "runic/telemetry.h"
 
 namespace runic {
+
+// Settings of the etcd engine (used when DatabaseOptions::nodes is set).
+// See README "Replicated store on etcd" for the cluster settings it needs.
+struct RUNIC_EXPORT EtcdOptions {
+  // Each call (and its retries and fail-overs across the members) ends
+  // within this time: with kUnavailable when nothing was written, with
+  // kOutcomeUnknown when a write may have been applied. Default 2 s.
+  std::chrono::milliseconds call_timeout{2000};
+
+  // Reads are served by the member the client talks to ("serializable", as
+  // Mnesia's dirty reads: may miss the latest writes of other processes).
+  // true: every read is linearizable (goes through the leader's quorum).
+  // Reads that decide correctness are linearizable regardless: reads of a
+  // workflow this process owns (Store::Claim), and the check of an append
+  // whose outcome was unknown. Default false.
+  bool linearizable_reads = false;
+
+  // Ownership lease: a process that stops renewing it (crashed, paused,
+  // partitioned) loses the workflows it claimed this long after its last
+  // renewal; only then can another process claim them. Default 10 s.
+  std::chrono::milliseconds lease_ttl{10000};
+
+  // TLS: a PEM file of the certificate authorities to trust. Non-empty
+  // means connect with TLS (https members). Default: plain TCP.
+  std::string tls_ca_file;
+  // Optional client certificate and key (PEM) for members that ask for one.
+  std::string tls_cert_file, tls_key_file;
+
+  // etcd authentication. Empty user: none.
+  std::string user, password;
+};
 
 // Which engine holds the tables and how durable a write is.
 //
@@ -57,6 +90,15 @@ struct RUNIC_EXPORT DatabaseOptions {
   // kInvalidArgument and nothing is ever created: a missing database is
   // kNotFound. The memory engine refuses it (kInvalidArgument).
   bool read_only = false;
+
+  // Non-empty: the database lives on the etcd cluster whose members'
+  // client endpoints ("host:port") these are (the "etcd" engine; the seed's
+  // extra_db_nodes). `dir` then names the database inside the cluster (one
+  // cluster holds many, isolated by key prefix; empty: "runic"), disc_copies
+  // must stay true, and sync, read_cache_bytes and create_if_missing do not
+  // apply: every acknowledged write is on a quorum of the members' disks.
+  std::vector<std::string> nodes;
+  EtcdOptions etcd;
 };
 
 // Options for one store handle (one runner's tables).

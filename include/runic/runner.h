@@ -9,6 +9,23 @@
 // the snapshot and the events after it, then dispatches again every runnable
 // that was not completed — a step whose completion was persisted never runs
 // again; one that was running when the process died runs again.
+//
+// Ownership (with a store that several processes share, such as etcd; on
+// the embedded engines all of it is a no-op): a runner claims a workflow
+// (Store::Claim) before it writes anything for it or reads it for a resume,
+// and holds it through its process's lease while it has work. It gives the
+// workflow up (Store::Release) once it finished (completed or halted) and
+// all of it is written, when it is stopped, and at Shutdown; an input to a
+// finished workflow claims it again. Another runner can take a workflow over
+// only when it is given up, or once the holder's lease expired (it
+// crashed, hung or was cut off). kNotOwner from StartWorkflow, Resume, or
+// Run on a finished workflow that must be claimed again: another live
+// runner holds it; nothing was written, try again later. kNotOwner from a
+// checkpoint (Run, Checkpoint, Stop, or a group checkpoint): this runner
+// lost the workflow (its lease expired, another runner may have it); it
+// halts with kNotOwner (Lookup, on_complete) and nothing more is written
+// for it, not even a release. Stop it, then Resume it (here or elsewhere)
+// to go on from what the store holds.
 #ifndef RUNIC_RUNNER_H_
 #define RUNIC_RUNNER_H_
 
@@ -130,13 +147,16 @@ class RUNIC_EXPORT Runner {
 
   // Starts workflow instance `id`. kConflict when `id` is already running in
   // this runner, or (with a store) already exists in the store: use Resume.
+  // kNotOwner: another live runner holds `id`; nothing was written.
   Status StartWorkflow(std::string_view id, std::shared_ptr<const Workflow> workflow,
                        const WorkflowOptions& options = {});
 
   // Adds an input; returns once it is durable (with a store). kNotFound for
   // an id not running here; kInvalidArgument for a value over the store's
   // limits. When the store fails, the error is returned and the workflow
-  // halts; the input may still be recorded by a later checkpoint.
+  // halts; the input may still be recorded by a later checkpoint. kNotOwner:
+  // another runner holds the workflow (this one had given it up when it
+  // finished, and nothing was recorded; or it lost it, see above).
   Status Run(std::string_view id, Value input);
 
   // The values produced so far.
@@ -146,24 +166,31 @@ class RUNIC_EXPORT Runner {
   // the workflow already under way, if any) and returns once they are in it.
   // A store error is returned and halts the workflow, as any failed
   // checkpoint does: what cannot be made durable does not run on.
+  // kNotOwner: this runner lost the workflow; nothing more is written for it.
   Status Checkpoint(std::string_view id);
 
   // Stops dispatching, checkpoints when `persist`, asks running steps to
-  // stop, and unloads the workflow. Results of steps still running are
-  // discarded (resume runs them again); nothing more is written for it.
+  // stop, gives the ownership up, and unloads the workflow. Results of steps
+  // still running are discarded (resume runs them again); nothing more is
+  // written for it. kNotOwner: this runner had lost the workflow, so the
+  // checkpoint was not written; it is unloaded all the same.
   Status Stop(std::string_view id, bool persist = true);
 
   // Loads workflow `id` from the store and dispatches what is left.
   // kNotFound: no such workflow, or its definition is not registered;
   // kInvalidArgument: the registered definition has another version or
   // fingerprint; kCorruption: its events cannot be decoded; kConflict: it is
-  // already running here.
+  // already running here. kNotOwner: another live runner holds it; nothing
+  // was read or written: try again once that runner stopped or its lease
+  // expired. A resumed workflow with nothing left to run is given up at once.
   Status Resume(std::string_view id, const WorkflowOptions& options = {});
 
   // Resumes every workflow in the store that is not running here and still
   // has work left (finished and halted ones are not kept loaded). Returns
-  // the ids resumed. Stops at the first workflow that cannot be resumed and
-  // returns its error; those resumed before it keep running.
+  // the ids resumed. Workflows another live runner holds (kNotOwner) are
+  // skipped and not returned: call again after the lease TTL to take over
+  // those whose runner died. Stops at the first other workflow that cannot
+  // be resumed and returns its error; those resumed before it keep running.
   Result<std::vector<std::string>> ResumeAll(const WorkflowOptions& options = {});
 
   // The ids running in this runner.
@@ -177,8 +204,9 @@ class RUNIC_EXPORT Runner {
 
   // Stops accepting work and dispatching, lets the steps already running
   // finish (their results are recorded; queued ones do not start and run on
-  // resume), then checkpoints every workflow. Idempotent; a concurrent call
-  // waits for the first. Must not be called from a step or a callback.
+  // resume), then checkpoints every workflow and gives up their ownership.
+  // Idempotent; a concurrent call waits for the first. Must not be called
+  // from a step or a callback.
   void Shutdown();
 
   struct Impl;

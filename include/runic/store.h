@@ -244,6 +244,22 @@ class RUNIC_EXPORT Store {
                       const std::vector<std::string_view>& events);
   Status ImportWorkflow(std::string_view id, const WorkflowImport& w);
 
+  // Ownership, for engines that several processes write (etcd). Claim makes
+  // this process the owner of workflow `id`, held by its lease (see
+  // EtcdOptions::lease_ttl): ok when it now owns it or already did;
+  // kNotOwner when another process's live lease holds it (it can be claimed
+  // once that lease has expired). While a workflow is owned, every write for
+  // it (append, save, snapshot, trim, delete, import) from any other process
+  // fails with kNotOwner and writes nothing, and once this process loses the
+  // ownership (its lease expired, another process claimed it), its own
+  // writes for it fail so too: two processes never both write a workflow,
+  // even across a partition or a long pause. A workflow nobody owns may be
+  // written by anyone. Reads are not fenced. The embedded engines belong to
+  // one process: Claim and Release are ok and do nothing.
+  Status Claim(std::string_view id);
+  // Gives the ownership of `id` up, if this process holds it; ok otherwise.
+  Status Release(std::string_view id);
+
   struct Rep;  // opaque: the implementation's state
 
  private:

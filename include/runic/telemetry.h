@@ -15,7 +15,7 @@ namespace runic {
 enum class StoreOp : std::uint8_t {
   kSave, kLoad, kCheckpoint, kAppend, kStream, kSaveSnapshot, kLoadSnapshot,
   kSaveFact, kLoadFact, kDeleteFact, kDelete, kList, kExists, kTrim, kStats, kAppendMany, kDescribe,
-  kListFacts, kImportEvents, kImportWorkflow,
+  kListFacts, kImportEvents, kImportWorkflow, kClaim, kRelease,
 };
 
 // The stable name of an operation, e.g. "append".

@@ -119,9 +119,12 @@ Status Runner::StartWorkflow(std::string_view id, std::shared_ptr<const Workflow
   s = impl_->Reserve(id);
   if (!s.ok()) return s;
   auto worker = std::make_shared<Worker>(impl_->Context(), std::string(id), std::move(workflow), options);
-  // The started event is appended only to a workflow with no events, so an
-  // id already in the store fails here and nothing is written.
+  // The worker claims the workflow first (kNotOwner: another runner holds
+  // it; nothing is written). The started event is appended only to a
+  // workflow with no events, so an id already in the store fails here and
+  // nothing is written.
   s = worker->Start();
+  if (!s.ok()) (void)worker->Detach(/*persist=*/false);  // gives up what it claimed
   impl_->Publish(id, s.ok() ? worker : nullptr);
   if (s.IsConflict()) {
     return Status::Conflict("workflow '" + std::string(id) + "' already exists in the store; resume it instead");
@@ -167,7 +170,8 @@ Status Runner::Resume(std::string_view id, const WorkflowOptions& options) {
   s = worker->Resume([this](const std::string& name, int version, const std::string& fp) {
     return impl_->Lookup(name, version, fp);
   });
-  if (!s.ok()) (void)worker->Detach(/*persist=*/false);  // whatever it dispatched is dropped
+  // Whatever it dispatched is dropped, and what it claimed given up.
+  if (!s.ok()) (void)worker->Detach(/*persist=*/false);
   impl_->Publish(id, s.ok() ? worker : nullptr);
   return s;
 }
@@ -183,6 +187,7 @@ Result<std::vector<std::string>> Runner::ResumeAll(const WorkflowOptions& option
     for (const std::string& id : page->ids) {
       if (impl_->Find(id)) continue;
       Status s = Resume(id, options);
+      if (s.code() == Status::Code::kNotOwner) continue;  // another live runner runs it
       if (!s.ok()) return s;
       std::shared_ptr<Worker> w = impl_->Find(id);
       if (w && w->had_work_on_resume()) {
@@ -238,6 +243,8 @@ void Runner::Shutdown() {
   }
   for (auto& w : workers) (void)w->Checkpoint();  // waits for what the committer has queued
   if (impl_->committer) impl_->committer->Stop();
+  // Everything is written: other runners may take the workflows over.
+  for (auto& w : workers) w->GiveUpOwnership();
   impl_->pool->Stop();
 }
 

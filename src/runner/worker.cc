@@ -83,6 +83,8 @@ Worker::Worker(RunnerContext ctx, std::string id, std::shared_ptr<const Workflow
 
 Status Worker::Start() {
   std::unique_lock lock(mu_);
+  // Nothing is written for a workflow that another runner holds.
+  if (Status claimed = ClaimLocked(); !claimed.ok()) return claimed;
   Record(Event(kStart, 3)
              .Text("w").Text(workflow_->name())
              .Text("v").Int(workflow_->version())
@@ -97,12 +99,16 @@ Status Worker::Start() {
 Status Worker::AddInput(Value input) {
   std::unique_lock lock(mu_);
   if (stopped_) return Status::Unavailable("workflow '" + id_ + "' is stopping");
+  if (fenced_) return fence_;
   std::string bytes = EncodeValue(input);
   if (ctx_.store != nullptr && bytes.size() > ctx_.store->limits().max_value_bytes) {
     return Status::InvalidArgument("input of " + std::to_string(bytes.size()) +
                                    " bytes is over the store's limit of " +
                                    std::to_string(ctx_.store->limits().max_value_bytes));
   }
+  // A workflow given up when it finished is claimed again before it runs on;
+  // if another runner holds it now, the input is refused and nothing recorded.
+  if (Status claimed = ClaimLocked(); !claimed.ok()) return claimed;
   const std::uint64_t ordinal = inputs_++;
   const std::vector<std::string> parents{std::to_string(ordinal)};
   const std::string hash = FactHash(bytes, "", parents);
@@ -142,11 +148,34 @@ Status Worker::Detach(bool persist) {
   }
   SubmitOrUndo(std::exchange(held_tasks_, {}));  // stopped: they end at once
   detached_ = true;  // from here on nothing is recorded, committed or reported
+  ReleaseLocked();   // everything this worker writes is written
+  given_up_ = true;
   for (auto& [id, r] : active_) {
     if (r.running) r.stop.request_stop();
   }
   changed_.notify_all();
   return s;
+}
+
+void Worker::GiveUpOwnership() {
+  std::lock_guard lock(mu_);
+  ReleaseLocked();
+  given_up_ = true;
+}
+
+Status Worker::ClaimLocked() {
+  if (ctx_.store == nullptr || owned_) return Status::OK();
+  if (fenced_) return fence_;
+  if (given_up_) return Status::Unavailable("workflow '" + id_ + "' is stopped: its ownership was given up");
+  Status s = ctx_.store->Claim(id_);
+  if (s.ok()) owned_ = true;
+  return s;
+}
+
+void Worker::ReleaseLocked() {
+  if (ctx_.store == nullptr || !owned_) return;
+  owned_ = false;
+  (void)ctx_.store->Release(id_);  // best effort: the lease's expiry covers a failure
 }
 
 bool Worker::Await(std::chrono::milliseconds timeout, bool for_idle) {
@@ -449,6 +478,7 @@ Status Worker::AfterChange(std::unique_lock<std::mutex>& lock, bool must_commit)
       break;
     case CheckpointStrategy::kManual: break;
   }
+  if (fenced_) commit = false;  // nothing is written for it any more
   Status committed = Status::OK();
   if (commit && !must_commit && ctx_.committer != nullptr) {
     // Written by the Committer together with other workflows' checkpoints;
@@ -504,6 +534,12 @@ void Worker::Settle(std::unique_lock<std::mutex>& lock) {
 }
 
 void Worker::ReportIdle(const Status& outcome) {
+  {
+    // Finished and all written: another runner may take the workflow over
+    // from here (a later input claims it again).
+    std::lock_guard lock(mu_);
+    if (!stopped_ && IdleLocked() && pending_.empty()) ReleaseLocked();
+  }
   Notify(outcome.ok() ? ctx_.telemetry->workflow_stop : ctx_.telemetry->workflow_exception,
          {id_, {}, 0, {}, outcome.ok() ? nullptr : &outcome});
   if (options_.on_complete) {
@@ -528,12 +564,16 @@ void Worker::WaitForCommitter(std::unique_lock<std::mutex>& lock) {
 Status Worker::CheckpointLocked(std::unique_lock<std::mutex>& lock) {
   if (ctx_.store == nullptr) return Status::OK();
   WaitForCommitter(lock);
+  if (fenced_) {
+    SubmitOrUndo(std::exchange(held_tasks_, {}));  // halted: undone
+    return fence_;
+  }
   if (pending_.empty()) return Status::OK();
   commit_wanted_ = false;
   completed_since_checkpoint_ = 0;
-  const Status s = Commit();
+  Status s = Commit();
   if (s.ok()) {
-    MaybeSnapshot();
+    s = MaybeSnapshot();
   } else {
     HaltOnStoreError(s);
   }
@@ -542,6 +582,13 @@ Status Worker::CheckpointLocked(std::unique_lock<std::mutex>& lock) {
 }
 
 void Worker::HaltOnStoreError(const Status& s) {
+  if (s.code() == Status::Code::kNotOwner && !fenced_) {
+    // Another runner has the workflow now: this one writes nothing more for
+    // it (not even a release: the ownership is not this worker's any more).
+    fenced_ = true;
+    fence_ = s;
+    owned_ = false;
+  }
   // What cannot be made durable must not run on.
   if (halted_) return;
   halted_ = halted_by_store_ = true;
@@ -551,8 +598,9 @@ void Worker::HaltOnStoreError(const Status& s) {
 Worker::Take Worker::TakeCommit(QueuedCommit* out) {
   std::lock_guard lock(mu_);
   if (pending_.empty()) return Take::kNothing;
+  if (fenced_ || !owned_) return Take::kAlone;  // Commit refuses
   const StoreLimits& lim = ctx_.store->limits();
-  if (pending_.size() + pending_facts_.size() > lim.max_batch_events) return Take::kTooLarge;
+  if (pending_.size() + pending_facts_.size() > lim.max_batch_events) return Take::kAlone;
   std::size_t bytes = 0;
   out->facts.reserve(pending_facts_.size());
   for (const FactEntry* f : pending_facts_) {
@@ -564,7 +612,7 @@ Worker::Take Worker::TakeCommit(QueuedCommit* out) {
     out->events.push_back(e);
     bytes += e.size();
   }
-  if (bytes > lim.max_batch_bytes) return Take::kTooLarge;
+  if (bytes > lim.max_batch_bytes) return Take::kAlone;
   out->expected_cursor = cursor_;
   taken_events_ = pending_.size();
   taken_facts_ = pending_facts_.size();
@@ -603,8 +651,9 @@ void Worker::EndCommit(std::unique_lock<std::mutex>& lock, const Status& s, std:
     held_tasks_.clear();
     commit_wanted_ = false;
   } else if (pending_.empty()) {
-    MaybeSnapshot();  // only when the state in memory is all written
+    (void)MaybeSnapshot();  // only when the state in memory is all written; halts when fenced
   }
+  if (fenced_) commit_wanted_ = false;  // (by the snapshot) nothing more is written
   // A thread waiting in CheckpointLocked commits the rest itself.
   commit_queued_ = commit_wanted_ && sync_waiters_ == 0;
   if (commit_queued_) ctx_.committer->Enqueue(shared_from_this());
@@ -617,6 +666,13 @@ void Worker::EndCommit(std::unique_lock<std::mutex>& lock, const Status& s, std:
 // itself (whole events, and every fact before the events that name it), and
 // facts travel in the same atomic write as events: one write per cycle.
 Status Worker::Commit() {
+  if (fenced_) return fence_;
+  // Start, Resume and inputs claim the workflow; it is given up only with
+  // nothing left to write, or for good.
+  if (!owned_ && !pending_.empty()) {
+    return Status::Unavailable("workflow '" + id_ + "' is not held by this runner" +
+                               (given_up_ ? ": it was stopped" : ""));
+  }
   const StoreLimits& lim = ctx_.store->limits();
   while (!pending_.empty()) {
     AppendOptions append;
@@ -665,13 +721,18 @@ void Worker::Written(std::size_t events, std::size_t facts) {
   pending_facts_.erase(pending_facts_.begin(), pending_facts_.begin() + static_cast<std::ptrdiff_t>(facts));
 }
 
-void Worker::MaybeSnapshot() {
-  if (options_.snapshot_every == 0 || cursor_ - snapshot_cursor_ < options_.snapshot_every) return;
+Status Worker::MaybeSnapshot() {
+  if (options_.snapshot_every == 0 || cursor_ - snapshot_cursor_ < options_.snapshot_every) return Status::OK();
   const std::string bytes = EncodeValue(StateSnapshot());
-  if (bytes.size() > ctx_.store->limits().max_value_bytes) return;  // too large: replay events instead
-  if (!ctx_.store->SaveSnapshot(id_, cursor_, bytes).ok()) return;
-  snapshot_cursor_ = cursor_;
-  if (options_.trim_after_snapshot) (void)ctx_.store->Trim(id_, cursor_);
+  if (bytes.size() > ctx_.store->limits().max_value_bytes) return Status::OK();  // too large: replay events instead
+  Status s = ctx_.store->SaveSnapshot(id_, cursor_, bytes);
+  if (s.ok()) {
+    snapshot_cursor_ = cursor_;
+    if (options_.trim_after_snapshot) s = ctx_.store->Trim(id_, cursor_);
+  }
+  if (s.code() != Status::Code::kNotOwner) return Status::OK();  // resume replays the events instead
+  HaltOnStoreError(s);
+  return s;
 }
 
 Value Worker::StateSnapshot() const {
@@ -699,6 +760,9 @@ Value Worker::StateSnapshot() const {
 
 Status Worker::Resume(const DefinitionLookup& lookup) {
   std::unique_lock lock(mu_);
+  // Claimed before anything is read: a replicated store then serves the
+  // reads below with every write of the previous owner (linearizable).
+  if (Status claimed = ClaimLocked(); !claimed.ok()) return claimed;
   auto corrupt = [this](const std::string& what) {
     return Status::Corruption("workflow '" + id_ + "': " + what);
   };
@@ -772,6 +836,7 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
   replay_failures_.clear();
   had_work_on_resume_ = !active_.empty() && !halted_;
   was_idle_ = !had_work_on_resume_;  // a finished workflow is not "completed" again
+  if (!had_work_on_resume_) ReleaseLocked();  // finished: as when it finished (a later input claims it again)
   lock.unlock();
   Notify(ctx_.telemetry->workflow_start, {id_, {}, 0, {}, nullptr});
   lock.lock();

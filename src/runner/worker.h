@@ -3,6 +3,14 @@
 // within the workflow's concurrency limit, applies their results, and
 // checkpoints to the store. All of it under one mutex per workflow: results
 // of one workflow apply one at a time, workflows proceed in parallel.
+//
+// Ownership (Store::Claim / Release; with a store): a worker claims its
+// workflow before it reads it for a resume or writes anything for it, and
+// gives it up once everything is written and nothing is left to run (it
+// claims it again before an input makes it run), when detached, and at
+// shutdown. A write that fails with kNotOwner means another runner has the
+// workflow now: the worker is "fenced": it halts with that status and never
+// calls the store for the workflow again (no retry, no snapshot, no release).
 #ifndef RUNIC_SRC_RUNNER_WORKER_H_
 #define RUNIC_SRC_RUNNER_WORKER_H_
 
@@ -41,14 +49,14 @@ class Worker : public std::enable_shared_from_this<Worker> {
  public:
   Worker(RunnerContext ctx, std::string id, std::shared_ptr<const Workflow> workflow, WorkflowOptions options);
 
-  // A new instance: records the started event and commits it.
+  // A new instance: claims it, records the started event and commits it.
   Status Start();
   // Finds a registered definition by name, version and fingerprint.
   using DefinitionLookup =
       std::function<Result<std::shared_ptr<const Workflow>>(const std::string&, int, const std::string&)>;
 
-  // Rebuilds the state from the store (snapshot, then events) and
-  // dispatches what is left.
+  // Claims the workflow, rebuilds the state from the store (snapshot, then
+  // events) and dispatches what is left.
   Status Resume(const DefinitionLookup& lookup);
 
   Status AddInput(Value input);
@@ -57,8 +65,12 @@ class Worker : public std::enable_shared_from_this<Worker> {
   // results are recorded; queued ones do not start.
   void Drain();
   // Stop: stops dispatching, checkpoints when `persist`, then asks running
-  // steps to stop and drops whatever they return.
+  // steps to stop and drops whatever they return, and gives the ownership up.
   Status Detach(bool persist);
+  // Shutdown, once everything is checkpointed: gives the ownership up (a
+  // failed Release is ignored: the lease expiry covers it); no later commit
+  // claims it again.
+  void GiveUpOwnership();
   // Waits (real time) until nothing runs; with `for_idle`, until nothing is
   // left to run either (or the workflow halted).
   bool Await(std::chrono::milliseconds timeout, bool for_idle);
@@ -74,9 +86,10 @@ class Worker : public std::enable_shared_from_this<Worker> {
   const std::string& id() const { return id_; }
 
   // The Committer's side of a queued checkpoint: it takes the pending events
-  // (kTooLarge: they need several appends, so CommitAlone writes them), then
-  // reports the write's result (nullptr: nothing was taken).
-  enum class Take { kNothing, kTaken, kTooLarge };
+  // (kAlone: they need several appends, or the workflow is not held, so
+  // CommitAlone writes them or fails), then reports the write's result
+  // (nullptr: nothing was taken).
+  enum class Take { kNothing, kTaken, kAlone };
   Take TakeCommit(QueuedCommit* out);
   void FinishCommit(const Result<std::uint64_t>* written);
   void CommitAlone();
@@ -122,11 +135,19 @@ class Worker : public std::enable_shared_from_this<Worker> {
   // After a commit (queued or not) ended with `s`: halts on failure, starts
   // `tasks` (or undoes them), queues the next commit if one is wanted.
   void EndCommit(std::unique_lock<std::mutex>& lock, const Status& s, std::vector<Task> tasks);
-  // A failed checkpoint halts the workflow (unless it already halted).
+  // A failed checkpoint halts the workflow (unless it already halted);
+  // kNotOwner also fences it.
   void HaltOnStoreError(const Status& s);
+  // Claims the workflow unless this worker holds it already.
+  Status ClaimLocked();
+  // Gives the ownership up if held; a failed Release is ignored.
+  void ReleaseLocked();
   // Submits tasks to the pool, or undoes them when the workflow halted.
   void SubmitOrUndo(std::vector<Task> tasks);
-  void MaybeSnapshot();
+  // Writes a snapshot (and trims) when due. kNotOwner when the store fenced
+  // the workflow meanwhile (it is then halted); other failures are ignored:
+  // resume replays the events instead.
+  Status MaybeSnapshot();
   void OnFailure(const std::string& id, Runnable& r, const Status& error, std::chrono::nanoseconds took);
   // `bytes`: the produced value's encoding, when already made.
   void Complete(const std::string& id, Runnable& r, std::optional<Value> produced, std::string bytes,
@@ -170,6 +191,13 @@ class Worker : public std::enable_shared_from_this<Worker> {
   bool halted_ = false;
   bool halted_by_store_ = false;  // a failed checkpoint: not part of the workflow's history
   Status halt_error_;
+  // Ownership (with a store): held (claimed and not given up); given up for
+  // good (Detach, shutdown: no commit claims it again); fenced (a write
+  // failed with kNotOwner, `fence_`: nothing is written any more).
+  bool owned_ = false;
+  bool given_up_ = false;
+  bool fenced_ = false;
+  Status fence_;
   bool stopped_ = false;   // no more dispatching
   bool detached_ = false;  // stopped by Stop: record, commit and report nothing
   // Events not yet committed, and the new facts they name. A deque: the

@@ -32,12 +32,33 @@ Registry& registry() {
   return *r;
 }
 
+constexpr std::size_t kMaxEtcdNameBytes = 256;
+
+Result<DatabaseOptions> ResolveEtcd(DatabaseOptions out) {
+  if (!out.disc_copies) return Status::InvalidArgument("nodes (etcd) needs disc_copies = true");
+  if (out.sync) {
+    return Status::InvalidArgument("sync does not apply to etcd: every write is on a quorum of disks already");
+  }
+  if (out.dir.empty()) out.dir = "runic";
+  if (out.dir.size() > kMaxEtcdNameBytes) {
+    return Status::InvalidArgument("an etcd database name is at most " + std::to_string(kMaxEtcdNameBytes) +
+                                   " bytes");
+  }
+  for (const std::string& node : out.nodes) {
+    if (node.empty() || node.find_first_of(std::string(" ,\0", 4)) != std::string::npos) {
+      return Status::InvalidArgument("'" + node + "' is not an etcd member endpoint (expected host:port)");
+    }
+  }
+  return out;
+}
+
 Result<DatabaseOptions> Resolve(const DatabaseOptions& in) {
   DatabaseOptions out = in;
   if (out.read_cache_bytes > kMaxReadCacheBytes) {
     return Status::InvalidArgument("read_cache_bytes " + std::to_string(out.read_cache_bytes) +
                                    " is above the maximum of 1 TiB");
   }
+  if (!out.nodes.empty()) return ResolveEtcd(std::move(out));
   if (!out.disc_copies) {
     if (out.sync) return Status::InvalidArgument("sync = true needs disc_copies = true");
     // Nothing else could be writing a memory database: it lives in this process.
@@ -59,7 +80,14 @@ Result<DatabaseOptions> Resolve(const DatabaseOptions& in) {
   return out;
 }
 
-std::string KeyOf(const DatabaseOptions& o) { return (o.disc_copies ? "disk:" : "memory:") + o.dir; }
+std::string KeyOf(const DatabaseOptions& o) {
+  if (!o.nodes.empty()) {
+    std::string key = "etcd:";
+    for (const std::string& n : o.nodes) key += n + ",";
+    return key + "/" + o.dir;
+  }
+  return (o.disc_copies ? "disk:" : "memory:") + o.dir;
+}
 
 Status CheckSameOptions(const DatabaseOptions& open, const DatabaseOptions& asked) {
   std::string diff;
@@ -105,7 +133,9 @@ Result<std::shared_ptr<Database>> Database::Open(const DatabaseOptions& options)
   lock.unlock();
 
   Result<std::unique_ptr<internal::Engine>> engine =
-      resolved->disc_copies ? internal::OpenDiskEngine(*resolved) : internal::OpenMemoryEngine(*resolved);
+      !resolved->nodes.empty() ? internal::OpenEtcdEngine(*resolved)
+      : resolved->disc_copies  ? internal::OpenDiskEngine(*resolved)
+                               : internal::OpenMemoryEngine(*resolved);
   std::shared_ptr<DatabaseImpl> impl;
   if (engine.ok()) {
     // The deleter closes the engine, then removes the registry entry.

@@ -14,7 +14,7 @@ namespace runic {
 class DatabaseImpl {
  public:
   DatabaseImpl(DatabaseOptions options, std::unique_ptr<internal::Engine> engine)
-      : options_(std::move(options)), limits_(internal::EmbeddedLimits()), engine_(std::move(engine)) {}
+      : options_(std::move(options)), limits_(engine->Limits()), engine_(std::move(engine)) {}
 
   const DatabaseOptions& options() const { return options_; }
   const StoreLimits& limits() const { return limits_; }
@@ -42,6 +42,8 @@ namespace internal {
 // Engine factories. `options` are resolved (absolute dir for disk).
 Result<std::unique_ptr<Engine>> OpenMemoryEngine(const DatabaseOptions& options);
 Result<std::unique_ptr<Engine>> OpenDiskEngine(const DatabaseOptions& options);
+// `options.nodes` is not empty; `options.dir` names the database.
+Result<std::unique_ptr<Engine>> OpenEtcdEngine(const DatabaseOptions& options);
 }  // namespace internal
 
 }  // namespace runic

@@ -76,6 +76,9 @@ class RunnerTables {
   // Store::ImportWorkflow. Validated: trimmed <= cursor < UINT64_MAX, a
   // snapshot's cursor <= cursor, log and snapshot within the limits.
   virtual Status ImportWorkflow(std::string_view id, const WorkflowImport& w) = 0;
+  // Store::Claim / Release. Engines owned by one process keep these.
+  virtual Status Claim(std::string_view /*id*/) { return Status::OK(); }
+  virtual Status Release(std::string_view /*id*/) { return Status::OK(); }
 };
 
 // A database's storage. Closing happens in the destructor, which runs only
@@ -83,6 +86,8 @@ class RunnerTables {
 class Engine {
  public:
   virtual ~Engine() = default;
+  // What one call may hold (Store::limits()).
+  virtual StoreLimits Limits() const { return EmbeddedLimits(); }
   // The tables of `runner`, created when missing; the same object for the
   // same name for the engine's whole life.
   virtual Result<std::shared_ptr<RunnerTables>> OpenRunner(std::string_view runner) = 0;

@@ -33,6 +33,8 @@ const char* StoreOpName(StoreOp op) {
     case StoreOp::kListFacts: return "list_facts";
     case StoreOp::kImportEvents: return "import_events";
     case StoreOp::kImportWorkflow: return "import_workflow";
+    case StoreOp::kClaim: return "claim";
+    case StoreOp::kRelease: return "release";
   }
   return "unknown";
 }
@@ -308,6 +310,24 @@ Status Store::Delete(std::string_view id) {
     Status s = CheckSize("workflow id", id, limits().max_id_bytes);
     if (!s.ok()) return s;
     return rep_->tables->Delete(id);
+  });
+}
+
+Status Store::Claim(std::string_view id) {
+  return Instrumented(*rep_, StoreOp::kClaim, id, 0, [&]() -> Status {
+    if (Status w = rep_->db->CheckWritable(); !w.ok()) return w;
+    Status s = CheckSize("workflow id", id, limits().max_id_bytes);
+    if (!s.ok()) return s;
+    return rep_->tables->Claim(id);
+  });
+}
+
+Status Store::Release(std::string_view id) {
+  return Instrumented(*rep_, StoreOp::kRelease, id, 0, [&]() -> Status {
+    if (Status w = rep_->db->CheckWritable(); !w.ok()) return w;
+    Status s = CheckSize("workflow id", id, limits().max_id_bytes);
+    if (!s.ok()) return s;
+    return rep_->tables->Release(id);
   });
 }
 

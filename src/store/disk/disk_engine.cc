@@ -38,7 +38,7 @@
 #include "store/disk/data_dir.h"
 #include "store/disk/group_commit.h"
 #include "store/disk/info_log.h"
-#include "store/disk/keys.h"
+#include "store/keys.h"
 #include "store/disk/read_cache.h"
 #include "store/disk/rocks_options.h"
 #include "store/engine.h"

@@ -1,4 +1,5 @@
-// Key layout of the disk engine.
+// Key encoding shared by the engines (the disk engine's layout below; the
+// etcd engine builds its keys from the same pieces).
 //
 //   runner prefix  = u16 big-endian length, then the runner name
 //   workflow key   = runner prefix, then the escaped id
@@ -10,8 +11,8 @@
 // 0x00 0x01: no escaped id is a prefix of another, ids may hold any byte
 // (separators included), and byte order of ids is kept, so `list` with an id
 // prefix is a range scan. Big-endian sequences sort numerically.
-#ifndef RUNIC_SRC_STORE_DISK_KEYS_H_
-#define RUNIC_SRC_STORE_DISK_KEYS_H_
+#ifndef RUNIC_SRC_STORE_KEYS_H_
+#define RUNIC_SRC_STORE_KEYS_H_
 
 #include <cstdint>
 #include <optional>
@@ -100,4 +101,4 @@ inline std::string PrefixSuccessor(std::string prefix) {
 
 }  // namespace runic::internal::keys
 
-#endif  // RUNIC_SRC_STORE_DISK_KEYS_H_
+#endif  // RUNIC_SRC_STORE_KEYS_H_
