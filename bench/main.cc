@@ -2,6 +2,8 @@
 // engine and mode, with the baselines in the same run, and the Runner
 // workloads R1..R3 on the Runic engines and on no store ("none"). This file:
 // options, the run loop, and the output (table + ratios, or JSON lines).
+// The etcd engine and its baseline run on 3-member clusters started for each
+// run; etcd-raw runs in runic_bench_etcd_raw (etcd_raw.cc says why).
 //
 //   runic_bench [--quick] [--runs N] [--engines a,b] [--workloads W1,W3]
 //               [--json] [--dir PATH]
@@ -23,6 +25,7 @@
 #include <vector>
 
 #include "progress.h"
+#include "row_json.h"
 #include "runner_workloads.h"
 #include "stats.h"
 #include "system.h"
@@ -45,15 +48,19 @@ const char kUsage[] =
     "usage: runic_bench [options]\n"
     "  --quick           a tenth of the work (default runs 1)\n"
     "  --runs N          each figure is the median of N runs (default 3)\n"
-    "  --engines a,b     memory, disk, rocksdb-raw, ceiling, fsync-floor, none (default all);\n"
-    "                    none = no store: a Runner without persistence (R1, R2 only)\n"
+    "  --engines a,b     memory, disk, rocksdb-raw, ceiling, fsync-floor, etcd, etcd-raw, none\n"
+    "                    (default all); none = no store: a Runner without persistence (R1, R2\n"
+    "                    only); etcd = the etcd engine on a 3-member cluster on this machine\n"
+    "                    (mode cluster), with its baseline etcd-raw (raw gRPC calls) unless\n"
+    "                    --engines names etcd-raw itself; each run starts a fresh cluster\n"
     "  --workloads a,b   store: W1, W2, W2-cold, W3, W4, W5, W6, W7, W6-kill\n"
     "                    Runner: R1, R2, R3 (engines none, memory, disk; R3 disk only;\n"
     "                    R1 on rocksdb-raw: the disk engine's R1 writes alone)\n"
     "                    (default: all of them, R1-R3 included; each Runner workload\n"
     "                    runs on a fresh store, with the Runner's default threads)\n"
     "  --json            one JSON object per line instead of the table\n"
-    "  --dir PATH        where the temporary directories go (default $TMPDIR or /tmp)\n";
+    "  --dir PATH        where the temporary directories go, the etcd clusters' too\n"
+    "                    (default $TMPDIR or /tmp)\n";
 
 std::vector<std::string> SplitCommas(const std::string& s) {
   std::vector<std::string> out;
@@ -94,6 +101,11 @@ Options Parse(int argc, char** argv) {
       throw BenchError("unknown engine '" + e + "'");
     }
   }
+  // The etcd engine comes with its baseline, measured in the same run.
+  if (auto etcd = std::find(o.engines.begin(), o.engines.end(), "etcd");
+      etcd != o.engines.end() && std::find(o.engines.begin(), o.engines.end(), "etcd-raw") == o.engines.end()) {
+    o.engines.insert(etcd + 1, "etcd-raw");
+  }
   if (o.workloads.empty()) {
     for (const WorkloadDef& w : Workloads()) {
       if (w.by_default) o.workloads.push_back(w.name);
@@ -114,6 +126,23 @@ Options Parse(int argc, char** argv) {
 
 bool Has(const std::vector<std::string>& v, const std::string& x) {
   return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+// Why the selected workloads that do not apply to the selected etcd engines
+// were left out.
+std::vector<std::string> EtcdNotes(const Options& o) {
+  std::vector<std::string> notes;
+  const bool etcd = Has(o.engines, "etcd") || Has(o.engines, "etcd-raw");
+  if (!etcd) return notes;
+  for (const std::string& w : o.workloads) {
+    std::string why = NotApplicable("etcd", w);
+    if (!why.empty()) notes.push_back("etcd, etcd-raw: " + why);
+  }
+  if (Has(o.workloads, "W6")) {
+    notes.push_back("etcd, etcd-raw: W6 is the reconnection: close the client, connect again, first load + first "
+                    "full stream");
+  }
+  return notes;
 }
 
 // True when the selection gives engine/mode something to measure. The fsync
@@ -144,6 +173,20 @@ double EstimateSeconds(const Options& o, const Scale& s, double fsync_us) {
       }
       if (e == "fsync-floor") {
         us = s.fsync_samples * fsync_us;
+      } else if (mode == "cluster") {
+        // etcd on this machine: a cluster start, then about 1.5 ms a write
+        // (a save or one append) from one thread, 1 ms with 8 threads,
+        // 0.2 ms a load and 1.5 ms a stream. W2, W4 and W6 need W1 or W3.
+        us = 2e6;
+        const bool needs_logs = Has(o.workloads, "W2") || Has(o.workloads, "W6");
+        const bool needs_events = Has(o.workloads, "W4") || Has(o.workloads, "W6");
+        if (Has(o.workloads, "W1") || needs_logs) us += ids * 1500;
+        if (Has(o.workloads, "W3") || needs_events) us += appends * 1700;
+        if (Has(o.workloads, "W2")) us += ids * 200;
+        if (Has(o.workloads, "W4")) us += s.workflows * 1500.0;
+        if (Has(o.workloads, "W5")) us += appends * 1000;
+        if (Has(o.workloads, "W6")) us += 1e5;
+        if (Has(o.workloads, "W7")) us += w7 * 1200;
       } else if (e != "none") {
         const bool ram = mode == "ram", sync = mode == "sync";
         const double op = ram ? 3 : 20;                      // a write or read, us
@@ -296,6 +339,13 @@ void PrintTable(const std::vector<Row>& rows, const Options& o, const std::strin
                 Fmt(r.mean_us).c_str(), Fmt(r.p50_us).c_str(), Fmt(r.p99_us).c_str(), Fmt(r.rss_mb).c_str(),
                 Fmt(r.disk_mb).c_str(), r.sync_mode && r.wal_syncs > 0 ? Fmt(r.commits_per_sync, 2).c_str() : "-");
   }
+  const bool etcd_rows = std::any_of(rows.begin(), rows.end(), [](const Row& r) { return r.mode == "cluster"; });
+  if (etcd_rows) {
+    std::printf("\n  etcd, etcd-raw: a fresh 3-member cluster on this machine per run, calls to the leader first;\n"
+                "  disk_mb = the leader's backend database; c/sync = the client's acknowledged writes per WAL fsync\n"
+                "  (the members' mean, counted by etcd)\n");
+    for (const std::string& note : EtcdNotes(o)) std::printf("  %s\n", note.c_str());
+  }
 }
 
 const Row* Find(const std::vector<Row>& rows, const std::string& engine, const std::string& mode,
@@ -321,6 +371,33 @@ void Ratio(const std::string& what, std::optional<double> value, const char* op,
 std::optional<double> OpsRatio(const Row* a, const Row* b) {
   if (!a || !b || b->ops_per_s <= 0) return std::nullopt;
   return a->ops_per_s / b->ops_per_s;
+}
+
+// Where the time of the etcd workloads goes, per operation: wall time (from
+// the throughput), CPU of this client process and of the three members,
+// and the members' WAL fsyncs. On this machine the client and the cluster
+// share the cores: cpu/wall near the core count means CPU-bound.
+void PrintEtcdCosts(const std::vector<Row>& rows) {
+  std::vector<const Row*> etcd;
+  for (const Row& r : rows) {
+    // Not W6's single operation: CPU time is counted in ticks of 10 ms.
+    if (r.mode == "cluster" && Extra(r, "ops") >= 100) etcd.push_back(&r);
+  }
+  if (etcd.empty()) return;
+  std::printf("\n  etcd, per operation: wall (1 / throughput), CPU of this client and of the 3 members (summed),\n"
+              "  WAL fsyncs and their time per member (the members' mean), cores busy = CPU / wall\n");
+  std::printf("  %-9s %-8s %10s %12s %12s %11s %12s %12s %11s\n", "engine", "workload", "wall_us", "client_cpu_us",
+              "etcd_cpu_us", "cores_busy", "fsyncs", "fsync_us", "ops/fsync");
+  for (const Row* r : etcd) {
+    const double ops = Extra(*r, "ops"), wall = Extra(*r, "wall_ms") * 1000 / ops;
+    const double client = Extra(*r, "client_cpu_ms") * 1000 / ops, server = Extra(*r, "etcd_cpu_ms") * 1000 / ops;
+    const double fsyncs = Extra(*r, "etcd_wal_fsyncs");
+    std::printf("  %-9s %-8s %10s %12s %12s %11s %12s %12s %11s\n", r->engine.c_str(), r->workload.c_str(),
+                Fmt(wall).c_str(), Fmt(client).c_str(), Fmt(server).c_str(),
+                Fmt(wall > 0 ? (client + server) / wall : 0, 2).c_str(), Fmt(fsyncs / ops, 2).c_str(),
+                Fmt(Extra(*r, "etcd_wal_fsync_ms") * 1000 / ops).c_str(),
+                fsyncs > 0 ? Fmt(ops / fsyncs, 2).c_str() : "-");
+  }
 }
 
 void PrintRatios(const std::vector<Row>& rows) {
@@ -353,6 +430,26 @@ void PrintRatios(const std::vector<Row>& rows) {
             d->mean_us / raw->mean_us, w[2] ? nullptr : "<=", 0.25);
     }
   }
+  // etcd: the engine against raw etcd calls, the targets.
+  Ratio("etcd / etcd-raw, ops/s, W3 (1 thread)", OpsRatio(Find(rows, "etcd", "cluster", "W3"),
+        Find(rows, "etcd-raw", "cluster", "W3")), ">=", 0.75);
+  Ratio("etcd W5 / etcd-raw W5, ops/s (8 threads each)", OpsRatio(Find(rows, "etcd", "cluster", "W5"),
+        Find(rows, "etcd-raw", "cluster", "W5")), ">=", 2.5);
+  Ratio("etcd W4 / etcd-raw W4 (raw range reads), ops/s", OpsRatio(Find(rows, "etcd", "cluster", "W4"),
+        Find(rows, "etcd-raw", "cluster", "W4")), ">=", 0.5);
+  for (const char* w : {"W1", "W2", "W7"}) {
+    Ratio(std::string("etcd / etcd-raw, ops/s, ") + w + " (info)",
+          OpsRatio(Find(rows, "etcd", "cluster", w), Find(rows, "etcd-raw", "cluster", w)), nullptr, 0);
+  }
+  if (const Row* e = Find(rows, "etcd", "cluster", "W6"), *raw = Find(rows, "etcd-raw", "cluster", "W6");
+      e && raw && raw->mean_us > 0) {
+    Ratio("etcd W6 reconnect time / etcd-raw (info)", e->mean_us / raw->mean_us, nullptr, 0);
+  }
+  for (const char* e : {"etcd", "etcd-raw"}) {
+    Ratio(std::string(e) + " W5 (8 threads) / W3 (1 thread), ops/s (info)",
+          OpsRatio(Find(rows, e, "cluster", "W5"), Find(rows, e, "cluster", "W3")), nullptr, 0);
+  }
+  PrintEtcdCosts(rows);
   // The Runner: the cost of durability, R1 on the disk store against no store.
   {
     const Row* none = Find(rows, "none", "none", "R1");
@@ -395,11 +492,37 @@ void PrintRatios(const std::vector<Row>& rows) {
   }
 }
 
+// One run of engine/mode: here, or for etcd-raw in runic_bench_etcd_raw
+// (beside this program), which prints its rows as JSON.
+std::vector<Row> RunEngineOnce(const std::string& engine, const std::string& mode, const Options& o, const Scale& scale,
+                               const std::string& root) {
+  if (engine != "etcd-raw") return RunOnce(engine, mode, o.workloads, scale, root);
+  std::string workloads;
+  for (const std::string& w : o.workloads) workloads += (workloads.empty() ? "" : ",") + w;
+  std::vector<std::string> args = {ProgramDir() + "/runic_bench_etcd_raw", "--workloads", workloads, "--dir", root};
+  if (o.quick) args.push_back("--quick");
+  std::vector<Row> rows;
+  std::istringstream out(RunProgram(args));
+  std::string line;
+  while (std::getline(out, line)) {
+    if (line.empty()) continue;
+    try {
+      rows.push_back(RowFromJson(nlohmann::json::parse(line)));
+    } catch (const nlohmann::json::exception& e) {
+      throw BenchError("runic_bench_etcd_raw printed a line that is not a row (" + std::string(e.what()) + "): " + line);
+    }
+  }
+  return rows;
+}
+
 int Main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "--child-writer") == 0) return ChildWriterMain(argc, argv);
   if (argc > 1 && std::strcmp(argv[1], "--child-runner") == 0) return ChildRunnerMain(argc, argv);
   const Options o = Parse(argc, argv);
   const Scale scale = ScaleFor(o.quick);
+  // The etcd clusters (tests/etcd_cluster.h) make their directories under
+  // $TMPDIR: under --dir, as everything else.
+  setenv("TMPDIR", o.dir.c_str(), 1);
   const std::string root = MakeTempDir(o.dir);
   struct Cleanup {
     std::string root;
@@ -425,7 +548,7 @@ int Main(int argc, char** argv) {
       std::vector<std::string> order;
       for (int run = 1; run <= o.runs; ++run) {
         const auto t = Clock::now();
-        for (Row& r : RunOnce(engine, mode, o.workloads, scale, root)) {
+        for (Row& r : RunEngineOnce(engine, mode, o, scale, root)) {
           if (!by_workload.count(r.workload)) order.push_back(r.workload);
           by_workload[r.workload].push_back(std::move(r));
         }
@@ -445,6 +568,7 @@ int Main(int argc, char** argv) {
 
   if (o.json) {
     for (const Row& r : rows) PrintJson(r, o.quick);
+    for (const std::string& note : EtcdNotes(o)) std::fprintf(stderr, "runic_bench: %s\n", note.c_str());
   } else {
     PrintTable(rows, o, MachineLine(o.dir));
     PrintRunnerTable(rows);

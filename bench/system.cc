@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -119,6 +120,55 @@ bool RunChildUntilThenKill(std::vector<std::string> args, const std::string& mar
   int status = 0;
   waitpid(pid, &status, 0);
   return got.find(line) != std::string::npos;
+}
+
+std::string RunProgram(const std::vector<std::string>& args) {
+  std::vector<std::string> copy = args;
+  std::vector<char*> argv;
+  for (std::string& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int fds[2];
+  if (pipe(fds) != 0) throw BenchError("pipe failed");
+  const pid_t pid = fork();
+  if (pid < 0) throw BenchError("fork failed");
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // it (and the cluster it started) goes if this process dies
+    dup2(fds[1], STDOUT_FILENO);
+    close(fds[0]);
+    close(fds[1]);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(fds[1]);
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    const ssize_t k = read(fds[0], buf, sizeof buf);
+    if (k > 0) {
+      out.append(buf, static_cast<std::size_t>(k));
+    } else if (k == 0 || errno != EINTR) {
+      break;
+    }
+  }
+  close(fds[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    throw BenchError(args[0] + (WIFEXITED(status) && WEXITSTATUS(status) == 127
+                                    ? " could not be started"
+                                    : " failed (" + std::string(WIFEXITED(status) ? "exit " : "signal ") +
+                                          std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status)) +
+                                          ")"));
+  }
+  return out;
+}
+
+std::string ProgramDir() {
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) throw BenchError("cannot read /proc/self/exe");
+  return exe.parent_path().string();
 }
 
 int ParseCount(const char* s) {

@@ -32,6 +32,15 @@ int ParseCount(const char* s);
 bool RunChildUntilThenKill(std::vector<std::string> args, const std::string& marker,
                            std::chrono::steady_clock::time_point deadline);
 
+// Runs the program `args[0]` (a path) with `args`, stderr inherited, and
+// returns what it wrote on stdout; throws BenchError when it cannot start
+// or does not exit with 0. Call it from the main thread: the child is
+// killed when the thread that started it ends (PR_SET_PDEATHSIG).
+std::string RunProgram(const std::vector<std::string>& args);
+
+// The directory of this program's executable.
+std::string ProgramDir();
+
 // The file system type and device of `path`, for the report's header.
 std::string DescribeFileSystem(const std::string& path);
 

@@ -51,6 +51,9 @@ const std::vector<WorkloadDef>& Workloads();
 
 // True when RunOnce for engine/mode would measure `workload`.
 bool Applies(const std::string& engine, const std::string& mode, const std::string& workload);
+// Why `workload` does not apply to an etcd engine ("etcd", "etcd-raw"), for
+// the report; empty when it applies or the engine is another.
+std::string NotApplicable(const std::string& engine, const std::string& workload);
 
 // Runs the selected workloads once, in order, for one engine and mode on a
 // fresh store in a fresh directory under `root` (removed afterwards).

@@ -12,56 +12,20 @@
 #include <nlohmann/json.hpp>
 
 #include "child_process.h"
+#include "cli_util.h"
 #include "runic/runic.h"
 #include "test_util.h"
-
-#ifndef RUNIC_CLI
-#error "RUNIC_CLI must name the runic binary"
-#endif
 
 namespace runic {
 namespace {
 
 using namespace std::chrono_literals;
+using test::Output;
+using test::ParseOrFail;
+using test::Quote;
+using test::RunCli;
+using test::FillForCopy;
 using Json = nlohmann::json;
-
-struct Output {
-  int exit_code = -1;
-  std::vector<std::string> lines;  // stdout and stderr, interleaved
-  std::string text() const {
-    std::string all;
-    for (const std::string& l : lines) all += l + "\n";
-    return all;
-  }
-};
-
-std::string Quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-// Runs `runic ARGS` (through sh, for 2>&1 and the environment), to its end.
-Output RunCli(const std::vector<std::string>& args, const std::string& env = "") {
-  std::string cmd = "exec env -u RUNIC_STORE -u RUNIC_RUNNER -u RUNIC_DIR " + env + " " + Quote(RUNIC_CLI);
-  for (const std::string& a : args) cmd += " " + Quote(a);
-  cmd += " 2>&1 </dev/null";
-  auto child = test::ChildProcess::Start("/bin/sh", {"-c", cmd});
-  Output out;
-  if (!child) return out;
-  const auto deadline = test::Clock::now() + 60s;
-  std::string line;
-  while (child->ReadLine(&line, deadline)) out.lines.push_back(line);
-  const int status = child->Wait(deadline);
-  out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return out;
-}
-
-Json ParseOrFail(const std::string& text) {
-  Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  EXPECT_FALSE(j.is_discarded()) << "not JSON: " << text;
-  return j;
-}
 
 StepFn AddOne() {
   return [](const Value& v, std::stop_token) -> Result<Value> { return Value(v.get<int>() + 1); };
@@ -282,32 +246,6 @@ TEST_F(CliTest, ReadsWorkOnAStoreHeldByAnotherProcessAndWritesSayItIsInUse) {
   ::kill(follow->pid(), SIGTERM);
   EXPECT_EQ(follow->Wait(test::Clock::now() + 10s), 0);
   Release();
-}
-
-// Fills `store` with workflows of every shape: events, a trim, a snapshot,
-// a log, facts. Returns their ids.
-std::vector<std::string> FillForCopy(Store& store, int workflows) {
-  std::vector<std::string> ids;
-  for (int i = 0; i < workflows; ++i) {
-    const std::string id = "wf-" + std::to_string(1000 + i);
-    ids.push_back(id);
-    std::vector<std::string> events;
-    for (int e = 0; e < 1 + i % 7; ++e) events.push_back(id + "/event-" + std::to_string(e));
-    const std::string hash = "fact-" + id, value = "value of " + id;  // the views below point here
-    AppendOptions with_fact;
-    with_fact.facts = {{hash, value}};
-    EXPECT_TRUE(store.Append(id, events, with_fact).ok());
-    if (i % 3 == 0) {
-      EXPECT_TRUE(store.Save(id, "log of " + id).ok());
-    }
-    if (i % 4 == 0) {
-      EXPECT_TRUE(store.SaveSnapshot(id, 1, "snapshot of " + id).ok());
-    }
-    if (i % 5 == 0 && events.size() > 2) {
-      EXPECT_TRUE(store.Trim(id, 2).ok());
-    }
-  }
-  return ids;
 }
 
 TEST_F(CliTest, MigrateCopiesEverythingAndResumesAfterSIGKILL) {

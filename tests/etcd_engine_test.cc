@@ -386,6 +386,53 @@ TEST(EtcdOwnership, OnlyTheOwnerWritesAndAReleasedWorkflowChangesHands) {
   EXPECT_EQ(*a->Append("wf", std::vector<std::string>{"a3"}), 4u);
 }
 
+// The revision a stream pins is compacted under it: the stream goes on at a
+// newer one, whole and in order; a trim past what it has read is reported.
+TEST(EtcdStreams, AStreamOutlivesTheCompactionOfItsRevision) {
+  auto cluster = StartCluster();
+  ASSERT_NE(cluster, nullptr);
+  std::unique_ptr<Store> store = OpenStore(EtcdOptions(cluster->ClientEndpoints()));
+  ASSERT_NE(store, nullptr);
+  const std::size_t batch = store->limits().max_batch_events;
+  constexpr int kEvents = 2000;
+  for (int n = 0; n < kEvents;) {
+    std::vector<std::string> events;
+    for (std::size_t i = 0; i < batch && n < kEvents; ++i) events.push_back(std::to_string(++n));
+    ASSERT_TRUE(store->Append("wf", events).ok());
+  }
+  auto compact_now = [&] {
+    // Writes move the revision on; compacting at the newest one removes the
+    // stream's.
+    ASSERT_TRUE(store->Save("other", "x").ok());
+    test::EtcdctlResult got = cluster->Etcdctl({"get", "any", "-w", "json"});
+    ASSERT_TRUE(got.ok()) << got.err;
+    const std::size_t at = got.out.find("\"revision\":");
+    ASSERT_NE(at, std::string::npos) << got.out;
+    const std::string revision = std::to_string(std::stoll(got.out.substr(at + 11)));
+    test::EtcdctlResult compacted = cluster->Etcdctl({"compact", revision});
+    ASSERT_TRUE(compacted.ok()) << compacted.out << compacted.err;
+  };
+
+  Result<std::unique_ptr<EventIterator>> it = store->Stream("wf");
+  ASSERT_TRUE(it.ok()) << it.status().ToString();
+  int n = 0;
+  for (; (*it)->Valid(); (*it)->Next()) {
+    ASSERT_EQ((*it)->value(), std::to_string(++n));
+    if (n == 10) compact_now();
+  }
+  ASSERT_TRUE((*it)->status().ok()) << (*it)->status().ToString();
+  EXPECT_EQ(n, kEvents);
+
+  // Trimmed past the reader, then compacted: kTrimmed, never a gap.
+  it = store->Stream("wf");
+  ASSERT_TRUE(it.ok());
+  for (n = 0; (*it)->Valid() && n < 10; (*it)->Next()) ++n;
+  ASSERT_TRUE(store->Trim("wf", 1000).ok());
+  compact_now();
+  while ((*it)->Valid()) (*it)->Next();
+  EXPECT_TRUE((*it)->status().IsTrimmed()) << (*it)->status().ToString();
+}
+
 TEST(EtcdSecurity, TlsAndAuthenticationFromTheUri) {
   test::EtcdClusterOptions options;
   options.tls = true;

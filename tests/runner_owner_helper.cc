@@ -16,11 +16,19 @@
 // stdout, one write(2) per line (a test reads them while the process runs):
 //   "pid P"                    first, P this process's id
 //   "not-owner MESSAGE"        a start or resume refused: another runner holds ID
-//   "started" | "resumed R"    it owns ID; R: runnables it dispatched again
+//   "started" | "resumed R C"  it owns ID; R: runnables it dispatched again,
+//                              C: runnables whose completion the store held
 //   "step K V"                 step sK returned V (not yet durable: the next
 //                              "durable" line says when it is)
 //   "durable"                  a checkpoint of ID reached the store
-//   "finished OK" | "finished CODE: MESSAGE"   the workflow became idle or halted
+//   "store-error OP CODE: MESSAGE"  a store operation failed (e.g. an append
+//                              refused with NotOwner once ownership is lost)
+//   "results JSON"             at the end: Runner::GetResults, as a JSON
+//                              object node -> [values]
+//   "cursor N"                 at the end: the events of ID this runner knows
+//                              committed (WorkflowInfo::cursor)
+//   "finished OK" | "finished CODE: MESSAGE"   the workflow became idle or
+//                              halted (the last line)
 // Exit: 0 finished ok; 3 not owner (start/resume, without --wait); 4 the
 // workflow halted (e.g. "finished NotOwner: ..." after it lost ownership);
 // 1 any other error (on stderr); 2 usage.
@@ -42,6 +50,7 @@
 
 #include "runic/database.h"
 #include "runic/runner.h"
+#include "runic/telemetry.h"
 #include "runic/workflow.h"
 
 namespace {
@@ -123,9 +132,14 @@ int main(int argc, char** argv) {
   // Every successful checkpoint of the workflow: its appends, on any thread.
   runic::StoreOptions store_options;
   store_options.telemetry.on_stop = [&id](const runic::StoreOpEvent& e) {
+    if (e.status != nullptr && !e.status->ok()) return;
     if ((e.op == runic::StoreOp::kAppend && e.id == id) || e.op == runic::StoreOp::kAppendMany) {
       Say("durable");
     }
+  };
+  store_options.telemetry.on_exception = [](const runic::StoreOpEvent& e) {
+    Say(std::string("store-error ") + runic::StoreOpName(e.op) + " " +
+        (e.status != nullptr ? e.status->ToString() : std::string("?")));
   };
   Result<std::unique_ptr<runic::Store>> store = (*db)->OpenStore(kRunner, store_options);
   if (!store.ok()) return Fail("open store", store.status());
@@ -161,7 +175,8 @@ int main(int argc, char** argv) {
       s = (*runner)->Resume(id, options);
       if (s.ok()) {
         Result<runic::WorkflowInfo> info = (*runner)->Lookup(id);
-        Say("resumed " + std::to_string(info.ok() ? info->redispatched : 0));
+        if (!info.ok()) return Fail("lookup " + id, info.status());
+        Say("resumed " + std::to_string(info->redispatched) + " " + std::to_string(info->completed));
         break;
       }
     }
@@ -183,6 +198,14 @@ int main(int argc, char** argv) {
     done.wait(lock, [&] { return outcome.has_value(); });
     final = *outcome;
   }
+  Result<runic::WorkflowResults> results = (*runner)->GetResults(id);
+  if (results.ok()) {
+    Value object = Value::object();
+    for (const auto& [node, values] : *results) object[node] = values;
+    Say("results " + object.dump());
+  }
+  info = (*runner)->Lookup(id);
+  if (info.ok()) Say("cursor " + std::to_string(info->cursor));
   Say(final.ok() ? "finished OK" : "finished " + final.ToString());
   (*runner)->Shutdown();
   return final.ok() ? 0 : 4;

@@ -18,11 +18,11 @@ namespace runic {
 
 // Facts about a database as a whole.
 struct DatabaseStats {
-  std::string engine;        // "memory" or "disk"
-  std::string dir;           // absolute data directory ("" for memory)
+  std::string engine;        // "memory", "disk" or "etcd"
+  std::string dir;           // absolute data directory ("" for memory; etcd: the database name)
   bool sync = false;
-  std::uint64_t disk_bytes = 0;      // bytes of files under dir
-  std::uint64_t commits = 0;         // disk: acknowledged write operations since open
+  std::uint64_t disk_bytes = 0;      // bytes of files under dir (etcd: a member's backend size)
+  std::uint64_t commits = 0;         // disk, etcd: acknowledged write operations since open
   // fsyncs of the write-ahead log since open. With sync on, commits /
   // wal_syncs is how many commits shared each fsync (group commit).
   std::uint64_t wal_syncs = 0;
@@ -48,16 +48,25 @@ class RUNIC_EXPORT Database {
   // created or holds files that are not a Runic database; kNotFound when it
   // is missing (or empty) and create_if_missing is false or read_only is
   // true; kCorruption for a damaged marker, damaged files or missing engine
-  // files.
+  // files. etcd (options.nodes): kUnavailable when no member answers within
+  // the call timeout; kInvalidArgument for refused credentials or unreadable
+  // TLS files; kNotFound as above when no runner's tables exist under the
+  // name.
   static Result<std::shared_ptr<Database>> Open(const DatabaseOptions& options = {});
 
   // Opens the database a URI names. The scheme is the engine:
   //   memory:            an in-process database ("memory:NAME" names it)
   //   disk:///abs/path   a directory on disk (also "disk:relative/path";
   //                      "disk://" alone means the default dir)
+  //   etcd://host:port,host:port,.../NAME
+  //                      database NAME (default "runic") on an etcd cluster
+  //                      (DatabaseOptions::nodes; see EtcdOptions)
   // Query parameters: sync=0|1, read_cache_bytes=N, create=0|1,
   // read_only=0|1, e.g.
   //   disk:///var/lib/app/runic?sync=1
+  // and for etcd: ca=FILE, cert=FILE, key=FILE (TLS), user=U, password=P,
+  // timeout_ms=N, lease_ttl_ms=N, linearizable=0|1, read_only=0|1,
+  // create=0|1 (percent-escaped where needed).
   // A URI names a database, never a runner. Unknown schemes and parameters
   // are kInvalidArgument.
   static Result<std::shared_ptr<Database>> OpenUri(std::string_view uri);

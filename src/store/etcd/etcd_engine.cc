@@ -1222,7 +1222,7 @@ Status EtcdTables::ImportWorkflow(std::string_view id, const WorkflowImport& w) 
 
 class EtcdEngine final : public Engine {
  public:
-  explicit EtcdEngine(std::shared_ptr<Cluster> cluster) : c_(std::move(cluster)) {}
+  EtcdEngine(std::shared_ptr<Cluster> cluster, std::string name) : c_(std::move(cluster)), name_(std::move(name)) {}
 
   StoreLimits Limits() const override { return EtcdLimits(); }
 
@@ -1278,6 +1278,7 @@ class EtcdEngine final : public Engine {
   Result<DatabaseStats> Stats() override {
     DatabaseStats stats;
     stats.engine = "etcd";
+    stats.dir = name_;  // the database's name in the cluster
     pb::StatusResponse st;
     if (Status s = c_->client().MemberStatus(&st, c_->client().NewDeadline()); !s.ok()) return s;
     stats.disk_bytes = static_cast<std::uint64_t>(st.dbsize());
@@ -1288,6 +1289,7 @@ class EtcdEngine final : public Engine {
 
  private:
   const std::shared_ptr<Cluster> c_;
+  const std::string name_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<EtcdTables>> runners_;
 };
@@ -1299,7 +1301,7 @@ Result<std::unique_ptr<Engine>> OpenEtcdEngine(const DatabaseOptions& options) {
   if (!client.ok()) return client.status();
   auto cluster = std::make_shared<etcd::Cluster>(std::move(*client), etcd::DatabaseRoot(options.dir),
                                                  options.read_only);
-  auto engine = std::make_unique<etcd::EtcdEngine>(std::move(cluster));
+  auto engine = std::make_unique<etcd::EtcdEngine>(std::move(cluster), options.dir);
   if (!options.create_if_missing || options.read_only) {
     // A database on etcd exists once a runner's tables were opened in it.
     Result<std::vector<std::string>> runners = engine->ListRunners();
