@@ -350,12 +350,13 @@ TEST_F(CliEtcdTest, RestoreWritesABackupIntoAnEmptyEtcdDatabase) {
   Output saved = RunCli({"backup", backup, "--store", disk});
   ASSERT_EQ(saved.exit_code, 0) << saved.text();
 
-  Output restore = RunCli({"restore", backup, "--store", uri_});
+  // Run in the temporary directory, to see that it writes no file there.
+  Output restore = RunCli({"restore", backup, "--store", uri_}, "--chdir=" + Quote(dir_.path()));
   ASSERT_EQ(restore.exit_code, 0) << restore.text();
   EXPECT_NE(restore.text().find("restored " + backup + " into etcd database '" + name_ + "'"), std::string::npos)
       << restore.text();
   EXPECT_NE(restore.text().find("verified: 12 workflows"), std::string::npos) << restore.text();
-  EXPECT_FALSE(std::filesystem::exists(name_)) << "restore made a directory named after the etcd database";
+  EXPECT_FALSE(std::filesystem::exists(dir_.Sub(name_))) << "restore made a directory named after the etcd database";
   Output ls = RunCli(With({"ls", "--json"}));
   ASSERT_EQ(ls.exit_code, 0) << ls.text();
   EXPECT_EQ(ParseOrFail(ls.text()).size(), 12u);

@@ -11,7 +11,8 @@
 // input. It starts ID with input 0, or, when ID already exists in the store,
 // resumes it. Without --wait, kNotOwner from the start or the resume ends
 // the process at once (exit 3); with --wait it tries again every 100 ms
-// until it owns the workflow.
+// until it owns the workflow (also after kUnavailable or kOutcomeUnknown,
+// printing "retry STATUS").
 //
 // stdout, one write(2) per line (a test reads them while the process runs):
 //   "pid P"                    first, P this process's id
@@ -179,6 +180,15 @@ int main(int argc, char** argv) {
         Say("resumed " + std::to_string(info->redispatched) + " " + std::to_string(info->completed));
         break;
       }
+    }
+    // With --wait, a cluster slow to answer (a loaded machine) is waited
+    // for too: a claim whose outcome was unknown is settled by the next one
+    // (a claim of a workflow this process already holds is ok).
+    const bool transient = s.code() == Status::Code::kUnavailable || s.code() == Status::Code::kOutcomeUnknown;
+    if (wait && transient) {
+      Say("retry " + s.ToString());
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
     }
     if (s.code() != Status::Code::kNotOwner) return Fail("start or resume " + id, s);
     Say("not-owner " + s.message());

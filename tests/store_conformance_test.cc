@@ -1113,7 +1113,8 @@ TEST_P(StoreImport, RoundTripIsExactAndAppendsContinue) {
   EXPECT_TRUE(copy->Stream("wf").status().IsNotFound());
   EXPECT_TRUE(copy->Describe("wf").status().IsNotFound());
   EXPECT_TRUE(copy->List()->ids.empty());
-  ASSERT_TRUE(copy->ImportWorkflow("wf", wf.import).ok());
+  Status imported = copy->ImportWorkflow("wf", wf.import);
+  ASSERT_TRUE(imported.ok()) << imported.ToString();
   for (const auto& [id, src] : sources) {
     if (id != "wf") Import(*copy, id, src);
   }

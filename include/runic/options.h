@@ -95,8 +95,10 @@ struct RUNIC_EXPORT DatabaseOptions {
   // client endpoints ("host:port") these are (the "etcd" engine; the seed's
   // extra_db_nodes). `dir` then names the database inside the cluster (one
   // cluster holds many, isolated by key prefix; empty: "runic"), disc_copies
-  // must stay true, and sync, read_cache_bytes and create_if_missing do not
-  // apply: every acknowledged write is on a quorum of the members' disks.
+  // must stay true, and sync and read_cache_bytes do not apply: every
+  // acknowledged write is on a quorum of the members' disks. A database on
+  // etcd exists once a runner's tables were opened in it (create_if_missing
+  // = false and read_only refuse a name without any: kNotFound).
   std::vector<std::string> nodes;
   EtcdOptions etcd;
 };

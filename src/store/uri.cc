@@ -96,7 +96,7 @@ Result<DatabaseOptions> Database::ParseUri(std::string_view uri) {
   const std::size_t colon = uri.find(':');
   if (colon == std::string_view::npos || colon == 0) {
     return Status::InvalidArgument("'" + std::string(uri) +
-                                   "' is not a database URI: expected memory:[NAME] or disk://[/PATH]");
+                                   "' is not a database URI: expected memory:[NAME], disk://[/PATH] or etcd://HOST:PORT[,...][/NAME]");
   }
   const std::string_view scheme = uri.substr(0, colon);
   std::string_view rest = uri.substr(colon + 1);

@@ -1,7 +1,10 @@
 // backup, restore, migrate: copies of whole stores. backup and restore use
 // RocksDB's checkpoint facility through Database::Backup (disk to disk);
 // migrate copies runner by runner through the store contract, so it works
-// between any engines, and can be redone after an interruption.
+// between any engines (memory, disk, etcd), and can be redone after an
+// interruption. An etcd database is backed up with migrate (to disk) and
+// restored from a disk store as migrate does, into an empty database.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -258,45 +261,44 @@ std::uint64_t RemoveGone(Session& to, Store& src, Store& dst) {
   return removed;
 }
 
-}  // namespace
-
-int Backup(const Target& t, const std::string& dest) {
-  Session session(t, Access::kRead);
-  const auto start = std::chrono::steady_clock::now();
-  Status s = BackupWithProgress(session, "backup", dest);
-  if (!s.ok()) session.Fail(s, "backing up to " + dest);
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("backup of %s: %s, %.1f MiB in %.1f s; restore it with: runic restore %s --store disk:///DIR\n",
-              t.uri.c_str(), dest.c_str(), static_cast<double>(TreeBytes(dest)) / (1 << 20), secs, dest.c_str());
-  return kExitOk;
-}
-
-int Restore(const Target& t, const std::string& source) {
-  Result<DatabaseOptions> to = Database::ParseUri(t.uri);
-  if (!to.ok()) throw Failure(t.Where() + ": " + to.status().message(), kExitUsage);
-  if (!to->disc_copies) throw Failure(t.Where() + ": restore writes a disk store; for memory: use migrate", kExitUsage);
-  if (to->dir.empty()) {  // "disk://": the default directory, as Database::Open resolves it
+// A disk database's directory as Database::Open resolves it ("disk://"
+// alone: RUNIC_DIR, else ./runic-data).
+std::string DiskDir(const DatabaseOptions& o) {
+  std::string dir = o.dir;
+  if (dir.empty()) {
     const char* env = std::getenv("RUNIC_DIR");
-    to->dir = fs::absolute(env != nullptr && *env != '\0' ? env : "runic-data").string();
+    dir = env != nullptr && *env != '\0' ? env : "runic-data";
   }
-  Target from{"disk://" + fs::absolute(source).string(), ""};
-  Session backup(from, Access::kRead);
-  Status s = BackupWithProgress(backup, "restore", to->dir);
-  if (!s.ok()) backup.Fail(s, "restoring into " + to->dir);
-  std::printf("restored %s into %s\n", source.c_str(), to->dir.c_str());
-  Session restored(t, Access::kRead);
-  return Verify(backup, restored);
+  std::error_code ec;
+  const fs::path p = fs::weakly_canonical(fs::absolute(dir), ec);
+  return ec ? fs::absolute(dir).lexically_normal().string() : p.string();
 }
 
-int Migrate(const std::string& from_uri, const std::string& to_uri, bool verbose) {
-  Session from(Target{from_uri, ""}, Access::kRead);
-  Session to(Target{to_uri, ""}, Access::kCreate);
+// Whether two URIs name one database (unparsable ones: no; the Session says
+// what is wrong with them).
+bool SameDatabase(const std::string& a, const std::string& b) {
+  Result<DatabaseOptions> x = Database::ParseUri(a), y = Database::ParseUri(b);
+  if (!x.ok() || !y.ok()) return false;
+  if (!x->nodes.empty() || !y->nodes.empty()) {
+    std::vector<std::string> nx = x->nodes, ny = y->nodes;
+    std::sort(nx.begin(), nx.end());
+    std::sort(ny.begin(), ny.end());
+    auto name = [](const std::string& n) { return n.empty() ? std::string("runic") : n; };
+    return nx == ny && name(x->dir) == name(y->dir);
+  }
+  if (x->disc_copies != y->disc_copies) return false;
+  return x->disc_copies ? DiskDir(*x) == DiskDir(*y) : x->dir == y->dir;
+}
+
+// Copies every runner of `from` into `to`: what is there already stays,
+// what the source no longer has is removed. `what` names the progress.
+void CopyRunners(Session& from, Session& to, const std::string& what, bool verbose) {
   for (const std::string& runner : RunnersOf(from)) {
     std::unique_ptr<Store> src = OpenRunner(from, runner), dst = OpenRunner(to, runner);
     Result<StoreStats> stats = src->Stats();
     if (!stats.ok()) from.Fail(stats.status(), "counting runner '" + runner + "'");
     {
-      Progress progress("migrate " + runner + " facts", "facts", stats->facts);
+      Progress progress(what + " " + runner + " facts", "facts", stats->facts);
       ListOptions page_options;
       for (;;) {
         Result<ListPage> page = src->ListFacts(page_options);
@@ -312,7 +314,7 @@ int Migrate(const std::string& from_uri, const std::string& to_uri, bool verbose
         page_options.start_after = page->ids.back();
       }
     }
-    Progress progress("migrate " + runner, "workflows", CountIds(from, *src));
+    Progress progress(what + " " + runner, "workflows", CountIds(from, *src));
     ListOptions page_options;
     std::uint64_t copied = 0, kept = 0;
     for (;;) {
@@ -337,6 +339,70 @@ int Migrate(const std::string& from_uri, const std::string& to_uri, bool verbose
                 SafeLine(runner).c_str(), static_cast<unsigned long long>(copied),
                 static_cast<unsigned long long>(kept), static_cast<unsigned long long>(removed));
   }
+}
+
+
+}  // namespace
+
+int Backup(const Target& t, const std::string& dest) {
+  if (IsEtcdUri(t.uri) && Database::ParseUri(t.uri).ok()) {
+    throw Failure(t.Where() + ": backup copies disk stores only; copy an etcd database with runic migrate --from " +
+                  Shown(t.uri) + " --to disk:///DIR (a disk store, which runic restore takes back), or the whole " +
+                  "cluster with etcdctl snapshot save FILE");
+  }
+  Session session(t, Access::kRead);
+  const auto start = std::chrono::steady_clock::now();
+  Status s = BackupWithProgress(session, "backup", dest);
+  if (!s.ok()) session.Fail(s, "backing up to " + dest);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("backup of %s: %s, %.1f MiB in %.1f s; restore it with: runic restore %s --store disk:///DIR\n",
+              SafeLine(Shown(t.uri)).c_str(), dest.c_str(), static_cast<double>(TreeBytes(dest)) / (1 << 20), secs, dest.c_str());
+  return kExitOk;
+}
+
+int Restore(const Target& t, const std::string& source) {
+  Result<DatabaseOptions> to = Database::ParseUri(t.uri);
+  if (!to.ok()) throw Failure(t.Where() + ": " + to.status().message(), kExitUsage);
+  if (!to->disc_copies) throw Failure(t.Where() + ": restore writes a disk store; for memory: use migrate", kExitUsage);
+  Target from{"disk://" + fs::absolute(source).string(), ""};
+  if (!to->nodes.empty()) {
+    // Into etcd: the backup's runners copied through the store contract,
+    // into a database that holds none yet (as a disk restore wants an empty
+    // directory), then verified.
+    Session backup(from, Access::kRead);
+    Session into(t, Access::kCreate);
+    std::vector<std::string> there = RunnersOf(into);
+    if (!there.empty()) {
+      std::string names;
+      for (const std::string& r : there) names += (names.empty() ? "" : ", ") + r;
+      throw Failure(t.Where() + ": restore needs an empty database, and this one has runners (" + names +
+                    "); name a new one (etcd://.../NAME), drop them first, or merge with runic migrate --from " +
+                    from.uri);
+    }
+    CopyRunners(backup, into, "restore", false);
+    std::printf("restored %s into etcd database '%s'\n", SafeLine(source).c_str(),
+                SafeLine(into.db().options().dir).c_str());
+    return Verify(backup, into);
+  }
+  if (to->dir.empty()) {  // "disk://": the default directory, as Database::Open resolves it
+    const char* env = std::getenv("RUNIC_DIR");
+    to->dir = fs::absolute(env != nullptr && *env != '\0' ? env : "runic-data").string();
+  }
+  Session backup(from, Access::kRead);
+  Status s = BackupWithProgress(backup, "restore", to->dir);
+  if (!s.ok()) backup.Fail(s, "restoring into " + to->dir);
+  std::printf("restored %s into %s\n", source.c_str(), to->dir.c_str());
+  Session restored(t, Access::kRead);
+  return Verify(backup, restored);
+}
+
+int Migrate(const std::string& from_uri, const std::string& to_uri, bool verbose) {
+  if (SameDatabase(from_uri, to_uri)) {
+    throw Failure("--from " + Shown(from_uri) + " and --to " + Shown(to_uri) + " name the same database", kExitUsage);
+  }
+  Session from(Target{from_uri, ""}, Access::kRead);
+  Session to(Target{to_uri, ""}, Access::kCreate);
+  CopyRunners(from, to, "migrate", verbose);
   return Verify(from, to);
 }
 

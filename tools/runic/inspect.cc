@@ -1,5 +1,6 @@
 // runners, ls, show, stats: read-only; on disk they open the database as a
-// RocksDB secondary, so they work while a service holds it.
+// RocksDB secondary, so they work while a service holds it; on etcd as a
+// client that refuses writes.
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -162,13 +163,24 @@ int Stats(const Target& t, bool json) {
   Result<DatabaseStats> db = session.db().Stats();
   if (!db.ok()) session.Fail(db.status(), "reading the database's figures");
   const DatabaseOptions& o = session.db().options();
-  Json out{{"store", t.uri},
-           {"engine", db->engine},
-           {"dir", db->dir},
-           {"sync", o.read_only ? Json() : Json(db->sync)},  // unknown: the writer's setting
-           {"read_cache_bytes", o.read_cache_bytes},
-           {"disk_bytes", db->disk_bytes},
-           {"runners", Json::object()}};
+  const bool etcd = db->engine == "etcd";
+  Json out{{"store", Shown(t.uri)}, {"engine", db->engine}};
+  if (etcd) {
+    // What a client of the cluster can tell: which database, on which
+    // members, and how big the member's etcd backend is. No directory, no
+    // sync setting (every acknowledged write is on a quorum of the members'
+    // disks), no read cache (the engine has none). The engine's `commits`
+    // counts this client's writes only: always 0 here, so not shown.
+    out["database"] = o.dir;
+    out["members"] = o.nodes;
+    out["backend_bytes"] = db->disk_bytes;
+  } else {
+    out["dir"] = db->dir;
+    out["sync"] = o.read_only ? Json() : Json(db->sync);  // unknown: the writer's setting
+    out["read_cache_bytes"] = o.read_cache_bytes;
+    out["disk_bytes"] = db->disk_bytes;
+  }
+  out["runners"] = Json::object();
   Result<std::vector<std::string>> runners = session.db().ListRunners();
   if (!runners.ok()) session.Fail(runners.status(), "listing the runners");
   for (const std::string& name : *runners) {
@@ -183,14 +195,26 @@ int Stats(const Target& t, bool json) {
     PrintJson(out);
     return kExitOk;
   }
-  std::printf("store       %s\nengine      %s%s\ndurability  %s\n", t.uri.c_str(), db->engine.c_str(),
-              db->dir.empty() ? "" : (" at " + SafeLine(db->dir)).c_str(),
-              db->engine == "memory" ? "RAM only"
-              : o.read_only          ? "as the process that writes it opened it (sync=1: every commit fsync'ed; "
-                                       "else survives kill -9, not power loss)"
-              : db->sync             ? "every commit fsync'ed (sync=1)"
-                                     : "write-ahead log, not fsync'ed (survives kill -9, not power loss)");
-  if (db->engine == "disk") std::printf("disk bytes  %llu\n", static_cast<unsigned long long>(db->disk_bytes));
+  std::printf("store       %s\n", SafeLine(Shown(t.uri)).c_str());
+  if (etcd) {
+    std::string members;
+    for (const std::string& m : o.nodes) members += (members.empty() ? "" : ", ") + m;
+    std::printf("engine      etcd, database '%s' on members %s\n", SafeLine(o.dir).c_str(),
+                SafeLine(members).c_str());
+    std::printf("durability  every acknowledged write is on a quorum of the members' disks\n");
+    std::printf("backend     %llu bytes (the etcd backend of the member that answered: every database on the "
+                "cluster, with the history not yet compacted)\n",
+                static_cast<unsigned long long>(db->disk_bytes));
+  } else {
+    std::printf("engine      %s%s\ndurability  %s\n", db->engine.c_str(),
+                db->dir.empty() ? "" : (" at " + SafeLine(db->dir)).c_str(),
+                db->engine == "memory" ? "RAM only"
+                : o.read_only          ? "as the process that writes it opened it (sync=1: every commit fsync'ed; "
+                                         "else survives kill -9, not power loss)"
+                : db->sync             ? "every commit fsync'ed (sync=1)"
+                                       : "write-ahead log, not fsync'ed (survives kill -9, not power loss)");
+    if (db->engine == "disk") std::printf("disk bytes  %llu\n", static_cast<unsigned long long>(db->disk_bytes));
+  }
   std::vector<std::vector<std::string>> rows;
   for (const auto& [name, s] : out["runners"].items()) {
     static const char* const kTables[][2] = {

@@ -23,8 +23,20 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::string store_flag, runner_flag;
   app.add_option("--store", store_flag,
-                 "database URI: memory:, disk:///abs/dir, disk:rel/dir (default: RUNIC_STORE, else disk:// = "
-                 "RUNIC_DIR or ./runic-data)");
+                 "database URI: memory:, disk:///abs/dir, disk:rel/dir, etcd://host:port[,host:port...]/NAME[?...] "
+                 "(default: RUNIC_STORE, else disk:// = RUNIC_DIR or ./runic-data)");
+  app.footer(
+      "Database URIs:\n"
+      "  memory:[NAME]                 an empty scratch store in this process (for demo and bench)\n"
+      "  disk:///abs/dir, disk:rel/dir a directory on this machine; ?sync=1, ?create=0, ?read_only=1\n"
+      "  disk://                       the directory RUNIC_DIR, else ./runic-data\n"
+      "  etcd://HOST:PORT,HOST:PORT,.../NAME\n"
+      "                                database NAME (default runic) on an etcd cluster, listing its members'\n"
+      "                                client endpoints; ?ca=FILE (TLS), &user=U&password=P, &timeout_ms=N\n"
+      "                                (each call, default 2000), &linearizable=1 (reads through the leader)\n"
+      "Reading subcommands open a store read-only (a disk store also while a service holds it); on etcd\n"
+      "trim and delete are refused for a workflow a running Runner owns. Put a password in RUNIC_STORE\n"
+      "rather than on the command line; runic prints it as ***.");
   app.add_option("--runner", runner_flag, "runner name (default: RUNIC_RUNNER)");
 
   int code = kExitOk;
@@ -51,7 +63,7 @@ int main(int argc, char** argv) {
   sh->add_flag("--follow", show.follow, "then print new events as they are appended, until interrupted");
   sh->callback([&] { code = Show(target(), id, show); });
 
-  app.add_subcommand("stats", "per runner and table: counts and bytes; engine, size on disk, durability")
+  app.add_subcommand("stats", "per runner and table: counts and bytes; engine, durability, size on disk (etcd: members, backend size)")
       ->callback([&] { code = Stats(target(), json); })
       ->add_flag("--json", json, "one JSON document");
 
@@ -72,15 +84,15 @@ int main(int argc, char** argv) {
 
   std::string path, from_uri, to_uri;
   bool verbose = false;
-  auto* backup = app.add_subcommand("backup", "a consistent copy of the store (also while a service writes it)");
+  auto* backup = app.add_subcommand("backup", "a consistent copy of a disk store (also while a service writes it); etcd: use migrate, or etcdctl snapshot save");
   backup->add_option("dest", path, "a missing or empty directory")->required();
   backup->callback([&] { code = Backup(target(), path); });
 
-  auto* restore = app.add_subcommand("restore", "a backup into the store named by --store (missing or empty)");
+  auto* restore = app.add_subcommand("restore", "a backup (any disk store) into the store named by --store: a missing or empty disk store, or an etcd database with no runners");
   restore->add_option("source", path, "the backup's directory")->required()->check(CLI::ExistingDirectory);
   restore->callback([&] { code = Restore(target(), path); });
 
-  auto* migrate = app.add_subcommand("migrate", "copy every runner between stores (any engines); redo it when cut short");
+  auto* migrate = app.add_subcommand("migrate", "copy every runner between stores (memory, disk, etcd, either way); redo it when cut short");
   migrate->add_option("--from", from_uri, "source URI")->required();
   migrate->add_option("--to", to_uri, "destination URI (created when missing)")->required();
   migrate->add_flag("--verbose", verbose, "print each workflow as it is copied");
@@ -113,10 +125,10 @@ int main(int argc, char** argv) {
     const int parse_code = app.exit(e);  // prints help, or the error and a hint
     return parse_code == 0 ? kExitOk : kExitUsage;
   } catch (const Failure& f) {
-    std::fprintf(stderr, "runic: %s\n", SafeLine(f.what()).c_str());
+    std::fprintf(stderr, "runic: %s\n", SafeLine(Shown(f.what())).c_str());
     return f.code;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "runic: %s\n", SafeLine(e.what()).c_str());
+    std::fprintf(stderr, "runic: %s\n", SafeLine(Shown(e.what())).c_str());
     return kExitFailed;
   }
   return code;

@@ -1,6 +1,7 @@
-// trim, delete, drop-runner: they write, so the store must not be held by
-// another process (the Session says so in one line), and the destructive
-// ones ask first.
+// trim, delete, drop-runner: they write, so a disk store must not be held by
+// another process (the Session says so in one line); on etcd, trim and
+// delete of a workflow a running Runner owns are refused (kNotOwner). The
+// destructive ones ask first.
 #include <unistd.h>
 
 #include <cstdio>
@@ -62,7 +63,7 @@ int DropRunner(const Target& t, const std::string& runner, bool yes) {
   if (std::find(runners->begin(), runners->end(), runner) == runners->end()) {
     throw Failure(where.Where() + ": no such runner", kExitUsage);
   }
-  Confirm("Drop runner '" + runner + "' and every table of it from store " + t.uri + "?", yes);
+  Confirm("Drop runner '" + runner + "' and every table of it from store " + Shown(t.uri) + "?", yes);
   Status s = session.db().DropRunner(runner);
   if (!s.ok()) session.Fail(s, "dropping the runner");
   std::printf("dropped runner %s\n", runner.c_str());

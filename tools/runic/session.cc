@@ -4,7 +4,28 @@
 
 namespace runic::cli {
 
-std::string Target::Where() const { return "store " + uri + (runner.empty() ? "" : ", runner " + runner); }
+std::string Target::Where() const {
+  return "store " + Shown(uri) + (runner.empty() ? "" : ", runner " + runner);
+}
+
+std::string Shown(const std::string& text) {
+  static constexpr std::string_view kKey = "password=";
+  std::string out;
+  std::size_t at = 0;
+  for (std::size_t p; (p = text.find(kKey, at)) != std::string::npos;) {
+    // Only a URI parameter: after '?' or '&'.
+    const bool param = p > 0 && (text[p - 1] == '?' || text[p - 1] == '&');
+    out.append(text, at, p + kKey.size() - at);
+    at = p + kKey.size();
+    if (!param) continue;
+    const std::size_t end = text.find_first_of("&#' \t\n)", at);
+    out += "***";
+    at = end == std::string::npos ? text.size() : end;
+  }
+  return out.append(text, at);
+}
+
+bool IsEtcdUri(const std::string& uri) { return uri.starts_with("etcd:"); }
 
 Target ResolveTarget(const std::string& store_flag, const std::string& runner_flag) {
   Target t;
@@ -18,7 +39,12 @@ Target ResolveTarget(const std::string& store_flag, const std::string& runner_fl
 Session::Session(Target target, Access access) : target_(std::move(target)), access_(access) {
   Result<DatabaseOptions> options = Database::ParseUri(target_.uri);
   if (!options.ok()) throw Failure(target_.Where() + ": " + options.status().message(), kExitUsage);
-  options->create_if_missing = access_ == Access::kCreate;  // never a store by accident
+  if (options->read_only && access_ != Access::kRead) {
+    throw Failure(target_.Where() + ": the URI says read_only=1, and this subcommand writes", kExitUsage);
+  }
+  // Never a store by accident; create=0 in the URI holds for kCreate too.
+  options->create_if_missing = access_ == Access::kCreate && options->create_if_missing;
+  // A memory database has no reader apart from its writer: nothing to protect.
   options->read_only = access_ == Access::kRead && options->disc_copies;
   Result<std::shared_ptr<Database>> db = Database::Open(*options);
   if (!db.ok()) {
@@ -55,7 +81,11 @@ Store& Session::store() {
 }
 
 void Session::Fail(const Status& s, const std::string& doing) const {
-  throw Failure(target_.Where() + ": " + doing + ": " + s.ToString());
+  std::string hint;
+  if (s.code() == Status::Code::kNotOwner) {
+    hint = "; stop the Runner that runs it (or wait until its lease expires), then try again";
+  }
+  throw Failure(target_.Where() + ": " + doing + ": " + s.ToString() + hint);
 }
 
 }  // namespace runic::cli

@@ -31,16 +31,27 @@ struct Target {
   std::string uri;
   std::string runner;  // may be empty: subcommands that need one say so
 
-  // "store URI, runner NAME": how errors name what they are about.
+  // "store URI, runner NAME": how errors name what they are about (the URI
+  // as Shown).
   std::string Where() const;
 };
 
+// `text` with the value of every "password=" (an etcd URI's) replaced by
+// "***": what the tool prints of a URI, in output and errors alike.
+std::string Shown(const std::string& text);
+
+// True when the URI names a database on an etcd cluster (etcd://...).
+bool IsEtcdUri(const std::string& uri);
+
 Target ResolveTarget(const std::string& store_flag, const std::string& runner_flag);
 
-// How a subcommand opens the database. Reading opens a disk database as a
-// read-only secondary (works while a service holds it, writes nothing);
-// writing needs it to be free. Only kCreate (a copy's destination) creates
-// a missing disk database.
+// How a subcommand opens the database. Reading opens it read-only: a disk
+// database as a RocksDB secondary (works while a service holds it), an etcd
+// one as a client that refuses writes; neither writes anything. Writing
+// needs a disk database to be free (etcd fences each workflow a running
+// Runner owns instead). Only kCreate (a copy's destination) creates a
+// missing database. A URI's own read_only=1 or create=0 is kept: a writing
+// subcommand on a read_only=1 URI is refused as bad usage.
 enum class Access { kRead, kWrite, kCreate };
 
 class Session {

@@ -39,6 +39,9 @@ constexpr std::size_t kMaxRequestBytes = (std::size_t{3} << 19) - (std::size_t{6
 // Reads page through at most about this many value bytes at a time.
 constexpr std::size_t kPageBytes = std::size_t{1} << 20;
 constexpr std::int64_t kMaxPageKeys = 1000;
+// Combined transactions of concurrent appends sent at once: etcd commits
+// the ones that arrive together in one Raft round (one fsync).
+constexpr int kMaxTxnsInFlight = 1;
 // Conflicting rounds an append tries before it gives up (each re-reads).
 constexpr int kMaxRounds = 64;
 
@@ -121,9 +124,11 @@ Result<CounterState> ParseCounter(const pb::RangeResponse& r, std::string_view i
 
 StoreLimits EtcdLimits() {
   StoreLimits limits = EmbeddedLimits();
-  // One append is one transaction: its events and facts plus the counter
-  // within etcd's default --max-txn-ops.
-  limits.max_batch_events = kMaxTxnOps - 1;
+  // One append is one transaction: its facts, its batch and its counter
+  // within etcd's default --max-txn-ops; a batch holds at most as many
+  // events (etcd_keys.h).
+  static_assert(kMaxBatchEvents <= kMaxTxnOps - 1);
+  limits.max_batch_events = kMaxBatchEvents;
   return limits;
 }
 
@@ -185,10 +190,26 @@ class Cluster {
   void SetOwned(const std::string& owner_key, const std::string& token) {
     std::lock_guard lock(mu_);
     owned_[owner_key] = token;
+    std::erase_if(pending_releases_, [&](const auto& p) { return p.first == owner_key; });
   }
   void ForgetOwned(const std::string& owner_key) {
     std::lock_guard lock(mu_);
     owned_.erase(owner_key);
+  }
+
+  // Deletes `owner_key` if it still holds `token`.
+  Status ReleaseNow(const std::string& owner_key, const std::string& token, Deadline deadline) {
+    pb::TxnRequest txn;
+    CompareOwner(&txn, owner_key, token);
+    AddDelete(txn.mutable_success(), owner_key);
+    pb::TxnResponse r;
+    Status s = client_->Txn(txn, &r, deadline);  // idempotent: retried by the caller
+    return s;
+  }
+  // Releases that failed, retried by the keep-alive thread.
+  void ReleaseLater(const std::string& owner_key, const std::string& token) {
+    std::lock_guard lock(mu_);
+    if (pending_releases_.size() < 100000) pending_releases_.emplace_back(owner_key, token);
   }
 
   // Reads of owned workflows decide what this process writes next.
@@ -227,8 +248,19 @@ class Cluster {
       wake_.wait_for(lock, period, [&] { return stop_; });
       if (stop_ || lease_ == 0 || lost_) continue;
       const std::int64_t lease = lease_;
+      std::vector<std::pair<std::string, std::string>> releases;
+      releases.swap(pending_releases_);
       lock.unlock();
       Result<std::int64_t> ttl = client_->LeaseKeepAlive(lease, Clock::now() + period);
+      for (std::size_t i = 0; i < releases.size(); ++i) {
+        const auto& [key, token] = releases[i];
+        if (TokenFor(key) == token) continue;  // claimed again since
+        if (!ReleaseNow(key, token, Clock::now() + period).ok()) {
+          std::lock_guard again(mu_);
+          pending_releases_.insert(pending_releases_.end(), releases.begin() + i, releases.end());
+          break;
+        }
+      }
       lock.lock();
       // An expired lease took its owner keys with it: every fenced write
       // made with it fails from now on, which is the point.
@@ -247,6 +279,7 @@ class Cluster {
   std::int64_t lease_ = 0;
   bool lost_ = false;
   std::unordered_map<std::string, std::string> owned_;  // owner key -> token
+  std::vector<std::pair<std::string, std::string>> pending_releases_;  // (owner key, token)
   std::thread keepalive_;
 
   std::mutex cache_mu_;
@@ -263,19 +296,18 @@ struct AppendJob {
   CounterState state;  // what the transaction compares against
   bool known = false;  // `state` is worth trying
   std::optional<Result<std::uint64_t>> result;
+  bool finished = false;  // for the combiner: set under its lock, after the result
 
-  std::size_t Ops() const { return 1 + in->events.size() + in->facts.size(); }
+  std::size_t Ops() const { return 2 + in->facts.size(); }  // counter, batch, facts
   std::size_t Bytes() const {
-    std::size_t n = counter_key.size() * 2 + 64;
-    for (std::string_view e : in->events) n += e.size() + counter_key.size() + 24;
+    std::size_t n = counter_key.size() * 3 + 96;
+    for (std::string_view e : in->events) n += e.size() + 4;
     for (const auto& [hash, value] : in->facts) n += hash.size() + value.size() + counter_key.size() + 16;
     return n;
   }
 };
 
 }  // namespace
-
-class EtcdEventIterator;
 
 class EtcdTables final : public RunnerTables {
  public:
@@ -458,7 +490,9 @@ class EtcdTables final : public RunnerTables {
     const std::string counter_key = k_.Counter(id);
     const Deadline deadline = c_->client().NewDeadline();
     for (int round = 0; round < kMaxRounds; ++round) {
-      Result<CounterState> c = ReadCounter(id, deadline, c_->LinearizableFor(owner));
+      const bool linearizable = c_->LinearizableFor(owner);
+      std::int64_t revision = 0;
+      Result<CounterState> c = ReadCounter(id, deadline, linearizable, &revision);
       if (!c.ok()) return c.status();
       if (!c->exists()) return Status::NotFound("no event stream for " + Quote(id));
       if (cursor > c->value.cursor) {
@@ -466,12 +500,38 @@ class EtcdTables final : public RunnerTables {
                                        " counter " + std::to_string(c->value.cursor));
       }
       if (cursor <= c->value.trimmed) return Status::OK();
+      // The batch that holds cursor + 1 but starts at or below cursor is
+      // cut: its kept events move to a batch of their own at cursor + 1.
+      std::optional<std::string> kept;
+      if (cursor < c->value.cursor) {
+        pb::RangeRequest req;
+        req.set_key(k_.Event(id, BatchWindowStart(cursor + 1)));
+        req.set_range_end(k_.Event(id, cursor + 1));
+        req.set_revision(revision);
+        req.set_serializable(!linearizable);
+        pb::RangeResponse r;
+        if (Status s = c_->client().Range(req, &r, deadline); !s.ok()) return s;
+        std::vector<std::string_view> events;
+        for (const pb::KeyValue& kv : r.kvs()) {
+          const std::uint64_t first = BatchFirst(kv.key());
+          if (!DecodeBatch(kv.value(), &events)) {
+            return Status::Corruption("the event batch at " + std::to_string(first) + " of " + Quote(id) +
+                                      " is malformed");
+          }
+          if (first + events.size() > cursor + 1) {
+            const std::span<const std::string_view> rest(events.begin() + (cursor + 1 - first), events.end());
+            kept = EncodeBatch(keys::GetFixed64(kv.value()), rest);
+            break;
+          }
+        }
+      }
       CounterValue next = c->value;
       next.trimmed = cursor;
       pb::TxnRequest txn;
       CompareMod(&txn, counter_key, c->mod_revision);
       CompareOwner(&txn, owner, token);
-      AddDelete(txn.mutable_success(), k_.Event(id, c->value.trimmed + 1), k_.Event(id, cursor + 1));
+      AddDelete(txn.mutable_success(), k_.Events(id), k_.Event(id, cursor + 1));
+      if (kept) AddPut(txn.mutable_success(), k_.Event(id, cursor + 1), std::move(*kept));
       AddPut(txn.mutable_success(), counter_key, EncodeCounter(next));
       AddGet(txn.mutable_failure(), owner);
       bool succeeded = false;
@@ -491,8 +551,7 @@ class EtcdTables final : public RunnerTables {
     const std::string owner = k_.Owner(id);
     pb::TxnRequest txn;
     CompareOwner(&txn, owner, c_->TokenFor(owner));
-    std::uint64_t seq = first_sequence;
-    for (std::string_view e : events) AddPut(txn.mutable_success(), k_.Event(id, seq++), WithHeader(0, e));
+    AddPut(txn.mutable_success(), k_.Event(id, first_sequence), EncodeBatch(0, events));
     return FencedWrite(txn, id, "importing events of");
   }
 
@@ -506,29 +565,11 @@ class EtcdTables final : public RunnerTables {
     Result<std::int64_t> lease = c_->Lease(deadline);
     if (!lease.ok()) return lease.status();
     const std::string token = TokenOf(*lease);
-    for (int round = 0; round < kMaxRounds && Clock::now() < deadline; ++round) {
-      pb::TxnRequest txn;
-      CompareOwner(&txn, owner, std::nullopt);
-      AddPut(txn.mutable_success(), owner, token, *lease);
-      AddGet(txn.mutable_failure(), owner);
-      pb::TxnResponse r;
-      Status s = c_->client().Txn(txn, &r, deadline);
-      if (s.code() == Status::Code::kOutcomeUnknown) {
-        // Look: a linearizable read settles it.
-        pb::TxnRequest look;
-        AddGet(look.mutable_success(), owner);
-        if (Status rs = c_->client().Txn(look, &r, deadline, /*read_only=*/true); !rs.ok()) return s;
-        const auto& kvs = r.responses(0).response_range().kvs();
-        if (kvs.empty()) continue;  // not applied: try again
-        if (kvs[0].value() == token) break;
-        return NotOwner(id);
-      }
-      if (!s.ok()) return s;
-      if (r.succeeded()) break;
-      const auto& kvs = r.responses(0).response_range().kvs();
-      if (kvs.empty()) continue;  // released meanwhile
-      if (kvs[0].value() == token) break;  // already ours
-      return NotOwner(id);
+    if (Status s = TryClaim(id, owner, token, *lease, deadline); !s.ok()) {
+      // A put whose outcome stayed unknown may hold the key under our lease:
+      // give it up in the background, or nobody could claim it while we live.
+      if (s.code() != Status::Code::kNotOwner) c_->ReleaseLater(owner, token);
+      return s;
     }
     c_->SetOwned(owner, token);
     // What this process wrote before, it wrote without the token; what it
@@ -542,13 +583,11 @@ class EtcdTables final : public RunnerTables {
     const std::optional<std::string> token = c_->TokenFor(owner);
     if (!token) return Status::OK();
     c_->ForgetOwned(owner);
-    pb::TxnRequest txn;
-    CompareOwner(&txn, owner, token);
-    AddDelete(txn.mutable_success(), owner);
-    bool succeeded = false;
-    Status s = IdempotentWrite(txn, id, "releasing", c_->client().NewDeadline(), &succeeded);
-    // Not ours any more (expired, taken over): nothing to give up.
-    return s.code() == Status::Code::kNotOwner ? Status::OK() : s;
+    Status s = c_->ReleaseNow(owner, *token, c_->client().NewDeadline());
+    // Not given up now: the keep-alive thread tries again, so that a live
+    // process never keeps a workflow it let go of.
+    if (!s.ok()) c_->ReleaseLater(owner, *token);
+    return s;
   }
 
   // --- Reads shared by the iterator -----------------------------------------
@@ -566,10 +605,48 @@ class EtcdTables final : public RunnerTables {
   }
 
  private:
-  static Status NotOwner(std::string_view id) {
+  // Why a write or claim of `id` was fenced off.
+  Status NotOwner(std::string_view id) {
+    if (c_->TokenFor(k_.Owner(id))) {
+      return Status::NotOwner("this process no longer owns workflow " + Quote(id) +
+                              " (its etcd lease expired, or another process claimed it since); nothing was written");
+    }
     return Status::NotOwner("workflow " + Quote(id) +
                             " is owned by another process (a live etcd lease holds it); it can be claimed once "
                             "that lease expires");
+  }
+
+  // Puts the owner key of `id` with `token` unless another process holds
+  // it: ok when it is ours now.
+  Status TryClaim(std::string_view id, const std::string& owner, const std::string& token, std::int64_t lease,
+                  Deadline deadline) {
+    Status last = Status::Unavailable("claiming " + Quote(id) + ": the deadline passed");
+    for (int round = 0; round < kMaxRounds && Clock::now() < deadline; ++round) {
+      pb::TxnRequest txn;
+      CompareOwner(&txn, owner, std::nullopt);
+      AddPut(txn.mutable_success(), owner, token, lease);
+      AddGet(txn.mutable_failure(), owner);
+      pb::TxnResponse r;
+      Status s = c_->client().Txn(txn, &r, deadline);
+      if (s.code() == Status::Code::kOutcomeUnknown) {
+        // Look: a linearizable read settles it.
+        last = s;
+        pb::TxnRequest look;
+        AddGet(look.mutable_success(), owner);
+        if (!c_->client().Txn(look, &r, deadline, /*read_only=*/true).ok()) continue;
+      } else if (!s.ok()) {
+        return s;
+      } else if (r.succeeded()) {
+        return Status::OK();
+      }
+      const auto& kvs = r.responses(0).response_range().kvs();
+      if (kvs.empty()) continue;  // not applied, or released meanwhile: again
+      if (kvs[0].value() == token) return Status::OK();
+      return Status::NotOwner("workflow " + Quote(id) +
+                              " is owned by another process (a live etcd lease holds it); it can be claimed once "
+                              "that lease expires");
+    }
+    return last;
   }
 
   // A point read of `key` (a workflow's), linearizable for owned workflows.
@@ -686,7 +763,8 @@ class EtcdTables final : public RunnerTables {
   std::mutex combine_mu_;
   std::condition_variable combine_cv_;
   std::deque<AppendJob*> queue_;
-  bool committing_ = false;
+  int committers_ = 0;                     // transactions in flight
+  std::set<std::string> in_flight_;        // their workflows
 };
 
 // --- Appends -------------------------------------------------------------------
@@ -700,33 +778,42 @@ Result<std::uint64_t> EtcdTables::Append(std::string_view id, std::span<const st
   // workflows, as many as one transaction holds); the others wait for it.
   std::unique_lock lock(combine_mu_);
   queue_.push_back(&job);
-  while (!job.result) {
-    if (committing_) {
+  while (!job.finished) {
+    // Take what is queued (distinct workflows, none in a transaction in
+    // flight, as many as one transaction holds), unless enough are in
+    // flight already: then wait for one to finish.
+    std::vector<AppendJob*> batch;
+    std::size_t ops = 0, bytes = 0;
+    if (committers_ < kMaxTxnsInFlight) {
+      for (auto it = queue_.begin(); it != queue_.end();) {
+        AppendJob* j = *it;
+        if (in_flight_.contains(std::string(j->in->id)) ||
+            (!batch.empty() && (batch.size() == kMaxTxnOps / 2 || ops + j->Ops() > kMaxTxnOps ||
+                                bytes + j->Bytes() > kMaxRequestBytes))) {
+          ++it;
+          continue;
+        }
+        in_flight_.insert(std::string(j->in->id));
+        ops += j->Ops();
+        bytes += j->Bytes();
+        batch.push_back(j);
+        it = queue_.erase(it);
+      }
+    }
+    if (batch.empty()) {
       combine_cv_.wait(lock);
       continue;
     }
-    committing_ = true;
-    std::vector<AppendJob*> batch;
-    std::set<std::string_view> ids;
-    std::size_t ops = 0, bytes = 0;
-    for (auto it = queue_.begin(); it != queue_.end();) {
-      AppendJob* j = *it;
-      if (ids.contains(j->in->id) || (!batch.empty() && (batch.size() == kMaxTxnOps / 2 ||
-                                                         ops + j->Ops() > kMaxTxnOps ||
-                                                         bytes + j->Bytes() > kMaxRequestBytes))) {
-        ++it;
-        continue;
-      }
-      ids.insert(j->in->id);
-      ops += j->Ops();
-      bytes += j->Bytes();
-      batch.push_back(j);
-      it = queue_.erase(it);
-    }
+    ++committers_;
     lock.unlock();
     Commit(batch, c_->client().NewDeadline());
     lock.lock();
-    committing_ = false;
+    --committers_;
+    // Each job's owner returns (and frees it) once `finished` is set.
+    for (AppendJob* j : batch) {
+      in_flight_.erase(std::string(j->in->id));
+      j->finished = true;
+    }
     combine_cv_.notify_all();
   }
   return std::move(*job.result);
@@ -819,12 +906,11 @@ void EtcdTables::CommitChunk(std::span<AppendJob*> chunk, Deadline deadline) {
     CompareOwner(&txn, j->owner_key, j->token);
     CounterValue next = j->state.value;
     auto* ops = txn.mutable_success();
-    std::uint64_t seq = next.cursor;
-    for (std::string_view e : j->in->events) AddPut(ops, k_.Event(j->in->id, ++seq), WithHeader(nonce, e));
+    AddPut(ops, k_.Event(j->in->id, next.cursor + 1), EncodeBatch(nonce, j->in->events));
     for (const auto& [hash, value] : j->in->facts) {
       if (facts.insert(hash).second) AddPut(ops, k_.Fact(hash), std::string(value));
     }
-    next.cursor = seq;
+    next.cursor += j->in->events.size();
     next.updated_at_us = now_us;
     next.nonce = nonce;
     AddPut(ops, j->counter_key, EncodeCounter(next));
@@ -961,6 +1047,93 @@ EtcdTables::Outcome EtcdTables::Reconcile(std::span<AppendJob*> jobs, std::uint6
 
 // --- Streams --------------------------------------------------------------------
 
+// Walks the event batches of one workflow at one revision and yields each
+// sequence from `next` to `last` once, in order (where batches overlap,
+// which only imports make, the batch with the lower key wins). A sequence
+// that no batch holds is damage: kCorruption, never a shorter stream.
+class BatchCursor {
+ public:
+  BatchCursor(EtcdTables* tables, std::string id, std::uint64_t next, std::uint64_t last, std::int64_t revision,
+              bool linearizable)
+      : tables_(tables),
+        id_(std::move(id)),
+        next_(next),
+        last_(last),
+        scan_from_(BatchWindowStart(next)),
+        revision_(revision),
+        linearizable_(linearizable) {}
+
+  bool done() const { return next_ > last_; }
+  std::uint64_t next() const { return next_; }
+  const std::string& id() const { return id_; }
+  void set_revision(std::int64_t revision) { revision_ = revision; }
+
+  // The next events (at least one unless done()), as views valid until the
+  // next call; `first` is the sequence of the first. On an error nothing
+  // moves, so a caller may retry (at another revision: IsCompacted).
+  Status Fetch(std::vector<std::string_view>* out, std::uint64_t* first) {
+    out->clear();
+    values_.clear();
+    *first = next_;
+    Client& client = tables_->cluster().client();
+    const Deadline deadline = client.NewDeadline();
+    std::uint64_t next = next_, scan_from = scan_from_;
+    for (int page = 0; page < 100000 && out->empty() && next <= last_; ++page) {
+      pb::RangeRequest req;
+      req.set_key(tables_->keys().Event(id_, scan_from));
+      req.set_range_end(tables_->keys().Event(id_, last_ + 1));
+      req.set_limit(limit_);
+      req.set_revision(revision_);
+      req.set_serializable(!linearizable_);
+      pb::RangeResponse r;
+      if (Status s = client.Range(req, &r, deadline); !s.ok()) return s;
+      std::size_t biggest = 1;
+      for (pb::KeyValue& kv : *r.mutable_kvs()) {
+        const std::uint64_t batch_first = BatchFirst(kv.key());
+        biggest = std::max(biggest, kv.value().size());
+        values_.push_back(std::move(*kv.mutable_value()));
+        if (!DecodeBatch(values_.back(), &events_)) {
+          return Status::Corruption("the event batch at " + std::to_string(batch_first) + " of '" + id_ +
+                                    "' is malformed");
+        }
+        for (std::size_t i = 0; i < events_.size(); ++i) {
+          const std::uint64_t seq = batch_first + i;
+          if (seq < next) continue;
+          if (seq > last_) break;
+          if (seq != next) return Missing(next);
+          out->push_back(events_[i]);
+          ++next;
+        }
+        scan_from = batch_first + 1;
+      }
+      limit_ = std::clamp<std::int64_t>(static_cast<std::int64_t>(kPageBytes / biggest), 1, kMaxPageKeys);
+      if (!r.more() && next <= last_ && out->empty()) return Missing(next);
+      if (!r.more()) break;
+    }
+    if (out->empty() && next <= last_) return Missing(next);
+    next_ = next;
+    scan_from_ = scan_from;
+    return Status::OK();
+  }
+
+ private:
+  Status Missing(std::uint64_t seq) const {
+    return Status::Corruption("event " + std::to_string(seq) + " of '" + id_ + "' is missing (counter " +
+                              std::to_string(last_) + ")");
+  }
+
+  EtcdTables* const tables_;
+  const std::string id_;
+  std::uint64_t next_;
+  const std::uint64_t last_;
+  std::uint64_t scan_from_;  // the batch key to read from
+  std::int64_t revision_;
+  const bool linearizable_;
+  std::int64_t limit_ = 16;
+  std::deque<std::string> values_;  // stable addresses for the views
+  std::vector<std::string_view> events_;
+};
+
 // Pages through the events at one revision, so the stream is the workflow
 // as it was when it opened, whatever is written meanwhile. If etcd compacts
 // that revision away, the iterator moves to a newer one: events at or below
@@ -972,53 +1145,24 @@ class EtcdEventIterator final : public EventIterator {
                     std::uint64_t last, std::int64_t revision, bool linearizable)
       : database_(std::move(database)),
         tables_(tables),
-        id_(std::move(id)),
-        next_(after + 1),
+        cursor_(tables, std::move(id), after + 1, last, revision, linearizable),
         last_(last),
-        revision_(revision),
         linearizable_(linearizable) {
     NextPage();
   }
 
  private:
   void NextPage() override {
-    values_.clear();
-    views_.clear();
-    if (next_ > last_) return SetPage(next_, nullptr, 0);
-    Client& client = tables_->cluster().client();
-    const Deadline deadline = client.NewDeadline();
-    pb::RangeRequest req;
-    req.set_key(tables_->keys().Event(id_, next_));
-    req.set_range_end(tables_->keys().Event(id_, last_ + 1));
-    req.set_limit(limit_);
-    req.set_serializable(!linearizable_);
-    pb::RangeResponse r;
+    if (cursor_.done()) return SetPage(cursor_.next(), nullptr, 0);
+    const Deadline deadline = tables_->cluster().client().NewDeadline();
+    std::uint64_t first = 0;
     Status s;
     for (int attempt = 0; attempt < 5; ++attempt) {
-      req.set_revision(revision_);
-      s = client.Range(req, &r, deadline);
+      s = cursor_.Fetch(&views_, &first);
       if (!IsCompacted(s)) break;
       if (Status moved = MoveRevision(deadline); !moved.ok()) return Fail(moved);
     }
     if (!s.ok()) return Fail(s);
-    std::size_t biggest = 1;
-    for (pb::KeyValue& kv : *r.mutable_kvs()) {
-      const std::string& key = kv.key();
-      if (key.size() < 8 || keys::GetFixed64(std::string_view(key).substr(key.size() - 8)) != next_ + values_.size() ||
-          kv.value().size() < 8) {
-        break;
-      }
-      biggest = std::max(biggest, kv.value().size());
-      values_.push_back(std::move(*kv.mutable_value()));
-    }
-    if (values_.empty()) {
-      return Fail(Status::Corruption("event " + std::to_string(next_) + " of '" + id_ + "' is missing (counter " +
-                                     std::to_string(last_) + ")"));
-    }
-    for (const std::string& v : values_) views_.push_back(std::string_view(v).substr(8));
-    limit_ = std::clamp<std::int64_t>(static_cast<std::int64_t>(kPageBytes / biggest), 1, kMaxPageKeys);
-    const std::uint64_t first = next_;
-    next_ += views_.size();
     SetPage(first, views_.data(), views_.size());
   }
 
@@ -1026,25 +1170,21 @@ class EtcdEventIterator final : public EventIterator {
   // events not yet read are still what they were.
   Status MoveRevision(Deadline deadline) {
     std::int64_t revision = 0;
-    Result<CounterState> c = tables_->ReadCounter(id_, deadline, linearizable_, &revision);
+    Result<CounterState> c = tables_->ReadCounter(cursor_.id(), deadline, linearizable_, &revision);
     if (!c.ok()) return c.status();
     if (!c->exists() || c->value.cursor < last_) {
-      return Status::Unavailable("workflow '" + id_ + "' was deleted while it was streamed");
+      return Status::Unavailable("workflow '" + cursor_.id() + "' was deleted while it was streamed");
     }
-    if (Status t = CheckNotTrimmed(id_, next_ - 1, c->value.trimmed); !t.ok()) return t;
-    revision_ = revision;
+    if (Status t = CheckNotTrimmed(cursor_.id(), cursor_.next() - 1, c->value.trimmed); !t.ok()) return t;
+    cursor_.set_revision(revision);
     return Status::OK();
   }
 
   const std::shared_ptr<const void> database_;  // keeps the engine open
   EtcdTables* const tables_;
-  const std::string id_;
-  std::uint64_t next_;
+  BatchCursor cursor_;
   const std::uint64_t last_;
-  std::int64_t revision_;
   const bool linearizable_;
-  std::int64_t limit_ = 64;
-  std::vector<std::string> values_;
   std::vector<std::string_view> views_;
 };
 
@@ -1097,27 +1237,16 @@ Result<WorkflowSummary> EtcdTables::Describe(std::string_view id) {
   sum.updated_at = std::chrono::system_clock::time_point(std::chrono::microseconds(updated_at_us));
   if (sum.events > 0) {
     // The events' bytes, at the revision of the reads above.
-    std::uint64_t n = 0;
-    pb::RangeRequest req;
-    req.set_range_end(k_.Event(id, sum.cursor + 1));
-    req.set_revision(r.header().revision());
-    req.set_serializable(true);
-    req.set_limit(kMaxPageKeys);
-    std::string from = k_.Event(id, sum.trimmed + 1);
-    for (int page = 0; page < 1'000'000; ++page) {
-      req.set_key(from);
-      pb::RangeResponse events;
-      if (Status s = c_->client().Range(req, &events, c_->client().NewDeadline()); !s.ok()) return s;
-      for (const pb::KeyValue& kv : events.kvs()) {
-        ++n;
-        sum.event_bytes += kv.value().size() - std::min<std::size_t>(8, kv.value().size());
+    BatchCursor cursor(this, std::string(id), sum.trimmed + 1, sum.cursor, r.header().revision(), true);
+    std::vector<std::string_view> events;
+    std::uint64_t first = 0;
+    for (int page = 0; page < 10'000'000 && !cursor.done(); ++page) {
+      if (Status s = cursor.Fetch(&events, &first); !s.ok()) {
+        if (!s.IsCorruption()) return s;
+        return Status::Corruption("workflow " + Quote(id) + " has " + std::to_string(cursor.next() - 1 - sum.trimmed) +
+                                  " of its " + std::to_string(sum.events) + " events (" + s.message() + ")");
       }
-      if (!events.more() || events.kvs().empty()) break;
-      from = events.kvs().rbegin()->key() + std::string(1, '\0');
-    }
-    if (n != sum.events) {
-      return Status::Corruption("workflow " + Quote(id) + " has " + std::to_string(n) + " of its " +
-                                std::to_string(sum.events) + " events");
+      for (std::string_view e : events) sum.event_bytes += e.size();
     }
   }
   return sum;
@@ -1149,6 +1278,15 @@ Result<StoreStats> EtcdTables::Stats() {
       if (Status s = c_->client().Range(req, &r, c_->client().NewDeadline()); !s.ok()) return s;
       if (revision == 0) revision = r.header().revision();
       for (const pb::KeyValue& kv : r.kvs()) {
+        if (sum.table == 'e') {  // batches
+          std::vector<std::string_view> events;
+          if (!DecodeBatch(kv.value(), &events)) {
+            return Status::Corruption("an event batch of runner '" + runner_ + "' is malformed");
+          }
+          *sum.count += events.size();
+          for (std::string_view e : events) *sum.bytes += e.size();
+          continue;
+        }
         ++*sum.count;
         *sum.bytes += kv.value().size() - std::min(sum.header, kv.value().size());
         CounterValue cv;
@@ -1167,26 +1305,46 @@ Status EtcdTables::ImportWorkflow(std::string_view id, const WorkflowImport& w) 
   const std::string owner = k_.Owner(id);
   const std::string events = k_.Events(id);
   // (trimmed, cursor] must all be there (read linearizably: this decides).
+  // Batches cut by either end are rewritten to hold only what is kept, and
+  // batches that earlier imports overlapped are reduced to what no lower
+  // batch holds, so that no key keeps an event outside the range.
+  std::map<std::string, std::optional<std::string>> fixes;  // key -> batch, or nullopt: delete
   if (w.cursor > w.trimmed) {
-    pb::RangeRequest req;
-    req.set_key(k_.Event(id, w.trimmed + 1));
-    req.set_range_end(k_.Event(id, w.cursor + 1));
-    req.set_keys_only(true);
-    req.set_limit(kMaxPageKeys);
     std::uint64_t expected = w.trimmed + 1;
-    for (int page = 0; page < 10'000'000 && expected <= w.cursor; ++page) {
-      req.set_key(k_.Event(id, expected));
+    pb::RangeRequest req;
+    req.set_range_end(k_.Event(id, w.cursor + 1));
+    req.set_limit(kMaxPageKeys);
+    std::string from = k_.Event(id, BatchWindowStart(w.trimmed + 1));
+    std::vector<std::string_view> batch;
+    for (int page = 0; page < 10'000'000; ++page) {
+      req.set_key(from);
       pb::RangeResponse r;
       if (Status s = c_->client().Range(req, &r, c_->client().NewDeadline()); !s.ok()) return s;
-      bool gap = r.kvs().empty();
       for (const pb::KeyValue& kv : r.kvs()) {
-        if (keys::GetFixed64(std::string_view(kv.key()).substr(kv.key().size() - 8)) != expected) {
-          gap = true;
-          break;
+        const std::uint64_t first = BatchFirst(kv.key());
+        if (!DecodeBatch(kv.value(), &batch)) {
+          return Status::Corruption("the event batch at " + std::to_string(first) + " of " + Quote(id) +
+                                    " is malformed");
         }
-        ++expected;
+        const std::uint64_t last = first + batch.size() - 1;
+        if (last < expected || expected > w.cursor) {
+          // Below the range (the lower delete takes it) or all held by
+          // lower batches.
+          if (first > w.trimmed && !fixes.contains(kv.key())) fixes[kv.key()] = std::nullopt;
+          continue;
+        }
+        if (first > expected) break;  // a gap
+        const std::uint64_t end = std::min(last, w.cursor);
+        if (first != expected || end != last) {
+          const auto from_it = batch.begin() + (expected - first);
+          const std::span<const std::string_view> kept(from_it, from_it + (end - expected + 1));
+          if (first > w.trimmed) fixes[kv.key()] = std::nullopt;
+          fixes[k_.Event(id, expected)] = EncodeBatch(keys::GetFixed64(kv.value()), kept);
+        }
+        expected = end + 1;
       }
-      if (gap) break;
+      if (!r.more() || r.kvs().empty()) break;
+      from = r.kvs().rbegin()->key() + std::string(1, '\0');
     }
     if (expected <= w.cursor) {
       return Status::InvalidArgument("import of " + Quote(id) + ": event " + std::to_string(expected) +
@@ -1194,11 +1352,34 @@ Status EtcdTables::ImportWorkflow(std::string_view id, const WorkflowImport& w) 
                                      std::to_string(w.cursor) + " must be imported first");
     }
   }
+  // Fixes beyond what the final transaction holds go first, in transactions
+  // of their own: each leaves every event in the range readable.
+  while (fixes.size() > kMaxTxnOps - 8) {
+    pb::TxnRequest fix;
+    CompareOwner(&fix, owner, c_->TokenFor(owner));
+    for (int n = 0; n < 100; ++n) {
+      auto it = fixes.begin();
+      if (it->second) {
+        AddPut(fix.mutable_success(), it->first, std::move(*it->second));
+      } else {
+        AddDelete(fix.mutable_success(), it->first);
+      }
+      fixes.erase(it);
+    }
+    if (Status s = FencedWrite(fix, id, "importing"); !s.ok()) return s;
+  }
   pb::TxnRequest txn;
   CompareOwner(&txn, owner, c_->TokenFor(owner));
   auto* ops = txn.mutable_success();
   AddDelete(ops, events, k_.Event(id, w.trimmed + 1));
   AddDelete(ops, k_.Event(id, w.cursor + 1), keys::PrefixSuccessor(events));
+  for (auto& [key, batch] : fixes) {
+    if (batch) {
+      AddPut(ops, key, std::move(*batch));
+    } else {
+      AddDelete(ops, key);
+    }
+  }
   if (w.cursor > 0) {
     AddPut(ops, k_.Counter(id), EncodeCounter({w.cursor, w.trimmed, ToMicros(w.updated_at), 0}));
   } else {

@@ -7,14 +7,23 @@
 //   log            = runner prefix 'l' escaped id
 //   snapshot       = runner prefix 's' escaped id
 //   owner          = runner prefix 'o' escaped id           (lease-bound)
-//   event          = runner prefix 'e' escaped id, u64 big-endian sequence
+//   event batch    = runner prefix 'e' escaped id, u64 big-endian sequence
+//                    of the batch's first event
 //   fact           = runner prefix 'f' raw hash
 //
 // Values (integers u64 big-endian):
 //   counter  = cursor, trimmed, updated_at (µs), nonce of the last append
 //   log      = updated_at (µs), the log
 //   snapshot = cursor, the bytes
-//   event    = nonce of the append that wrote it, the event
+//   batch    = nonce of the append that wrote it, u32 count, then per
+//              event its u32 length and bytes
+// One append's events share one key: etcd's cost per write is mostly per
+// key (its index and its backend), so a batch of ten events in one key
+// costs about what one event does. A batch holds at most kMaxBatchEvents
+// events, so the batch holding sequence s starts at or after
+// s - kMaxBatchEvents + 1: readers start there. Trim and import rewrite the
+// batch they cut, so no key holds events outside (trimmed, cursor], except
+// events imported and not (yet) made part of the workflow.
 //   owner    = the owner's lease id
 // The nonces let a client whose append timed out find out whether it was
 // applied (etcd_engine.cc, Reconcile).
@@ -24,6 +33,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "store/keys.h"
 
@@ -87,7 +97,58 @@ inline bool DecodeCounter(std::string_view v, CounterValue* c) {
   return c->trimmed <= c->cursor;
 }
 
-// A value behind a u64 header (event, log, snapshot).
+inline constexpr std::uint64_t kMaxBatchEvents = 127;
+
+// The first sequence a key of the batch holding `seq` can have.
+inline std::uint64_t BatchWindowStart(std::uint64_t seq) {
+  return seq > kMaxBatchEvents ? seq - kMaxBatchEvents + 1 : 1;
+}
+
+template <typename Events>
+std::string EncodeBatch(std::uint64_t nonce, const Events& events) {
+  std::size_t size = 12;
+  for (std::string_view e : events) size += 4 + e.size();
+  std::string out;
+  out.reserve(size);
+  keys::PutFixed64(&out, nonce);
+  auto put32 = [&](std::size_t v) {
+    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+  };
+  put32(std::size(events));
+  for (std::string_view e : events) {
+    put32(e.size());
+    out.append(e);
+  }
+  return out;
+}
+
+// The events of a batch value, as views into it; false when malformed.
+inline bool DecodeBatch(std::string_view v, std::vector<std::string_view>* events) {
+  events->clear();
+  auto get32 = [&](std::size_t at) {
+    std::uint32_t n = 0;
+    for (int i = 0; i < 4; ++i) n = (n << 8) | static_cast<unsigned char>(v[at + i]);
+    return n;
+  };
+  if (v.size() < 12) return false;
+  const std::uint32_t count = get32(8);
+  if (count == 0 || count > kMaxBatchEvents) return false;
+  std::size_t at = 12;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    if (v.size() - at < 4) return false;
+    const std::uint32_t len = get32(at);
+    at += 4;
+    if (v.size() - at < len) return false;
+    events->push_back(v.substr(at, len));
+    at += len;
+  }
+  return at == v.size();
+}
+
+// The first sequence of a batch key (its last 8 bytes).
+inline std::uint64_t BatchFirst(std::string_view key) { return keys::GetFixed64(key.substr(key.size() - 8)); }
+
+// A value behind a u64 header (log, snapshot).
 inline std::string WithHeader(std::uint64_t header, std::string_view body) {
   std::string out;
   out.reserve(8 + body.size());
