@@ -26,10 +26,6 @@ using test::Quote;
 using test::RunCli;
 using Json = nlohmann::json;
 
-StepFn AddOne() {
-  return [](const Value& v, std::stop_token) -> Result<Value> { return Value(v.get<int>() + 1); };
-}
-
 // The line of `out` that starts with `prefix`, or "".
 std::string LineStarting(const Output& out, const std::string& prefix) {
   for (const std::string& l : out.lines) {
@@ -60,17 +56,7 @@ class CliEtcdTest : public ::testing::Test {
   void Populate(const std::string& uri) {
     auto db = *Database::OpenUri(uri);
     auto store = std::move(*db->OpenStore("orders"));
-    RunnerOptions ro;
-    ro.name = "orders";
-    ro.store = store.get();
-    auto runner = std::move(*Runner::Create(ro));
-    auto wf = *Workflow::Builder("chain", 1).Step("a", AddOne()).Step("b", AddOne(), "a").Step("c", AddOne(), "b").Build();
-    ASSERT_TRUE(runner->StartWorkflow("order-1", wf).ok());
-    ASSERT_TRUE(runner->Run("order-1", 40).ok());
-    ASSERT_TRUE(runner->AwaitIdle("order-1", 20s).ok());
-    runner.reset();
-    ASSERT_TRUE(store->Append("raw", std::vector<std::string>{std::string("\x01\x02\xff garbage", 11), "e2", "e3"}).ok());
-    ASSERT_TRUE(store->Save("log-only", "hello").ok());
+    ASSERT_NO_FATAL_FAILURE(test::FillOrders(*store));
   }
 
   // The cluster's revision: it grows with every write to any key.

@@ -27,27 +27,13 @@ using test::RunCli;
 using test::FillForCopy;
 using Json = nlohmann::json;
 
-StepFn AddOne() {
-  return [](const Value& v, std::stop_token) -> Result<Value> { return Value(v.get<int>() + 1); };
-}
-
 class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
     uri_ = "disk://" + dir_.Sub("db");
     // A Runner workflow (3 steps), raw events, a log-only workflow.
     Hold();
-    RunnerOptions ro;
-    ro.name = "orders";
-    ro.store = store_.get();
-    auto runner = std::move(*Runner::Create(ro));
-    auto wf = *Workflow::Builder("chain", 1).Step("a", AddOne()).Step("b", AddOne(), "a").Step("c", AddOne(), "b").Build();
-    ASSERT_TRUE(runner->StartWorkflow("order-1", wf).ok());
-    ASSERT_TRUE(runner->Run("order-1", 40).ok());
-    ASSERT_TRUE(runner->AwaitIdle("order-1", 20s).ok());
-    runner.reset();
-    ASSERT_TRUE(store_->Append("raw", std::vector<std::string>{std::string("\x01\x02\xff garbage", 11), "e2", "e3"}).ok());
-    ASSERT_TRUE(store_->Save("log-only", "hello").ok());
+    ASSERT_NO_FATAL_FAILURE(test::FillOrders(*store_));
     Release();
   }
 

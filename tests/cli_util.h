@@ -7,7 +7,9 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <stop_token>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -57,6 +59,28 @@ inline nlohmann::json ParseOrFail(const std::string& text) {
   nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   EXPECT_FALSE(j.is_discarded()) << "not JSON: " << text;
   return j;
+}
+
+inline StepFn AddOne() {
+  return [](const Value& v, std::stop_token) -> Result<Value> { return Value(v.get<int>() + 1); };
+}
+
+// Writes into `store` (runner "orders") what both CLI tests read: a Runner's
+// workflow "order-1" (3 steps, 8 events), raw events that are not in the
+// Runner's format ("raw"), a log-only workflow ("log-only").
+inline void FillOrders(Store& store) {
+  using namespace std::chrono_literals;
+  RunnerOptions ro;
+  ro.name = "orders";
+  ro.store = &store;
+  auto runner = std::move(*Runner::Create(ro));
+  auto wf = *Workflow::Builder("chain", 1).Step("a", AddOne()).Step("b", AddOne(), "a").Step("c", AddOne(), "b").Build();
+  ASSERT_TRUE(runner->StartWorkflow("order-1", wf).ok());
+  ASSERT_TRUE(runner->Run("order-1", 40).ok());
+  ASSERT_TRUE(runner->AwaitIdle("order-1", 20s).ok());
+  runner.reset();
+  ASSERT_TRUE(store.Append("raw", std::vector<std::string>{std::string("\x01\x02\xff garbage", 11), "e2", "e3"}).ok());
+  ASSERT_TRUE(store.Save("log-only", "hello").ok());
 }
 
 // Fills `store` with workflows of every shape: events, a trim, a snapshot,

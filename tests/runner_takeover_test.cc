@@ -310,6 +310,30 @@ class RunnerTakeover : public ::testing::Test {
     return ref.Last("results");
   }
 
+  // The set-up of the SIGSTOP cases: the reference run started (it runs
+  // meanwhile), A owning "wf", B started with --wait and refused at least
+  // once, then A paused in the middle of a step (PauseMidStep). The helpers
+  // are the caller's: they are killed when `out` goes.
+  struct PausedOwner {
+    std::optional<Helper> ref, a, b;
+    Clock::time_point paused;
+    std::size_t a_at_pause = 0;  // A's lines read when it was paused
+  };
+  void StartAndPauseOwner(int steps, milliseconds step, PausedOwner* out) {
+    Helper& ref = out->ref.emplace("ref", uri_, "ref", steps, step);
+    ASSERT_TRUE(ref.started());
+    Helper& a = out->a.emplace("A", uri_, "wf", steps, step);
+    ASSERT_TRUE(a.started());
+    ASSERT_TRUE(a.WaitFor("started", Clock::now() + 30s)) << a.Transcript();
+    Helper& b = out->b.emplace("B", uri_, "wf", steps, step, /*wait=*/true);
+    ASSERT_TRUE(b.started());
+    ASSERT_TRUE(b.WaitFor("not-owner", Clock::now() + 30s)) << b.Transcript();
+
+    ASSERT_NO_FATAL_FAILURE(PauseMidStep(a, steps, step));
+    out->paused = Clock::now();
+    out->a_at_pause = a.size();
+  }
+
   std::unique_ptr<EtcdCluster> cluster_;
   std::string uri_;
   std::shared_ptr<Database> db_;
@@ -390,18 +414,11 @@ TEST_F(RunnerTakeover, PausedOwnerIsFencedAfterTakeover) {
   constexpr int kSteps = 4;
   constexpr milliseconds kStep = 1500ms;
 
-  Helper ref("ref", uri_, "ref", kSteps, kStep);
-  ASSERT_TRUE(ref.started());
-  Helper a("A", uri_, "wf", kSteps, kStep);
-  ASSERT_TRUE(a.started());
-  ASSERT_TRUE(a.WaitFor("started", Clock::now() + 30s)) << a.Transcript();
-  Helper b("B", uri_, "wf", kSteps, kStep, /*wait=*/true);
-  ASSERT_TRUE(b.started());
-  ASSERT_TRUE(b.WaitFor("not-owner", Clock::now() + 30s)) << b.Transcript();
-
-  ASSERT_NO_FATAL_FAILURE(PauseMidStep(a, kSteps, kStep));
-  const auto paused = Clock::now();
-  const std::size_t a_at_pause = a.size();
+  PausedOwner p;
+  ASSERT_NO_FATAL_FAILURE(StartAndPauseOwner(kSteps, kStep, &p));
+  Helper &ref = *p.ref, &a = *p.a, &b = *p.b;
+  const auto paused = p.paused;
+  const std::size_t a_at_pause = p.a_at_pause;
   const int paused_in = StepsRun(a).back() + 1;
   ASSERT_LE(paused_in, kSteps) << a.Transcript();
 
@@ -457,18 +474,11 @@ TEST_F(RunnerTakeover, PausedOwnerWokenWhileTheNewOwnerRuns) {
   constexpr int kSteps = 4;
   constexpr milliseconds kStep = 1500ms;
 
-  Helper ref("ref", uri_, "ref", kSteps, kStep);
-  ASSERT_TRUE(ref.started());
-  Helper a("A", uri_, "wf", kSteps, kStep);
-  ASSERT_TRUE(a.started());
-  ASSERT_TRUE(a.WaitFor("started", Clock::now() + 30s)) << a.Transcript();
-  Helper b("B", uri_, "wf", kSteps, kStep, /*wait=*/true);
-  ASSERT_TRUE(b.started());
-  ASSERT_TRUE(b.WaitFor("not-owner", Clock::now() + 30s)) << b.Transcript();
-
-  ASSERT_NO_FATAL_FAILURE(PauseMidStep(a, kSteps, kStep));
-  const auto paused = Clock::now();
-  const std::size_t a_at_pause = a.size();
+  PausedOwner p;
+  ASSERT_NO_FATAL_FAILURE(StartAndPauseOwner(kSteps, kStep, &p));
+  Helper &ref = *p.ref, &a = *p.a, &b = *p.b;
+  const auto paused = p.paused;
+  const std::size_t a_at_pause = p.a_at_pause;
 
   const std::optional<std::size_t> b_resumed = b.WaitFor("resumed", paused + kLeaseTtl + 15s);
   ASSERT_TRUE(b_resumed) << b.Transcript();

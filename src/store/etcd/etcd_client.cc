@@ -96,8 +96,7 @@ struct Client::Member {
   std::unique_ptr<pb::Auth::Stub> auth;
 };
 
-Client::Client(std::vector<std::string> nodes, EtcdOptions options)
-    : nodes_(std::move(nodes)), options_(std::move(options)) {}
+Client::Client(EtcdOptions options) : options_(std::move(options)) {}
 Client::~Client() = default;
 
 Result<std::unique_ptr<Client>> Client::Connect(const std::vector<std::string>& nodes, const EtcdOptions& options) {
@@ -133,7 +132,7 @@ Result<std::unique_ptr<Client>> Client::Connect(const std::vector<std::string>& 
     return Status::InvalidArgument("etcd: a client certificate needs tls_ca_file (TLS) too");
   }
 
-  std::unique_ptr<Client> client(new Client(nodes, options));
+  std::unique_ptr<Client> client(new Client(options));
   for (const std::string& node : nodes) {
     const std::string endpoint = Endpoint(node);
     if (endpoint.empty() || endpoint.find(':') == std::string::npos || endpoint.find('/') != std::string::npos) {

@@ -45,15 +45,15 @@ class Client {
   ~Client();
 
   const EtcdOptions& options() const { return options_; }
-  const std::vector<std::string>& nodes() const { return nodes_; }
   // Now plus the call timeout.
   Deadline NewDeadline() const { return Clock::now() + options_.call_timeout; }
 
   // A read: retried on other members until `deadline`.
   Status Range(const etcdserverpb::RangeRequest& req, etcdserverpb::RangeResponse* resp, Deadline deadline);
-  // A transaction. With `read_only` (ranges only) it is retried like a read
-  // and is linearizable: it goes through the leader. Otherwise it is sent
-  // until one member accepted it; see the class comment for the outcomes.
+  // A transaction. With `read_only` (ranges only) it is retried like a
+  // read, linearizable unless its ranges ask to be serializable. Otherwise
+  // it is sent until one member accepted it; see the class comment for the
+  // outcomes.
   Status Txn(const etcdserverpb::TxnRequest& req, etcdserverpb::TxnResponse* resp, Deadline deadline,
              bool read_only = false);
 
@@ -73,7 +73,7 @@ class Client {
   struct Member;
   enum class Kind { kRead, kWrite };
 
-  Client(std::vector<std::string> nodes, EtcdOptions options);
+  explicit Client(EtcdOptions options);
   // Runs `call` on members until it succeeds, fails for good or `deadline`
   // passes. `call` gets a stub index and a context with the auth token and
   // a per-attempt deadline.
@@ -82,7 +82,6 @@ class Client {
   Status Authenticate(Deadline deadline);
   std::string Token() const;
 
-  const std::vector<std::string> nodes_;
   const EtcdOptions options_;
   std::vector<std::unique_ptr<Member>> members_;
   std::atomic<std::size_t> current_{0};  // the member calls go to first
