@@ -108,6 +108,16 @@ class Writers {
     return errors_;
   }
 
+  // The last few errors, for failure messages.
+  std::string LastErrors() {
+    std::lock_guard lock(mu_);
+    std::string out = std::to_string(errors_.size()) + " errors; the last:";
+    for (std::size_t i = errors_.size() > 3 ? errors_.size() - 3 : 0; i < errors_.size(); ++i) {
+      out += "\n  " + errors_[i].ToString();
+    }
+    return out;
+  }
+
  private:
   void Run(int t) {
     const std::string id = "wf-" + std::to_string(t);
@@ -194,7 +204,7 @@ TEST(EtcdFaults, KillingAFollowerThenTheLeaderLosesNothing) {
   ASSERT_GE(leader, 0);
   const int follower = OtherThan(leader);
   cluster->Kill(follower);
-  EXPECT_TRUE(writers.WaitAcknowledged(50, 10s)) << "appends stopped after a follower died";
+  EXPECT_TRUE(writers.WaitAcknowledged(50, 10s)) << "appends stopped after a follower died; " << writers.LastErrors();
   std::string error;
   ASSERT_TRUE(cluster->Restart(follower, &error)) << error;
   ASSERT_TRUE(cluster->WaitHealthy(20s, &error)) << error;
@@ -203,13 +213,14 @@ TEST(EtcdFaults, KillingAFollowerThenTheLeaderLosesNothing) {
   ASSERT_GE(leader2, 0);
   cluster->Kill(leader2);
   const auto killed = Clock::now();
-  EXPECT_TRUE(writers.WaitAcknowledged(1, 10s)) << "no append succeeded within 10 s of the leader's death";
+  EXPECT_TRUE(writers.WaitAcknowledged(1, 10s))
+      << "no append succeeded within 10 s of the leader's death; " << writers.LastErrors();
   std::cout << "appends resumed " << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - killed).count()
             << " ms after the leader was killed\n";
-  EXPECT_TRUE(writers.WaitAcknowledged(50, 10s));
+  EXPECT_TRUE(writers.WaitAcknowledged(50, 10s)) << writers.LastErrors();
   ASSERT_TRUE(cluster->Restart(leader2, &error)) << error;
   ASSERT_TRUE(cluster->WaitHealthy(20s, &error)) << error;
-  EXPECT_TRUE(writers.WaitAcknowledged(20, 10s));
+  EXPECT_TRUE(writers.WaitAcknowledged(20, 10s)) << writers.LastErrors();
   writers.Stop();
   ExpectOnlyAvailabilityErrors(writers.errors());
 

@@ -42,6 +42,7 @@
 #include <thread>
 #include <vector>
 
+#include "helper_output.h"
 #include "runic/database.h"
 #include "runic/runner.h"
 #include "runic/workflow.h"
@@ -56,22 +57,10 @@ using std::chrono::milliseconds;
 constexpr const char* kRunner = "crash";
 constexpr auto kAwait = std::chrono::seconds(60);
 
-bool WriteAll(int fd, std::string_view s) {
-  while (!s.empty()) {
-    ssize_t n = ::write(fd, s.data(), s.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    s.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
-}
+using runic::test::Say;
+using runic::test::WriteAll;
 
-void Say(const std::string& line) { WriteAll(STDOUT_FILENO, line + "\n"); }
-
-int Fail(const std::string& what, const Status& s) {
-  WriteAll(STDERR_FILENO, "runner_crash_helper: " + what + ": " + s.ToString() + "\n");
-  return 1;
-}
+int Fail(const std::string& what, const Status& s) { return runic::test::Fail("runner_crash_helper", what, s); }
 
 std::string WorkflowId(int i) {
   char buf[32];

@@ -49,6 +49,7 @@
 #include <string_view>
 #include <thread>
 
+#include "helper_output.h"
 #include "runic/database.h"
 #include "runic/runner.h"
 #include "runic/telemetry.h"
@@ -62,22 +63,10 @@ using runic::Value;
 
 constexpr const char* kRunner = "owner";
 
-bool WriteAll(int fd, std::string_view s) {
-  while (!s.empty()) {
-    ssize_t n = ::write(fd, s.data(), s.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    s.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
-}
+using runic::test::Say;
+using runic::test::WriteAll;
 
-void Say(const std::string& line) { WriteAll(STDOUT_FILENO, line + "\n"); }
-
-int Fail(const std::string& what, const Status& s) {
-  WriteAll(STDERR_FILENO, "runner_owner_helper: " + what + ": " + s.ToString() + "\n");
-  return 1;
-}
+int Fail(const std::string& what, const Status& s) { return runic::test::Fail("runner_owner_helper", what, s); }
 
 std::optional<long> ParseLong(const char* s) {
   char* end = nullptr;

@@ -535,7 +535,13 @@ TEST_P(StoreConformance, StreamingAMillionEventsUsesConstantMemory) {
   }
   ASSERT_TRUE((*it)->status().ok()) << (*it)->status().ToString();
   EXPECT_EQ(n, total);
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer keeps freed memory in quarantine (256 MiB): RSS then
+  // measures the quarantine, not the stream. The Release run checks it.
+  (void)peak;
+#else
   EXPECT_LT(peak - before, std::uint64_t{32} << 20) << "streaming grew RSS by " << ((peak - before) >> 20) << " MiB";
+#endif
 }
 
 TEST_P(StoreConformance, TrimAndItsEdgeCases) {

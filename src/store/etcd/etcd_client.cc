@@ -203,8 +203,13 @@ Status Client::Invoke(const char* what, Kind kind, Deadline deadline, Call&& cal
   for (int attempt = 0; attempt < 1000; ++attempt) {
     const Deadline now = Clock::now();
     if (now >= deadline) break;
-    const std::size_t index = current_.load(std::memory_order_relaxed) % members_.size();
+    const std::size_t index = current_.load(std::memory_order_relaxed);  // < members_.size()
     Member& m = *members_[index];
+    // Moves on from this member, unless another call did already.
+    auto next_member = [&] {
+      std::size_t expected = index;
+      current_.compare_exchange_strong(expected, (index + 1) % members_.size());
+    };
     grpc::ClientContext ctx;
     // gRPC takes system_clock deadlines.
     ctx.set_deadline(std::chrono::system_clock::now() + (std::min(deadline, now + per_attempt) - now));
@@ -221,8 +226,7 @@ Status Client::Invoke(const char* what, Kind kind, Deadline deadline, Call&& cal
       case Next::kFinal:
         return FinalStatus(what, st);
       case Next::kAmbiguous: {
-        std::size_t expected = index;
-        current_.compare_exchange_strong(expected, index + 1);
+        next_member();
         return Status::OutcomeUnknown(std::string("etcd ") + what + " may or may not have been applied (" +
                                       last_error + ")");
       }
@@ -232,8 +236,7 @@ Status Client::Invoke(const char* what, Kind kind, Deadline deadline, Call&& cal
         if (Status s = Authenticate(deadline); !s.ok()) return s;
         break;
       case Next::kOtherMember: {
-        std::size_t expected = index;
-        current_.compare_exchange_strong(expected, index + 1);
+        next_member();
         // After a round over every member, wait a little: an election or a
         // restart takes a moment.
         if ((attempt + 1) % members_.size() == 0) {
