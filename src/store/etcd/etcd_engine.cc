@@ -914,7 +914,11 @@ void EtcdTables::Commit(std::span<AppendJob*> jobs, Deadline deadline) {
     std::size_t begin = 0;
     while (begin < pending.size()) {
       std::size_t end = begin, ops = 0, bytes = 0;
-      while (end < pending.size() && (end == begin || (end - begin < kMaxTxnOps / 2 &&
+      // After a conflict, one workflow per transaction: a shared one fails
+      // when any of its workflows moved, which under contention can go on
+      // and on, while on its own each append only waits for its workflow.
+      const std::size_t max_jobs = round == 0 ? kMaxTxnOps / 2 : 1;
+      while (end < pending.size() && (end == begin || (end - begin < max_jobs &&
                                                        ops + pending[end]->Ops() <= kMaxTxnOps &&
                                                        bytes + pending[end]->Bytes() <= kMaxRequestBytes))) {
         ops += pending[end]->Ops();
