@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 int main() {
-  static const char* const kRequired[] = {"engine", "mode",   "workload", "ops_per_s", "events_per_s",
+  static const char* const kRequired[] = {"engine",  "mode",   "workload", "ops_per_s", "events_per_s",
                                           "mean_us", "p50_us", "p99_us",   "rss_mb",    "disk_mb"};
   int passed = 0, failed = 0, lineno = 0;
   std::string line;
@@ -24,8 +24,8 @@ int main() {
           if (!j.contains(key)) problem += std::string(problem.empty() ? "missing " : ", ") + key;
         }
         // The Runner workloads (R1..R3) report workflows and steps too.
-        const bool runner = j.contains("workload") && j["workload"].is_string() &&
-                            j["workload"].get<std::string>().rfind("R", 0) == 0;
+        const bool runner =
+            j.contains("workload") && j["workload"].is_string() && j["workload"].get<std::string>().rfind("R", 0) == 0;
         for (const char* key : {"workflows_per_s", "steps_per_s"}) {
           if (runner && !j.contains(key)) problem += std::string(problem.empty() ? "missing " : ", ") + key;
         }

@@ -82,7 +82,8 @@ double ProcessCpuMsOf(pid_t pid) {
 BenchCluster::BenchCluster() {
   std::string error;
   cluster_ = runic::test::EtcdCluster::Start({}, &error);
-  if (!cluster_) throw BenchError("cannot start the 3-member etcd cluster (is etcd installed? scripts/setup installs it): " + error);
+  if (!cluster_)
+    throw BenchError("cannot start the 3-member etcd cluster (is etcd installed? scripts/setup installs it): " + error);
   int leader = -1;
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while ((leader = cluster_->Leader()) < 0) {
@@ -117,7 +118,9 @@ std::map<std::string, double> BenchCluster::Probe() const {
 double ProcessCpuMs() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
-  auto ms = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1000 + static_cast<double>(t.tv_usec) / 1000; };
+  auto ms = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) * 1000 + static_cast<double>(t.tv_usec) / 1000;
+  };
   return ms(u.ru_utime) + ms(u.ru_stime);
 }
 

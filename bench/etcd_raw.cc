@@ -154,8 +154,8 @@ class EtcdRawTarget final : public Target {
       for (const pb::KeyValue& kv : resp.kvs()) {
         const std::uint64_t seq = GetFixed64(std::string_view(kv.key()).substr(prefix.size()));
         if (seq != next) {
-          throw BenchError("etcd-raw: workflow '" + std::string(id) + "': sequence " + std::to_string(seq) +
-                           " where " + std::to_string(next) + " was expected");
+          throw BenchError("etcd-raw: workflow '" + std::string(id) + "': sequence " + std::to_string(seq) + " where " +
+                           std::to_string(next) + " was expected");
         }
         fn(seq, kv.value());
         ++next;

@@ -80,15 +80,20 @@ Options Parse(int argc, char** argv) {
       if (i + 1 >= argc) throw BenchError(a + " needs a value");
       return argv[++i];
     };
-    if (a == "--json") o.json = true;
-    else if (a == "--quick") o.quick = true;
+    if (a == "--json")
+      o.json = true;
+    else if (a == "--quick")
+      o.quick = true;
     else if (a == "--runs") {
       const std::string v = value();
       o.runs = std::atoi(v.c_str());
       if (o.runs < 1 || o.runs > 100) throw BenchError("--runs must be 1 to 100");
-    } else if (a == "--engines") o.engines = SplitCommas(value());
-    else if (a == "--workloads") o.workloads = SplitCommas(value());
-    else if (a == "--dir") o.dir = value();
+    } else if (a == "--engines")
+      o.engines = SplitCommas(value());
+    else if (a == "--workloads")
+      o.workloads = SplitCommas(value());
+    else if (a == "--dir")
+      o.dir = value();
     else if (a == "--help" || a == "-h") {
       std::fputs(kUsage, stdout);
       std::exit(0);
@@ -112,8 +117,8 @@ Options Parse(int argc, char** argv) {
     }
   }
   for (const std::string& name : o.workloads) {
-    const bool known = std::any_of(Workloads().begin(), Workloads().end(),
-                                   [&](const WorkloadDef& w) { return w.name == name; });
+    const bool known =
+        std::any_of(Workloads().begin(), Workloads().end(), [&](const WorkloadDef& w) { return w.name == name; });
     if (!known) throw BenchError("unknown workload '" + name + "'");
   }
   if (o.runs == 0) o.runs = o.quick ? 1 : 3;
@@ -139,8 +144,9 @@ std::vector<std::string> EtcdNotes(const Options& o) {
     if (!why.empty()) notes.push_back("etcd, etcd-raw: " + why);
   }
   if (Has(o.workloads, "W6")) {
-    notes.push_back("etcd, etcd-raw: W6 is the reconnection: close the client, connect again, first load + first "
-                    "full stream");
+    notes.push_back(
+        "etcd, etcd-raw: W6 is the reconnection: close the client, connect again, first load + first "
+        "full stream");
   }
   return notes;
 }
@@ -189,12 +195,12 @@ double EstimateSeconds(const Options& o, const Scale& s, double fsync_us) {
         if (Has(o.workloads, "W7")) us += w7 * 1200;
       } else if (e != "none") {
         const bool ram = mode == "ram", sync = mode == "sync";
-        const double op = ram ? 3 : 20;                      // a write or read, us
-        const double wr = op + (sync ? fsync_us + 30 : 0);   // a committed write
+        const double op = ram ? 3 : 20;                     // a write or read, us
+        const double wr = op + (sync ? fsync_us + 30 : 0);  // a committed write
         const double grouped = op + (sync ? (fsync_us + 30) / 3 : 0);
         // Set-up that a workload needs when the selection skips it.
-        const bool needs_logs = Has(o.workloads, "W2") || Has(o.workloads, "W6") ||
-                                (!ram && Has(o.workloads, "W2-cold"));
+        const bool needs_logs =
+            Has(o.workloads, "W2") || Has(o.workloads, "W6") || (!ram && Has(o.workloads, "W2-cold"));
         const bool needs_events = Has(o.workloads, "W4") || (!ram && Has(o.workloads, "W6"));
         if (Has(o.workloads, "W1") || needs_logs) us += ids * wr;
         if (!Has(o.workloads, "W3") && needs_events) us += appends * wr;
@@ -279,7 +285,8 @@ std::string MachineLine(const std::string& dir) {
 }
 
 bool IsRunnerRow(const Row& r) {
-  auto it = std::find_if(Workloads().begin(), Workloads().end(), [&](const WorkloadDef& w) { return w.name == r.workload; });
+  auto it =
+      std::find_if(Workloads().begin(), Workloads().end(), [&](const WorkloadDef& w) { return w.name == r.workload; });
   return it != Workloads().end() && it->runner;
 }
 
@@ -291,9 +298,10 @@ double Extra(const Row& r, const std::string& key) {
 // The Runner workloads: workflows and steps per second, latency per workflow.
 void PrintRunnerTable(const std::vector<Row>& rows) {
   if (std::none_of(rows.begin(), rows.end(), IsRunnerRow)) return;
-  std::printf("%sRunner workloads: all workflows started, then awaited; latency per workflow, start to idle\n"
-              "(R3: from ResumeAll to idle, of the workflows it resumed); Runner pool: default threads\n\n",
-              std::all_of(rows.begin(), rows.end(), IsRunnerRow) ? "" : "\n");
+  std::printf(
+      "%sRunner workloads: all workflows started, then awaited; latency per workflow, start to idle\n"
+      "(R3: from ResumeAll to idle, of the workflows it resumed); Runner pool: default threads\n\n",
+      std::all_of(rows.begin(), rows.end(), IsRunnerRow) ? "" : "\n");
   std::printf("%-12s %-7s %-8s %12s %12s %10s %10s %10s %8s %8s\n", "engine", "mode", "workload", "workflows/s",
               "steps/s", "mean_us", "p50_us", "p99_us", "rss_mb", "disk_mb");
   std::vector<const Row*> order;  // the no-store baseline first
@@ -306,18 +314,20 @@ void PrintRunnerTable(const std::vector<Row>& rows) {
   for (const Row* row : order) {
     const Row& r = *row;
     std::printf("%-12s %-7s %-8s %12s %12s %10s %10s %10s %8s %8s\n", r.engine.c_str(), r.mode.c_str(),
-                r.workload.c_str(), Fmt(Extra(r, "workflows_per_s"), 0).c_str(), Fmt(Extra(r, "steps_per_s"), 0).c_str(),
-                Fmt(r.mean_us).c_str(), Fmt(r.p50_us).c_str(), Fmt(r.p99_us).c_str(), Fmt(r.rss_mb).c_str(),
-                Fmt(r.disk_mb).c_str());
+                r.workload.c_str(), Fmt(Extra(r, "workflows_per_s"), 0).c_str(),
+                Fmt(Extra(r, "steps_per_s"), 0).c_str(), Fmt(r.mean_us).c_str(), Fmt(r.p50_us).c_str(),
+                Fmt(r.p99_us).c_str(), Fmt(r.rss_mb).c_str(), Fmt(r.disk_mb).c_str());
   }
   for (const Row& r : rows) {
     if (r.workload != "R3") continue;
-    std::printf("  R3 %s-%s (each figure a median): killed after %.0f step runs (%.0f completions persisted); ResumeAll %.0f us resumed %.0f of "
-                "%.0f workflows, re-dispatched %.0f runnables, ran %.0f steps; steps run twice %.0f, of them with a "
-                "persisted completion %.0f (must be 0)\n",
-                r.engine.c_str(), r.mode.c_str(), Extra(r, "steps_run_before_kill"), Extra(r, "steps_persisted_before_kill"),
-                Extra(r, "resume_all_us"), Extra(r, "resumed"), Extra(r, "total_workflows"), Extra(r, "redispatched"),
-                Extra(r, "steps_run_here"), Extra(r, "steps_run_twice"), Extra(r, "persisted_steps_run_twice"));
+    std::printf(
+        "  R3 %s-%s (each figure a median): killed after %.0f step runs (%.0f completions persisted); ResumeAll %.0f "
+        "us resumed %.0f of "
+        "%.0f workflows, re-dispatched %.0f runnables, ran %.0f steps; steps run twice %.0f, of them with a "
+        "persisted completion %.0f (must be 0)\n",
+        r.engine.c_str(), r.mode.c_str(), Extra(r, "steps_run_before_kill"), Extra(r, "steps_persisted_before_kill"),
+        Extra(r, "resume_all_us"), Extra(r, "resumed"), Extra(r, "total_workflows"), Extra(r, "redispatched"),
+        Extra(r, "steps_run_here"), Extra(r, "steps_run_twice"), Extra(r, "persisted_steps_run_twice"));
   }
 }
 
@@ -335,15 +345,16 @@ void PrintTable(const std::vector<Row>& rows, const Options& o, const std::strin
     if (!last.empty() && key != last) std::printf("\n");
     last = key;
     std::printf("%-12s %-7s %-8s %12s %12s %10s %10s %10s %8s %8s %8s\n", r.engine.c_str(), r.mode.c_str(),
-                r.workload.c_str(), Fmt(r.ops_per_s, 0).c_str(), Fmt(r.events_per_s, 0).c_str(),
-                Fmt(r.mean_us).c_str(), Fmt(r.p50_us).c_str(), Fmt(r.p99_us).c_str(), Fmt(r.rss_mb).c_str(),
-                Fmt(r.disk_mb).c_str(), r.sync_mode && r.wal_syncs > 0 ? Fmt(r.commits_per_sync, 2).c_str() : "-");
+                r.workload.c_str(), Fmt(r.ops_per_s, 0).c_str(), Fmt(r.events_per_s, 0).c_str(), Fmt(r.mean_us).c_str(),
+                Fmt(r.p50_us).c_str(), Fmt(r.p99_us).c_str(), Fmt(r.rss_mb).c_str(), Fmt(r.disk_mb).c_str(),
+                r.sync_mode && r.wal_syncs > 0 ? Fmt(r.commits_per_sync, 2).c_str() : "-");
   }
   const bool etcd_rows = std::any_of(rows.begin(), rows.end(), [](const Row& r) { return r.mode == "cluster"; });
   if (etcd_rows) {
-    std::printf("\n  etcd, etcd-raw: a fresh 3-member cluster on this machine per run, calls to the leader first;\n"
-                "  disk_mb = the leader's backend database; c/sync = the client's acknowledged writes per WAL fsync\n"
-                "  (the members' mean, counted by etcd)\n");
+    std::printf(
+        "\n  etcd, etcd-raw: a fresh 3-member cluster on this machine per run, calls to the leader first;\n"
+        "  disk_mb = the leader's backend database; c/sync = the client's acknowledged writes per WAL fsync\n"
+        "  (the members' mean, counted by etcd)\n");
     for (const std::string& note : EtcdNotes(o)) std::printf("  %s\n", note.c_str());
   }
 }
@@ -384,8 +395,9 @@ void PrintEtcdCosts(const std::vector<Row>& rows) {
     if (r.mode == "cluster" && Extra(r, "ops") >= 100) etcd.push_back(&r);
   }
   if (etcd.empty()) return;
-  std::printf("\n  etcd, per operation: wall (1 / throughput), CPU of this client and of the 3 members (summed),\n"
-              "  WAL fsyncs and their time per member (the members' mean), cores busy = CPU / wall\n");
+  std::printf(
+      "\n  etcd, per operation: wall (1 / throughput), CPU of this client and of the 3 members (summed),\n"
+      "  WAL fsyncs and their time per member (the members' mean), cores busy = CPU / wall\n");
   std::printf("  %-9s %-8s %10s %12s %12s %11s %12s %12s %11s\n", "engine", "workload", "wall_us", "client_cpu_us",
               "etcd_cpu_us", "cores_busy", "fsyncs", "fsync_us", "ops/fsync");
   for (const Row* r : etcd) {
@@ -403,16 +415,16 @@ void PrintEtcdCosts(const std::vector<Row>& rows) {
 void PrintRatios(const std::vector<Row>& rows) {
   std::printf("\nRatios (within this run)\n");
   for (const char* w : {"W1", "W2", "W3", "W4", "W5"}) {
-    Ratio(std::string("memory / ceiling, ops/s, ") + w, OpsRatio(Find(rows, "memory", "ram", w), Find(rows, "ceiling", "ram", w)),
-          ">=", 0.5);
+    Ratio(std::string("memory / ceiling, ops/s, ") + w,
+          OpsRatio(Find(rows, "memory", "ram", w), Find(rows, "ceiling", "ram", w)), ">=", 0.5);
   }
   for (const WorkloadDef& w : Workloads()) {
     if (w.runner) continue;  // R1 on rocksdb-raw is the store floor, below
     Ratio("disk-nosync / rocksdb-raw-nosync, ops/s, " + w.name,
           OpsRatio(Find(rows, "disk", "nosync", w.name), Find(rows, "rocksdb-raw", "nosync", w.name)), ">=", 0.75);
   }
-  Ratio("disk-nosync W2 / ceiling W2, ops/s", OpsRatio(Find(rows, "disk", "nosync", "W2"), Find(rows, "ceiling", "ram", "W2")),
-        ">=", 0.4);
+  Ratio("disk-nosync W2 / ceiling W2, ops/s",
+        OpsRatio(Find(rows, "disk", "nosync", "W2"), Find(rows, "ceiling", "ram", "W2")), ">=", 0.4);
   Ratio("disk-nosync W2-cold / ceiling W2 (info)",
         OpsRatio(Find(rows, "disk", "nosync", "W2-cold"), Find(rows, "ceiling", "ram", "W2")), nullptr, 0);
   if (const Row* r = Find(rows, "disk", "sync", "W5"); r && r->wal_syncs > 0) {
@@ -431,12 +443,12 @@ void PrintRatios(const std::vector<Row>& rows) {
     }
   }
   // etcd: the engine against raw etcd calls, the targets.
-  Ratio("etcd / etcd-raw, ops/s, W3 (1 thread)", OpsRatio(Find(rows, "etcd", "cluster", "W3"),
-        Find(rows, "etcd-raw", "cluster", "W3")), ">=", 0.75);
-  Ratio("etcd W5 / etcd-raw W5, ops/s (8 threads each)", OpsRatio(Find(rows, "etcd", "cluster", "W5"),
-        Find(rows, "etcd-raw", "cluster", "W5")), ">=", 2.5);
-  Ratio("etcd W4 / etcd-raw W4 (raw range reads), ops/s", OpsRatio(Find(rows, "etcd", "cluster", "W4"),
-        Find(rows, "etcd-raw", "cluster", "W4")), ">=", 0.5);
+  Ratio("etcd / etcd-raw, ops/s, W3 (1 thread)",
+        OpsRatio(Find(rows, "etcd", "cluster", "W3"), Find(rows, "etcd-raw", "cluster", "W3")), ">=", 0.75);
+  Ratio("etcd W5 / etcd-raw W5, ops/s (8 threads each)",
+        OpsRatio(Find(rows, "etcd", "cluster", "W5"), Find(rows, "etcd-raw", "cluster", "W5")), ">=", 2.5);
+  Ratio("etcd W4 / etcd-raw W4 (raw range reads), ops/s",
+        OpsRatio(Find(rows, "etcd", "cluster", "W4"), Find(rows, "etcd-raw", "cluster", "W4")), ">=", 0.5);
   for (const char* w : {"W1", "W2", "W7"}) {
     Ratio(std::string("etcd / etcd-raw, ops/s, ") + w + " (info)",
           OpsRatio(Find(rows, "etcd", "cluster", w), Find(rows, "etcd-raw", "cluster", w)), nullptr, 0);
@@ -454,8 +466,9 @@ void PrintRatios(const std::vector<Row>& rows) {
   {
     const Row* none = Find(rows, "none", "none", "R1");
     const Row* disk = Find(rows, "disk", "nosync", "R1");
-    Ratio("R1 disk-nosync time / R1 none time", none && disk && disk->ops_per_s > 0
-              ? std::optional<double>(none->ops_per_s / disk->ops_per_s) : std::nullopt, "<=", 1.5);
+    Ratio("R1 disk-nosync time / R1 none time",
+          none && disk && disk->ops_per_s > 0 ? std::optional<double>(none->ops_per_s / disk->ops_per_s) : std::nullopt,
+          "<=", 1.5);
     // The store floor: the disk engine's R1 writes alone, one thread. With
     // the Runner's own work keeping every core busy (as R1 none does on a
     // small machine), no Runner on this RocksDB set-up gets below
@@ -464,13 +477,15 @@ void PrintRatios(const std::vector<Row>& rows) {
       const double cores = std::max(1u, std::thread::hardware_concurrency());
       const double share = none->ops_per_s / floor->ops_per_s;
       Ratio("R1 rocksdb-raw-nosync (store floor) time / R1 none time (info)", share, nullptr, 0);
-      Ratio("R1 lower bound for disk-nosync / none on " + Fmt(cores, 0) + " cores (info)", 1 + share / cores,
-            nullptr, 0);
+      Ratio("R1 lower bound for disk-nosync / none on " + Fmt(cores, 0) + " cores (info)", 1 + share / cores, nullptr,
+            0);
     }
     std::string line;
-    static const char* const kR1[][3] = {
-        {"none", "none", "none"},           {"memory", "ram", "memory"},      {"disk", "nosync", "disk-nosync"},
-        {"disk", "sync", "disk-sync"},      {"rocksdb-raw", "nosync", "store floor"}};
+    static const char* const kR1[][3] = {{"none", "none", "none"},
+                                         {"memory", "ram", "memory"},
+                                         {"disk", "nosync", "disk-nosync"},
+                                         {"disk", "sync", "disk-sync"},
+                                         {"rocksdb-raw", "nosync", "store floor"}};
     for (const auto& k : kR1) {
       if (const Row* r = Find(rows, k[0], k[1], "R1")) {
         line += std::string(line.empty() ? "" : ", ") + k[2] + " " + Fmt(r->ops_per_s, 0);
@@ -509,7 +524,8 @@ std::vector<Row> RunEngineOnce(const std::string& engine, const std::string& mod
     try {
       rows.push_back(RowFromJson(nlohmann::json::parse(line)));
     } catch (const nlohmann::json::exception& e) {
-      throw BenchError("runic_bench_etcd_raw printed a line that is not a row (" + std::string(e.what()) + "): " + line);
+      throw BenchError("runic_bench_etcd_raw printed a line that is not a row (" + std::string(e.what()) +
+                       "): " + line);
     }
   }
   return rows;

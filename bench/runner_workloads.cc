@@ -16,8 +16,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -147,7 +147,8 @@ std::unique_ptr<RunnerEnv> OpenEnv(const std::string& engine, const std::string&
 // The steady-clock time (ns) each workflow last became idle, from on_complete.
 class IdleStamps {
  public:
-  explicit IdleStamps(int n) : n_(n), stamps_(std::make_unique<std::atomic<std::int64_t>[]>(static_cast<std::size_t>(n))) {}
+  explicit IdleStamps(int n)
+      : n_(n), stamps_(std::make_unique<std::atomic<std::int64_t>[]>(static_cast<std::size_t>(n))) {}
   void Mark(int i) {
     if (i >= 0 && i < n_) stamps_[static_cast<std::size_t>(i)].store(NowNs());
   }
@@ -329,8 +330,8 @@ Row RunR1R2(const std::string& engine, const std::string& mode, const std::strin
 // Runs the child; returns once it reported "half" and was killed.
 void RunAndKillChild(const std::string& mode, const std::string& data, int n, int kill_after,
                      const std::string& journal) {
-  std::vector<std::string> args = {"runic_bench", "--child-runner", mode, data, std::to_string(n),
-                                   std::to_string(kill_after), journal};
+  std::vector<std::string> args = {"runic_bench",     "--child-runner",           mode,   data,
+                                   std::to_string(n), std::to_string(kill_after), journal};
   if (!RunChildUntilThenKill(std::move(args), "half", Clock::now() + kAwait)) {
     throw BenchError("the R3 child failed before half its steps ran");
   }

@@ -3,11 +3,11 @@
 #include <malloc.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <stdlib.h>
-#include <sys/statfs.h>
 
 #include <cerrno>
 #include <filesystem>
@@ -72,11 +72,16 @@ std::string DescribeFileSystem(const std::string& path) {
   struct statfs st {};
   if (statfs(path.c_str(), &st) != 0) return "unknown";
   switch (static_cast<unsigned long>(st.f_type)) {
-    case 0xEF53: return "ext4";
-    case 0x58465342: return "xfs";
-    case 0x9123683E: return "btrfs";
-    case 0x01021994: return "tmpfs";
-    case 0x794C7630: return "overlayfs";
+    case 0xEF53:
+      return "ext4";
+    case 0x58465342:
+      return "xfs";
+    case 0x9123683E:
+      return "btrfs";
+    case 0x01021994:
+      return "tmpfs";
+    case 0x794C7630:
+      return "overlayfs";
     default: {
       std::ostringstream out;
       out << "fs type 0x" << std::hex << st.f_type;
@@ -155,11 +160,11 @@ std::string RunProgram(const std::vector<std::string>& args) {
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    throw BenchError(args[0] + (WIFEXITED(status) && WEXITSTATUS(status) == 127
-                                    ? " could not be started"
-                                    : " failed (" + std::string(WIFEXITED(status) ? "exit " : "signal ") +
-                                          std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status)) +
-                                          ")"));
+    throw BenchError(args[0] +
+                     (WIFEXITED(status) && WEXITSTATUS(status) == 127
+                          ? " could not be started"
+                          : " failed (" + std::string(WIFEXITED(status) ? "exit " : "signal ") +
+                                std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status)) + ")"));
   }
   return out;
 }

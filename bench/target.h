@@ -69,7 +69,7 @@ class Target {
 // workloads run on it (it has no Target). "etcd-raw" runs in a program of
 // its own, runic_bench_etcd_raw (see etcd_raw.cc for why).
 inline const std::vector<std::string>& EngineNames() {
-  static const std::vector<std::string> names = {"memory", "disk",     "rocksdb-raw", "ceiling",
+  static const std::vector<std::string> names = {"memory",      "disk", "rocksdb-raw", "ceiling",
                                                  "fsync-floor", "etcd", "etcd-raw",    "none"};
   return names;
 }

@@ -9,8 +9,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <exception>
+#include <filesystem>
 #include <functional>
 #include <latch>
 #include <optional>
@@ -313,8 +313,8 @@ Measured AppendContended(Context& c) {
     }
     total += n;
   }
-  const std::uint64_t expected = static_cast<std::uint64_t>(s.threads) *
-                                 static_cast<std::uint64_t>(s.w7_appends_per_thread) * per;
+  const std::uint64_t expected =
+      static_cast<std::uint64_t>(s.threads) * static_cast<std::uint64_t>(s.w7_appends_per_thread) * per;
   if (total != expected) {
     throw BenchError("W7 CHECK FAILED: " + std::to_string(total) + " events in total, expected " +
                      std::to_string(expected));
@@ -371,9 +371,15 @@ const std::vector<WorkloadImpl>& Table() {
       // The fsync floor is run by the "fsync-floor" engine only.
       {{"fsync", "append 4 KiB + fdatasync (fsync-floor only)", true, false, false}, false, false, nullptr},
       // The Runner workloads (runner_workloads.cc), each on a fresh store.
-      {{"R1", "Runner: workflows x chain of 10 steps, checkpoint every cycle", false, true, true}, false, false, nullptr},
+      {{"R1", "Runner: workflows x chain of 10 steps, checkpoint every cycle", false, true, true},
+       false,
+       false,
+       nullptr},
       {{"R2", "Runner: workflows x root -> 8 steps -> join", false, true, true}, false, false, nullptr},
-      {{"R3", "Runner: R1 killed half way (SIGKILL), resumed in a new process", true, true, true}, false, false, nullptr},
+      {{"R3", "Runner: R1 killed half way (SIGKILL), resumed in a new process", true, true, true},
+       false,
+       false,
+       nullptr},
   };
   return table;
 }
@@ -482,8 +488,8 @@ bool Applies(const std::string& engine, const std::string& mode, const std::stri
   return it->run != nullptr && engine != "none" && (!w.durable_only || durable);
 }
 
-std::vector<Row> RunOnce(const std::string& engine, const std::string& mode,
-                         const std::vector<std::string>& workloads, const Scale& scale, const std::string& root) {
+std::vector<Row> RunOnce(const std::string& engine, const std::string& mode, const std::vector<std::string>& workloads,
+                         const Scale& scale, const std::string& root) {
   static int serial = 0;
   const std::string dir = root + "/" + engine + "-" + mode + "-" + std::to_string(++serial);
   std::vector<Row> rows;

@@ -14,16 +14,16 @@ namespace bench {
 
 // How much work: the default is WORKLOADS.md's; --quick divides by 10.
 struct Scale {
-  int ids = 10000;                 // W1, W2: logs saved and loaded
+  int ids = 10000;  // W1, W2: logs saved and loaded
   std::size_t log_bytes = 4096;
-  int workflows = 1000;            // W3, W4, W5
+  int workflows = 1000;  // W3, W4, W5
   int appends_per_workflow = 20;
   int events_per_append = 10;
   std::size_t event_bytes = 256;
-  int threads = 8;                 // W5, W7
+  int threads = 8;  // W5, W7
   int w7_appends_per_thread = 1000;
-  int fsync_samples = 1000;        // fsync floor
-  int runner_workflows = 1000;     // R1, R2, R3
+  int fsync_samples = 1000;     // fsync floor
+  int runner_workflows = 1000;  // R1, R2, R3
 };
 Scale ScaleFor(bool quick);
 
@@ -33,7 +33,7 @@ struct Row {
   double ops_per_s = 0, events_per_s = 0;
   double mean_us = 0, p50_us = 0, p99_us = 0;
   double rss_mb = 0, disk_mb = 0;
-  bool sync_mode = false;        // commits_per_sync is meaningful
+  bool sync_mode = false;  // commits_per_sync is meaningful
   double commits = 0, wal_syncs = 0, commits_per_sync = 0;
   std::map<std::string, double> extra;  // workload-specific figures (e.g. open_us)
   int runs = 1;
@@ -59,8 +59,8 @@ std::string NotApplicable(const std::string& engine, const std::string& workload
 // fresh store in a fresh directory under `root` (removed afterwards).
 // Returns a row per workload that applies. Throws BenchError on failure,
 // including a broken W7 check.
-std::vector<Row> RunOnce(const std::string& engine, const std::string& mode,
-                         const std::vector<std::string>& workloads, const Scale& scale, const std::string& root);
+std::vector<Row> RunOnce(const std::string& engine, const std::string& mode, const std::vector<std::string>& workloads,
+                         const Scale& scale, const std::string& root);
 
 // The median of each figure over rows of the same engine/mode/workload.
 Row MedianRow(const std::vector<Row>& runs);

@@ -66,8 +66,7 @@ using std::chrono::milliseconds;
 constexpr const char* kRunner = "orders";    // the store's runner name
 constexpr const char* kWorkflow = "orders";  // the definition's name
 constexpr int kVersion = 1;
-constexpr const char* kNodes[] = {"validate", "check_inventory", "screen_fraud", "estimate_shipping",
-                                  "finalize"};
+constexpr const char* kNodes[] = {"validate", "check_inventory", "screen_fraud", "estimate_shipping", "finalize"};
 constexpr auto kAwait = std::chrono::minutes(2);  // longest wait for one order
 
 // ---------------------------------------------------------------------------
@@ -109,8 +108,8 @@ Value MakeOrder(int n) {
                      {"qty", 1 + (n + i) % 4},
                      {"price_cents", 250 + (n * 37 + i * 101) % 2000}});
   }
-  return {{"order", OrderId(n)}, {"number", n}, {"customer", "customer-" + std::to_string(n * 7 % 13)},
-          {"items", items}};
+  return {
+      {"order", OrderId(n)}, {"number", n}, {"customer", "customer-" + std::to_string(n * 7 % 13)}, {"items", items}};
 }
 
 Result<Value> Validate(const Value& order) {
@@ -120,8 +119,11 @@ Result<Value> Validate(const Value& order) {
     if (item.value("qty", 0) <= 0) return Status::InvalidArgument("bad quantity");
     total += item["qty"].get<long>() * item["price_cents"].get<long>();
   }
-  return Value{{"order", order["order"]},     {"number", order["number"]}, {"customer", order["customer"]},
-               {"items", order["items"].size()}, {"total_cents", total}};
+  return Value{{"order", order["order"]},
+               {"number", order["number"]},
+               {"customer", order["customer"]},
+               {"items", order["items"].size()},
+               {"total_cents", total}};
 }
 
 Value CheckInventory(const Value& v) {
@@ -134,14 +136,16 @@ Value CheckInventory(const Value& v) {
 
 Value ScreenFraud(const Value& v) {
   const int score = v["number"].get<int>() * 53 % 100;
-  return {{"order", v["order"]}, {"fraud_score", score}, {"approved", score < 90},
-          {"total_cents", v["total_cents"]}};
+  return {{"order", v["order"]}, {"fraud_score", score}, {"approved", score < 90}, {"total_cents", v["total_cents"]}};
 }
 
 Value EstimateShipping(const Value& v) {
   const int n = v["number"].get<int>();
-  return {{"order", v["order"]}, {"carrier", n % 2 ? "DHL" : "UPS"}, {"days", 1 + n % 5},
-          {"cost_cents", 499 + 100 * (n % 4)}, {"from", v["warehouse"]}};
+  return {{"order", v["order"]},
+          {"carrier", n % 2 ? "DHL" : "UPS"},
+          {"days", 1 + n % 5},
+          {"cost_cents", 499 + 100 * (n % 4)},
+          {"from", v["warehouse"]}};
 }
 
 // A join gets one value per parent, in the order the parents were named.
@@ -230,12 +234,12 @@ Result<std::shared_ptr<const runic::Workflow>> MakeWorkflow(std::shared_ptr<cons
   return runic::Workflow::Builder(kWorkflow, kVersion)
       .Step("validate", MakeStep(env, "validate", 3, Validate))  // root: fed by Runner::Run
       .Step("check_inventory", MakeStep(env, "check_inventory", 8, FlakyCheckInventory), "validate")
-      .Step("screen_fraud", MakeStep(env, "screen_fraud", 6, [](const Value& v) -> Result<Value> {
-              return ScreenFraud(v);
-            }), "check_inventory")
-      .Step("estimate_shipping", MakeStep(env, "estimate_shipping", 5, [](const Value& v) -> Result<Value> {
-              return EstimateShipping(v);
-            }), "check_inventory")
+      .Step("screen_fraud",
+            MakeStep(env, "screen_fraud", 6, [](const Value& v) -> Result<Value> { return ScreenFraud(v); }),
+            "check_inventory")
+      .Step("estimate_shipping",
+            MakeStep(env, "estimate_shipping", 5, [](const Value& v) -> Result<Value> { return EstimateShipping(v); }),
+            "check_inventory")
       .Join("finalize", {"screen_fraud", "estimate_shipping"},
             [env](const std::vector<Value>& in, std::stop_token stop) -> Result<Value> {
               if (env->inspect) return Status::Unavailable("inspect mode: steps do not run");
@@ -391,9 +395,8 @@ int Run(const std::string& dir, int n) {
 int Resume(const std::string& dir) {
   Service svc;
   if (Status s = svc.Open(dir, /*journal=*/true); !s.ok()) return Fail("open " + dir, s);
-  const std::string marker =
-      "== resume " + std::to_string(::getpid()) + " " +
-      std::to_string(std::chrono::system_clock::now().time_since_epoch().count()) + "\n";
+  const std::string marker = "== resume " + std::to_string(::getpid()) + " " +
+                             std::to_string(std::chrono::system_clock::now().time_since_epoch().count()) + "\n";
   // Everything journalled after this line ran in this process.
   if (!WriteAll(svc.env->journal_fd, marker)) return Fail("journal", Status::IOError("write"));
 
@@ -512,7 +515,7 @@ int Report(const std::string& dir, int n) {
   // k-th resume, the (workflow, node) pairs whose completion was in the
   // store when it started. Such a pair must have no journal line in
   // segment k or later.
-  std::set<std::string> persisted;                   // union over the resumes so far
+  std::set<std::string> persisted;                            // union over the resumes so far
   std::map<std::string, std::set<std::string>> persisted_at;  // resume marker -> pairs
   {
     std::string current;
@@ -571,8 +574,7 @@ int Report(const std::string& dir, int n) {
 }
 
 int Usage() {
-  WriteAll(STDERR_FILENO,
-           "usage: order_service run DIR N | resume DIR | report DIR N\n");
+  WriteAll(STDERR_FILENO, "usage: order_service run DIR N | resume DIR | report DIR N\n");
   return 2;
 }
 

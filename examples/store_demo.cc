@@ -88,8 +88,7 @@ runic::Status Write(const runic::DatabaseOptions& options) {
 
   runic::AppendOptions second;
   second.expected_cursor = *cursor;
-  cursor = (*store)->Append(kWorkflow, std::vector<std::string>{"packed", "handed to carrier", "delivered"},
-                            second);
+  cursor = (*store)->Append(kWorkflow, std::vector<std::string>{"packed", "handed to carrier", "delivered"}, second);
   if (!cursor.ok()) return cursor.status();
   std::cout << "  appended batch 2 (3 events) -> cursor " << *cursor << "\n";
 

@@ -45,10 +45,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cerrno>
 #include <memory>
 #include <random>
 #include <string>
@@ -232,7 +232,7 @@ int RunFill(const std::string& dir, const std::string& filler) {
   if (FILE* f = std::fopen(filler.c_str(), "wb")) {
     std::setvbuf(f, nullptr, _IONBF, 0);
     std::string chunk(64 << 10, 'f');
-    for (std::size_t size = chunk.size(); size > 0 && filled < (std::uint64_t{1} << 30); ) {
+    for (std::size_t size = chunk.size(); size > 0 && filled < (std::uint64_t{1} << 30);) {
       std::size_t n = std::fwrite(chunk.data(), 1, size, f);
       filled += n;
       if (n < size) {

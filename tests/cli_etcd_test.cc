@@ -120,7 +120,8 @@ TEST_F(CliEtcdTest, RunnersLsAndShowReadTheCluster) {
   ASSERT_EQ(show.lines.size(), 9u) << show.text();
   std::vector<std::string> types;
   for (std::size_t i = 1; i < show.lines.size(); ++i) types.push_back(ParseOrFail(show.lines[i])["type"]);
-  EXPECT_EQ(types, (std::vector<std::string>{"start", "input", "dispatch", "done", "dispatch", "done", "dispatch", "done"}));
+  EXPECT_EQ(types,
+            (std::vector<std::string>{"start", "input", "dispatch", "done", "dispatch", "done", "dispatch", "done"}));
   EXPECT_EQ(ParseOrFail(show.lines.back())["value"], 43);  // from the fact table on etcd
   Output raw = RunCli(With({"show", "raw", "--from", "1", "--limit", "1"}));
   ASSERT_EQ(raw.lines.size(), 2u) << raw.text();
@@ -247,7 +248,8 @@ TEST_F(CliEtcdTest, MigrateDiskToEtcdAndBackIsVerifiedAndResumable) {
   }
 
   // Killed after 10 workflows it reported copied; run again: it finishes.
-  const std::string cmd = "exec " + Quote(RUNIC_CLI) + " migrate --verbose --from " + Quote(disk) + " --to " + Quote(uri_);
+  const std::string cmd =
+      "exec " + Quote(RUNIC_CLI) + " migrate --verbose --from " + Quote(disk) + " --to " + Quote(uri_);
   auto first = test::ChildProcess::Start("/bin/sh", {"-c", cmd + " 2>/dev/null"});
   ASSERT_TRUE(first);
   std::string line;
@@ -405,7 +407,8 @@ TEST_F(CliEtcdTest, BadAndUnreachableClustersAreOneLineErrors) {
   Output wrong_runner = RunCli({"ls", "--store", uri_, "--runner", "nope"});
   EXPECT_EQ(wrong_runner.exit_code, 2);
   EXPECT_NE(wrong_runner.text().find("runners here: orders"), std::string::npos) << wrong_runner.text();
-  Output read_only = RunCli({"trim", "order-1", "--to", "1", "--runner", "orders", "--store", Uri(name_, "read_only=1")});
+  Output read_only =
+      RunCli({"trim", "order-1", "--to", "1", "--runner", "orders", "--store", Uri(name_, "read_only=1")});
   EXPECT_EQ(read_only.exit_code, 2) << read_only.text();
   ASSERT_EQ(read_only.lines.size(), 1u) << read_only.text();
   EXPECT_NE(read_only.lines[0].find("read_only=1"), std::string::npos) << read_only.lines[0];

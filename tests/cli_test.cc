@@ -20,11 +20,11 @@ namespace runic {
 namespace {
 
 using namespace std::chrono_literals;
+using test::FillForCopy;
 using test::Output;
 using test::ParseOrFail;
 using test::Quote;
 using test::RunCli;
-using test::FillForCopy;
 using Json = nlohmann::json;
 
 class CliTest : public ::testing::Test {
@@ -118,7 +118,8 @@ TEST_F(CliTest, ShowDecodesTheRunnersHistoryAndNeverPrintsRawBytes) {
     EXPECT_TRUE(e.contains("time")) << show.lines[i];
     types.push_back(e["type"]);
   }
-  EXPECT_EQ(types, (std::vector<std::string>{"start", "input", "dispatch", "done", "dispatch", "done", "dispatch", "done"}));
+  EXPECT_EQ(types,
+            (std::vector<std::string>{"start", "input", "dispatch", "done", "dispatch", "done", "dispatch", "done"}));
   Json last = ParseOrFail(show.lines.back());
   EXPECT_EQ(last["step"], "c");
   EXPECT_EQ(last["value"], 43);  // the fact's value, from the fact table
@@ -207,8 +208,8 @@ TEST_F(CliTest, ReadsWorkOnAStoreHeldByAnotherProcessAndWritesSayItIsInUse) {
   Output ls = RunCli(With({"ls", "--json"}));
   ASSERT_EQ(ls.exit_code, 0) << ls.text();
   EXPECT_EQ(ParseOrFail(ls.text()).size(), 3u);
-  for (std::vector<std::string> write : {std::vector<std::string>{"trim", "order-1", "--to", "1"},
-                                         std::vector<std::string>{"delete", "raw", "--yes"}}) {
+  for (std::vector<std::string> write :
+       {std::vector<std::string>{"trim", "order-1", "--to", "1"}, std::vector<std::string>{"delete", "raw", "--yes"}}) {
     Output out = RunCli(With(write));
     EXPECT_EQ(out.exit_code, 1) << out.text();
     ASSERT_EQ(out.lines.size(), 1u) << out.text();
@@ -241,7 +242,8 @@ TEST_F(CliTest, MigrateCopiesEverythingAndResumesAfterSIGKILL) {
   const std::string to = "disk://" + dir_.Sub("copy");
 
   // Killed after 50 workflows it reported copied; run again: it finishes.
-  const std::string cmd = "exec " + Quote(RUNIC_CLI) + " migrate --verbose --from " + Quote(uri_) + " --to " + Quote(to);
+  const std::string cmd =
+      "exec " + Quote(RUNIC_CLI) + " migrate --verbose --from " + Quote(uri_) + " --to " + Quote(to);
   auto first = test::ChildProcess::Start("/bin/sh", {"-c", cmd + " 2>/dev/null"});
   ASSERT_TRUE(first);
   std::string line;
@@ -303,7 +305,8 @@ TEST_F(CliTest, BackupWhileAServiceWritesThenRestore) {
   std::thread writer([&] {
     for (int r = 0; r < 100000 && !stop; ++r) {
       for (int w = 0; w < kWorkflows; ++w) {
-        ASSERT_TRUE(store_->Append("live-" + std::to_string(w), std::vector<std::string>{"r" + std::to_string(r)}).ok());
+        ASSERT_TRUE(
+            store_->Append("live-" + std::to_string(w), std::vector<std::string>{"r" + std::to_string(r)}).ok());
       }
       rounds = r + 1;
     }

@@ -74,7 +74,8 @@ inline void FillOrders(Store& store) {
   ro.name = "orders";
   ro.store = &store;
   auto runner = std::move(*Runner::Create(ro));
-  auto wf = *Workflow::Builder("chain", 1).Step("a", AddOne()).Step("b", AddOne(), "a").Step("c", AddOne(), "b").Build();
+  auto wf =
+      *Workflow::Builder("chain", 1).Step("a", AddOne()).Step("b", AddOne(), "a").Step("c", AddOne(), "b").Build();
   ASSERT_TRUE(runner->StartWorkflow("order-1", wf).ok());
   ASSERT_TRUE(runner->Run("order-1", 40).ok());
   ASSERT_TRUE(runner->AwaitIdle("order-1", 20s).ok());

@@ -75,10 +75,10 @@ TEST(DatabaseUri, ParsesReadOnly) {
 }
 
 TEST(DatabaseUri, RejectsBadUrisClearly) {
-  for (const char* bad : {"", "nonsense", ":x", "ftp://host/x", "disk://host/path", "disk:///x?sync=maybe",
-                          "disk:///x?color=red", "disk:///x?sync", "memory:?sync=1", "disk:///x%zz",
-                          "disk:///x?read_cache_bytes=-1", "etcd://", "etcd://127.0.0.1", "etcd:127.0.0.1:1",
-                          "etcd://127.0.0.1:1?sync=1", "etcd://127.0.0.1:1?lease_ttl_ms=x"}) {
+  for (const char* bad :
+       {"", "nonsense", ":x", "ftp://host/x", "disk://host/path", "disk:///x?sync=maybe", "disk:///x?color=red",
+        "disk:///x?sync", "memory:?sync=1", "disk:///x%zz", "disk:///x?read_cache_bytes=-1", "etcd://",
+        "etcd://127.0.0.1", "etcd:127.0.0.1:1", "etcd://127.0.0.1:1?sync=1", "etcd://127.0.0.1:1?lease_ttl_ms=x"}) {
     Result<DatabaseOptions> r = Database::ParseUri(bad);
     EXPECT_TRUE(r.status().IsInvalidArgument()) << "'" << bad << "' gave " << r.status().ToString();
     EXPECT_FALSE(r.status().message().empty());

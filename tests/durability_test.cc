@@ -41,9 +41,9 @@
 #include <string>
 #include <vector>
 
+#include "child_process.h"
 #include "durability_events.h"
 #include "runic/database.h"
-#include "child_process.h"
 #include "test_util.h"
 
 #ifndef RUNIC_APPEND_HELPER
@@ -144,11 +144,11 @@ std::vector<std::string> AppendArgs(const std::string& dir, bool sync, const Wor
 // Reading a database back.
 
 struct ReadBack {
-  Status open;                                   // Database::Open
-  std::vector<Status> errors;                    // every failed read after a good open
-  std::vector<std::string> wrong;                // wrong data: must always stay empty
-  std::map<std::string, std::uint64_t> events;   // verified events per workflow (from 1, contiguous)
-  std::map<std::string, bool> complete;          // whether the workflow's stream ended without error
+  Status open;                                  // Database::Open
+  std::vector<Status> errors;                   // every failed read after a good open
+  std::vector<std::string> wrong;               // wrong data: must always stay empty
+  std::map<std::string, std::uint64_t> events;  // verified events per workflow (from 1, contiguous)
+  std::map<std::string, bool> complete;         // whether the workflow's stream ended without error
 
   bool clean() const { return open.ok() && errors.empty(); }
   // "" when every error is kCorruption; otherwise a description of the others.
@@ -242,8 +242,7 @@ ReadBack ReadEverything(const std::string& dir, const std::vector<std::string>& 
     auto log = s.Load(id);
     if (log.ok()) {
       DurableValue d;
-      if (!DecodeDurableValue(log->log, &d, &why) ||
-          !VerifyDurableValue(log->log, 'L', id, d.number, &why)) {
+      if (!DecodeDurableValue(log->log, &d, &why) || !VerifyDurableValue(log->log, 'L', id, d.number, &why)) {
         rb.wrong.push_back("workflow " + EscapeId(id) + " log: " + why);
       } else if (complete && d.number > n) {
         // A log is saved only after the append that reached its cursor.
@@ -304,9 +303,7 @@ void FlipByte(const fs::path& file, std::uint64_t offset, unsigned char mask) {
   ASSERT_TRUE(f.good()) << file;
 }
 
-void CopyTree(const std::string& from, const std::string& to) {
-  fs::copy(from, to, fs::copy_options::recursive);
-}
+void CopyTree(const std::string& from, const std::string& to) { fs::copy(from, to, fs::copy_options::recursive); }
 
 // ---------------------------------------------------------------------------
 // Running the helper to completion.
@@ -382,7 +379,7 @@ void KillNineRounds(bool sync) {
     // the previous crash left); the others after a random number of
     // acknowledgements, half of them early (1 to 20), half later (21 to 620).
     const bool timed = round > 0 && rng() % 4 == 0;  // round 0 creates the database
-    const long kill_after = timed              ? LONG_MAX
+    const long kill_after = timed            ? LONG_MAX
                             : rng() % 2 == 0 ? 1 + static_cast<long>(rng() % 20)
                                              : 21 + static_cast<long>(rng() % 600);
     const auto started = Clock::now();
@@ -423,15 +420,15 @@ void KillNineRounds(bool sync) {
     ASSERT_TRUE(rb.clean()) << "round " << round << ": " << rb.FirstError();
     ASSERT_TRUE(rb.wrong.empty()) << "round " << round << ": " << rb.wrong.front();
     for (const auto& [id, c] : acks.cursors()) {
-      ASSERT_GE(rb.events[id], c) << "round " << round << ": workflow " << EscapeId(id)
-                                  << " lost acknowledged events";
+      ASSERT_GE(rb.events[id], c) << "round " << round << ": workflow " << EscapeId(id) << " lost acknowledged events";
     }
   }
   EXPECT_GT(killed_mid_work, kRounds / 2) << "most kills should land while the helper is still appending";
-  std::printf("[   INFO   ] sync=%d: %d rounds (%ld killed at a random moment), %ld acknowledged appends, %llu "
-              "acknowledged events, %ld kills before the helper had finished; nothing lost\n",
-              sync ? 1 : 0, kRounds, timed_kills, acks.count(), static_cast<unsigned long long>(acks.events()),
-              killed_mid_work);
+  std::printf(
+      "[   INFO   ] sync=%d: %d rounds (%ld killed at a random moment), %ld acknowledged appends, %llu "
+      "acknowledged events, %ld kills before the helper had finished; nothing lost\n",
+      sync ? 1 : 0, kRounds, timed_kills, acks.count(), static_cast<unsigned long long>(acks.events()),
+      killed_mid_work);
 }
 
 TEST(Durability, KillNineLosesNothingAcknowledgedSyncOff) { KillNineRounds(false); }
@@ -478,8 +475,8 @@ TEST(Durability, KillNineWhileCreatingLeavesAnOpenableDatabase) {
       }
     }
   }
-  EXPECT_EQ(refused, 0) << refused << " of " << kRounds << " directories left by a kill could not be opened; first: "
-                        << first_refusal;
+  EXPECT_EQ(refused, 0) << refused << " of " << kRounds
+                        << " directories left by a kill could not be opened; first: " << first_refusal;
 }
 
 // ---------------------------------------------------------------------------
@@ -525,8 +522,8 @@ enum class Damage { kWalTailCut, kWalByteFlip, kTableByteFlip };
 // Checks one damaged copy and prints what happened. `prefix_ok`: a clean
 // recovery may have lost acknowledged events at the end (a cut WAL tail);
 // otherwise a clean recovery must have every acknowledged event.
-void CheckDamaged(const std::string& what, const std::string& dir, const Acks& acks, const Workload& w,
-                  bool prefix_ok, std::map<std::string, int>* outcomes) {
+void CheckDamaged(const std::string& what, const std::string& dir, const Acks& acks, const Workload& w, bool prefix_ok,
+                  std::map<std::string, int>* outcomes) {
   const auto start = Clock::now();
   ReadBack rb = ReadEverything(dir, w.Ids());
   const long long ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
@@ -539,14 +536,13 @@ void CheckDamaged(const std::string& what, const std::string& dir, const Acks& a
       EXPECT_EQ(lost, 0u) << what << ": clean recovery that lost acknowledged events";
     }
     outcome = lost == 0 ? "clean recovery, all data" : "clean recovery, a prefix";
-    std::printf("[  DAMAGE  ] %-40s (%lld ms) clean recovery: every event verified; %llu of %llu acknowledged "
-                "events lost\n",
-                what.c_str(), ms, static_cast<unsigned long long>(lost),
-                static_cast<unsigned long long>(acks.events()));
+    std::printf(
+        "[  DAMAGE  ] %-40s (%lld ms) clean recovery: every event verified; %llu of %llu acknowledged "
+        "events lost\n",
+        what.c_str(), ms, static_cast<unsigned long long>(lost), static_cast<unsigned long long>(acks.events()));
   } else {
     outcome = rb.open.ok() ? "kCorruption from reads" : "kCorruption from Open";
-    std::printf("[  DAMAGE  ] %-40s (%lld ms) %s: %s\n", what.c_str(), ms, outcome.c_str(),
-                rb.FirstError().c_str());
+    std::printf("[  DAMAGE  ] %-40s (%lld ms) %s: %s\n", what.c_str(), ms, outcome.c_str(), rb.FirstError().c_str());
   }
   ++(*outcomes)[outcome];
 }
@@ -600,8 +596,8 @@ TEST(Durability, FlippedWalByteGivesCorrectDataOrCorruption) {
     FlipByte(fs::path(dir) / "rocksdb" / wal_name, at, mask);
     if (::testing::Test::HasFatalFailure()) return;
     char what[96];
-    std::snprintf(what, sizeof what, "WAL %s byte %llu ^ 0x%02x", wal_name.c_str(),
-                  static_cast<unsigned long long>(at), mask);
+    std::snprintf(what, sizeof what, "WAL %s byte %llu ^ 0x%02x", wal_name.c_str(), static_cast<unsigned long long>(at),
+                  mask);
     CheckDamaged(what, dir, acks, w, false, &outcomes);
   }
   PrintOutcomes(outcomes);
@@ -711,8 +707,8 @@ class TmpfsMount {
 // in a background flush (error recovery) or in the flush on close. Enable it
 // once the engine keeps RocksDB's info log from aborting the process.
 TEST(Durability, FullDiskIsAnIOErrorAndCorruptsNothing) {
-  TempDir tmp;                         // destroyed last
-  TmpfsMount mnt(tmp.Sub("small"));   // unmounted before tmp is removed
+  TempDir tmp;                       // destroyed last
+  TmpfsMount mnt(tmp.Sub("small"));  // unmounted before tmp is removed
   const std::string why = mnt.Mount("8m");
   if (!why.empty()) GTEST_SKIP() << "cannot mount a small tmpfs here (" << why << "); full disk not tested";
 

@@ -143,8 +143,7 @@ int WaitOrKill(pid_t pid, Clock::time_point deadline) {
 
 // Runs a short command to its end (killed at `timeout`), its output through
 // files in `dir` so that nothing can block on a full pipe.
-EtcdctlResult RunCommand(const std::vector<std::string>& argv, const std::string& dir, int n,
-                         milliseconds timeout) {
+EtcdctlResult RunCommand(const std::vector<std::string>& argv, const std::string& dir, int n, milliseconds timeout) {
   EtcdctlResult result;
   const std::string out = dir + "/cmd-" + std::to_string(n) + ".out";
   const std::string err = dir + "/cmd-" + std::to_string(n) + ".err";
@@ -276,8 +275,9 @@ bool EtcdCluster::MakeCertificates(std::string* error) {
       {"req", "-x509", "-config", cnf, "-extensions", "ca_ext", "-keyout", ca_key, "-out", ca_file_, "-days", "7",
        "-subj", "/CN=runic-test-ca"},
       {"req", "-new", "-config", cnf, "-keyout", key_file_, "-out", csr, "-subj", "/CN=localhost"},
-      {"x509", "-req", "-in", csr, "-CA", ca_file_, "-CAkey", ca_key, "-set_serial", std::to_string(std::random_device()() | 1u),
-       "-days", "7", "-extfile", cnf, "-extensions", "server_ext", "-out", cert_file_},
+      {"x509", "-req", "-in", csr, "-CA", ca_file_, "-CAkey", ca_key, "-set_serial",
+       std::to_string(std::random_device()() | 1u), "-days", "7", "-extfile", cnf, "-extensions", "server_ext", "-out",
+       cert_file_},
   };
   steps[0].insert(steps[0].begin() + 2, ec.begin(), ec.end());
   steps[1].insert(steps[1].begin() + 2, ec.begin(), ec.end());
@@ -512,8 +512,8 @@ bool EtcdCluster::Restart(int member, std::string* error) {
     if (CanConnect(members_[member].client_port)) return true;
     std::this_thread::sleep_for(milliseconds(20));
   }
-  *error = "etcd member " + members_[member].name + " did not listen within 10 s; the end of its log:\n" +
-           LogTail(member);
+  *error =
+      "etcd member " + members_[member].name + " did not listen within 10 s; the end of its log:\n" + LogTail(member);
   return false;
 }
 

@@ -49,7 +49,7 @@ struct EtcdctlCall {
   // Verbatim --endpoints values; empty: every running member's endpoint,
   // with the scheme the cluster serves (https with TLS).
   std::vector<std::string> endpoints;
-  bool as_root = true;  // pass --user root:<password> when auth is on
+  bool as_root = true;                      // pass --user root:<password> when auth is on
   std::chrono::milliseconds timeout{5000};  // the process is killed after it
 };
 

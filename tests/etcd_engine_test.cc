@@ -149,8 +149,7 @@ class Writers {
 // Only kUnavailable and kOutcomeUnknown may come out of a cluster in trouble.
 void ExpectOnlyAvailabilityErrors(const std::vector<Status>& errors) {
   for (const Status& s : errors) {
-    EXPECT_TRUE(s.code() == Status::Code::kUnavailable || s.code() == Status::Code::kOutcomeUnknown)
-        << s.ToString();
+    EXPECT_TRUE(s.code() == Status::Code::kUnavailable || s.code() == Status::Code::kOutcomeUnknown) << s.ToString();
   }
 }
 
@@ -215,7 +214,8 @@ TEST(EtcdFaults, KillingAFollowerThenTheLeaderLosesNothing) {
   const auto killed = Clock::now();
   EXPECT_TRUE(writers.WaitAcknowledged(1, 10s))
       << "no append succeeded within 10 s of the leader's death; " << writers.LastErrors();
-  std::cout << "appends resumed " << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - killed).count()
+  std::cout << "appends resumed "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - killed).count()
             << " ms after the leader was killed\n";
   EXPECT_TRUE(writers.WaitAcknowledged(50, 10s)) << writers.LastErrors();
   ASSERT_TRUE(cluster->Restart(leader2, &error)) << error;
@@ -257,8 +257,7 @@ TEST(EtcdFaults, WithoutQuorumCallsEndWithinTheDeadlineAndNothingIsLost) {
     if (r.status().code() == Status::Code::kUnavailable) refused.insert(v);
     auto took = Clock::now() - start;
     EXPECT_FALSE(r.ok());
-    EXPECT_TRUE(r.status().code() == Status::Code::kUnavailable ||
-                r.status().code() == Status::Code::kOutcomeUnknown)
+    EXPECT_TRUE(r.status().code() == Status::Code::kUnavailable || r.status().code() == Status::Code::kOutcomeUnknown)
         << r.status().ToString();
     EXPECT_LT(took, timeout + 1500ms) << r.status().ToString();
     start = Clock::now();
@@ -476,8 +475,7 @@ TEST(EtcdSecurity, TlsAndAuthenticationFromTheUri) {
   bad_password.etcd.password = "wrong";
   refused = Database::Open(bad_password);
   ASSERT_FALSE(refused.ok());
-  EXPECT_NE(refused.status().message().find("authentication failed"), std::string::npos)
-      << refused.status().ToString();
+  EXPECT_NE(refused.status().message().find("authentication failed"), std::string::npos) << refused.status().ToString();
   DatabaseOptions no_user = bad_password;
   no_user.nodes = {plain[2], plain[0], plain[1]};
   no_user.etcd.user.clear();
@@ -491,8 +489,9 @@ TEST(EtcdOptionsTest, BadOptionsAndUnreachableMembersAreClearErrors) {
   EXPECT_TRUE(Database::ParseUri("etcd://host").status().IsInvalidArgument());
   EXPECT_TRUE(Database::ParseUri("etcd://h:1?bogus=1").status().IsInvalidArgument());
   EXPECT_TRUE(Database::ParseUri("etcd://h:1?timeout_ms=0").status().IsInvalidArgument());
-  Result<DatabaseOptions> o = Database::ParseUri("etcd://a:1,b:2/app?timeout_ms=500&lease_ttl_ms=3000&linearizable=1"
-                                                 "&user=u&password=p%26q&ca=/x");
+  Result<DatabaseOptions> o = Database::ParseUri(
+      "etcd://a:1,b:2/app?timeout_ms=500&lease_ttl_ms=3000&linearizable=1"
+      "&user=u&password=p%26q&ca=/x");
   ASSERT_TRUE(o.ok()) << o.status().ToString();
   EXPECT_EQ(o->nodes, (std::vector<std::string>{"a:1", "b:2"}));
   EXPECT_EQ(o->dir, "app");

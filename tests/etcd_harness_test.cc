@@ -73,8 +73,8 @@ TEST(EtcdClusterTest, ThreeMembersFailOverAndRecover) {
   const auto killed = Clock::now();
   const int next = WaitLeader(*cluster, 10s, leader);
   ASSERT_GE(next, 0) << "no new leader within 10 s";
-  std::cout << "new leader after " << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - killed).count()
-            << " ms\n";
+  std::cout << "new leader after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - killed).count() << " ms\n";
   EtcdctlResult put = cluster->Etcdctl({"put", "k", "v2"});
   ASSERT_TRUE(put.ok()) << put.err;
 
@@ -262,9 +262,15 @@ TEST(TcpProxyTest, RelaysAndDropsOneResponse) {
 
 // An HTTP/2 frame: 24-bit length, type, flags, stream id, payload.
 std::string Frame(std::uint8_t type, std::uint32_t stream, std::size_t length) {
-  std::string f = {static_cast<char>(length >> 16), static_cast<char>(length >> 8), static_cast<char>(length),
-                   static_cast<char>(type), 0, static_cast<char>(stream >> 24), static_cast<char>(stream >> 16),
-                   static_cast<char>(stream >> 8), static_cast<char>(stream)};
+  std::string f = {static_cast<char>(length >> 16),
+                   static_cast<char>(length >> 8),
+                   static_cast<char>(length),
+                   static_cast<char>(type),
+                   0,
+                   static_cast<char>(stream >> 24),
+                   static_cast<char>(stream >> 16),
+                   static_cast<char>(stream >> 8),
+                   static_cast<char>(stream)};
   return f + std::string(length, '\0');
 }
 

@@ -146,8 +146,9 @@ Result<std::shared_ptr<const runic::Workflow>> MakeWorkflow(std::shared_ptr<cons
       .Step("e", Step(env, "e", map([](long x) { return x * x % 1000; })), "c")
       .Step("f", Step(env, "f", map([](long x) { return x + 100; })), "c")
       .Join("g", {"d", "e"}, Join(env, "g", [](long d, long e) { return d + e; }))
-      .Rule("r", [](const Value& v) { return v["x"].get<long>() % 2 == 0; },
-            Step(env, "r", map([](long x) { return x / 2; })), "f")
+      .Rule(
+          "r", [](const Value& v) { return v["x"].get<long>() % 2 == 0; },
+          Step(env, "r", map([](long x) { return x / 2; })), "f")
       .Join("h", {"g", "f"}, Join(env, "h", [](long g, long f) { return g * 1000 + f; }))
       .Policy("b", flaky)
       .Build();

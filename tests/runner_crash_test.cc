@@ -107,8 +107,8 @@ std::map<std::string, std::string> ParseResults(const std::vector<std::string>& 
 }
 
 struct JournalCheck {
-  int resumes = 0;                // "== resume" markers
-  int ran_twice = 0;              // keys with more than one successful execution
+  int resumes = 0;                        // "== resume" markers
+  int ran_twice = 0;                      // keys with more than one successful execution
   std::vector<std::string> ran_again;     // persisted keys executed again
   std::vector<std::string> unjournalled;  // persisted keys with no execution
 };
@@ -251,17 +251,18 @@ TEST(RunnerCrash, KillAtRandomCompletionsAndResumeInANewProcess) {
     // 5. No persisted step ran again; every persisted step was journalled.
     JournalCheck check = CheckJournal(dir.path());
     EXPECT_GE(check.resumes, 1);
-    EXPECT_TRUE(check.ran_again.empty())
-        << check.ran_again.size() << " persisted steps ran again, e.g. " << check.ran_again.front();
+    EXPECT_TRUE(check.ran_again.empty()) << check.ran_again.size() << " persisted steps ran again, e.g. "
+                                         << check.ran_again.front();
     EXPECT_TRUE(check.unjournalled.empty())
         << check.unjournalled.size() << " stored completions never ran, e.g. " << check.unjournalled.front();
     total_twice += check.ran_twice;
     if (HasFailure()) return;
   }
-  std::printf("%d rounds: %d runs and %d resumes killed; %d rounds re-dispatched in-flight runnables (%llu in all); "
-              "%d steps ran twice (in flight at a kill, not persisted)\n",
-              rounds, killed_runs, killed_resumes, rounds_with_redispatch,
-              static_cast<unsigned long long>(total_redispatched), total_twice);
+  std::printf(
+      "%d rounds: %d runs and %d resumes killed; %d rounds re-dispatched in-flight runnables (%llu in all); "
+      "%d steps ran twice (in flight at a kill, not persisted)\n",
+      rounds, killed_runs, killed_resumes, rounds_with_redispatch, static_cast<unsigned long long>(total_redispatched),
+      total_twice);
   EXPECT_GE(killed_runs, kMinRounds);
   EXPECT_GT(rounds_with_redispatch, 0) << "no round had in-flight runnables to re-dispatch";
 }

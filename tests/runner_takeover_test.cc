@@ -55,10 +55,10 @@ namespace runic {
 namespace {
 
 using namespace std::chrono_literals;
+using std::chrono::milliseconds;
 using test::ChildProcess;
 using test::Clock;
 using test::EtcdCluster;
-using std::chrono::milliseconds;
 
 constexpr milliseconds kLeaseTtl = 2000ms;
 constexpr const char* kRunner = "owner";  // the helper's runner name
@@ -380,7 +380,8 @@ TEST_F(RunnerTakeover, KilledOwnerIsTakenOverAfterItsLease) {
   ASSERT_TRUE(resumed) << b.Transcript();
   const auto took_over = Clock::now();
   EXPECT_GE(b.Matching("not-owner", b_before_kill).size(), 1u)
-      << "B was not refused after the kill: A's lease was not holding the workflow\n" << b.Transcript();
+      << "B was not refused after the kill: A's lease was not holding the workflow\n"
+      << b.Transcript();
   std::printf("A killed after step %d (durable: %d); B took over %ld ms after the kill, refused %zu times in all\n",
               a_steps.back(), a_durable, Ms(took_over - killed), b.Matching("not-owner").size());
 
@@ -444,10 +445,9 @@ TEST_F(RunnerTakeover, PausedOwnerIsFencedAfterTakeover) {
   const int a_status = a.Finish(Clock::now() + 60s);
   EXPECT_TRUE(ExitedWith(a_status, 4)) << test::DescribeWait(a_status) << "\n" << a.Transcript();
   EXPECT_TRUE(StartsWith(a.Last("finished"), "finished NotOwner")) << a.Transcript();
-  EXPECT_EQ(a.Matching("step ", a_at_pause).size(), 1u) << "A should end the step it was paused in\n"
-                                                          << a.Transcript();
+  EXPECT_EQ(a.Matching("step ", a_at_pause).size(), 1u) << "A should end the step it was paused in\n" << a.Transcript();
   EXPECT_FALSE(a.Matching("store-error append", a_at_pause).empty()) << "A's checkpoint was not refused\n"
-                                                                    << a.Transcript();
+                                                                     << a.Transcript();
   for (const std::string& l : a.Matching("store-error", a_at_pause)) {
     EXPECT_NE(l.find("NotOwner"), std::string::npos) << l;
   }
@@ -491,7 +491,8 @@ TEST_F(RunnerTakeover, PausedOwnerWokenWhileTheNewOwnerRuns) {
   const auto refused = Clock::now();
   b.Drain();
   EXPECT_TRUE(b.Matching("finished").empty())
-      << "B finished before A's write was refused: the test did not overlap them\n" << b.Transcript();
+      << "B finished before A's write was refused: the test did not overlap them\n"
+      << b.Transcript();
   const int a_status = a.Finish(Clock::now() + 60s);
   EXPECT_TRUE(ExitedWith(a_status, 4)) << test::DescribeWait(a_status) << "\n" << a.Transcript();
   EXPECT_TRUE(StartsWith(a.Last("finished"), "finished NotOwner")) << a.Transcript();

@@ -18,10 +18,14 @@ enum class Engine { kNone, kMemory, kDisk, kDiskSync };
 
 std::string Name(Engine e) {
   switch (e) {
-    case Engine::kNone: return "none";
-    case Engine::kMemory: return "memory";
-    case Engine::kDisk: return "disk";
-    case Engine::kDiskSync: return "disk_sync";
+    case Engine::kNone:
+      return "none";
+    case Engine::kMemory:
+      return "memory";
+    case Engine::kDisk:
+      return "disk";
+    case Engine::kDiskSync:
+      return "disk_sync";
   }
   return "?";
 }
@@ -59,14 +63,23 @@ std::string Trace(const std::vector<OpLog::Op>& ops) {
 }
 
 std::size_t CountOp(const std::vector<OpLog::Op>& ops, StoreOp op) {
-  return static_cast<std::size_t>(std::count_if(ops.begin(), ops.end(), [op](const OpLog::Op& o) { return o.first == op; }));
+  return static_cast<std::size_t>(
+      std::count_if(ops.begin(), ops.end(), [op](const OpLog::Op& o) { return o.first == op; }));
 }
 
 bool IsWrite(StoreOp op) {
   switch (op) {
-    case StoreOp::kSave: case StoreOp::kCheckpoint: case StoreOp::kAppend: case StoreOp::kAppendMany:
-    case StoreOp::kSaveSnapshot: case StoreOp::kSaveFact: case StoreOp::kDeleteFact: case StoreOp::kDelete:
-    case StoreOp::kTrim: case StoreOp::kImportEvents: case StoreOp::kImportWorkflow:
+    case StoreOp::kSave:
+    case StoreOp::kCheckpoint:
+    case StoreOp::kAppend:
+    case StoreOp::kAppendMany:
+    case StoreOp::kSaveSnapshot:
+    case StoreOp::kSaveFact:
+    case StoreOp::kDeleteFact:
+    case StoreOp::kDelete:
+    case StoreOp::kTrim:
+    case StoreOp::kImportEvents:
+    case StoreOp::kImportWorkflow:
       return true;
     default:
       return false;
@@ -149,7 +162,8 @@ class RunnerTest : public ::testing::TestWithParam<Engine> {
 };
 
 TEST_P(RunnerTest, PipelineRunsEveryStepInOrder) {
-  auto wf = *Workflow::Builder("chain", 1).Step("a", AddOne()).Step("b", AddOne(), "a").Step("c", AddOne(), "b").Build();
+  auto wf =
+      *Workflow::Builder("chain", 1).Step("a", AddOne()).Step("b", AddOne(), "a").Step("c", AddOne(), "b").Build();
   WorkflowResults r = RunOnce(wf, 1);
   EXPECT_EQ(r["a"], std::vector<Value>{2});
   EXPECT_EQ(r["b"], std::vector<Value>{3});
@@ -164,15 +178,21 @@ TEST_P(RunnerTest, PipelineRunsEveryStepInOrder) {
 }
 
 TEST_P(RunnerTest, FanOutAndJoinPerInput) {
-  auto wf = *Workflow::Builder("fan", 1)
-                 .Step("root", AddOne())
-                 .Step("double", [](const Value& v, std::stop_token) -> Result<Value> { return Value(v.get<int>() * 2); }, "root")
-                 .Step("square", [](const Value& v, std::stop_token) -> Result<Value> { return Value(v.get<int>() * v.get<int>()); }, "root")
-                 .Join("sum", {"double", "square"},
-                       [](const std::vector<Value>& in, std::stop_token) -> Result<Value> {
-                         return Value(in[0].get<int>() + in[1].get<int>());
-                       })
-                 .Build();
+  auto wf =
+      *Workflow::Builder("fan", 1)
+           .Step("root", AddOne())
+           .Step(
+               "double", [](const Value& v, std::stop_token) -> Result<Value> { return Value(v.get<int>() * 2); },
+               "root")
+           .Step(
+               "square",
+               [](const Value& v, std::stop_token) -> Result<Value> { return Value(v.get<int>() * v.get<int>()); },
+               "root")
+           .Join("sum", {"double", "square"},
+                 [](const std::vector<Value>& in, std::stop_token) -> Result<Value> {
+                   return Value(in[0].get<int>() + in[1].get<int>());
+                 })
+           .Build();
   ASSERT_TRUE(runner_->StartWorkflow("wf", wf).ok());
   ASSERT_TRUE(runner_->Run("wf", 1).ok());  // root 2: 4 + 4
   ASSERT_TRUE(runner_->Run("wf", 2).ok());  // root 3: 6 + 9
@@ -186,9 +206,11 @@ TEST_P(RunnerTest, FanOutAndJoinPerInput) {
 
 TEST_P(RunnerTest, RulesReactOnlyWhenTheConditionHolds) {
   auto wf = *Workflow::Builder("rules", 1)
-                 .Rule("big", [](const Value& v) { return v.get<int>() > 10; },
-                       [](const Value& v, std::stop_token) -> Result<Value> { return Value("big " + v.dump()); })
-                 .Step("echo", [](const Value& v, std::stop_token) -> Result<Value> { return v; }, "big")
+                 .Rule(
+                     "big", [](const Value& v) { return v.get<int>() > 10; },
+                     [](const Value& v, std::stop_token) -> Result<Value> { return Value("big " + v.dump()); })
+                 .Step(
+                     "echo", [](const Value& v, std::stop_token) -> Result<Value> { return v; }, "big")
                  .Build();
   ASSERT_TRUE(runner_->StartWorkflow("wf", wf).ok());
   ASSERT_TRUE(runner_->Run("wf", 5).ok());
@@ -216,7 +238,10 @@ TEST_P(RunnerTest, RetriesWaitTheirBackoffOnTheInjectedClock) {
     policy.max_retries = 3;
     policy.backoff = backoff;
     policy.base_delay = 100ms;
-    auto wf = *Workflow::Builder("retry", static_cast<int>(backoff)).Step("flaky", Flaky(&attempts, 2)).Policy("flaky", policy).Build();
+    auto wf = *Workflow::Builder("retry", static_cast<int>(backoff))
+                   .Step("flaky", Flaky(&attempts, 2))
+                   .Policy("flaky", policy)
+                   .Build();
     const std::string id = "wf-" + std::to_string(static_cast<int>(backoff));
     ASSERT_TRUE(runner_->StartWorkflow(id, wf).ok());
     ASSERT_TRUE(runner_->Run(id, 7).ok());
@@ -283,7 +308,8 @@ TEST_P(RunnerTest, SkipLeavesTheJoinUnfiredAndTheWorkflowComplete) {
 
 TEST_P(RunnerTest, HaltStopsTheWorkflowWithTheError) {
   auto wf = *Workflow::Builder("halt", 1)
-                 .Step("broken", [](const Value&, std::stop_token) -> Result<Value> { return Status::IOError("disk on fire"); })
+                 .Step("broken",
+                       [](const Value&, std::stop_token) -> Result<Value> { return Status::IOError("disk on fire"); })
                  .Step("after", AddOne(), "broken")
                  .Build();
   std::atomic<int> completions{0};
@@ -306,11 +332,15 @@ TEST_P(RunnerTest, FallbackReplacesAFailedValue) {
   StepPolicy policy;
   policy.max_retries = 1;
   policy.fallback = Value("default quote");
-  auto wf = *Workflow::Builder("fallback", 1)
-                 .Step("quote", [](const Value&, std::stop_token) -> Result<Value> { return Status::Unavailable("no"); })
-                 .Step("use", [](const Value& v, std::stop_token) -> Result<Value> { return Value("used " + v.get<std::string>()); }, "quote")
-                 .Policy("*", policy)
-                 .Build();
+  auto wf =
+      *Workflow::Builder("fallback", 1)
+           .Step("quote", [](const Value&, std::stop_token) -> Result<Value> { return Status::Unavailable("no"); })
+           .Step(
+               "use",
+               [](const Value& v, std::stop_token) -> Result<Value> { return Value("used " + v.get<std::string>()); },
+               "quote")
+           .Policy("*", policy)
+           .Build();
   WorkflowResults r = RunOnce(wf, 1);
   EXPECT_EQ(r["quote"], std::vector<Value>{"default quote"});
   EXPECT_EQ(r["use"], std::vector<Value>{"used default quote"});
@@ -462,9 +492,11 @@ TEST_P(RunnerTest, ACorruptedEventIsAClearErrorNotAWrongResult) {
 TEST_P(RunnerTest, AValueOverTheStoreLimitFailsItsStep) {
   if (!has_store()) GTEST_SKIP() << "no store limits without a store";
   const std::size_t limit = store_->limits().max_value_bytes;
-  auto wf = *Workflow::Builder("big", 1)
-                 .Step("huge", [limit](const Value&, std::stop_token) -> Result<Value> { return Value(std::string(limit + 1, 'x')); })
-                 .Build();
+  auto wf =
+      *Workflow::Builder("big", 1)
+           .Step("huge",
+                 [limit](const Value&, std::stop_token) -> Result<Value> { return Value(std::string(limit + 1, 'x')); })
+           .Build();
   RunOnce(wf, 1);
   Result<WorkflowInfo> info = runner_->Lookup("wf");
   EXPECT_EQ(info->state, WorkflowState::kHalted);
@@ -579,8 +611,8 @@ TEST_P(RunnerTest, ManyWorkflowsAtOnceKeepTheirOwnHistories) {
     ASSERT_TRUE(runner_->AwaitIdle(id, 20s).ok());
     EXPECT_EQ((*runner_->GetResults(id))["c"], std::vector<Value>{i * 10 + 3});
     if (!has_store()) continue;
-    EXPECT_EQ(StoredEventTypes(id), (std::vector<std::string>{"start", "input", "dispatch", "done", "dispatch", "done",
-                                                              "dispatch", "done"}));
+    EXPECT_EQ(StoredEventTypes(id),
+              (std::vector<std::string>{"start", "input", "dispatch", "done", "dispatch", "done", "dispatch", "done"}));
     EXPECT_EQ(runner_->Lookup(id)->cursor, 8u);  // what the worker committed is what the store holds
   }
 }
@@ -619,11 +651,12 @@ TEST_P(RunnerTest, FactHashesAreStable) {
   if (!has_store()) GTEST_SKIP() << "hashes are read from the store's events";
   auto wf = *Workflow::Builder("golden", 1)
                  .Step("inc", AddOne())
-                 .Step("wrap",
-                       [](const Value& v, std::stop_token) -> Result<Value> {
-                         return Value{{"n", v}, {"s", "x"}};
-                       },
-                       "inc")
+                 .Step(
+                     "wrap",
+                     [](const Value& v, std::stop_token) -> Result<Value> {
+                       return Value{{"n", v}, {"s", "x"}};
+                     },
+                     "inc")
                  .Build();
   RunOnce(wf, 41, "g");
   std::vector<std::string> facts;
@@ -632,7 +665,8 @@ TEST_P(RunnerTest, FactHashesAreStable) {
   for (; (*it)->Valid(); (*it)->Next()) {
     std::string_view v = (*it)->value();
     const Value e = Value::from_cbor(v.begin(), v.end());
-    if (e.contains("f") && e.at("f").is_string()) facts.push_back(e.at("t").get<std::string>() + " " + e.at("f").get<std::string>());
+    if (e.contains("f") && e.at("f").is_string())
+      facts.push_back(e.at("t").get<std::string>() + " " + e.at("f").get<std::string>());
   }
   EXPECT_EQ(facts, (std::vector<std::string>{
                        "input 60dbcab8ed038aac73893ed81723a37142e493c40269913a1da75faf37ac57e7",
@@ -812,7 +846,8 @@ TEST(Workflow, BuildRefusesBadGraphs) {
   EXPECT_TRUE(Workflow::Builder("w", 1).Build().status().IsInvalidArgument());
   EXPECT_TRUE(Workflow::Builder("w", 1).Step("a", AddOne()).Step("a", AddOne()).Build().status().IsInvalidArgument());
   EXPECT_TRUE(Workflow::Builder("w", 1).Step("a", AddOne(), "later").Build().status().IsInvalidArgument());
-  EXPECT_TRUE(Workflow::Builder("w", 1).Step("a", AddOne()).Join("j", {"a"}, nullptr).Build().status().IsInvalidArgument());
+  EXPECT_TRUE(
+      Workflow::Builder("w", 1).Step("a", AddOne()).Join("j", {"a"}, nullptr).Build().status().IsInvalidArgument());
   EXPECT_TRUE(Workflow::Builder("w", 1).Step("a", nullptr).Build().status().IsInvalidArgument());
   StepPolicy negative;
   negative.max_retries = -1;

@@ -384,8 +384,8 @@ TEST_P(StoreConformance, AppendManyAppliesEachRequestOnItsOwn) {
   AppendRequest c{"c", {"c1"}, {}};
   c.options.expected_cursor = 5;  // a conflict: writes neither its event nor its fact
   c.options.facts = {{"fc", "never"}};
-  AppendRequest empty{"d", {}, {}};                 // bad input
-  AppendRequest again{"a", {"a3"}, {}};             // an id twice in one call
+  AppendRequest empty{"d", {}, {}};                  // bad input
+  AppendRequest again{"a", {"a3"}, {}};              // an id twice in one call
   AppendRequest big{"e", {std::string_view()}, {}};  // an empty event
   std::vector<AppendRequest> requests = {a, b, c, empty, again, big};
   std::vector<Result<std::uint64_t>> results = store_->AppendMany(requests);
@@ -445,7 +445,8 @@ TEST_P(StoreConformance, ContendedAppendsStayContiguous) {
       for (int i = 0; i < kAppends; ++i) {
         const std::string id = "wf" + std::to_string(rng() % 8);
         std::vector<std::string> batch;
-        for (int e = 0; e < kBatch; ++e) batch.push_back(std::to_string(t) + ":" + std::to_string(i) + ":" + std::to_string(e));
+        for (int e = 0; e < kBatch; ++e)
+          batch.push_back(std::to_string(t) + ":" + std::to_string(i) + ":" + std::to_string(e));
         if (!store_->Append(id, batch).ok()) ++failures;
       }
     });
@@ -653,9 +654,9 @@ TEST_P(StoreConformance, RunnersWithPrefixNamesNeverCollide) {
 }
 
 TEST_P(StoreConformance, IdsWithSeparatorBytesNeverCollide) {
-  const std::vector<std::string> ids = {
-      std::string("a"), std::string("a\0", 2), std::string("a\0\x01", 3), std::string("a\0\xff", 3),
-      std::string("a\x01", 2), std::string("a\xff", 2), std::string("\0", 1), std::string("a/b"), std::string("a:b")};
+  const std::vector<std::string> ids = {std::string("a"),          std::string("a\0", 2),   std::string("a\0\x01", 3),
+                                        std::string("a\0\xff", 3), std::string("a\x01", 2), std::string("a\xff", 2),
+                                        std::string("\0", 1),      std::string("a/b"),      std::string("a:b")};
   for (const std::string& id : ids) {
     ASSERT_TRUE(store_->Save(id, "log:" + id).ok());
     ASSERT_TRUE(store_->Append(id, std::vector<std::string>{"ev:" + id}).ok());
@@ -669,8 +670,8 @@ TEST_P(StoreConformance, IdsWithSeparatorBytesNeverCollide) {
   EXPECT_EQ(Ids(), sorted);
   ListOptions prefixed;
   prefixed.prefix = std::string("a\0", 2);
-  EXPECT_EQ(Ids(prefixed), (std::vector<std::string>{std::string("a\0", 2), std::string("a\0\x01", 3),
-                                                    std::string("a\0\xff", 3)}));
+  EXPECT_EQ(Ids(prefixed),
+            (std::vector<std::string>{std::string("a\0", 2), std::string("a\0\x01", 3), std::string("a\0\xff", 3)}));
   ASSERT_TRUE(store_->Delete("a").ok());
   for (const std::string& id : ids) {
     if (id != "a") {
@@ -877,13 +878,11 @@ TEST_P(StoreConformance, TelemetrySeesEveryOperationAndItsExceptionsAreContained
   for (const Result<std::uint64_t>& r : (*store)->AppendMany(two)) EXPECT_TRUE(r.ok());
   const std::vector<AppendRequest> bad = {{"w1", {}, {}}};
   EXPECT_TRUE((*store)->AppendMany(bad)[0].status().IsInvalidArgument());
-  EXPECT_EQ(seen, (std::vector<std::string>{"start save wf", "stop save 5", "start load wf", "stop load 5",
-                                            "start describe wf", "stop describe 0", "start describe nope",
-                                            "stop describe 0",
-                                            "start append wf", "exception append InvalidArgument",
-                                            "start load_fact x", "stop load_fact 0", "start append_many ",
-                                            "stop append_many 5", "start append_many ",
-                                            "exception append_many InvalidArgument"}));
+  EXPECT_EQ(seen, (std::vector<std::string>{
+                      "start save wf", "stop save 5", "start load wf", "stop load 5", "start describe wf",
+                      "stop describe 0", "start describe nope", "stop describe 0", "start append wf",
+                      "exception append InvalidArgument", "start load_fact x", "stop load_fact 0", "start append_many ",
+                      "stop append_many 5", "start append_many ", "exception append_many InvalidArgument"}));
 }
 
 TEST_P(StoreConformance, StatsCountTheTables) {

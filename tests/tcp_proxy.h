@@ -87,7 +87,7 @@ class TcpProxy {
   bool armed_ = false;                                  // guarded by mu_
   std::chrono::milliseconds hold_{0};                   // guarded by mu_
   int fired_ = 0;                                       // guarded by mu_
-  int fire_target_ = 1;  // fired_ once the last arm fired; guarded by mu_
+  int fire_target_ = 1;                                 // fired_ once the last arm fired; guarded by mu_
 };
 
 }  // namespace runic::test

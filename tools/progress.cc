@@ -80,11 +80,11 @@ void Progress::Draw(bool final) {
   } else if (total_ > 0) {
     const double left = rate > 0 ? static_cast<double>(total_ - std::min(done_, total_)) / rate : 0;
     std::snprintf(status, sizeof status, "%s: %llu/%llu %s, %.0f/s, %s left", what_.c_str(),
-                  static_cast<unsigned long long>(done_), static_cast<unsigned long long>(total_), unit_.c_str(),
-                  rate, Duration(left).c_str());
+                  static_cast<unsigned long long>(done_), static_cast<unsigned long long>(total_), unit_.c_str(), rate,
+                  Duration(left).c_str());
   } else {
-    std::snprintf(status, sizeof status, "%s: %llu %s, %.0f/s", what_.c_str(),
-                  static_cast<unsigned long long>(done_), unit_.c_str(), rate);
+    std::snprintf(status, sizeof status, "%s: %llu %s, %.0f/s", what_.c_str(), static_cast<unsigned long long>(done_),
+                  unit_.c_str(), rate);
   }
   if (!tty_) {
     std::fprintf(stderr, "%s\n", status);

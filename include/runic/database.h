@@ -18,11 +18,11 @@ namespace runic {
 
 // Facts about a database as a whole.
 struct DatabaseStats {
-  std::string engine;        // "memory", "disk" or "etcd"
-  std::string dir;           // absolute data directory ("" for memory; etcd: the database name)
+  std::string engine;  // "memory", "disk" or "etcd"
+  std::string dir;     // absolute data directory ("" for memory; etcd: the database name)
   bool sync = false;
-  std::uint64_t disk_bytes = 0;      // bytes of files under dir (etcd: a member's backend size)
-  std::uint64_t commits = 0;         // disk, etcd: acknowledged write operations since open
+  std::uint64_t disk_bytes = 0;  // bytes of files under dir (etcd: a member's backend size)
+  std::uint64_t commits = 0;     // disk, etcd: acknowledged write operations since open
   // fsyncs of the write-ahead log since open. With sync on, commits /
   // wal_syncs is how many commits shared each fsync (group commit).
   std::uint64_t wal_syncs = 0;
@@ -87,8 +87,7 @@ class RUNIC_EXPORT Database {
   // tables that exist is not an error; a read-only database creates nothing,
   // and missing tables read as empty). kInvalidArgument for an empty or
   // oversized name.
-  Result<std::unique_ptr<Store>> OpenStore(std::string_view runner_name,
-                                           const StoreOptions& options = {});
+  Result<std::unique_ptr<Store>> OpenStore(std::string_view runner_name, const StoreOptions& options = {});
 
   // The runners whose tables exist, in byte order.
   Result<std::vector<std::string>> ListRunners();

@@ -23,9 +23,9 @@ class [[nodiscard]] Result {
   // A failed result. `status` must not be ok(); an ok status is turned into
   // InvalidArgument so the mistake can never pass as a success.
   Result(Status status)  // NOLINT
-      : state_(std::in_place_index<1>,
-               status.ok() ? Status::InvalidArgument("Result built from an OK status without a value")
-                           : std::move(status)) {}
+      : state_(std::in_place_index<1>, status.ok()
+                                           ? Status::InvalidArgument("Result built from an OK status without a value")
+                                           : std::move(status)) {}
 
   bool ok() const { return state_.index() == 0; }
   // OK when a value is held.

@@ -80,8 +80,8 @@ struct WorkflowOptions {
 struct RunnerTelemetry {
   struct Event {
     std::string_view workflow_id;
-    std::string_view node;        // empty for workflow events
-    int attempt = 0;              // runnables
+    std::string_view node;  // empty for workflow events
+    int attempt = 0;        // runnables
     std::chrono::nanoseconds duration{0};
     const Status* error = nullptr;  // exceptions
   };
@@ -118,14 +118,14 @@ struct WorkflowInfo {
   std::string workflow;  // definition name
   int version = 0;
   WorkflowState state = WorkflowState::kIdle;
-  Status error;                  // why it halted
-  std::uint64_t facts = 0;       // inputs and productions
-  std::uint64_t completed = 0;   // runnables completed (including skipped)
-  std::uint64_t running = 0;     // runnables running or waiting for a retry
+  Status error;                 // why it halted
+  std::uint64_t facts = 0;      // inputs and productions
+  std::uint64_t completed = 0;  // runnables completed (including skipped)
+  std::uint64_t running = 0;    // runnables running or waiting for a retry
   // Runnables that had been dispatched before the process stopped and that
   // resume dispatched again (started, queued or waiting for a retry then).
   std::uint64_t redispatched = 0;
-  std::uint64_t cursor = 0;      // events committed to the store
+  std::uint64_t cursor = 0;  // events committed to the store
 };
 
 // Produced values by node name, in production order.

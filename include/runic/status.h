@@ -18,20 +18,20 @@ class [[nodiscard]] RUNIC_EXPORT Status {
  public:
   enum class Code : std::uint8_t {
     kOk = 0,
-    kNotFound = 1,         // the id, hash or runner has no such record
-    kConflict = 2,         // an expected cursor did not match; nothing written
-    kInvalidArgument = 3,  // bad input or options; nothing written
-    kIOError = 4,          // the file system failed (full disk, bad path, ...); a
-                           // write that fails so was not acknowledged, but, as in any
-                           // database, may still be found after a restart if its log
-                           // record reached the disk: retry with an expected cursor
-    kCorruption = 5,       // stored bytes fail their checks; never returned as data
-    kTrimmed = 6,          // the events asked for were trimmed; see first_kept_sequence()
-    kUnavailable = 7,      // the engine cannot serve now (no quorum, closed); nothing written
-    kDeadlineExceeded = 8, // the call's deadline passed before it started writing
-    kOutcomeUnknown = 9,   // a write may or may not have been applied
-    kNotOwner = 10,        // the caller lost ownership of the workflow (fencing)
-    kInUse = 11,           // the database is held by another process
+    kNotFound = 1,          // the id, hash or runner has no such record
+    kConflict = 2,          // an expected cursor did not match; nothing written
+    kInvalidArgument = 3,   // bad input or options; nothing written
+    kIOError = 4,           // the file system failed (full disk, bad path, ...); a
+                            // write that fails so was not acknowledged, but, as in any
+                            // database, may still be found after a restart if its log
+                            // record reached the disk: retry with an expected cursor
+    kCorruption = 5,        // stored bytes fail their checks; never returned as data
+    kTrimmed = 6,           // the events asked for were trimmed; see first_kept_sequence()
+    kUnavailable = 7,       // the engine cannot serve now (no quorum, closed); nothing written
+    kDeadlineExceeded = 8,  // the call's deadline passed before it started writing
+    kOutcomeUnknown = 9,    // a write may or may not have been applied
+    kNotOwner = 10,         // the caller lost ownership of the workflow (fencing)
+    kInUse = 11,            // the database is held by another process
   };
 
   // An ok status.

@@ -163,11 +163,9 @@ class RUNIC_EXPORT Store {
   // stores the new counter (and options.facts); returns the new cursor. All
   // or nothing: no reader ever sees part of a batch. An empty batch is
   // kInvalidArgument.
-  Result<std::uint64_t> Append(std::string_view id,
-                               const std::vector<std::string_view>& events,
+  Result<std::uint64_t> Append(std::string_view id, const std::vector<std::string_view>& events,
                                const AppendOptions& options = {});
-  Result<std::uint64_t> Append(std::string_view id,
-                               const std::vector<std::string>& events,
+  Result<std::uint64_t> Append(std::string_view id, const std::vector<std::string>& events,
                                const AppendOptions& options = {});
 
   // Appends each request as Append would and returns one result per
@@ -186,8 +184,7 @@ class RUNIC_EXPORT Store {
   // lazily. kNotFound when the workflow has no counter. kTrimmed (with
   // first_kept_sequence()) when events after `options.after` were trimmed.
   // `after` at or past the counter gives an empty iterator.
-  Result<std::unique_ptr<EventIterator>> Stream(std::string_view id,
-                                                const StreamOptions& options = {});
+  Result<std::unique_ptr<EventIterator>> Stream(std::string_view id, const StreamOptions& options = {});
 
   // One snapshot slot per workflow; a save replaces it. `cursor` may not be
   // above the workflow's counter (kInvalidArgument).
@@ -240,8 +237,7 @@ class RUNIC_EXPORT Store {
   // Append; first_sequence is at least 1. Import into a workflow that nothing
   // else writes meanwhile: where the workflow already exists, its readers may
   // see imported events at sequences it holds before ImportWorkflow.
-  Status ImportEvents(std::string_view id, std::uint64_t first_sequence,
-                      const std::vector<std::string_view>& events);
+  Status ImportEvents(std::string_view id, std::uint64_t first_sequence, const std::vector<std::string_view>& events);
   Status ImportWorkflow(std::string_view id, const WorkflowImport& w);
 
   // Ownership, for engines that several processes write (etcd). Claim makes

@@ -13,9 +13,28 @@
 namespace runic {
 
 enum class StoreOp : std::uint8_t {
-  kSave, kLoad, kCheckpoint, kAppend, kStream, kSaveSnapshot, kLoadSnapshot,
-  kSaveFact, kLoadFact, kDeleteFact, kDelete, kList, kExists, kTrim, kStats, kAppendMany, kDescribe,
-  kListFacts, kImportEvents, kImportWorkflow, kClaim, kRelease,
+  kSave,
+  kLoad,
+  kCheckpoint,
+  kAppend,
+  kStream,
+  kSaveSnapshot,
+  kLoadSnapshot,
+  kSaveFact,
+  kLoadFact,
+  kDeleteFact,
+  kDelete,
+  kList,
+  kExists,
+  kTrim,
+  kStats,
+  kAppendMany,
+  kDescribe,
+  kListFacts,
+  kImportEvents,
+  kImportWorkflow,
+  kClaim,
+  kRelease,
 };
 
 // The stable name of an operation, e.g. "append".

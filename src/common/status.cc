@@ -10,18 +10,30 @@ Status Status::Trimmed(std::uint64_t first_kept, std::string_view msg) {
 
 const char* Status::CodeName(Code code) {
   switch (code) {
-    case Code::kOk: return "OK";
-    case Code::kNotFound: return "NotFound";
-    case Code::kConflict: return "Conflict";
-    case Code::kInvalidArgument: return "InvalidArgument";
-    case Code::kIOError: return "IOError";
-    case Code::kCorruption: return "Corruption";
-    case Code::kTrimmed: return "Trimmed";
-    case Code::kUnavailable: return "Unavailable";
-    case Code::kDeadlineExceeded: return "DeadlineExceeded";
-    case Code::kOutcomeUnknown: return "OutcomeUnknown";
-    case Code::kNotOwner: return "NotOwner";
-    case Code::kInUse: return "InUse";
+    case Code::kOk:
+      return "OK";
+    case Code::kNotFound:
+      return "NotFound";
+    case Code::kConflict:
+      return "Conflict";
+    case Code::kInvalidArgument:
+      return "InvalidArgument";
+    case Code::kIOError:
+      return "IOError";
+    case Code::kCorruption:
+      return "Corruption";
+    case Code::kTrimmed:
+      return "Trimmed";
+    case Code::kUnavailable:
+      return "Unavailable";
+    case Code::kDeadlineExceeded:
+      return "DeadlineExceeded";
+    case Code::kOutcomeUnknown:
+      return "OutcomeUnknown";
+    case Code::kNotOwner:
+      return "NotOwner";
+    case Code::kInUse:
+      return "InUse";
   }
   return "Unknown";
 }

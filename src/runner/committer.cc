@@ -76,8 +76,12 @@ void Committer::CommitBatch(std::vector<std::shared_ptr<Worker>> workers) {
     }
     QueuedCommit c;
     switch (workers[i]->TakeCommit(&c)) {
-      case Worker::Take::kNothing: workers[i]->FinishCommit(nullptr); break;
-      case Worker::Take::kAlone: workers[i]->CommitAlone(); break;
+      case Worker::Take::kNothing:
+        workers[i]->FinishCommit(nullptr);
+        break;
+      case Worker::Take::kAlone:
+        workers[i]->CommitAlone();
+        break;
       case Worker::Take::kTaken:
         for (std::string_view e : c.events) bytes += e.size();
         for (const auto& f : c.facts) bytes += f.second.size();

@@ -33,8 +33,7 @@ struct Runner::Impl {
     std::lock_guard lock(mu);
     if (shut_down) return Status::Unavailable("runner '" + options.name + "' is shut down");
     if (workers.count(id) || loading.count(id)) {
-      return Status::Conflict("workflow '" + std::string(id) + "' is already running in runner '" + options.name +
-                              "'");
+      return Status::Conflict("workflow '" + std::string(id) + "' is already running in runner '" + options.name + "'");
     }
     loading.emplace(id);
     return Status::OK();
@@ -48,8 +47,7 @@ struct Runner::Impl {
   }
 
   internal::RunnerContext Context() {
-    return internal::RunnerContext{options.store,   clock, pool.get(), timer.get(), &options.telemetry,
-                                   committer.get()};
+    return internal::RunnerContext{options.store, clock, pool.get(), timer.get(), &options.telemetry, committer.get()};
   }
 
   std::shared_ptr<Worker> Find(std::string_view id) {
@@ -87,7 +85,8 @@ struct Runner::Impl {
 Result<std::unique_ptr<Runner>> Runner::Create(RunnerOptions options) {
   if (options.name.empty()) return Status::InvalidArgument("a runner needs a name");
   auto impl = std::make_unique<Impl>();
-  const std::size_t threads = options.threads != 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+  const std::size_t threads =
+      options.threads != 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
   impl->clock = options.clock ? options.clock : Clock::Steady();
   impl->options = std::move(options);
   impl->pool = std::make_unique<internal::ThreadPool>(threads);
@@ -105,8 +104,8 @@ Status Runner::Register(std::shared_ptr<const Workflow> workflow) {
   std::lock_guard lock(impl_->mu);
   auto [it, added] = impl_->definitions.emplace(std::make_pair(workflow->name(), workflow->version()), workflow);
   if (!added && it->second->fingerprint() != workflow->fingerprint()) {
-    return Status::Conflict("another definition of '" + workflow->name() + "' v" +
-                            std::to_string(workflow->version()) + " is registered; give a changed graph a new version");
+    return Status::Conflict("another definition of '" + workflow->name() + "' v" + std::to_string(workflow->version()) +
+                            " is registered; give a changed graph a new version");
   }
   return Status::OK();
 }
@@ -163,13 +162,13 @@ Status Runner::Stop(std::string_view id, bool persist) {
 }
 
 Status Runner::Resume(std::string_view id, const WorkflowOptions& options) {
-  if (impl_->options.store == nullptr) return Status::InvalidArgument("runner '" + impl_->options.name + "' has no store");
+  if (impl_->options.store == nullptr)
+    return Status::InvalidArgument("runner '" + impl_->options.name + "' has no store");
   Status s = impl_->Reserve(id);
   if (!s.ok()) return s;
   auto worker = std::make_shared<Worker>(impl_->Context(), std::string(id), nullptr, options);
-  s = worker->Resume([this](const std::string& name, int version, const std::string& fp) {
-    return impl_->Lookup(name, version, fp);
-  });
+  s = worker->Resume(
+      [this](const std::string& name, int version, const std::string& fp) { return impl_->Lookup(name, version, fp); });
   // Whatever it dispatched is dropped, and what it claimed given up.
   if (!s.ok()) (void)worker->Detach(/*persist=*/false);
   impl_->Publish(id, s.ok() ? worker : nullptr);

@@ -42,16 +42,26 @@ constexpr std::size_t kMaxRecordedError = 4096;
 
 Status WithCode(Status::Code code, const std::string& msg) {
   switch (code) {
-    case Status::Code::kNotFound: return Status::NotFound(msg);
-    case Status::Code::kConflict: return Status::Conflict(msg);
-    case Status::Code::kInvalidArgument: return Status::InvalidArgument(msg);
-    case Status::Code::kIOError: return Status::IOError(msg);
-    case Status::Code::kCorruption: return Status::Corruption(msg);
-    case Status::Code::kDeadlineExceeded: return Status::DeadlineExceeded(msg);
-    case Status::Code::kOutcomeUnknown: return Status::OutcomeUnknown(msg);
-    case Status::Code::kNotOwner: return Status::NotOwner(msg);
-    case Status::Code::kInUse: return Status::InUse(msg);
-    default: return Status::Unavailable(msg);
+    case Status::Code::kNotFound:
+      return Status::NotFound(msg);
+    case Status::Code::kConflict:
+      return Status::Conflict(msg);
+    case Status::Code::kInvalidArgument:
+      return Status::InvalidArgument(msg);
+    case Status::Code::kIOError:
+      return Status::IOError(msg);
+    case Status::Code::kCorruption:
+      return Status::Corruption(msg);
+    case Status::Code::kDeadlineExceeded:
+      return Status::DeadlineExceeded(msg);
+    case Status::Code::kOutcomeUnknown:
+      return Status::OutcomeUnknown(msg);
+    case Status::Code::kNotOwner:
+      return Status::NotOwner(msg);
+    case Status::Code::kInUse:
+      return Status::InUse(msg);
+    default:
+      return Status::Unavailable(msg);
   }
 }
 
@@ -69,9 +79,14 @@ std::chrono::milliseconds Backoff(const StepPolicy& p, int retry) {
   using std::chrono::milliseconds;
   milliseconds delay{0};
   switch (p.backoff) {
-    case Backoff::kNone: break;
-    case Backoff::kLinear: delay = p.base_delay * retry; break;
-    case Backoff::kExponential: delay = p.base_delay * (std::int64_t{1} << std::min(retry - 1, 30)); break;
+    case Backoff::kNone:
+      break;
+    case Backoff::kLinear:
+      delay = p.base_delay * retry;
+      break;
+    case Backoff::kExponential:
+      delay = p.base_delay * (std::int64_t{1} << std::min(retry - 1, 30));
+      break;
   }
   return std::min(delay, p.max_delay);
 }
@@ -86,9 +101,12 @@ Status Worker::Start() {
   // Nothing is written for a workflow that another runner holds.
   if (Status claimed = ClaimLocked(); !claimed.ok()) return claimed;
   Record(Event(kStart, 3)
-             .Text("w").Text(workflow_->name())
-             .Text("v").Int(workflow_->version())
-             .Text("fp").Text(workflow_->fingerprint())
+             .Text("w")
+             .Text(workflow_->name())
+             .Text("v")
+             .Int(workflow_->version())
+             .Text("fp")
+             .Text(workflow_->fingerprint())
              .Take());
   Status s = CheckpointLocked(lock);
   lock.unlock();
@@ -102,8 +120,7 @@ Status Worker::AddInput(Value input) {
   if (fenced_) return fence_;
   std::string bytes = EncodeValue(input);
   if (ctx_.store != nullptr && bytes.size() > ctx_.store->limits().max_value_bytes) {
-    return Status::InvalidArgument("input of " + std::to_string(bytes.size()) +
-                                   " bytes is over the store's limit of " +
+    return Status::InvalidArgument("input of " + std::to_string(bytes.size()) + " bytes is over the store's limit of " +
                                    std::to_string(ctx_.store->limits().max_value_bytes));
   }
   // A workflow given up when it finished is claimed again before it runs on;
@@ -115,10 +132,7 @@ Status Worker::AddInput(Value input) {
   if (ctx_.store == nullptr) bytes.clear();
   FactEntry* entry = AddFact(hash, Fact{std::move(input), std::move(bytes), "", parents, hash});
   if (ctx_.store != nullptr && entry != nullptr) pending_facts_.push_back(entry);
-  Record(Event(kInput, 2)
-             .Text("f").Text(hash)
-             .Text("o").Uint(ordinal)
-             .Take());
+  Record(Event(kInput, 2).Text("f").Text(hash).Text("o").Uint(ordinal).Take());
   Derive(hash);
   was_idle_ = false;
   return AfterChange(lock, /*must_commit=*/true);
@@ -147,8 +161,8 @@ Status Worker::Detach(bool persist) {
     WaitForCommitter(lock);  // nothing of this worker is written after Detach
   }
   SubmitOrUndo(std::exchange(held_tasks_, {}));  // stopped: they end at once
-  detached_ = true;  // from here on nothing is recorded, committed or reported
-  ReleaseLocked();   // everything this worker writes is written
+  detached_ = true;                              // from here on nothing is recorded, committed or reported
+  ReleaseLocked();                               // everything this worker writes is written
   given_up_ = true;
   for (auto& [id, r] : active_) {
     if (r.running) r.stop.request_stop();
@@ -180,8 +194,7 @@ void Worker::ReleaseLocked() {
 
 bool Worker::Await(std::chrono::milliseconds timeout, bool for_idle) {
   std::unique_lock lock(mu_);
-  return changed_.wait_for(lock, timeout,
-                           [&] { return reporting_ == 0 && (for_idle ? IdleLocked() : running_ == 0); });
+  return changed_.wait_for(lock, timeout, [&] { return reporting_ == 0 && (for_idle ? IdleLocked() : running_ == 0); });
 }
 
 bool Worker::WorkDoneLocked() const { return running_ == 0 && (active_.empty() || halted_ || stopped_); }
@@ -227,9 +240,9 @@ Worker::FactEntry* Worker::AddFact(const std::string& hash, Fact fact) {
 void Worker::Derive(const std::string& hash) {
   const Fact& fact = facts_.at(hash);
   for (const Workflow::Node& node : workflow_->nodes()) {
-    const bool fed = fact.node.empty() ? node.parents.empty()
-                                       : std::find(node.parents.begin(), node.parents.end(), fact.node) !=
-                                             node.parents.end();
+    const bool fed = fact.node.empty()
+                         ? node.parents.empty()
+                         : std::find(node.parents.begin(), node.parents.end(), fact.node) != node.parents.end();
     if (!fed) continue;
     std::vector<std::string> inputs;
     if (node.kind == Workflow::NodeKind::kJoin) {
@@ -273,11 +286,7 @@ std::vector<Worker::Task> Worker::DispatchReady() {
     r.stop = std::stop_source();
     ++running_;
     if (ctx_.store != nullptr) {
-      Record(Event(kDispatch, 3)
-                 .Text("r").Text(id)
-                 .Text("n").Text(r.node->name)
-                 .Text("a").Int(r.failures + 1)
-                 .Take());
+      Record(Event(kDispatch, 3).Text("r").Text(id).Text("n").Text(r.node->name).Text("a").Int(r.failures + 1).Take());
     }
     tasks.emplace_back(id, r.generation);
     if (r.node->policy.timeout.count() > 0) {
@@ -381,19 +390,26 @@ void Worker::Run(const std::string& id, std::uint64_t generation) {
 void Worker::OnFailure(const std::string& id, Runnable& r, const Status& error, std::chrono::nanoseconds took) {
   const StepPolicy& policy = r.node->policy;
   ++r.failures;
-  const char* outcome = r.failures <= policy.max_retries ? "retry"
-                        : policy.fallback                ? "fallback"
+  const char* outcome = r.failures <= policy.max_retries        ? "retry"
+                        : policy.fallback                       ? "fallback"
                         : policy.on_failure == OnFailure::kSkip ? "skip"
                                                                 : "halt";
   if (ctx_.store != nullptr) {
     Record(Event(kFail, 7)
-               .Text("r").Text(id)
-               .Text("n").Text(r.node->name)
-               .Text("a").Int(r.failures)
-               .Text("us").Int(took.count() / 1000)
-               .Text("e").Text(std::string_view(error.message()).substr(0, kMaxRecordedError))
-               .Text("c").Int(static_cast<int>(error.code()))
-               .Text("o").Text(outcome)
+               .Text("r")
+               .Text(id)
+               .Text("n")
+               .Text(r.node->name)
+               .Text("a")
+               .Int(r.failures)
+               .Text("us")
+               .Int(took.count() / 1000)
+               .Text("e")
+               .Text(std::string_view(error.message()).substr(0, kMaxRecordedError))
+               .Text("c")
+               .Int(static_cast<int>(error.code()))
+               .Text("o")
+               .Text(outcome)
                .Take());
   }
   if (r.failures <= policy.max_retries) {
@@ -438,10 +454,7 @@ void Worker::Complete(const std::string& id, Runnable& r, std::optional<Value> p
   }
   if (ctx_.store != nullptr) {
     CborWriter event = Event(kDone, produced ? (fallback ? 7 : 6) : 4);
-    event.Text("r").Text(id)
-        .Text("n").Text(r.node->name)
-        .Text("us").Int(took.count() / 1000)
-        .Text("f");
+    event.Text("r").Text(id).Text("n").Text(r.node->name).Text("us").Int(took.count() / 1000).Text("f");
     if (produced) {
       event.Text(hash).Text("p").TextArray(r.inputs).Text("root").Text(r.root);
       if (fallback) event.Text("fb").Bool(true);
@@ -470,13 +483,18 @@ Status Worker::AfterChange(std::unique_lock<std::mutex>& lock, bool must_commit)
   std::vector<Task> tasks = DispatchReady();
   bool commit = must_commit;
   switch (options_.checkpoint) {
-    case CheckpointStrategy::kEveryCycle: commit = true; break;
-    case CheckpointStrategy::kOnComplete: commit = commit || WorkDoneLocked(); break;
+    case CheckpointStrategy::kEveryCycle:
+      commit = true;
+      break;
+    case CheckpointStrategy::kOnComplete:
+      commit = commit || WorkDoneLocked();
+      break;
     case CheckpointStrategy::kEveryN:
       commit = commit || completed_since_checkpoint_ >= std::max<std::size_t>(1, options_.checkpoint_every) ||
                WorkDoneLocked();
       break;
-    case CheckpointStrategy::kManual: break;
+    case CheckpointStrategy::kManual:
+      break;
   }
   if (fenced_) commit = false;  // nothing is written for it any more
   Status committed = Status::OK();
@@ -749,11 +767,18 @@ Value Worker::StateSnapshot() const {
     if (r.failures > 0) failures[id] = r.failures;
     if (r.running) dispatched.push_back(id);
   }
-  return Value{{"w", workflow_->name()},   {"v", workflow_->version()}, {"fp", workflow_->fingerprint()},
-               {"inputs", inputs_},        {"facts", facts},            {"done", done},
-               {"failures", failures},     {"dispatched", dispatched},  {"completed", completed_},
+  return Value{{"w", workflow_->name()},
+               {"v", workflow_->version()},
+               {"fp", workflow_->fingerprint()},
+               {"inputs", inputs_},
+               {"facts", facts},
+               {"done", done},
+               {"failures", failures},
+               {"dispatched", dispatched},
+               {"completed", completed_},
                {"halted", halted_ && !halted_by_store_},
-               {"error", halt_error_.message()}, {"code", static_cast<int>(halt_error_.code())}};
+               {"error", halt_error_.message()},
+               {"code", static_cast<int>(halt_error_.code())}};
 }
 
 // --- Resume --------------------------------------------------------------------
@@ -763,9 +788,7 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
   // Claimed before anything is read: a replicated store then serves the
   // reads below with every write of the previous owner (linearizable).
   if (Status claimed = ClaimLocked(); !claimed.ok()) return claimed;
-  auto corrupt = [this](const std::string& what) {
-    return Status::Corruption("workflow '" + id_ + "': " + what);
-  };
+  auto corrupt = [this](const std::string& what) { return Status::Corruption("workflow '" + id_ + "': " + what); };
   std::set<std::string> dispatched;  // runnables dispatched before the crash
   try {
     Result<Snapshot> snap = ctx_.store->LoadSnapshot(id_);
@@ -778,8 +801,11 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
       workflow_ = std::move(*wf);
       inputs_ = state->at("inputs").get<std::uint64_t>();
       for (const Value& f : state->at("facts")) {
-        AddFact(f.at(0).get<std::string>(), Fact{Value(), {}, f.at(1).get<std::string>(),
-                                                  f.at(2).get<std::vector<std::string>>(), f.at(3).get<std::string>()});
+        AddFact(f.at(0).get<std::string>(), Fact{Value(),
+                                                 {},
+                                                 f.at(1).get<std::string>(),
+                                                 f.at(2).get<std::vector<std::string>>(),
+                                                 f.at(3).get<std::string>()});
       }
       for (const Value& id : state->at("done")) done_.insert(id.get<std::string>());
       for (const auto& [id, n] : state->at("failures").items()) replay_failures_[id] = n.get<int>();
@@ -787,8 +813,8 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
       completed_ = state->at("completed").get<std::uint64_t>();
       if (state->at("halted").get<bool>()) {
         halted_ = true;
-        halt_error_ = WithCode(static_cast<Status::Code>(state->at("code").get<int>()),
-                               state->at("error").get<std::string>());
+        halt_error_ =
+            WithCode(static_cast<Status::Code>(state->at("code").get<int>()), state->at("error").get<std::string>());
       }
       cursor_ = snapshot_cursor_ = snap->cursor;
     } else if (!snap.status().IsNotFound()) {
@@ -835,7 +861,7 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
   for (const auto& [id, r] : active_) redispatched_ += dispatched.count(id);
   replay_failures_.clear();
   had_work_on_resume_ = !active_.empty() && !halted_;
-  was_idle_ = !had_work_on_resume_;  // a finished workflow is not "completed" again
+  was_idle_ = !had_work_on_resume_;           // a finished workflow is not "completed" again
   if (!had_work_on_resume_) ReleaseLocked();  // finished: as when it finished (a later input claims it again)
   lock.unlock();
   Notify(ctx_.telemetry->workflow_start, {id_, {}, 0, {}, nullptr});
@@ -867,8 +893,8 @@ Status Worker::ApplyEvent(const Value& e, const DefinitionLookup& lookup, std::s
     if (!e.at("f").is_null()) {
       const std::string node = e.at("n").get<std::string>();
       if (workflow_->Find(node) == nullptr) return Status::Corruption("unknown node '" + node + "'");
-      AddFact(e.at("f").get<std::string>(), Fact{Value(), {}, node, e.at("p").get<std::vector<std::string>>(),
-                                                  e.at("root").get<std::string>()});
+      AddFact(e.at("f").get<std::string>(),
+              Fact{Value(), {}, node, e.at("p").get<std::vector<std::string>>(), e.at("root").get<std::string>()});
     }
   } else if (type == kFail) {
     const std::string id = e.at("r").get<std::string>();

@@ -18,9 +18,9 @@
 #include <deque>
 #include <functional>
 #include <map>
-#include <optional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <stop_token>
 #include <string>
@@ -98,7 +98,7 @@ class Worker : public std::enable_shared_from_this<Worker> {
   struct Fact {
     Value value;
     std::string bytes;  // its encoding, while it waits to be written
-    std::string node;  // "" for an input
+    std::string node;   // "" for an input
     std::vector<std::string> parents;
     std::string root;  // the input it descends from
   };
@@ -107,7 +107,7 @@ class Worker : public std::enable_shared_from_this<Worker> {
     const Workflow::Node* node = nullptr;
     std::vector<std::string> inputs;
     std::string root;
-    int failures = 0;             // failed attempts so far
+    int failures = 0;  // failed attempts so far
     bool running = false;
     std::uint64_t generation = 0;  // results of older attempts are stale
     std::stop_source stop;

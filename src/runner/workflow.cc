@@ -9,9 +9,12 @@ namespace {
 
 const char* KindName(Workflow::NodeKind kind) {
   switch (kind) {
-    case Workflow::NodeKind::kStep: return "step";
-    case Workflow::NodeKind::kJoin: return "join";
-    case Workflow::NodeKind::kRule: return "rule";
+    case Workflow::NodeKind::kStep:
+      return "step";
+    case Workflow::NodeKind::kJoin:
+      return "join";
+    case Workflow::NodeKind::kRule:
+      return "rule";
   }
   return "?";
 }
@@ -103,17 +106,19 @@ Result<std::shared_ptr<const Workflow>> Workflow::Builder::Build() const {
     if (n.name.empty()) return bad("a node has an empty name");
     if (!seen.insert(n.name).second) return bad("two nodes are named '" + n.name + "'");
     for (const std::string& p : n.parents) {
-      if (!seen.count(p) || p == n.name) return bad("node '" + n.name + "' names an unknown (or later) parent '" + p + "'");
+      if (!seen.count(p) || p == n.name)
+        return bad("node '" + n.name + "' names an unknown (or later) parent '" + p + "'");
     }
-    if (n.kind == NodeKind::kJoin && n.parents.size() < 2) return bad("join '" + n.name + "' needs two parents or more");
+    if (n.kind == NodeKind::kJoin && n.parents.size() < 2)
+      return bad("join '" + n.name + "' needs two parents or more");
     if ((n.kind != NodeKind::kJoin && !n.step) || (n.kind == NodeKind::kJoin && !n.join) ||
         (n.kind == NodeKind::kRule && !n.condition)) {
       return bad("node '" + n.name + "' has no function");
     }
     Node resolved = n;
     resolved.policy = Resolve(policies_, n.name);
-    shape.push_back(Value{{"name", n.name}, {"kind", KindName(n.kind)}, {"parents", n.parents},
-                          {"policy", PolicyJson(resolved.policy)}});
+    shape.push_back(Value{
+        {"name", n.name}, {"kind", KindName(n.kind)}, {"parents", n.parents}, {"policy", PolicyJson(resolved.policy)}});
     wf->nodes_.push_back(std::move(resolved));
   }
   wf->fingerprint_ = internal::Sha256Hex(internal::EncodeValue(shape));

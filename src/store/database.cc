@@ -41,8 +41,7 @@ Result<DatabaseOptions> ResolveEtcd(DatabaseOptions out) {
   }
   if (out.dir.empty()) out.dir = "runic";
   if (out.dir.size() > kMaxEtcdNameBytes) {
-    return Status::InvalidArgument("an etcd database name is at most " + std::to_string(kMaxEtcdNameBytes) +
-                                   " bytes");
+    return Status::InvalidArgument("an etcd database name is at most " + std::to_string(kMaxEtcdNameBytes) + " bytes");
   }
   for (const std::string& node : out.nodes) {
     if (node.empty() || node.find_first_of(std::string(" ,\0", 4)) != std::string::npos) {
@@ -132,10 +131,9 @@ Result<std::shared_ptr<Database>> Database::Open(const DatabaseOptions& options)
   reg.open[key];  // opening
   lock.unlock();
 
-  Result<std::unique_ptr<internal::Engine>> engine =
-      !resolved->nodes.empty() ? internal::OpenEtcdEngine(*resolved)
-      : resolved->disc_copies  ? internal::OpenDiskEngine(*resolved)
-                               : internal::OpenMemoryEngine(*resolved);
+  Result<std::unique_ptr<internal::Engine>> engine = !resolved->nodes.empty() ? internal::OpenEtcdEngine(*resolved)
+                                                     : resolved->disc_copies  ? internal::OpenDiskEngine(*resolved)
+                                                                              : internal::OpenMemoryEngine(*resolved);
   std::shared_ptr<DatabaseImpl> impl;
   if (engine.ok()) {
     // The deleter closes the engine, then removes the registry entry.

@@ -29,8 +29,8 @@ class DatabaseImpl {
 
   // Builds the public handles (their constructors are private).
   static std::shared_ptr<Database> MakeDatabase(std::shared_ptr<DatabaseImpl> impl);
-  static Result<std::unique_ptr<Store>> MakeStore(std::shared_ptr<DatabaseImpl> impl,
-                                                  std::string_view runner, const StoreOptions& options);
+  static Result<std::unique_ptr<Store>> MakeStore(std::shared_ptr<DatabaseImpl> impl, std::string_view runner,
+                                                  const StoreOptions& options);
 
  private:
   const DatabaseOptions options_;

@@ -27,8 +27,7 @@ std::vector<Result<std::uint64_t>> RunnerTables::AppendMany(std::span<const Appe
 }
 
 std::int64_t NowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -38,10 +37,8 @@ std::int64_t ToMicros(std::chrono::system_clock::time_point t) {
 
 Status CheckNotTrimmed(std::string_view id, std::uint64_t after, std::uint64_t trimmed) {
   if (after >= trimmed) return Status::OK();
-  return Status::Trimmed(trimmed + 1, "workflow '" + std::string(id) + "': events up to " +
-                                          std::to_string(trimmed) +
-                                          " were trimmed; the first kept sequence is " +
-                                          std::to_string(trimmed + 1));
+  return Status::Trimmed(trimmed + 1, "workflow '" + std::string(id) + "': events up to " + std::to_string(trimmed) +
+                                          " were trimmed; the first kept sequence is " + std::to_string(trimmed + 1));
 }
 
 namespace {

@@ -13,28 +13,50 @@ namespace runic {
 
 const char* StoreOpName(StoreOp op) {
   switch (op) {
-    case StoreOp::kSave: return "save";
-    case StoreOp::kLoad: return "load";
-    case StoreOp::kCheckpoint: return "checkpoint";
-    case StoreOp::kAppend: return "append";
-    case StoreOp::kStream: return "stream";
-    case StoreOp::kSaveSnapshot: return "save_snapshot";
-    case StoreOp::kLoadSnapshot: return "load_snapshot";
-    case StoreOp::kSaveFact: return "save_fact";
-    case StoreOp::kLoadFact: return "load_fact";
-    case StoreOp::kDeleteFact: return "delete_fact";
-    case StoreOp::kDelete: return "delete";
-    case StoreOp::kList: return "list";
-    case StoreOp::kExists: return "exists";
-    case StoreOp::kTrim: return "trim";
-    case StoreOp::kStats: return "stats";
-    case StoreOp::kAppendMany: return "append_many";
-    case StoreOp::kDescribe: return "describe";
-    case StoreOp::kListFacts: return "list_facts";
-    case StoreOp::kImportEvents: return "import_events";
-    case StoreOp::kImportWorkflow: return "import_workflow";
-    case StoreOp::kClaim: return "claim";
-    case StoreOp::kRelease: return "release";
+    case StoreOp::kSave:
+      return "save";
+    case StoreOp::kLoad:
+      return "load";
+    case StoreOp::kCheckpoint:
+      return "checkpoint";
+    case StoreOp::kAppend:
+      return "append";
+    case StoreOp::kStream:
+      return "stream";
+    case StoreOp::kSaveSnapshot:
+      return "save_snapshot";
+    case StoreOp::kLoadSnapshot:
+      return "load_snapshot";
+    case StoreOp::kSaveFact:
+      return "save_fact";
+    case StoreOp::kLoadFact:
+      return "load_fact";
+    case StoreOp::kDeleteFact:
+      return "delete_fact";
+    case StoreOp::kDelete:
+      return "delete";
+    case StoreOp::kList:
+      return "list";
+    case StoreOp::kExists:
+      return "exists";
+    case StoreOp::kTrim:
+      return "trim";
+    case StoreOp::kStats:
+      return "stats";
+    case StoreOp::kAppendMany:
+      return "append_many";
+    case StoreOp::kDescribe:
+      return "describe";
+    case StoreOp::kListFacts:
+      return "list_facts";
+    case StoreOp::kImportEvents:
+      return "import_events";
+    case StoreOp::kImportWorkflow:
+      return "import_workflow";
+    case StoreOp::kClaim:
+      return "claim";
+    case StoreOp::kRelease:
+      return "release";
   }
   return "unknown";
 }
@@ -63,8 +85,8 @@ void Call(const std::function<void(const StoreOpEvent&)>& fn, const StoreOpEvent
 Status CheckSize(const char* what, std::string_view v, std::size_t max) {
   if (v.empty()) return Status::InvalidArgument(std::string(what) + " is empty");
   if (v.size() > max) {
-    return Status::InvalidArgument(std::string(what) + " is " + std::to_string(v.size()) +
-                                   " bytes; the limit is " + std::to_string(max));
+    return Status::InvalidArgument(std::string(what) + " is " + std::to_string(v.size()) + " bytes; the limit is " +
+                                   std::to_string(max));
   }
   return Status::OK();
 }
@@ -395,9 +417,9 @@ Status Store::ImportEvents(std::string_view id, std::uint64_t first_sequence,
   // The last sequence stays below UINT64_MAX: ImportWorkflow's cursor does,
   // so that cursor + 1 (the next append) exists.
   if (checked.ok() && first_sequence > std::numeric_limits<std::uint64_t>::max() - events.size()) {
-    checked = Status::InvalidArgument("import into '" + std::string(id) + "': sequence " +
-                                      std::to_string(first_sequence) + " + " + std::to_string(events.size()) +
-                                      " events is beyond the largest sequence");
+    checked =
+        Status::InvalidArgument("import into '" + std::string(id) + "': sequence " + std::to_string(first_sequence) +
+                                " + " + std::to_string(events.size()) + " events is beyond the largest sequence");
   }
   if (Status w = rep_->db->CheckWritable(); !w.ok()) checked = w;
   return Instrumented(*rep_, StoreOp::kImportEvents, id, total, [&]() -> Status {

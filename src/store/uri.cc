@@ -29,8 +29,8 @@ Result<std::string> PercentDecode(std::string_view in) {
 Result<bool> ParseBool(std::string_view key, std::string_view v) {
   if (v == "1" || v == "true") return true;
   if (v == "0" || v == "false") return false;
-  return Status::InvalidArgument("URI parameter '" + std::string(key) + "' must be 0 or 1, not '" +
-                                 std::string(v) + "'");
+  return Status::InvalidArgument("URI parameter '" + std::string(key) + "' must be 0 or 1, not '" + std::string(v) +
+                                 "'");
 }
 
 Result<std::int64_t> ParseMillis(std::string_view key, std::string_view v) {
@@ -59,8 +59,11 @@ Status ApplyEtcdParam(std::string_view key, const std::string& value, DatabaseOp
     if (!ms.ok()) return ms.status();
     (key == "timeout_ms" ? e.call_timeout : e.lease_ttl) = std::chrono::milliseconds(*ms);
   } else if (key == "ca" || key == "cert" || key == "key" || key == "user" || key == "password") {
-    (key == "ca" ? e.tls_ca_file : key == "cert" ? e.tls_cert_file : key == "key" ? e.tls_key_file
-                                                  : key == "user" ? e.user : e.password) = value;
+    (key == "ca"     ? e.tls_ca_file
+     : key == "cert" ? e.tls_cert_file
+     : key == "key"  ? e.tls_key_file
+     : key == "user" ? e.user
+                     : e.password) = value;
   } else {
     return Status::InvalidArgument("unknown etcd URI parameter '" + std::string(key) +
                                    "' (known: ca, cert, key, user, password, timeout_ms, lease_ttl_ms, "
@@ -80,8 +83,8 @@ Status ApplyParam(std::string_view key, std::string_view value, DatabaseOptions*
     std::size_t n = 0;
     auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
     if (ec != std::errc() || ptr != value.data() + value.size() || value.empty()) {
-      return Status::InvalidArgument("URI parameter 'read_cache_bytes' must be a number, not '" +
-                                     std::string(value) + "'");
+      return Status::InvalidArgument("URI parameter 'read_cache_bytes' must be a number, not '" + std::string(value) +
+                                     "'");
     }
     o->read_cache_bytes = n;
     return Status::OK();
@@ -95,8 +98,9 @@ Status ApplyParam(std::string_view key, std::string_view value, DatabaseOptions*
 Result<DatabaseOptions> Database::ParseUri(std::string_view uri) {
   const std::size_t colon = uri.find(':');
   if (colon == std::string_view::npos || colon == 0) {
-    return Status::InvalidArgument("'" + std::string(uri) +
-                                   "' is not a database URI: expected memory:[NAME], disk://[/PATH] or etcd://HOST:PORT[,...][/NAME]");
+    return Status::InvalidArgument(
+        "'" + std::string(uri) +
+        "' is not a database URI: expected memory:[NAME], disk://[/PATH] or etcd://HOST:PORT[,...][/NAME]");
   }
   const std::string_view scheme = uri.substr(0, colon);
   std::string_view rest = uri.substr(colon + 1);
@@ -122,7 +126,8 @@ Result<DatabaseOptions> Database::ParseUri(std::string_view uri) {
   } else if (scheme == "etcd") {
     // etcd://host:port[,host:port...][/NAME]
     if (!rest.starts_with("//")) {
-      return Status::InvalidArgument("etcd URI '" + std::string(uri) + "' must be etcd://host:port[,host:port...][/NAME]");
+      return Status::InvalidArgument("etcd URI '" + std::string(uri) +
+                                     "' must be etcd://host:port[,host:port...][/NAME]");
     }
     rest.remove_prefix(2);
     const std::size_t slash = rest.find('/');

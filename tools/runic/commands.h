@@ -14,9 +14,9 @@ namespace runic::cli {
 int Runners(const Target& t, bool json);
 int List(const Target& t, const std::string& prefix, bool json);
 struct ShowOptions {
-  std::uint64_t from = 0;     // first event sequence shown; 0: the first one kept
-  std::uint64_t limit = 0;    // 0: all
-  bool follow = false;        // then print new events until interrupted
+  std::uint64_t from = 0;   // first event sequence shown; 0: the first one kept
+  std::uint64_t limit = 0;  // 0: all
+  bool follow = false;      // then print new events until interrupted
 };
 int Show(const Target& t, const std::string& id, const ShowOptions& options);
 int Stats(const Target& t, bool json);

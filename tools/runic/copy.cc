@@ -10,9 +10,9 @@
 #include <filesystem>
 #include <future>
 
+#include "../progress.h"
 #include "commands.h"
 #include "format.h"
-#include "../progress.h"
 
 namespace runic::cli {
 namespace {
@@ -341,7 +341,6 @@ void CopyRunners(Session& from, Session& to, const std::string& what, bool verbo
   }
 }
 
-
 }  // namespace
 
 int Backup(const Target& t, const std::string& dest) {
@@ -356,7 +355,8 @@ int Backup(const Target& t, const std::string& dest) {
   if (!s.ok()) session.Fail(s, "backing up to " + dest);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("backup of %s: %s, %.1f MiB in %.1f s; restore it with: runic restore %s --store disk:///DIR\n",
-              SafeLine(Shown(t.uri)).c_str(), dest.c_str(), static_cast<double>(TreeBytes(dest)) / (1 << 20), secs, dest.c_str());
+              SafeLine(Shown(t.uri)).c_str(), dest.c_str(), static_cast<double>(TreeBytes(dest)) / (1 << 20), secs,
+              dest.c_str());
   return kExitOk;
 }
 

@@ -79,9 +79,8 @@ int Runners(const Target& t, bool json) {
     j["runner"] = name;
     all.push_back(j);
     const std::uint64_t bytes = s->event_bytes + s->log_bytes + s->snapshot_bytes + s->fact_bytes;
-    rows.push_back({name, std::to_string(s->workflows_with_events), std::to_string(s->events),
-                    std::to_string(s->logs), std::to_string(s->snapshots), std::to_string(s->facts),
-                    std::to_string(bytes)});
+    rows.push_back({name, std::to_string(s->workflows_with_events), std::to_string(s->events), std::to_string(s->logs),
+                    std::to_string(s->snapshots), std::to_string(s->facts), std::to_string(bytes)});
   }
   if (json) {
     PrintJson(all);
@@ -199,12 +198,12 @@ int Stats(const Target& t, bool json) {
   if (etcd) {
     std::string members;
     for (const std::string& m : o.nodes) members += (members.empty() ? "" : ", ") + m;
-    std::printf("engine      etcd, database '%s' on members %s\n", SafeLine(o.dir).c_str(),
-                SafeLine(members).c_str());
+    std::printf("engine      etcd, database '%s' on members %s\n", SafeLine(o.dir).c_str(), SafeLine(members).c_str());
     std::printf("durability  every acknowledged write is on a quorum of the members' disks\n");
-    std::printf("backend     %llu bytes (the etcd backend of the member that answered: every database on the "
-                "cluster, with the history not yet compacted)\n",
-                static_cast<unsigned long long>(db->disk_bytes));
+    std::printf(
+        "backend     %llu bytes (the etcd backend of the member that answered: every database on the "
+        "cluster, with the history not yet compacted)\n",
+        static_cast<unsigned long long>(db->disk_bytes));
   } else {
     std::printf("engine      %s%s\ndurability  %s\n", db->engine.c_str(),
                 db->dir.empty() ? "" : (" at " + SafeLine(db->dir)).c_str(),

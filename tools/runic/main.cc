@@ -16,9 +16,10 @@ int main(int argc, char** argv) {
   // A reader that goes away (runic ls | head) ends the output, not the
   // process: destructors still run and remove the read-only view's files.
   std::signal(SIGPIPE, SIG_IGN);
-  CLI::App app{"runic: inspect and maintain Runic stores.\n"
-               "Exit codes: 0 ok, 1 the store failed or refused, 2 bad usage or not confirmed.",
-               "runic"};
+  CLI::App app{
+      "runic: inspect and maintain Runic stores.\n"
+      "Exit codes: 0 ok, 1 the store failed or refused, 2 bad usage or not confirmed.",
+      "runic"};
   app.fallthrough();  // global options may also follow the subcommand
   app.require_subcommand(1);
   std::string store_flag, runner_flag;
@@ -50,7 +51,8 @@ int main(int argc, char** argv) {
       ->callback([&] { code = Runners(target(), json); })
       ->add_flag("--json", json, "one JSON document");
 
-  auto* ls = app.add_subcommand("ls", "the runner's workflows: cursor, events kept, last update, log and snapshot size");
+  auto* ls =
+      app.add_subcommand("ls", "the runner's workflows: cursor, events kept, last update, log and snapshot size");
   ls->add_option("--prefix", prefix, "only ids starting with this");
   ls->add_flag("--json", json, "one JSON document");
   ls->callback([&] { code = List(target(), prefix, json); });
@@ -63,7 +65,9 @@ int main(int argc, char** argv) {
   sh->add_flag("--follow", show.follow, "then print new events as they are appended, until interrupted");
   sh->callback([&] { code = Show(target(), id, show); });
 
-  app.add_subcommand("stats", "per runner and table: counts and bytes; engine, durability, size on disk (etcd: members, backend size)")
+  app.add_subcommand(
+         "stats",
+         "per runner and table: counts and bytes; engine, durability, size on disk (etcd: members, backend size)")
       ->callback([&] { code = Stats(target(), json); })
       ->add_flag("--json", json, "one JSON document");
 
@@ -84,22 +88,28 @@ int main(int argc, char** argv) {
 
   std::string path, from_uri, to_uri;
   bool verbose = false;
-  auto* backup = app.add_subcommand("backup", "a consistent copy of a disk store (also while a service writes it); etcd: use migrate, or etcdctl snapshot save");
+  auto* backup = app.add_subcommand("backup",
+                                    "a consistent copy of a disk store (also while a service writes it); etcd: use "
+                                    "migrate, or etcdctl snapshot save");
   backup->add_option("dest", path, "a missing or empty directory")->required();
   backup->callback([&] { code = Backup(target(), path); });
 
-  auto* restore = app.add_subcommand("restore", "a backup (any disk store) into the store named by --store: a missing or empty disk store, or an etcd database with no runners");
+  auto* restore = app.add_subcommand("restore",
+                                     "a backup (any disk store) into the store named by --store: a missing or empty "
+                                     "disk store, or an etcd database with no runners");
   restore->add_option("source", path, "the backup's directory")->required()->check(CLI::ExistingDirectory);
   restore->callback([&] { code = Restore(target(), path); });
 
-  auto* migrate = app.add_subcommand("migrate", "copy every runner between stores (memory, disk, etcd, either way); redo it when cut short");
+  auto* migrate = app.add_subcommand(
+      "migrate", "copy every runner between stores (memory, disk, etcd, either way); redo it when cut short");
   migrate->add_option("--from", from_uri, "source URI")->required();
   migrate->add_option("--to", to_uri, "destination URI (created when missing)")->required();
   migrate->add_flag("--verbose", verbose, "print each workflow as it is copied");
   migrate->callback([&] { code = Migrate(from_uri, to_uri, verbose); });
 
   int orders = 50, kill_at = 100;
-  auto* demo = app.add_subcommand("demo", "the main job: order workflows on a disk store, killed with SIGKILL, resumed");
+  auto* demo =
+      app.add_subcommand("demo", "the main job: order workflows on a disk store, killed with SIGKILL, resumed");
   demo->add_option("--orders", orders, "orders to run (default 50)")->check(CLI::Range(1, 100000));
   demo->add_option("--kill-at", kill_at, "kill after this many completed steps (default 100)")
       ->check(CLI::Range(1, 100000000));
@@ -109,7 +119,8 @@ int main(int argc, char** argv) {
   // listed here for --help.
   app.add_subcommand("bench", "the benchmark (the program scripts/bench runs): runic bench --help for its options")
       ->allow_extras()
-      ->callback([] { throw Failure("bench takes the benchmark's options only: runic bench [--quick ...]", kExitUsage); });
+      ->callback(
+          [] { throw Failure("bench takes the benchmark's options only: runic bench [--quick ...]", kExitUsage); });
   if (argc >= 2 && std::string(argv[1]) == "bench") {
     try {
       return Bench(std::vector<std::string>(argv + 2, argv + argc));

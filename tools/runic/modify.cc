@@ -45,8 +45,8 @@ int Delete(const Target& t, const std::string& id, bool yes) {
   Store& store = session.store();
   Result<WorkflowSummary> w = store.Describe(id);
   if (!w.ok()) session.Fail(w.status(), "workflow '" + id + "'");
-  Confirm("Delete workflow '" + id + "' (" + std::to_string(w->events) + " events" +
-              (w->has_log ? ", a log" : "") + (w->has_snapshot ? ", a snapshot" : "") + ") from " + t.Where() + "?",
+  Confirm("Delete workflow '" + id + "' (" + std::to_string(w->events) + " events" + (w->has_log ? ", a log" : "") +
+              (w->has_snapshot ? ", a snapshot" : "") + ") from " + t.Where() + "?",
           yes);
   Status s = store.Delete(id);
   if (!s.ok()) session.Fail(s, "deleting '" + id + "'");

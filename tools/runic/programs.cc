@@ -21,7 +21,8 @@ using tools::Clock;
 // executable (installed), then the build tree's path.
 std::string FindProgram(const std::string& name, const char* build_path) {
   std::vector<fs::path> tried;
-  if (const char* env = std::getenv("RUNIC_LIBEXEC"); env != nullptr && *env != '\0') tried.push_back(fs::path(env) / name);
+  if (const char* env = std::getenv("RUNIC_LIBEXEC"); env != nullptr && *env != '\0')
+    tried.push_back(fs::path(env) / name);
   std::error_code ec;
   const fs::path self = fs::read_symlink("/proc/self/exe", ec);
   if (!ec) tried.push_back(self.parent_path().parent_path() / RUNIC_LIBEXEC_SUBDIR / name);
@@ -90,8 +91,9 @@ int Demo(int orders, int kill_at) {
     std::fflush(stdout);
   }
   const int status = run->Wait(Clock::now() + std::chrono::seconds(10));
-  if (!killed) throw Failure("demo: the service ended, or went quiet, before " + std::to_string(kill_at) +
-                             " steps completed (" + tools::DescribeWait(status) + ")");
+  if (!killed)
+    throw Failure("demo: the service ended, or went quiet, before " + std::to_string(kill_at) + " steps completed (" +
+                  tools::DescribeWait(status) + ")");
   std::printf("   the service died (%s): %d steps had completed; %d of %d orders were done\n",
               tools::DescribeWait(status).c_str(), completed, done, orders);
 
@@ -101,9 +103,8 @@ int Demo(int orders, int kill_at) {
   if (resumed != 0) std::printf("   resume exited with status %d\n", resumed);
   std::printf("\n== 3. report: the orders, the execution journal and the store\n");
   std::fflush(stdout);
-  return RunToEnd(service, {"report", dir, std::to_string(orders)}, "   ", std::chrono::seconds(60)) == 0
-             ? kExitOk
-             : kExitFailed;
+  return RunToEnd(service, {"report", dir, std::to_string(orders)}, "   ", std::chrono::seconds(60)) == 0 ? kExitOk
+                                                                                                          : kExitFailed;
 }
 
 int Bench(const std::vector<std::string>& args) {

@@ -4,9 +4,7 @@
 
 namespace runic::cli {
 
-std::string Target::Where() const {
-  return "store " + Shown(uri) + (runner.empty() ? "" : ", runner " + runner);
-}
+std::string Target::Where() const { return "store " + Shown(uri) + (runner.empty() ? "" : ", runner " + runner); }
 
 std::string Shown(const std::string& text) {
   static constexpr std::string_view kKey = "password=";
@@ -65,9 +63,9 @@ Store& Session::store() {
   for (const std::string& r : *runners) names += (names.empty() ? "" : ", ") + r;
   if (names.empty()) names = "none";
   if (target_.runner.empty()) {
-    throw Failure(target_.Where() + ": no runner given: pass --runner NAME or set RUNIC_RUNNER (runners here: " +
-                      names + ")",
-                  kExitUsage);
+    throw Failure(
+        target_.Where() + ": no runner given: pass --runner NAME or set RUNIC_RUNNER (runners here: " + names + ")",
+        kExitUsage);
   }
   bool found = false;
   for (const std::string& r : *runners) found = found || r == target_.runner;

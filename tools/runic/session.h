@@ -19,8 +19,7 @@ constexpr int kExitUsage = 2;   // bad arguments, missing runner, declined confi
 
 // A failure to report: main prints "runic: <message>" and exits with `code`.
 struct Failure : std::runtime_error {
-  Failure(const std::string& message, int exit_code = kExitFailed)
-      : std::runtime_error(message), code(exit_code) {}
+  Failure(const std::string& message, int exit_code = kExitFailed) : std::runtime_error(message), code(exit_code) {}
   int code;
 };
 

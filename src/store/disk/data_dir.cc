@@ -25,8 +25,8 @@ std::string Errno(int err) { return std::strerror(err); }
 // Writes the marker atomically (temporary file, fsync, rename, fsync dir).
 Status WriteMarker(const std::string& dir, bool ready) {
   const std::string tmp = dir + "/" + kMarkerName + ".tmp";
-  const std::string content = std::string(kMagic) + "\nformat-version " + std::to_string(kFormatVersion) +
-                              "\nstate " + (ready ? "ready" : "creating") + "\n";
+  const std::string content = std::string(kMagic) + "\nformat-version " + std::to_string(kFormatVersion) + "\nstate " +
+                              (ready ? "ready" : "creating") + "\n";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return Status::IOError("cannot create " + tmp + ": " + Errno(errno));
   bool ok = ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) && ::fsync(fd) == 0;
@@ -120,7 +120,8 @@ Result<DataDir> DataDir::Open(const std::string& dir, bool create_if_missing) {
     }
     if (ec) return Status::IOError("cannot read directory '" + dir + "': " + ec.message());
     if (!entries.empty()) {
-      return Status::IOError("'" + dir + "' is not empty and is not a Runic database (no RUNIC marker); "
+      return Status::IOError("'" + dir +
+                             "' is not empty and is not a Runic database (no RUNIC marker); "
                              "refusing to use it");
     }
     if (!create_if_missing) return Status::NotFound("no database at '" + dir + "' (create_if_missing is false)");
@@ -200,15 +201,14 @@ Result<DataDir> DataDir::CreateForCopy(const std::string& dir) {
   } else {
     // The topmost missing directory: what to remove should the copy fail.
     fs::path top(dir);
-    for (fs::path p = top.parent_path(); !p.empty() && p != p.root_path() && !fs::exists(p, ec);
-         p = p.parent_path()) {
+    for (fs::path p = top.parent_path(); !p.empty() && p != p.root_path() && !fs::exists(p, ec); p = p.parent_path()) {
       top = p;
     }
     fs::create_directories(fs::path(dir).parent_path(), ec);
     if (ec) return Status::IOError("cannot create '" + fs::path(dir).parent_path().string() + "': " + ec.message());
     if (::mkdir(dir.c_str(), 0700) != 0) {
       const int err = errno;
-      RemoveEmptyParents(dir, top);  // never recursively: another process may be filling them now
+      RemoveEmptyParents(dir, top);           // never recursively: another process may be filling them now
       if (err == EEXIST) return not_empty();  // made by someone else meanwhile
       return Status::IOError("cannot create backup directory '" + dir + "': " + Errno(err));
     }

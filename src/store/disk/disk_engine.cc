@@ -23,10 +23,10 @@
 
 #include <algorithm>
 #include <array>
-#include <filesystem>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -38,17 +38,17 @@
 #include "store/disk/data_dir.h"
 #include "store/disk/group_commit.h"
 #include "store/disk/info_log.h"
-#include "store/keys.h"
 #include "store/disk/read_cache.h"
 #include "store/disk/rocks_options.h"
 #include "store/engine.h"
+#include "store/keys.h"
 
 namespace runic::internal {
 namespace {
 
 enum Table : int { kRunners = 1, kLogs, kCounters, kEvents, kSnapshots, kFacts, kTableCount };
-constexpr std::array<const char*, kTableCount> kTableNames = {
-    "default", "runners", "logs", "counters", "events", "snapshots", "facts"};
+constexpr std::array<const char*, kTableCount> kTableNames = {"default", "runners",   "logs", "counters",
+                                                              "events",  "snapshots", "facts"};
 
 constexpr std::size_t kStripes = 1024;
 
@@ -184,8 +184,8 @@ class DiskIterator final : public EventIterator {
  public:
   // `snapshot` is null on a secondary; the caller's ReadView then keeps
   // Refresh out until this iterator is counted.
-  DiskIterator(std::shared_ptr<const void> database, std::shared_ptr<Shared> shared,
-               const rocksdb::Snapshot* snapshot, std::string wkey, std::uint64_t after, std::uint64_t end)
+  DiskIterator(std::shared_ptr<const void> database, std::shared_ptr<Shared> shared, const rocksdb::Snapshot* snapshot,
+               std::string wkey, std::uint64_t after, std::uint64_t end)
       : database_(std::move(database)),
         shared_(std::move(shared)),
         counted_(*shared_),
@@ -384,7 +384,7 @@ class DiskTables final : public RunnerTables {
     ReadView view(*s_);
     bool found = false;
     Result<Counter> c = s_->ReadCounter(view.Options(), wkey, id, &found);
-    Status st = !c.ok() ? c.status()
+    Status st = !c.ok()  ? c.status()
                 : !found ? Status::NotFound("no event stream for '" + std::string(id) + "'")
                          : CheckNotTrimmed(id, after, c->trimmed);
     if (!st.ok()) return st;
@@ -1012,8 +1012,8 @@ Result<std::unique_ptr<Engine>> OpenReadOnly(const DatabaseOptions& options) {
   auto shared = std::make_shared<Shared>(std::move(*dir), options.read_cache_bytes, /*ro=*/true);
   std::error_code ec;
   if (!std::filesystem::exists(shared->dir.engine_path() + "/CURRENT", ec)) {
-    return Status::Corruption("database " + options.dir + " is missing its engine files (" +
-                              shared->dir.engine_path() + "/CURRENT); were they moved or deleted?");
+    return Status::Corruption("database " + options.dir + " is missing its engine files (" + shared->dir.engine_path() +
+                              "/CURRENT); were they moved or deleted?");
   }
   Result<std::string> secondary = MakeSecondaryDir();
   if (!secondary.ok()) return secondary.status();
@@ -1051,8 +1051,8 @@ Result<std::unique_ptr<Engine>> OpenDiskEngine(const DatabaseOptions& options) {
   std::error_code ec;
   o.create_if_missing = !shared->dir.ready();
   if (shared->dir.ready() && !std::filesystem::exists(shared->dir.engine_path() + "/CURRENT", ec)) {
-    return Status::Corruption("database " + options.dir + " is missing its engine files (" +
-                              shared->dir.engine_path() + "/CURRENT); were they moved or deleted?");
+    return Status::Corruption("database " + options.dir + " is missing its engine files (" + shared->dir.engine_path() +
+                              "/CURRENT); were they moved or deleted?");
   }
   std::filesystem::create_directories(shared->dir.engine_path(), ec);
   if (ec) return Status::IOError("cannot create " + shared->dir.engine_path() + ": " + ec.message());

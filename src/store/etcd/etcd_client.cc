@@ -57,8 +57,9 @@ Status FinalStatus(const char* what, const grpc::Status& st) {
   const std::string msg = std::string("etcd ") + what + ": " + st.error_message();
   switch (st.error_code()) {
     case grpc::StatusCode::RESOURCE_EXHAUSTED:
-      return Status::IOError(msg + " (the cluster is over its quota: compact, defragment and disarm the "
-                                   "NOSPACE alarm; see the README)");
+      return Status::IOError(msg +
+                             " (the cluster is over its quota: compact, defragment and disarm the "
+                             "NOSPACE alarm; see the README)");
     case grpc::StatusCode::PERMISSION_DENIED:
       return Status::InvalidArgument(msg + " (the etcd user lacks permission)");
     case grpc::StatusCode::OUT_OF_RANGE:
@@ -183,9 +184,8 @@ Status Client::Authenticate(Deadline deadline) {
   req.set_name(options_.user);
   req.set_password(options_.password);
   pb::AuthenticateResponse resp;
-  Status s = Invoke("authenticate", Kind::kRead, deadline, [&](Member& m, grpc::ClientContext* ctx) {
-    return m.auth->Authenticate(ctx, req, &resp);
-  });
+  Status s = Invoke("authenticate", Kind::kRead, deadline,
+                    [&](Member& m, grpc::ClientContext* ctx) { return m.auth->Authenticate(ctx, req, &resp); });
   if (!s.ok()) return s;
   std::unique_lock token_lock(token_mu_);
   token_ = resp.token();
@@ -227,8 +227,8 @@ Status Client::Invoke(const char* what, Kind kind, Deadline deadline, Call&& cal
         return FinalStatus(what, st);
       case Next::kAmbiguous: {
         next_member();
-        return Status::OutcomeUnknown(std::string("etcd ") + what + " may or may not have been applied (" +
-                                      last_error + ")");
+        return Status::OutcomeUnknown(std::string("etcd ") + what + " may or may not have been applied (" + last_error +
+                                      ")");
       }
       case Next::kReauth:
         if (options_.user.empty() || ++reauths > 3) return FinalStatus(what, st);
@@ -266,9 +266,8 @@ Result<std::int64_t> Client::LeaseGrant(std::int64_t ttl_seconds, Deadline deadl
   pb::LeaseGrantResponse resp;
   // A grant whose outcome is unknown leaves at most an unused lease, which
   // expires: safe to retry as a read.
-  Status s = Invoke("lease grant", Kind::kRead, deadline, [&](Member& m, grpc::ClientContext* ctx) {
-    return m.lease->LeaseGrant(ctx, req, &resp);
-  });
+  Status s = Invoke("lease grant", Kind::kRead, deadline,
+                    [&](Member& m, grpc::ClientContext* ctx) { return m.lease->LeaseGrant(ctx, req, &resp); });
   if (!s.ok()) return s;
   if (!resp.error().empty()) return Status::Unavailable("etcd lease grant: " + resp.error());
   return resp.id();
@@ -298,16 +297,14 @@ Status Client::LeaseRevoke(std::int64_t lease, Deadline deadline) {
   pb::LeaseRevokeRequest req;
   req.set_id(lease);
   pb::LeaseRevokeResponse resp;
-  return Invoke("lease revoke", Kind::kRead, deadline, [&](Member& m, grpc::ClientContext* ctx) {
-    return m.lease->LeaseRevoke(ctx, req, &resp);
-  });
+  return Invoke("lease revoke", Kind::kRead, deadline,
+                [&](Member& m, grpc::ClientContext* ctx) { return m.lease->LeaseRevoke(ctx, req, &resp); });
 }
 
 Status Client::MemberStatus(pb::StatusResponse* resp, Deadline deadline) {
   pb::StatusRequest req;
-  return Invoke("status", Kind::kRead, deadline, [&](Member& m, grpc::ClientContext* ctx) {
-    return m.maintenance->Status(ctx, req, resp);
-  });
+  return Invoke("status", Kind::kRead, deadline,
+                [&](Member& m, grpc::ClientContext* ctx) { return m.maintenance->Status(ctx, req, resp); });
 }
 
 }  // namespace runic::internal::etcd

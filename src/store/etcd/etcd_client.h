@@ -86,7 +86,7 @@ class Client {
   std::vector<std::unique_ptr<Member>> members_;
   std::atomic<std::size_t> current_{0};  // the member calls go to first
   mutable std::shared_mutex token_mu_;
-  std::string token_;  // guarded by token_mu_
+  std::string token_;   // guarded by token_mu_
   std::mutex auth_mu_;  // one re-authentication at a time
   std::atomic<std::uint64_t> commits_{0};
 };

@@ -294,14 +294,14 @@ class Cluster {
   const std::string root_;
   const bool read_only_;
 
-  std::mutex grant_mu_;  // one lease grant at a time
+  std::mutex grant_mu_;           // one lease grant at a time
   std::shared_mutex release_mu_;  // claims (shared) vs background releases
   std::mutex mu_;
   std::condition_variable wake_;
   bool stop_ = false;
   std::int64_t lease_ = 0;
   bool lost_ = false;
-  std::unordered_map<std::string, std::string> owned_;  // owner key -> token
+  std::unordered_map<std::string, std::string> owned_;                 // owner key -> token
   std::vector<std::pair<std::string, std::string>> pending_releases_;  // (owner key, token)
   std::thread keepalive_;
 
@@ -405,8 +405,8 @@ class EtcdTables final : public RunnerTables, public std::enable_shared_from_thi
       Result<CounterState> c = ReadCounter(id, deadline, c_->LinearizableFor(owner));
       if (!c.ok()) return c.status();
       if (cursor > c->value.cursor) {
-        return Status::InvalidArgument("snapshot cursor " + std::to_string(cursor) + " is above workflow " +
-                                       Quote(id) + " counter " + std::to_string(c->value.cursor));
+        return Status::InvalidArgument("snapshot cursor " + std::to_string(cursor) + " is above workflow " + Quote(id) +
+                                       " counter " + std::to_string(c->value.cursor));
       }
       pb::TxnRequest txn;
       CompareMod(&txn, counter_key, c->mod_revision);
@@ -832,9 +832,9 @@ Result<std::uint64_t> EtcdTables::Append(std::string_view id, std::span<const st
     std::size_t ops = 0, bytes = 0;
     for (auto it = queue_.begin(); it != queue_.end();) {
       AppendJob* j = *it;
-      if (ids.contains(j->in->id) || (!batch.empty() && (batch.size() == kMaxTxnOps / 2 ||
-                                                         ops + j->Ops() > kMaxTxnOps ||
-                                                         bytes + j->Bytes() > kMaxRequestBytes))) {
+      if (ids.contains(j->in->id) ||
+          (!batch.empty() &&
+           (batch.size() == kMaxTxnOps / 2 || ops + j->Ops() > kMaxTxnOps || bytes + j->Bytes() > kMaxRequestBytes))) {
         ++it;
         continue;
       }
@@ -904,9 +904,9 @@ void EtcdTables::Commit(std::span<AppendJob*> jobs, Deadline deadline) {
     std::erase_if(pending, [](AppendJob* j) { return j->result.has_value(); });
     for (AppendJob* j : pending) {
       if (j->in->expected_cursor && *j->in->expected_cursor != j->state.value.cursor) {
-        j->result = Status::Conflict("workflow " + Quote(j->in->id) + " is at cursor " +
-                                     std::to_string(j->state.value.cursor) + ", not the expected " +
-                                     std::to_string(*j->in->expected_cursor));
+        j->result =
+            Status::Conflict("workflow " + Quote(j->in->id) + " is at cursor " + std::to_string(j->state.value.cursor) +
+                             ", not the expected " + std::to_string(*j->in->expected_cursor));
       }
     }
     std::erase_if(pending, [](AppendJob* j) { return j->result.has_value(); });
@@ -918,9 +918,9 @@ void EtcdTables::Commit(std::span<AppendJob*> jobs, Deadline deadline) {
       // when any of its workflows moved, which under contention can go on
       // and on, while on its own each append only waits for its workflow.
       const std::size_t max_jobs = round == 0 ? kMaxTxnOps / 2 : 1;
-      while (end < pending.size() && (end == begin || (end - begin < max_jobs &&
-                                                       ops + pending[end]->Ops() <= kMaxTxnOps &&
-                                                       bytes + pending[end]->Bytes() <= kMaxRequestBytes))) {
+      while (end < pending.size() &&
+             (end == begin || (end - begin < max_jobs && ops + pending[end]->Ops() <= kMaxTxnOps &&
+                               bytes + pending[end]->Bytes() <= kMaxRequestBytes))) {
         ops += pending[end]->Ops();
         bytes += pending[end]->Bytes();
         ++end;
@@ -976,7 +976,8 @@ void EtcdTables::CommitChunk(std::span<AppendJob*> chunk, Deadline deadline) {
       c_->Uncache(j->counter_key);
       j->result = Status::OutcomeUnknown("append to " + Quote(j->in->id) +
                                          " may or may not have been applied; read its counter (linearizably) to "
-                                         "find out: " + s.message());
+                                         "find out: " +
+                                         s.message());
     }
   };
   auto retry_later = [&] {  // the jobs go round again with fresh states
@@ -1235,7 +1236,7 @@ class EtcdEventIterator final : public EventIterator {
 };
 
 Result<std::unique_ptr<EventIterator>> EtcdTables::Stream(std::string_view id, std::uint64_t after,
-                                                           std::shared_ptr<const void> database) {
+                                                          std::shared_ptr<const void> database) {
   const bool linearizable = c_->LinearizableFor(k_.Owner(id));
   std::int64_t revision = 0;
   Result<CounterState> c = ReadCounter(id, c_->client().NewDeadline(), linearizable, &revision);
@@ -1547,8 +1548,8 @@ class EtcdEngine final : public Engine {
 Result<std::unique_ptr<Engine>> OpenEtcdEngine(const DatabaseOptions& options) {
   Result<std::unique_ptr<etcd::Client>> client = etcd::Client::Connect(options.nodes, options.etcd);
   if (!client.ok()) return client.status();
-  auto cluster = std::make_shared<etcd::Cluster>(std::move(*client), etcd::DatabaseRoot(options.dir),
-                                                 options.read_only);
+  auto cluster =
+      std::make_shared<etcd::Cluster>(std::move(*client), etcd::DatabaseRoot(options.dir), options.read_only);
   auto engine = std::make_unique<etcd::EtcdEngine>(std::move(cluster), options.dir);
   if (!options.create_if_missing || options.read_only) {
     // A database on etcd exists once a runner's tables were opened in it.

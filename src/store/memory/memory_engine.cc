@@ -9,11 +9,11 @@
 // workflow, not from open streams, so an open stream keeps its view.
 #include <algorithm>
 #include <array>
-#include <cstring>
-#include <memory>
 #include <atomic>
+#include <cstring>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <queue>
 #include <shared_mutex>
@@ -73,8 +73,8 @@ struct Workflow {
 // Hands out one chunk's events per page.
 class MemoryIterator final : public EventIterator {
  public:
-  MemoryIterator(std::shared_ptr<const void> database, std::vector<std::shared_ptr<Chunk>> chunks,
-                 std::uint64_t after, std::uint64_t end)
+  MemoryIterator(std::shared_ptr<const void> database, std::vector<std::shared_ptr<Chunk>> chunks, std::uint64_t after,
+                 std::uint64_t end)
       : database_(std::move(database)), chunks_(std::move(chunks)), next_(after + 1), end_(end) {
     NextPage();
   }
@@ -89,7 +89,7 @@ class MemoryIterator final : public EventIterator {
     next_ += count;
   }
 
-  const std::shared_ptr<const void> database_;  // released last
+  const std::shared_ptr<const void> database_;        // released last
   const std::vector<std::shared_ptr<Chunk>> chunks_;  // chunks_[0] holds sequence after + 1
   std::size_t chunk_ = 0;
   std::uint64_t next_;  // first sequence of the next page
@@ -158,7 +158,8 @@ class MemoryTables final : public RunnerTables {
     const std::uint64_t from = after / kChunkEvents - w->first_chunk;
     const std::uint64_t to = (w->counter - 1) / kChunkEvents - w->first_chunk;
     std::vector<std::shared_ptr<Chunk>> chunks(w->chunks.begin() + from, w->chunks.begin() + to + 1);
-    return std::unique_ptr<EventIterator>(new MemoryIterator(std::move(database), std::move(chunks), after, w->counter));
+    return std::unique_ptr<EventIterator>(
+        new MemoryIterator(std::move(database), std::move(chunks), after, w->counter));
   }
 
   Status SaveSnapshot(std::string_view id, std::uint64_t cursor, std::string_view bytes) override {
@@ -245,8 +246,8 @@ class MemoryTables final : public RunnerTables {
       sum.snapshot_cursor = w->snapshot->cursor;
       sum.snapshot_bytes = w->snapshot->bytes.size();
     }
-    sum.updated_at = std::chrono::system_clock::time_point(
-        std::chrono::microseconds(std::max(w->updated_at_us, w->appended_at_us)));
+    sum.updated_at =
+        std::chrono::system_clock::time_point(std::chrono::microseconds(std::max(w->updated_at_us, w->appended_at_us)));
     return sum;
   }
 
@@ -419,8 +420,8 @@ class MemoryTables final : public RunnerTables {
                                    std::string(id) + "' counter " + std::to_string(counter));
   }
   static Status TrimAboveCounter(std::string_view id, std::uint64_t cursor, std::uint64_t counter) {
-    return Status::InvalidArgument("trim cursor " + std::to_string(cursor) + " is above workflow '" +
-                                   std::string(id) + "' counter " + std::to_string(counter));
+    return Status::InvalidArgument("trim cursor " + std::to_string(cursor) + " is above workflow '" + std::string(id) +
+                                   "' counter " + std::to_string(counter));
   }
 
   std::shared_mutex mu_;
