@@ -38,14 +38,6 @@ class DatabaseImpl {
   const std::unique_ptr<internal::Engine> engine_;
 };
 
-namespace internal {
-// Engine factories. `options` are resolved (absolute dir for disk).
-Result<std::unique_ptr<Engine>> OpenMemoryEngine(const DatabaseOptions& options);
-Result<std::unique_ptr<Engine>> OpenDiskEngine(const DatabaseOptions& options);
-// `options.nodes` is not empty; `options.dir` names the database.
-Result<std::unique_ptr<Engine>> OpenEtcdEngine(const DatabaseOptions& options);
-}  // namespace internal
-
 }  // namespace runic
 
 #endif  // RUNIC_SRC_STORE_DATABASE_IMPL_H_

@@ -111,6 +111,12 @@ Status CheckNotTrimmed(std::string_view id, std::uint64_t after, std::uint64_t t
 // An EventIterator over nothing, or failed with `status`.
 std::unique_ptr<EventIterator> EmptyIterator(Status status = Status::OK());
 
+// Engine factories. `options` are resolved (absolute dir for disk).
+Result<std::unique_ptr<Engine>> OpenMemoryEngine(const DatabaseOptions& options);
+Result<std::unique_ptr<Engine>> OpenDiskEngine(const DatabaseOptions& options);
+// `options.nodes` is not empty; `options.dir` names the database.
+Result<std::unique_ptr<Engine>> OpenEtcdEngine(const DatabaseOptions& options);
+
 }  // namespace runic::internal
 
 #endif  // RUNIC_SRC_STORE_ENGINE_H_

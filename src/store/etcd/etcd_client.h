@@ -1,8 +1,9 @@
 // A gRPC client for an etcd cluster: one channel per member, fail-over
 // across them, a deadline on every call, TLS and user/password auth.
 //
-// It knows etcd, not Runic: the engine (etcd_engine.cc) decides what a
-// failed write means. What this class guarantees is the classification:
+// It knows etcd, not Runic: the engine (etcd_tables.cc,
+// etcd_append_combiner.cc) decides what a failed write means. What this
+// class guarantees is the classification:
 //   - ok: the call was applied (writes) or answered (reads);
 //   - kOutcomeUnknown from a write: it may have been applied (sent, then the
 //     member died, the leader changed, or the deadline passed);

@@ -26,7 +26,7 @@
 // events imported and not (yet) made part of the workflow.
 //   owner    = the owner's lease id
 // The nonces let a client whose append timed out find out whether it was
-// applied (etcd_engine.cc, Reconcile).
+// applied (etcd_append_combiner.cc, Reconcile).
 #ifndef RUNIC_SRC_STORE_ETCD_ETCD_KEYS_H_
 #define RUNIC_SRC_STORE_ETCD_ETCD_KEYS_H_
 

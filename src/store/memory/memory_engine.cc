@@ -19,7 +19,6 @@
 #include <shared_mutex>
 #include <unordered_map>
 
-#include "store/database_impl.h"
 #include "store/engine.h"
 
 namespace runic::internal {
