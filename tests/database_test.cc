@@ -677,6 +677,7 @@ class AppendRounds {
 
   // Cursors acknowledged so far, by workflow id.
   const std::map<std::string, std::uint64_t>& acked() const { return acked_; }
+  pid_t pid() const { return helper_->pid(); }
 
  private:
   std::unique_ptr<test::ChildProcess> helper_;
@@ -707,6 +708,23 @@ std::map<std::string, std::uint64_t> VerifiedHelperCursors(Store& store,
     out[id] = n;
   }
   return out;
+}
+
+// A database another process holds is refused with kInUse, and the message
+// names that process, so that whoever sees it knows what to stop.
+TEST(DataDirectory, InUseNamesTheProcessThatHoldsTheDatabase) {
+  test::TempDir tmp;
+  const std::string dir = tmp.Sub("db");
+  AppendRounds rounds(dir, 1, 1);
+  ASSERT_TRUE(rounds.Ready());
+  Result<std::shared_ptr<Database>> db = Database::Open(Disk(dir));
+  ASSERT_TRUE(db.status().IsInUse()) << db.status().ToString();
+  const std::string message = db.status().message();
+  EXPECT_NE(message.find("is in use by another process"), std::string::npos) << message;
+  EXPECT_NE(message.find("(pid " + std::to_string(rounds.pid()) + ", append_helper)"), std::string::npos) << message;
+  EXPECT_TRUE(rounds.Finish());
+  // Once the holder is gone, the database opens.
+  EXPECT_TRUE(Database::Open(Disk(dir)).ok());
 }
 
 // append_helper holds the database and appends in rounds; this process reads

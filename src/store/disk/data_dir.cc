@@ -3,13 +3,16 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <sstream>
 #include <vector>
 
 namespace runic::internal {
@@ -76,6 +79,46 @@ std::vector<fs::path> Entries(const std::string& dir, std::size_t max, std::erro
   return out;
 }
 
+// "pid N, name" of the process holding the lock of data directory `dir`,
+// or "" when it cannot be told. The lock is a flock(2) on the directory,
+// which fcntl(F_GETLK) does not report; nor may this process open the
+// holder's RocksDB LOCK file to ask: closing any descriptor of a file drops
+// every fcntl lock this process holds on it. /proc/locks lists the holders
+// of both kinds of lock by device and inode, and needs no descriptor.
+std::string LockHolder(const std::string& dir) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) return "";
+  std::ifstream locks("/proc/locks");
+  std::string line;
+  // Bounded: the table has one line per lock held on the machine.
+  for (int n = 0; n < 100000 && std::getline(locks, line); ++n) {
+    // "1: FLOCK  ADVISORY  WRITE 1234 fe:00:10953571 0 EOF"; waiters have
+    // "->" after the number and hold nothing.
+    std::istringstream in(line);
+    std::string number, kind, mode, access, device;
+    long pid = 0;
+    if (!(in >> number >> kind) || kind == "->") continue;
+    if (!(in >> mode >> access >> pid >> device) || pid <= 0) continue;
+    // The device's major and minor numbers are in hex, the inode in decimal.
+    unsigned major_no = 0, minor_no = 0;
+    unsigned long long inode = 0;
+    if (std::sscanf(device.c_str(), "%x:%x:%llu", &major_no, &minor_no, &inode) != 3) continue;
+    if (major_no != major(st.st_dev) || minor_no != minor(st.st_dev) || inode != st.st_ino) continue;
+    std::string name;
+    std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+    std::getline(comm, name);
+    return "pid " + std::to_string(pid) + (name.empty() ? "" : ", " + name);
+  }
+  return "";
+}
+
+// " (pid N, name)" for an InUse message, so that whoever reads it knows
+// which process to stop; "" when the holder cannot be told.
+std::string HolderSuffix(const std::string& dir) {
+  const std::string holder = LockHolder(dir);
+  return holder.empty() ? "" : " (" + holder + ")";
+}
+
 }  // namespace
 
 Result<DataDir> DataDir::Open(const std::string& dir, bool create_if_missing) {
@@ -103,7 +146,9 @@ Result<DataDir> DataDir::Open(const std::string& dir, bool create_if_missing) {
   if (fd < 0) return Status::IOError("cannot open data directory '" + dir + "': " + Errno(errno));
   DataDir locked(dir, fd);
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EWOULDBLOCK) return Status::InUse("database " + dir + " is in use by another process");
+    if (errno == EWOULDBLOCK) {
+      return Status::InUse("database " + dir + " is in use by another process" + HolderSuffix(dir));
+    }
     return Status::IOError("cannot lock '" + dir + "': " + Errno(errno));
   }
 
@@ -228,7 +273,9 @@ Result<DataDir> DataDir::CreateForCopy(const std::string& dir) {
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
     copy.created_.clear();  // someone else's now: leave it
-    if (err == EWOULDBLOCK) return Status::InUse("backup directory " + dir + " is in use by another process");
+    if (err == EWOULDBLOCK) {
+      return Status::InUse("backup directory " + dir + " is in use by another process" + HolderSuffix(dir));
+    }
     return Status::IOError("cannot lock '" + dir + "': " + Errno(err));
   }
   // Checked again under the lock: a process that opened it as a database
