@@ -262,6 +262,34 @@ TEST_P(RunnerTest, RetriesWaitTheirBackoffOnTheInjectedClock) {
   }
 }
 
+TEST_P(RunnerTest, EventTimesAreTheInjectedClocksWallTime) {
+  if (!has_store()) GTEST_SKIP() << "no events without a store";
+  const auto t0 = std::chrono::system_clock::time_point(std::chrono::seconds(1893456000));  // 2030-01-01 UTC
+  auto clock = std::make_shared<ManualClock>(t0);
+  runner_ = MakeRunner(clock);
+  auto wf = *Workflow::Builder("timed", 1).Step("one", AddOne()).Build();
+  ASSERT_TRUE(runner_->StartWorkflow("wf", wf).ok());
+  ASSERT_TRUE(runner_->Run("wf", 1).ok());
+  ASSERT_TRUE(runner_->AwaitIdle("wf", 5s).ok());
+  clock->Advance(90s);
+  ASSERT_TRUE(runner_->Run("wf", 2).ok());
+  ASSERT_TRUE(runner_->AwaitIdle("wf", 5s).ok());
+  ASSERT_TRUE(runner_->Checkpoint("wf").ok());
+
+  const std::int64_t t0_us = 1893456000LL * 1000000;
+  std::vector<std::int64_t> times;
+  Result<std::unique_ptr<EventIterator>> it = store_->Stream("wf");
+  ASSERT_TRUE(it.ok());
+  for (; (*it)->Valid(); (*it)->Next()) {
+    std::string_view v = (*it)->value();
+    times.push_back(Value::from_cbor(v.begin(), v.end()).at("at").get<std::int64_t>());
+  }
+  // start, input, dispatch, done at t0; the second input's events 90 s later.
+  ASSERT_EQ(times.size(), 7u);
+  for (std::size_t i = 0; i < 4; ++i) EXPECT_EQ(times[i], t0_us) << "event " << i;
+  for (std::size_t i = 4; i < 7; ++i) EXPECT_EQ(times[i], t0_us + 90'000'000) << "event " << i;
+}
+
 TEST_P(RunnerTest, TimeoutStopsACooperativeStep) {
   auto clock = std::make_shared<ManualClock>();
   runner_ = MakeRunner(clock);

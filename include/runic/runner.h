@@ -102,7 +102,7 @@ struct RunnerOptions {
   // keeps its thread until it returns; the other threads go on, and
   // timeouts and retries are handled on a separate timer thread.
   std::size_t threads = 0;
-  // Default: Clock::Steady().
+  // Default: Clock::Real().
   std::shared_ptr<Clock> clock;
   RunnerTelemetry telemetry;
 };

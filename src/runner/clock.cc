@@ -5,23 +5,33 @@ namespace runic {
 Clock::~Clock() = default;
 
 namespace {
-class SteadyClock final : public Clock {
+class RealClock final : public Clock {
  public:
   time_point Now() override { return std::chrono::steady_clock::now(); }
+  wall_time_point WallNow() override { return std::chrono::system_clock::now(); }
   void WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, time_point deadline) override {
     cv.wait_until(lock, deadline);
   }
 };
 }  // namespace
 
-std::shared_ptr<Clock> Clock::Steady() {
-  static const std::shared_ptr<Clock> clock = std::make_shared<SteadyClock>();
+std::shared_ptr<Clock> Clock::Real() {
+  static const std::shared_ptr<Clock> clock = std::make_shared<RealClock>();
   return clock;
 }
+
+ManualClock::ManualClock() : ManualClock(std::chrono::system_clock::now()) {}
+
+ManualClock::ManualClock(wall_time_point wall_start) : wall_now_(wall_start) {}
 
 Clock::time_point ManualClock::Now() {
   std::lock_guard lock(mu_);
   return now_;
+}
+
+Clock::wall_time_point ManualClock::WallNow() {
+  std::lock_guard lock(mu_);
+  return wall_now_;
 }
 
 void ManualClock::WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, time_point deadline) {
@@ -43,6 +53,7 @@ void ManualClock::Advance(std::chrono::nanoseconds by) {
   {
     std::lock_guard lock(mu_);
     now_ += std::chrono::duration_cast<std::chrono::steady_clock::duration>(by);
+    wall_now_ += std::chrono::duration_cast<std::chrono::system_clock::duration>(by);
     waiters = waiters_;
   }
   for (std::condition_variable* cv : waiters) cv->notify_all();

@@ -87,7 +87,7 @@ Result<std::unique_ptr<Runner>> Runner::Create(RunnerOptions options) {
   auto impl = std::make_unique<Impl>();
   const std::size_t threads =
       options.threads != 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
-  impl->clock = options.clock ? options.clock : Clock::Steady();
+  impl->clock = options.clock ? options.clock : Clock::Real();
   impl->options = std::move(options);
   impl->pool = std::make_unique<internal::ThreadPool>(threads);
   impl->timer = std::make_unique<internal::Timer>(impl->clock);

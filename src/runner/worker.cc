@@ -22,17 +22,13 @@ constexpr const char* kDispatch = "dispatch";
 constexpr const char* kDone = "done";
 constexpr const char* kFail = "fail";
 
-// An event's `at`.
-std::int64_t WallMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // An event's head: a map of `fields` entries besides t and at, which it
-// writes.
-CborWriter Event(const char* type, std::size_t fields) {
+// writes. `at` is the clock's wall time in UTC microseconds.
+CborWriter Event(Clock& clock, const char* type, std::size_t fields) {
+  const std::int64_t at =
+      std::chrono::duration_cast<std::chrono::microseconds>(clock.WallNow().time_since_epoch()).count();
   CborWriter w;
-  w.Map(fields + 2).Text("t").Text(type).Text("at").Int(WallMicros());
+  w.Map(fields + 2).Text("t").Text(type).Text("at").Int(at);
   return w;
 }
 
@@ -100,7 +96,7 @@ Status Worker::Start() {
   std::unique_lock lock(mu_);
   // Nothing is written for a workflow that another runner holds.
   if (Status claimed = ClaimLocked(); !claimed.ok()) return claimed;
-  Record(Event(kStart, 3)
+  Record(Event(*ctx_.clock, kStart, 3)
              .Text("w")
              .Text(workflow_->name())
              .Text("v")
@@ -132,7 +128,7 @@ Status Worker::AddInput(Value input) {
   if (ctx_.store == nullptr) bytes.clear();
   FactEntry* entry = AddFact(hash, Fact{std::move(input), std::move(bytes), "", parents, hash});
   if (ctx_.store != nullptr && entry != nullptr) pending_facts_.push_back(entry);
-  Record(Event(kInput, 2).Text("f").Text(hash).Text("o").Uint(ordinal).Take());
+  Record(Event(*ctx_.clock, kInput, 2).Text("f").Text(hash).Text("o").Uint(ordinal).Take());
   Derive(hash);
   was_idle_ = false;
   return AfterChange(lock, /*must_commit=*/true);
@@ -286,7 +282,14 @@ std::vector<Worker::Task> Worker::DispatchReady() {
     r.stop = std::stop_source();
     ++running_;
     if (ctx_.store != nullptr) {
-      Record(Event(kDispatch, 3).Text("r").Text(id).Text("n").Text(r.node->name).Text("a").Int(r.failures + 1).Take());
+      Record(Event(*ctx_.clock, kDispatch, 3)
+                 .Text("r")
+                 .Text(id)
+                 .Text("n")
+                 .Text(r.node->name)
+                 .Text("a")
+                 .Int(r.failures + 1)
+                 .Take());
     }
     tasks.emplace_back(id, r.generation);
     if (r.node->policy.timeout.count() > 0) {
@@ -395,7 +398,7 @@ void Worker::OnFailure(const std::string& id, Runnable& r, const Status& error, 
                         : policy.on_failure == OnFailure::kSkip ? "skip"
                                                                 : "halt";
   if (ctx_.store != nullptr) {
-    Record(Event(kFail, 7)
+    Record(Event(*ctx_.clock, kFail, 7)
                .Text("r")
                .Text(id)
                .Text("n")
@@ -453,7 +456,7 @@ void Worker::Complete(const std::string& id, Runnable& r, std::optional<Value> p
     hash = FactHash(bytes, r.node->name, r.inputs);
   }
   if (ctx_.store != nullptr) {
-    CborWriter event = Event(kDone, produced ? (fallback ? 7 : 6) : 4);
+    CborWriter event = Event(*ctx_.clock, kDone, produced ? (fallback ? 7 : 6) : 4);
     event.Text("r").Text(id).Text("n").Text(r.node->name).Text("us").Int(took.count() / 1000).Text("f");
     if (produced) {
       event.Text(hash).Text("p").TextArray(r.inputs).Text("root").Text(r.root);
