@@ -13,7 +13,7 @@
 #include <sstream>
 #include <thread>
 
-#include "etcd_cluster.h"
+#include "support/etcd_cluster.h"
 #include "target.h"
 
 namespace bench {

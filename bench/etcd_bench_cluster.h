@@ -1,5 +1,5 @@
 // The etcd cluster of one run of an etcd target ("etcd", "etcd-raw"): three
-// members on 127.0.0.1 started by the test harness (tests/etcd_cluster.h)
+// members on 127.0.0.1 started by the test harness (support/etcd_cluster.h)
 // with the settings the engine documents, and what the benchmark reads of
 // them to show where the time goes: their CPU time (/proc) and their own
 // counters (each member's /metrics: WAL fsyncs, backend commits).

@@ -25,13 +25,15 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
-#include <sstream>
 #include <unordered_map>
+
+#include <CLI/CLI.hpp>
 
 #include "etcd_bench_cluster.h"
 #include "etcd_rpc.grpc.pb.h"
 #include "row_json.h"
 #include "runner_workloads.h"
+#include "store/etcd/channel_args.h"
 #include "target.h"
 #include "workloads.h"
 
@@ -61,14 +63,8 @@ class EtcdRawTarget final : public Target {
   // One channel to the first endpoint (the leader), with the engine's
   // channel arguments.
   void Open() override {
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-    args.SetMaxReceiveMessageSize(-1);
-    args.SetMaxSendMessageSize(-1);
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    channel_ = grpc::CreateCustomChannel(cluster_->endpoints().front(), grpc::InsecureChannelCredentials(), args);
+    channel_ = grpc::CreateCustomChannel(cluster_->endpoints().front(), grpc::InsecureChannelCredentials(),
+                                         runic::internal::etcd::MemberChannelArguments());
     kv_ = pb::KV::NewStub(channel_);
     maintenance_ = pb::Maintenance::NewStub(channel_);
   }
@@ -238,31 +234,18 @@ class EtcdRawTarget final : public Target {
   std::unordered_map<std::string, State> states_;  // counter key -> what this client last saw
 };
 
-std::vector<std::string> SplitCommas(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
-
 int Main(int argc, char** argv) {
   std::vector<std::string> workloads;
   std::string dir;
   bool quick = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--quick") {
-      quick = true;
-    } else if (a == "--workloads" && i + 1 < argc) {
-      workloads = SplitCommas(argv[++i]);
-    } else if (a == "--dir" && i + 1 < argc) {
-      dir = argv[++i];
-    } else {
-      throw BenchError("usage: runic_bench_etcd_raw --workloads W1,W3 --dir DIR [--quick] (run by runic_bench)");
-    }
+  CLI::App app{"runic_bench_etcd_raw: the etcd-raw baseline (run by runic_bench)"};
+  app.add_option("--workloads", workloads, "the store workloads to run")->delimiter(',')->option_text("W1,W3");
+  app.add_option("--dir", dir, "where the cluster's directories go")->required()->option_text("DIR");
+  app.add_flag("--quick", quick, "a tenth of the work");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
   }
   if (dir.empty()) throw BenchError("runic_bench_etcd_raw: --dir is required");
   for (Row& r : RunOnce("etcd-raw", "cluster", workloads, ScaleFor(quick), dir)) {

@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -24,10 +23,12 @@
 #include <thread>
 #include <vector>
 
-#include "progress.h"
+#include <CLI/CLI.hpp>
+
 #include "row_json.h"
 #include "runner_workloads.h"
 #include "stats.h"
+#include "support/progress.h"
 #include "system.h"
 #include "target.h"
 #include "workloads.h"
@@ -44,62 +45,36 @@ struct Options {
   std::string dir;
 };
 
-const char kUsage[] =
-    "usage: runic_bench [options]\n"
-    "  --quick           a tenth of the work (default runs 1)\n"
-    "  --runs N          each figure is the median of N runs (default 3)\n"
-    "  --engines a,b     memory, disk, rocksdb-raw, ceiling, fsync-floor, etcd, etcd-raw, none\n"
-    "                    (default all); none = no store: a Runner without persistence (R1, R2\n"
-    "                    only); etcd = the etcd engine on a 3-member cluster on this machine\n"
-    "                    (mode cluster), with its baseline etcd-raw (raw gRPC calls) unless\n"
-    "                    --engines names etcd-raw itself; each run starts a fresh cluster\n"
-    "  --workloads a,b   store: W1, W2, W2-cold, W3, W4, W5, W6, W7, W6-kill\n"
-    "                    Runner: R1, R2, R3 (engines none, memory, disk; R3 disk only;\n"
-    "                    R1 on rocksdb-raw: the disk engine's R1 writes alone)\n"
-    "                    (default: all of them, R1-R3 included; each Runner workload\n"
-    "                    runs on a fresh store, with the Runner's default threads)\n"
-    "  --json            one JSON object per line instead of the table\n"
-    "  --dir PATH        where the temporary directories go, the etcd clusters' too\n"
-    "                    (default $TMPDIR or /tmp)\n";
-
-std::vector<std::string> SplitCommas(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
-
+// The command line, parsed with CLI11 as the tools are; exits on --help and
+// on a malformed command line (with CLI11's message).
 Options Parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw BenchError(a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "--json")
-      o.json = true;
-    else if (a == "--quick")
-      o.quick = true;
-    else if (a == "--runs") {
-      const std::string v = value();
-      o.runs = std::atoi(v.c_str());
-      if (o.runs < 1 || o.runs > 100) throw BenchError("--runs must be 1 to 100");
-    } else if (a == "--engines")
-      o.engines = SplitCommas(value());
-    else if (a == "--workloads")
-      o.workloads = SplitCommas(value());
-    else if (a == "--dir")
-      o.dir = value();
-    else if (a == "--help" || a == "-h") {
-      std::fputs(kUsage, stdout);
-      std::exit(0);
-    } else {
-      throw BenchError("unknown option '" + a + "'\n" + kUsage);
-    }
+  CLI::App app{"runic_bench: the store workloads (WORKLOADS.md) and the Runner workloads, per engine"};
+  app.add_flag("--quick", o.quick, "a tenth of the work (default runs 1)");
+  app.add_option("--runs", o.runs, "each figure is the median of N runs (default 3)")
+      ->check(CLI::Range(1, 100))
+      ->option_text("N");
+  app.add_option("--engines", o.engines,
+                 "memory, disk, rocksdb-raw, ceiling, fsync-floor, etcd, etcd-raw, none (default all);\n"
+                 "none = no store: a Runner without persistence (R1, R2 only); etcd = the etcd engine\n"
+                 "on a 3-member cluster on this machine (mode cluster), with its baseline etcd-raw\n"
+                 "(raw gRPC calls) unless --engines names etcd-raw itself; each run starts a fresh cluster")
+      ->delimiter(',')
+      ->option_text("a,b");
+  app.add_option("--workloads", o.workloads,
+                 "store: W1, W2, W2-cold, W3, W4, W5, W6, W7, W6-kill; Runner: R1, R2, R3 (engines none,\n"
+                 "memory, disk; R3 disk only; R1 on rocksdb-raw: the disk engine's R1 writes alone)\n"
+                 "(default: all of them, R1-R3 included; each Runner workload runs on a fresh store,\n"
+                 "with the Runner's default threads)")
+      ->delimiter(',')
+      ->option_text("a,b");
+  app.add_flag("--json", o.json, "one JSON object per line instead of the table");
+  app.add_option("--dir", o.dir, "where the temporary directories go, the etcd clusters' too (default $TMPDIR or /tmp)")
+      ->option_text("PATH");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    std::exit(app.exit(e) == 0 ? 0 : 2);  // --help; else a usage error
   }
   for (const std::string& e : o.engines) {
     if (std::find(EngineNames().begin(), EngineNames().end(), e) == EngineNames().end()) {
@@ -225,44 +200,6 @@ std::string Fmt(double v, int decimals = 1) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
   return buf;
-}
-
-std::string JsonEscape(const std::string& s) {
-  std::string out;
-  for (char ch : s) {
-    if (ch == '"' || ch == '\\') out.push_back('\\');
-    if (static_cast<unsigned char>(ch) < 0x20) continue;
-    out.push_back(ch);
-  }
-  return out;
-}
-
-std::string JsonNumber(double v) {
-  if (!std::isfinite(v)) return "0";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.3f", v);
-  return buf;
-}
-
-void PrintJson(const Row& r, bool quick) {
-  std::string line = "{\"engine\":\"" + JsonEscape(r.engine) + "\",\"mode\":\"" + JsonEscape(r.mode) +
-                     "\",\"workload\":\"" + JsonEscape(r.workload) + "\"";
-  auto num = [&](const std::string& key, double v) { line += ",\"" + JsonEscape(key) + "\":" + JsonNumber(v); };
-  num("ops_per_s", r.ops_per_s);
-  num("events_per_s", r.events_per_s);
-  num("mean_us", r.mean_us);
-  num("p50_us", r.p50_us);
-  num("p99_us", r.p99_us);
-  num("rss_mb", r.rss_mb);
-  num("disk_mb", r.disk_mb);
-  if (r.sync_mode) {
-    num("commits_per_sync", r.commits_per_sync);
-    num("commits", r.commits);
-    num("wal_syncs", r.wal_syncs);
-  }
-  for (const auto& [key, value] : r.extra) num(key, value);
-  line += ",\"runs\":" + std::to_string(r.runs) + ",\"quick\":" + (quick ? "true" : "false") + "}";
-  std::puts(line.c_str());
 }
 
 std::string MachineLine(const std::string& dir) {
@@ -536,7 +473,7 @@ int Main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "--child-runner") == 0) return ChildRunnerMain(argc, argv);
   const Options o = Parse(argc, argv);
   const Scale scale = ScaleFor(o.quick);
-  // The etcd clusters (tests/etcd_cluster.h) make their directories under
+  // The etcd clusters (support/etcd_cluster.h) make their directories under
   // $TMPDIR: under --dir, as everything else.
   setenv("TMPDIR", o.dir.c_str(), 1);
   const std::string root = MakeTempDir(o.dir);
@@ -583,7 +520,7 @@ int Main(int argc, char** argv) {
   if (rows.empty()) throw BenchError("no selected engine runs the selected workloads");
 
   if (o.json) {
-    for (const Row& r : rows) PrintJson(r, o.quick);
+    for (const Row& r : rows) std::puts(ReportLine(r, o.quick).dump().c_str());
     for (const std::string& note : EtcdNotes(o)) std::fprintf(stderr, "runic_bench: %s\n", note.c_str());
   } else {
     PrintTable(rows, o, MachineLine(o.dir));

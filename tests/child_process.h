@@ -2,7 +2,7 @@
 #ifndef RUNIC_TESTS_CHILD_PROCESS_H_
 #define RUNIC_TESTS_CHILD_PROCESS_H_
 
-#include "../tools/child_process.h"
+#include "support/child_process.h"
 
 namespace runic::test {
 using tools::ChildProcess;

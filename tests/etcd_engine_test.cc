@@ -16,9 +16,9 @@
 #include <thread>
 #include <vector>
 
-#include "etcd_cluster.h"
 #include "runic/runic.h"
-#include "tcp_proxy.h"
+#include "support/etcd_cluster.h"
+#include "support/tcp_proxy.h"
 #include "test_util.h"
 
 namespace runic {

@@ -17,8 +17,8 @@
 #include <string>
 #include <thread>
 
-#include "etcd_cluster.h"
-#include "tcp_proxy.h"
+#include "support/etcd_cluster.h"
+#include "support/tcp_proxy.h"
 
 namespace runic::test {
 namespace {

@@ -44,8 +44,8 @@
 #include <vector>
 
 #include "child_process.h"
-#include "etcd_cluster.h"
 #include "runic/runic.h"
+#include "support/etcd_cluster.h"
 
 #ifndef RUNIC_OWNER_HELPER
 #error "RUNIC_OWNER_HELPER must name the runner_owner_helper executable"

@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "etcd_cluster.h"
+#include "support/etcd_cluster.h"
 
 namespace runic::test {
 

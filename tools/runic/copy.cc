@@ -10,9 +10,9 @@
 #include <filesystem>
 #include <future>
 
-#include "../progress.h"
 #include "commands.h"
 #include "format.h"
+#include "support/progress.h"
 
 namespace runic::cli {
 namespace {

@@ -7,8 +7,8 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "../child_process.h"
 #include "commands.h"
+#include "support/child_process.h"
 
 namespace runic::cli {
 namespace {

@@ -7,6 +7,8 @@
 #include <sstream>
 #include <thread>
 
+#include "store/etcd/channel_args.h"
+
 namespace runic::internal::etcd {
 namespace {
 
@@ -139,20 +141,9 @@ Result<std::unique_ptr<Client>> Client::Connect(const std::vector<std::string>& 
     if (endpoint.empty() || endpoint.find(':') == std::string::npos || endpoint.find('/') != std::string::npos) {
       return Status::InvalidArgument("etcd: '" + node + "' is not a member endpoint (expected host:port)");
     }
-    grpc::ChannelArguments args;
-    // Reconnect quickly to a member that comes back (gRPC's default backoff
-    // grows to two minutes).
-    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-    args.SetMaxReceiveMessageSize(-1);
-    args.SetMaxSendMessageSize(-1);
-    // Keep one connection per member for this client rather than sharing
-    // gRPC's global subchannel pool (a closed client leaves nothing behind).
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     auto m = std::make_unique<Member>();
     m->endpoint = endpoint;
-    m->channel = grpc::CreateCustomChannel(endpoint, creds, args);
+    m->channel = grpc::CreateCustomChannel(endpoint, creds, MemberChannelArguments());
     m->kv = pb::KV::NewStub(m->channel);
     m->lease = pb::Lease::NewStub(m->channel);
     m->maintenance = pb::Maintenance::NewStub(m->channel);

@@ -12,8 +12,8 @@
 // PR_SET_PDEATHSIG(SIGKILL), so a crashed test leaves no etcd behind; the
 // kernel ties it to the *thread* that started the member, so call Start and
 // Restart from a thread that outlives the cluster (the main thread).
-#ifndef RUNIC_TESTS_ETCD_CLUSTER_H_
-#define RUNIC_TESTS_ETCD_CLUSTER_H_
+#ifndef RUNIC_SUPPORT_ETCD_CLUSTER_H_
+#define RUNIC_SUPPORT_ETCD_CLUSTER_H_
 
 #include <sys/types.h>
 
@@ -147,4 +147,4 @@ class EtcdCluster {
 
 }  // namespace runic::test
 
-#endif  // RUNIC_TESTS_ETCD_CLUSTER_H_
+#endif  // RUNIC_SUPPORT_ETCD_CLUSTER_H_

@@ -1,4 +1,4 @@
-#include "progress.h"
+#include "support/progress.h"
 
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <string>
 
 namespace runic::tools {
 namespace {
@@ -29,7 +30,25 @@ std::string Duration(double secs) {
   return buf;
 }
 
+// "14.5 KiB": a byte count in the unit that suits it.
+std::string Bytes(double bytes) {
+  static const char* const kUnits[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+  int unit = 0;
+  for (; bytes >= 1024 && unit < 4; ++unit) bytes /= 1024;
+  char buf[48];
+  std::snprintf(buf, sizeof buf, unit == 0 ? "%.0f %s" : "%.1f %s", bytes, kUnits[unit]);
+  return buf;
+}
+
 }  // namespace
+
+// "1234 workflows", or for bytes "14.5 KiB": every figure with its unit.
+std::string Progress::Amount(double n) const {
+  if (unit_ == "bytes") return Bytes(n);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.0f ", n);
+  return buf + unit_;
+}
 
 Progress::Progress(std::string what, std::string unit, std::uint64_t total)
     : what_(std::move(what)),
@@ -73,21 +92,22 @@ void Progress::Finish() {
 void Progress::Draw(bool final) {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double rate = secs > 0 ? static_cast<double>(done_) / secs : 0;
-  char status[160];
+  const double done = static_cast<double>(done_);
+  std::string status = what_ + ": ";
   if (final) {
-    std::snprintf(status, sizeof status, "%s: %llu %s in %.1f s (%.0f/s)", what_.c_str(),
-                  static_cast<unsigned long long>(done_), unit_.c_str(), secs, rate);
+    char secs_text[32];
+    std::snprintf(secs_text, sizeof secs_text, "%.1f s", secs);
+    status += Amount(done) + " in " + secs_text + " (" + Amount(rate) + "/s)";
   } else if (total_ > 0) {
     const double left = rate > 0 ? static_cast<double>(total_ - std::min(done_, total_)) / rate : 0;
-    std::snprintf(status, sizeof status, "%s: %llu/%llu %s, %.0f/s, %s left", what_.c_str(),
-                  static_cast<unsigned long long>(done_), static_cast<unsigned long long>(total_), unit_.c_str(), rate,
-                  Duration(left).c_str());
+    const std::string of_total = unit_ == "bytes" ? Amount(done) + " of " + Amount(static_cast<double>(total_))
+                                                  : std::to_string(done_) + "/" + std::to_string(total_) + " " + unit_;
+    status += of_total + ", " + Amount(rate) + "/s, " + Duration(left) + " left";
   } else {
-    std::snprintf(status, sizeof status, "%s: %llu %s, %.0f/s", what_.c_str(), static_cast<unsigned long long>(done_),
-                  unit_.c_str(), rate);
+    status += Amount(done) + ", " + Amount(rate) + "/s";
   }
   if (!tty_) {
-    std::fprintf(stderr, "%s\n", status);
+    std::fprintf(stderr, "%s\n", status.c_str());
     return;
   }
   std::string line = status;

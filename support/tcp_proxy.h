@@ -5,8 +5,8 @@
 //
 // One thread accepts; one thread per connection relays both directions with
 // poll(2). A connection ends when either side closes it (no half-close).
-#ifndef RUNIC_TESTS_TCP_PROXY_H_
-#define RUNIC_TESTS_TCP_PROXY_H_
+#ifndef RUNIC_SUPPORT_TCP_PROXY_H_
+#define RUNIC_SUPPORT_TCP_PROXY_H_
 
 #include <atomic>
 #include <chrono>
@@ -92,4 +92,4 @@ class TcpProxy {
 
 }  // namespace runic::test
 
-#endif  // RUNIC_TESTS_TCP_PROXY_H_
+#endif  // RUNIC_SUPPORT_TCP_PROXY_H_

@@ -1,4 +1,4 @@
-#include "etcd_cluster.h"
+#include "support/etcd_cluster.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

@@ -2,8 +2,8 @@
 // program (runic demo, the crash tests): started
 // with fork + exec, its stdout read line by line with deadlines, killed with
 // SIGKILL, waited for with a deadline.
-#ifndef RUNIC_TOOLS_CHILD_PROCESS_H_
-#define RUNIC_TOOLS_CHILD_PROCESS_H_
+#ifndef RUNIC_SUPPORT_CHILD_PROCESS_H_
+#define RUNIC_SUPPORT_CHILD_PROCESS_H_
 
 #include <fcntl.h>
 #include <poll.h>
@@ -156,4 +156,4 @@ inline std::string DescribeWait(int status) {
 
 }  // namespace runic::tools
 
-#endif  // RUNIC_TOOLS_CHILD_PROCESS_H_
+#endif  // RUNIC_SUPPORT_CHILD_PROCESS_H_
