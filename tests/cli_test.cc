@@ -7,6 +7,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -104,6 +105,10 @@ TEST_F(CliTest, RunnersLsAndStatsAsJson) {
   Json s = ParseOrFail(stats.text());
   EXPECT_EQ(s["engine"], "disk");
   EXPECT_EQ(s["runners"]["orders"]["events"], 11);
+  // A reader cannot know the writer's sync setting: it says so, in words,
+  // rather than "sync": null.
+  EXPECT_FALSE(s.contains("sync")) << stats.text();
+  EXPECT_NE(s.value("durability", "").find("sync=1"), std::string::npos) << stats.text();
 }
 
 TEST_F(CliTest, ShowDecodesTheRunnersHistoryAndNeverPrintsRawBytes) {
@@ -171,7 +176,7 @@ TEST_F(CliTest, ErrorsAreOneClearLineWithAnExitCode) {
 }
 
 TEST_F(CliTest, TrimDeleteAndDropRunnerAskAndChangeTheStore) {
-  Output trim = RunCli(With({"trim", "order-1", "--to", "3"}));
+  Output trim = RunCli(With({"trim", "order-1", "--to", "3", "--force"}));
   ASSERT_EQ(trim.exit_code, 0) << trim.text();
   Output shown = RunCli(With({"show", "order-1"}));  // from the first event kept
   ASSERT_EQ(shown.exit_code, 0) << shown.text();
@@ -199,6 +204,98 @@ TEST_F(CliTest, TrimDeleteAndDropRunnerAskAndChangeTheStore) {
   ASSERT_EQ(drop.exit_code, 0) << drop.text();
   Output runners = RunCli({"runners", "--json", "--store", uri_});
   EXPECT_EQ(ParseOrFail(runners.text()).size(), 0u) << runners.text();
+}
+
+// A mistyped command or option is named, with the closest known one; a
+// range error says what the range is, not a 300-digit number.
+TEST_F(CliTest, AMistypedWordIsNamedWithTheClosestKnownOne) {
+  Output command = RunCli(With({"lst"}));
+  EXPECT_EQ(command.exit_code, 2);
+  ASSERT_EQ(command.lines.size(), 1u) << command.text();
+  EXPECT_EQ(command.lines[0], "runic: unknown command 'lst'; did you mean 'ls'?");
+
+  Output option = RunCli(With({"ls", "--prefx", "doc"}));
+  EXPECT_EQ(option.exit_code, 2);
+  ASSERT_EQ(option.lines.size(), 1u) << option.text();
+  EXPECT_EQ(option.lines[0], "runic: unknown option '--prefx' for ls (did you mean '--prefix'?)");
+
+  Output nothing_close = RunCli(With({"zzzzzz"}));
+  EXPECT_EQ(nothing_close.exit_code, 2);
+  EXPECT_NE(nothing_close.text().find("the commands are "), std::string::npos) << nothing_close.text();
+
+  Output from_zero = RunCli(With({"show", "order-1", "--from", "0"}));
+  EXPECT_EQ(from_zero.exit_code, 2);
+  EXPECT_NE(from_zero.text().find("they start at 1"), std::string::npos) << from_zero.text();
+  EXPECT_LT(from_zero.text().size(), 400u) << from_zero.text();
+  Output negative = RunCli(With({"show", "order-1", "--limit", "-1"}));
+  EXPECT_EQ(negative.exit_code, 2) << negative.text();
+}
+
+// trim deletes only what a snapshot covers unless told --force: the Runner
+// resumes from the snapshot and the events after it.
+TEST_F(CliTest, TrimRefusesToDeleteEventsNoSnapshotCovers) {
+  Output refused = RunCli(With({"trim", "order-1", "--to", "3"}));
+  EXPECT_EQ(refused.exit_code, 2);
+  ASSERT_EQ(refused.lines.size(), 1u) << refused.text();
+  EXPECT_NE(refused.text().find("events 1..3 of workflow 'order-1' are not covered by a snapshot (it has none)"),
+            std::string::npos)
+      << refused.text();
+  EXPECT_NE(refused.text().find("--force"), std::string::npos) << refused.text();
+  Hold();
+  EXPECT_EQ(store_->Describe("order-1")->trimmed, 0u) << "a refused trim changed the store";
+  ASSERT_TRUE(store_->SaveSnapshot("order-1", 2, "state").ok());
+  Release();
+  Output covered = RunCli(With({"trim", "order-1", "--to", "2"}));
+  EXPECT_EQ(covered.exit_code, 0) << covered.text();
+  Output beyond = RunCli(With({"trim", "order-1", "--to", "4"}));
+  EXPECT_EQ(beyond.exit_code, 2) << beyond.text();
+  EXPECT_NE(beyond.text().find("events 3..4"), std::string::npos) << beyond.text();
+  EXPECT_NE(beyond.text().find("its snapshot (cursor 2)"), std::string::npos) << beyond.text();
+  Output forced = RunCli(With({"trim", "order-1", "--to", "4", "--force"}));
+  EXPECT_EQ(forced.exit_code, 0) << forced.text();
+  Hold();
+  EXPECT_EQ(store_->Describe("order-1")->trimmed, 4u);
+  Release();
+}
+
+// A memory database lives in runic's own process: a migration into it
+// would vanish with it.
+TEST_F(CliTest, MigrateRefusesAMemoryDestination) {
+  Output out = RunCli({"migrate", "--from", uri_, "--to", "memory:copy"});
+  EXPECT_EQ(out.exit_code, 2);
+  ASSERT_EQ(out.lines.size(), 1u) << out.text();
+  EXPECT_NE(out.text().find("the copy would vanish when runic exits"), std::string::npos) << out.text();
+  EXPECT_EQ(out.text().find("verified"), std::string::npos) << out.text();
+}
+
+// show names a failure's Status code ("Unavailable"), not its number.
+TEST_F(CliTest, ShowNamesStatusCodes) {
+  Hold();
+  {
+    RunnerOptions o;
+    o.store = store_.get();
+    auto runner = std::move(*Runner::Create(o));
+    auto wf =
+        *Workflow::Builder("flaky", 1)
+             .Step("call",
+                   [](const Value&, std::stop_token) -> Result<Value> { return Status::Unavailable("service down"); })
+             .Build();
+    ASSERT_TRUE(runner->StartWorkflow("halting", wf).ok());
+    ASSERT_TRUE(runner->Run("halting", 1).ok());
+    ASSERT_TRUE(runner->AwaitIdle("halting", 20s).ok());
+    ASSERT_EQ(runner->Lookup("halting")->state, WorkflowState::kHalted);
+  }
+  Release();
+  Output show = RunCli(With({"show", "halting"}));
+  ASSERT_EQ(show.exit_code, 0) << show.text();
+  int fails = 0;
+  for (std::size_t i = 1; i < show.lines.size(); ++i) {
+    Json e = ParseOrFail(show.lines[i]);
+    if (e["type"] != "fail") continue;
+    ++fails;
+    EXPECT_EQ(e["code"], "Unavailable") << show.lines[i];
+  }
+  EXPECT_EQ(fails, 1) << show.text();
 }
 
 // A service holds the store: reading works (as a RocksDB secondary), and
@@ -288,11 +385,6 @@ TEST_F(CliTest, MigrateCopiesEverythingAndResumesAfterSIGKILL) {
   Output after_delete = RunCli({"migrate", "--from", uri_, "--to", to});
   EXPECT_EQ(after_delete.exit_code, 0) << after_delete.text();
   EXPECT_NE(after_delete.text().find("1 removed"), std::string::npos) << after_delete.text();
-
-  // Between engines: into a memory store (in the tool's process), verified.
-  Output to_memory = RunCli({"migrate", "--from", uri_, "--to", "memory:copy"});
-  EXPECT_EQ(to_memory.exit_code, 0) << to_memory.text();
-  EXPECT_NE(to_memory.text().find("checksums match"), std::string::npos);
 }
 
 // A backup taken while this process keeps writing: restored, it holds every
@@ -330,6 +422,12 @@ TEST_F(CliTest, BackupWhileAServiceWritesThenRestore) {
   Output restore = RunCli({"restore", backup, "--store", restored});
   ASSERT_EQ(restore.exit_code, 0) << restore.text();
   EXPECT_NE(restore.text().find("checksums match"), std::string::npos) << restore.text();
+  // Every rate has its unit, and the verify phase says what it does.
+  static const std::regex kRate(
+      R"(restore: [0-9.]+ (bytes|KiB|MiB|GiB) in [0-9.]+ s \([0-9.]+ (bytes|KiB|MiB|GiB)/s\))");
+  EXPECT_TRUE(std::regex_search(restore.text(), kRate)) << restore.text();
+  EXPECT_NE(restore.text().find("verify orders: reading its"), std::string::npos) << restore.text();
+  EXPECT_NE(restore.text().find(" records/s)"), std::string::npos) << restore.text();
 
   DatabaseOptions o;
   o.dir = dir_.Sub("restored");

@@ -621,8 +621,39 @@ TEST_P(StoreConformance, SnapshotSaveLoadOverwrite) {
 TEST_P(StoreConformance, SnapshotCursorAboveTheCounterIsRefused) {
   ASSERT_TRUE(store_->Append("wf", std::vector<std::string>{"a"}).ok());
   EXPECT_TRUE(store_->SaveSnapshot("wf", 2, "s").IsInvalidArgument());
-  EXPECT_TRUE(store_->SaveSnapshot("none", 1, "s").IsInvalidArgument());
+  EXPECT_TRUE(store_->SaveSnapshot("none", 1, "s").IsNotFound());  // no workflow at all
   EXPECT_TRUE(store_->LoadSnapshot("wf").status().IsNotFound());
+}
+
+// A snapshot of a workflow that does not exist would be stored where List,
+// Exists and Describe never show it (and only Stats counts it): refused.
+TEST_P(StoreConformance, SnapshotOfAWorkflowWithNoLogOrEventsIsRefused) {
+  Result<StoreStats> before = store_->Stats();
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  Status s = store_->SaveSnapshot("ghost", 0, "state");
+  EXPECT_TRUE(s.IsNotFound()) << s.ToString();
+  EXPECT_NE(s.message().find("'ghost'"), std::string::npos) << s.ToString();
+  EXPECT_TRUE(store_->LoadSnapshot("ghost").status().IsNotFound());
+  EXPECT_FALSE(*store_->Exists("ghost"));
+  EXPECT_TRUE(Ids().empty());
+  EXPECT_TRUE(store_->Describe("ghost").status().IsNotFound());
+  Result<StoreStats> after = store_->Stats();
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ(after->snapshots, before->snapshots);
+  EXPECT_EQ(after->snapshot_bytes, before->snapshot_bytes);
+
+  // Once the workflow exists, by an append or by a log alone, it is taken.
+  ASSERT_TRUE(store_->Append("ghost", std::vector<std::string>{"e1"}).ok());
+  ASSERT_TRUE(store_->SaveSnapshot("ghost", 1, "state").ok());
+  EXPECT_EQ(store_->LoadSnapshot("ghost")->bytes, "state");
+  ASSERT_TRUE(store_->Save("log-only", "log").ok());
+  ASSERT_TRUE(store_->SaveSnapshot("log-only", 0, "s").ok());
+  EXPECT_EQ(store_->Stats()->snapshots, before->snapshots + 2);
+
+  // And deleting the workflow makes it refused again.
+  ASSERT_TRUE(store_->Delete("ghost").ok());
+  EXPECT_TRUE(store_->SaveSnapshot("ghost", 0, "state").IsNotFound());
+  EXPECT_EQ(store_->Stats()->snapshots, before->snapshots + 1);
 }
 
 TEST_P(StoreConformance, SnapshotIsDeletedWithTheWorkflow) {
@@ -724,8 +755,8 @@ std::chrono::system_clock::time_point Micros(std::chrono::system_clock::time_poi
 
 TEST_P(StoreConformance, DescribeOfAMissingWorkflowIsNotFound) {
   EXPECT_TRUE(store_->Describe("nope").status().IsNotFound()) << store_->Describe("nope").status().ToString();
-  // A snapshot alone does not make a workflow exist (Exists is false too).
-  ASSERT_TRUE(store_->SaveSnapshot("snapshot-only", 0, "s").ok());
+  // A snapshot alone cannot make a workflow exist: it is refused.
+  EXPECT_TRUE(store_->SaveSnapshot("snapshot-only", 0, "s").IsNotFound());
   EXPECT_TRUE(store_->Describe("snapshot-only").status().IsNotFound());
   ASSERT_TRUE(store_->Save("gone", "log").ok());
   ASSERT_TRUE(store_->Append("gone", std::vector<std::string>{"e"}).ok());
@@ -1362,6 +1393,176 @@ TEST_P(StoreConformance, LoadsNeverSeeAnOlderValueThanTheLastAcknowledged) {
 
 INSTANTIATE_TEST_SUITE_P(Engines, StoreConformance, ::testing::ValuesIn(kEngines),
                          [](const ::testing::TestParamInfo<EngineCase>& info) { return std::string(info.param.name); });
+
+// --- URIs, Status and Result: no engine needed ------------------------------------
+// Built into the memory/disk binary only: the etcd build would run them again.
+#ifndef RUNIC_CONFORMANCE_ETCD
+
+// `uri` is refused with kInvalidArgument, and the message holds each of `words`.
+void ExpectRefused(std::string_view uri, std::initializer_list<std::string_view> words) {
+  Result<DatabaseOptions> r = Database::ParseUri(uri);
+  ASSERT_FALSE(r.ok()) << "'" << uri << "' was accepted";
+  EXPECT_TRUE(r.status().IsInvalidArgument()) << "'" << uri << "': " << r.status().ToString();
+  for (std::string_view w : words) {
+    EXPECT_NE(r.status().message().find(w), std::string::npos)
+        << "'" << uri << "': the message does not say '" << w << "': " << r.status().ToString();
+  }
+}
+
+TEST(ParseUri, RefusesMalformedEtcdMembersNamingThem) {
+  ExpectRefused("etcd://127.0.0.1:99999/x", {"'127.0.0.1:99999'", "out of range"});
+  ExpectRefused("etcd://127.0.0.1:65536", {"'127.0.0.1:65536'", "out of range"});
+  ExpectRefused("etcd://127.0.0.1:0", {"'127.0.0.1:0'", "out of range"});
+  ExpectRefused("etcd://127.0.0.1:123456789012345678901234567890", {"out of range"});
+  ExpectRefused("etcd://127.0.0.1:notaport/x", {"'127.0.0.1:notaport'", "'notaport' is not a number"});
+  ExpectRefused("etcd://127.0.0.1:-1/x", {"'-1' is not a number"});
+  ExpectRefused("etcd://127.0.0.1:/x", {"'127.0.0.1:'", "empty port"});
+  ExpectRefused("etcd://:/", {"':'", "empty host"});
+  ExpectRefused("etcd://:2379", {"':2379'", "empty host"});
+  ExpectRefused("etcd://127.0.0.1/x", {"'127.0.0.1'", "no port"});
+  ExpectRefused("etcd://a:1,,b:2/x", {"''", "empty"});
+  ExpectRefused("etcd://a:1,/x", {"''", "empty"});
+  ExpectRefused("etcd:///x", {"no member"});
+  ExpectRefused("etcd://a:1,b:2:3/x", {"'b:2:3'", "brackets"});
+  ExpectRefused("etcd://::1:2379/x", {"brackets"});
+  ExpectRefused("etcd://[::1/x", {"'[::1'", "never closes"});
+  ExpectRefused("etcd://[]:1/x", {"'[]:1'", "empty host"});
+  ExpectRefused("etcd://[::1]/x", {"'[::1]'", "no port"});
+  ExpectRefused("etcd://[::1]:/x", {"empty port"});
+  ExpectRefused("etcd://[::1]:70000/x", {"out of range"});
+  ExpectRefused("etcd://a%20b:1/x", {"'a%20b:1'", "letters, digits"});
+  ExpectRefused("etcd://user@h:1/x", {"'user@h:1'", "letters, digits"});
+}
+
+TEST(ParseUri, AcceptsWellFormedEtcdMembers) {
+  Result<DatabaseOptions> o = Database::ParseUri("etcd://127.0.0.1:2379,[::1]:2380,etcd-0.example_zone:1,h:65535/db");
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->nodes, (std::vector<std::string>{"127.0.0.1:2379", "[::1]:2380", "etcd-0.example_zone:1", "h:65535"}));
+  EXPECT_EQ(o->dir, "db");
+}
+
+// Database::Open checks DatabaseOptions::nodes as ParseUri checks a URI's
+// members, before it opens the engine: at once, not after the call timeout.
+TEST(ParseUri, OpenRefusesMalformedNodesBeforeConnecting) {
+  for (const char* bad : {"127.0.0.1:99999", "127.0.0.1:notaport", "127.0.0.1:", ":", "", "host", "a b:1", "::1:1"}) {
+    DatabaseOptions o;
+    o.nodes = {"127.0.0.1:2379", bad};
+    o.etcd.call_timeout = std::chrono::milliseconds(3000);
+    const auto start = std::chrono::steady_clock::now();
+    Result<std::shared_ptr<Database>> db = Database::Open(o);
+    EXPECT_TRUE(db.status().IsInvalidArgument()) << "'" << bad << "': " << db.status().ToString();
+    EXPECT_NE(db.status().message().find("'" + std::string(bad) + "'"), std::string::npos) << db.status().ToString();
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1)) << bad;
+  }
+  // The schemes etcd's own tools print are still taken: this one is checked
+  // and then fails only for want of a member that answers.
+  DatabaseOptions o;
+  o.nodes = {"http://127.0.0.1:1"};
+  o.etcd.call_timeout = std::chrono::milliseconds(200);
+  Result<std::shared_ptr<Database>> db = Database::Open(o);
+  EXPECT_FALSE(db.status().IsInvalidArgument()) << db.status().ToString();
+}
+
+TEST(ParseUri, RefusesRepeatedParametersFragmentsAndEmptyQueries) {
+  ExpectRefused("disk:x?sync=1&sync=0", {"'sync'", "more than once"});
+  ExpectRefused("disk:x?sync=1&create=1&sync=1", {"'sync'", "more than once"});
+  ExpectRefused("memory:x?read_cache_bytes=1&read_cache_bytes=2", {"'read_cache_bytes'", "more than once"});
+  ExpectRefused("etcd://h:1/x?timeout_ms=5&timeout_ms=6", {"'timeout_ms'", "more than once"});
+  ExpectRefused("disk:x#frag", {"'#frag'", "fragment", "%23"});
+  ExpectRefused("disk:///x?sync=1#frag", {"'#frag'", "fragment"});
+  ExpectRefused("memory:name#", {"fragment"});
+  ExpectRefused("etcd://h:1/x#frag", {"fragment", "%23"});
+  ExpectRefused("disk:x?", {"'disk:x?'", "'?'"});
+  ExpectRefused("memory:?", {"'?'"});
+  ExpectRefused("etcd://h:1/x?", {"'?'"});
+  ExpectRefused("disk:x?sync=1&&create=1", {"empty parameter"});
+  ExpectRefused("disk:x?&sync=1", {"empty parameter"});
+  ExpectRefused("disk:x?sync=1&", {"empty parameter"});
+  ExpectRefused("etcd://h:1/x?user=u&&password=p", {"empty parameter"});
+
+  // Nothing of a password shows in these messages, escaped '#' or repeated.
+  for (const char* uri : {"etcd://h:1/x?user=u&password=se#cret", "etcd://h:1/x?user=u&password=secret&password=secret",
+                          "etcd://h:1/x?user=u&password=secret&"}) {
+    Result<DatabaseOptions> r = Database::ParseUri(uri);
+    EXPECT_TRUE(r.status().IsInvalidArgument()) << uri;
+    EXPECT_EQ(r.status().message().find("cret"), std::string::npos) << r.status().ToString();
+  }
+
+  // What these rules leave alone.
+  EXPECT_EQ(Database::ParseUri("disk:x%23y")->dir, "x#y");
+  EXPECT_EQ(Database::ParseUri("etcd://h:1/x?password=a%23b")->etcd.password, "a#b");
+  Result<DatabaseOptions> o = Database::ParseUri("disk:x?sync=1&create=0&read_only=1&read_cache_bytes=7");
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_TRUE(o->sync);
+  EXPECT_EQ(o->read_cache_bytes, 7u);
+  EXPECT_EQ(Database::ParseUri("memory:x")->dir, "x");
+}
+
+TEST(StatusTest, EveryCodeHasItsPredicate) {
+  using Predicate = bool (Status::*)() const;
+  struct Case {
+    Status status;
+    Status::Code code;
+    Predicate is;
+  };
+  const std::vector<Case> cases = {
+      {Status::NotFound("m"), Status::Code::kNotFound, &Status::IsNotFound},
+      {Status::Conflict("m"), Status::Code::kConflict, &Status::IsConflict},
+      {Status::InvalidArgument("m"), Status::Code::kInvalidArgument, &Status::IsInvalidArgument},
+      {Status::IOError("m"), Status::Code::kIOError, &Status::IsIOError},
+      {Status::Corruption("m"), Status::Code::kCorruption, &Status::IsCorruption},
+      {Status::Trimmed(7, "m"), Status::Code::kTrimmed, &Status::IsTrimmed},
+      {Status::Unavailable("m"), Status::Code::kUnavailable, &Status::IsUnavailable},
+      {Status::DeadlineExceeded("m"), Status::Code::kDeadlineExceeded, &Status::IsDeadlineExceeded},
+      {Status::OutcomeUnknown("m"), Status::Code::kOutcomeUnknown, &Status::IsOutcomeUnknown},
+      {Status::NotOwner("m"), Status::Code::kNotOwner, &Status::IsNotOwner},
+      {Status::InUse("m"), Status::Code::kInUse, &Status::IsInUse},
+  };
+  // Every code but kOk, once each: a code added later without a case here fails.
+  std::set<Status::Code> codes;
+  for (const Case& c : cases) codes.insert(c.code);
+  EXPECT_EQ(codes.size(), static_cast<std::size_t>(Status::Code::kInUse));
+  EXPECT_EQ(cases.size(), codes.size());
+  for (const Case& c : cases) {
+    EXPECT_EQ(c.status.code(), c.code) << c.status.ToString();
+    EXPECT_FALSE(c.status.ok());
+    EXPECT_FALSE((Status::OK().*c.is)()) << Status::CodeName(c.code);
+    for (const Case& other : cases) {
+      EXPECT_EQ((c.status.*other.is)(), c.code == other.code)
+          << c.status.ToString() << " answered Is" << Status::CodeName(other.code) << "()";
+    }
+  }
+}
+
+TEST(ResultDeathTest, ValueOfAFailedResultAbortsNamingTheStatus) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  const char* expected = "runic: Result::value\\(\\) called on a failed result: NotFound: no workflow 'wf'";
+  EXPECT_DEATH(
+      {
+        Result<int> r = Status::NotFound("no workflow 'wf'");
+        (void)r.value();
+      },
+      expected);
+  EXPECT_DEATH(
+      {
+        const Result<std::string> r = Status::NotFound("no workflow 'wf'");
+        (void)r->size();
+      },
+      expected);
+  EXPECT_DEATH(
+      {
+        Result<std::string> r = Status::NotFound("no workflow 'wf'");
+        std::string taken = *std::move(r);
+        (void)taken;
+      },
+      expected);
+  // And a value is there to read when there is one.
+  Result<std::string> r = std::string("v");
+  EXPECT_EQ(r.value(), "v");
+  EXPECT_EQ(std::move(r).value(), "v");
+}
+
+#endif  // RUNIC_CONFORMANCE_ETCD
 
 }  // namespace
 }  // namespace runic

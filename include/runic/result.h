@@ -4,7 +4,6 @@
 #ifndef RUNIC_RESULT_H_
 #define RUNIC_RESULT_H_
 
-#include <cassert>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -29,13 +28,15 @@ class [[nodiscard]] Result {
 
   bool ok() const { return state_.index() == 0; }
   // OK when a value is held.
-  Status status() const { return ok() ? Status::OK() : std::get<1>(state_); }
+  Status status() const { return ok() ? Status::OK() : *std::get_if<1>(&state_); }
 
-  // The value. Calling these on a failed result is a programming error
-  // (asserted in debug builds, std::bad_variant_access otherwise).
-  T& value() & { return std::get<0>(state_); }
-  const T& value() const& { return std::get<0>(state_); }
-  T&& value() && { return std::get<0>(std::move(state_)); }
+  // The value. Calling these (or *, ->) on a failed result is a programming
+  // error, not an error value: check ok() first. It aborts the process in
+  // every build mode, after writing "runic: Result::value() called on a
+  // failed result: <status>" to stderr; it never throws.
+  T& value() & { return *Checked(); }
+  const T& value() const& { return *Checked(); }
+  T&& value() && { return std::move(*Checked()); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
   T&& operator*() && { return std::move(*this).value(); }
@@ -43,6 +44,15 @@ class [[nodiscard]] Result {
   const T* operator->() const { return &value(); }
 
  private:
+  T* Checked() {
+    if (!ok()) internal::DieOnFailedResultAccess(*std::get_if<1>(&state_));
+    return std::get_if<0>(&state_);
+  }
+  const T* Checked() const {
+    if (!ok()) internal::DieOnFailedResultAccess(*std::get_if<1>(&state_));
+    return std::get_if<0>(&state_);
+  }
+
   std::variant<T, Status> state_;
 };
 

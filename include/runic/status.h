@@ -1,5 +1,7 @@
 // Status: the outcome of an operation. Errors are values in Runic: no
 // exception crosses the public API. A Status is cheap to copy when ok().
+// Misusing a value is not an error value but a programming error: reading
+// the value of a failed Result<T> aborts the process (see result.h).
 //
 // Thread safety: a Status is a value; distinct objects may be used from
 // distinct threads without synchronisation, like std::string.
@@ -53,12 +55,17 @@ class [[nodiscard]] RUNIC_EXPORT Status {
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
+  // One predicate per code: IsXxx() is code() == Code::kXxx.
   bool IsNotFound() const { return code_ == Code::kNotFound; }
   bool IsConflict() const { return code_ == Code::kConflict; }
   bool IsInvalidArgument() const { return code_ == Code::kInvalidArgument; }
   bool IsIOError() const { return code_ == Code::kIOError; }
   bool IsCorruption() const { return code_ == Code::kCorruption; }
   bool IsTrimmed() const { return code_ == Code::kTrimmed; }
+  bool IsUnavailable() const { return code_ == Code::kUnavailable; }
+  bool IsDeadlineExceeded() const { return code_ == Code::kDeadlineExceeded; }
+  bool IsOutcomeUnknown() const { return code_ == Code::kOutcomeUnknown; }
+  bool IsNotOwner() const { return code_ == Code::kNotOwner; }
   bool IsInUse() const { return code_ == Code::kInUse; }
 
   // The human-readable detail, without the code's name. Empty when ok().
@@ -79,6 +86,13 @@ class [[nodiscard]] RUNIC_EXPORT Status {
   std::uint64_t first_kept_ = 0;
   std::string message_;
 };
+
+namespace internal {
+// Writes "runic: Result::value() called on a failed result: <status>" to
+// stderr and aborts the process, in every build mode. Result<T> calls it when
+// its value is read without one; not for other use.
+[[noreturn]] RUNIC_EXPORT void DieOnFailedResultAccess(const Status& status);
+}  // namespace internal
 
 }  // namespace runic
 

@@ -187,7 +187,13 @@ class RUNIC_EXPORT Store {
   Result<std::unique_ptr<EventIterator>> Stream(std::string_view id, const StreamOptions& options = {});
 
   // One snapshot slot per workflow; a save replaces it. `cursor` may not be
-  // above the workflow's counter (kInvalidArgument).
+  // above the workflow's counter (kInvalidArgument). kNotFound, storing
+  // nothing, when the workflow does not exist (no log and no counter: see
+  // Exists): a snapshot belongs to a workflow. The check and the write are
+  // two steps, not one atomic write: should another thread or process Delete
+  // the workflow between them, the snapshot may be left without its workflow
+  // (Stats counts it; the next Delete of the id removes it). So delete a
+  // workflow only while nothing snapshots it (the Runner never deletes).
   Status SaveSnapshot(std::string_view id, std::uint64_t cursor, std::string_view bytes);
   // kNotFound when the workflow has no snapshot.
   Result<Snapshot> LoadSnapshot(std::string_view id);

@@ -72,7 +72,9 @@ struct StepPolicy {
   OnFailure on_failure = OnFailure::kHalt;
   // When set, a node whose attempts are exhausted produces this value
   // instead of failing (on_failure is then not used).
-  std::optional<Value> fallback;
+  // (Initialised so that designated initialisers that omit it compile
+  // clean under -Wextra's -Wmissing-field-initializers.)
+  std::optional<Value> fallback = std::nullopt;
 };
 
 class RUNIC_EXPORT Workflow {

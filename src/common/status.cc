@@ -1,6 +1,22 @@
 #include "runic/status.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 namespace runic {
+
+namespace internal {
+
+// Out of line, so that every Result<T>::value() shares one small, cold call
+// and the message is the same whatever T is. It allocates nothing (the
+// process may be out of memory): hence no ToString().
+void DieOnFailedResultAccess(const Status& status) {
+  std::fprintf(stderr, "runic: Result::value() called on a failed result: %s: %s\n", Status::CodeName(status.code()),
+               status.message().c_str());
+  std::abort();
+}
+
+}  // namespace internal
 
 Status Status::Trimmed(std::uint64_t first_kept, std::string_view msg) {
   Status s(Code::kTrimmed, msg);

@@ -9,8 +9,10 @@
 
 #include "runic/database.h"
 #include "store/database_impl.h"
+#include "store/uri.h"
 
 namespace runic {
+
 namespace {
 
 constexpr std::size_t kMaxReadCacheBytes = std::size_t{1} << 40;
@@ -43,10 +45,10 @@ Result<DatabaseOptions> ResolveEtcd(DatabaseOptions out) {
   if (out.dir.size() > kMaxEtcdNameBytes) {
     return Status::InvalidArgument("an etcd database name is at most " + std::to_string(kMaxEtcdNameBytes) + " bytes");
   }
+  // Before the engine opens: the client would take a bad member for one that
+  // does not answer, and fail only after the call timeout.
   for (const std::string& node : out.nodes) {
-    if (node.empty() || node.find_first_of(std::string(" ,\0", 4)) != std::string::npos) {
-      return Status::InvalidArgument("'" + node + "' is not an etcd member endpoint (expected host:port)");
-    }
+    if (Status s = internal::CheckEtcdMember(node); !s.ok()) return s;
   }
   return out;
 }

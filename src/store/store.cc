@@ -287,6 +287,15 @@ Status Store::SaveSnapshot(std::string_view id, std::uint64_t cursor, std::strin
     Status s = CheckSize("workflow id", id, limits().max_id_bytes);
     if (s.ok()) s = CheckSize("snapshot", bytes, limits().max_value_bytes);
     if (!s.ok()) return s;
+    // A snapshot stands for a workflow's state; without a log or a counter
+    // there is no workflow, and List, Exists and Describe would never show
+    // what was stored (though Stats would count it). Checked here, once for
+    // every engine.
+    Result<bool> exists = rep_->tables->Exists(id);
+    if (!exists.ok()) return exists.status();
+    if (!*exists) {
+      return Status::NotFound("workflow '" + std::string(id) + "' has no log or events: nothing to snapshot");
+    }
     return rep_->tables->SaveSnapshot(id, cursor, bytes);
   });
 }

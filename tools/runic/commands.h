@@ -22,7 +22,9 @@ int Show(const Target& t, const std::string& id, const ShowOptions& options);
 int Stats(const Target& t, bool json);
 
 // Writing (the store must not be held by another process).
-int Trim(const Target& t, const std::string& id, std::uint64_t cursor);
+// trim refuses (kExitUsage), unless `force`, to delete events that the
+// workflow's snapshot does not cover: the Runner could not resume it.
+int Trim(const Target& t, const std::string& id, std::uint64_t cursor, bool force);
 int Delete(const Target& t, const std::string& id, bool yes);
 int DropRunner(const Target& t, const std::string& runner, bool yes);
 

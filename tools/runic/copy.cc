@@ -57,7 +57,8 @@ struct RunnerDigest {
   bool operator==(const RunnerDigest&) const = default;
 };
 
-RunnerDigest Digest(Session& session, Store& store) {
+// `meter` counts each workflow and fact read.
+RunnerDigest Digest(Session& session, Store& store, Progress& meter) {
   RunnerDigest d;
   Checksum sum;
   ListOptions page_options;
@@ -68,6 +69,7 @@ RunnerDigest Digest(Session& session, Store& store) {
       Result<WorkflowSummary> w = store.Describe(id);
       if (!w.ok()) session.Fail(w.status(), "describing '" + id + "'");
       ++d.workflows;
+      meter.Add(1);
       sum.Add(id);
       sum.Mix(w->cursor);
       sum.Mix(w->trimmed);
@@ -103,6 +105,7 @@ RunnerDigest Digest(Session& session, Store& store) {
       Result<std::string> value = store.LoadFact(hash);
       if (!value.ok()) session.Fail(value.status(), "loading fact " + hash);
       ++d.facts;
+      meter.Add(1);
       sum.Add(hash);
       sum.Add(*value);
     }
@@ -125,12 +128,33 @@ std::unique_ptr<Store> OpenRunner(Session& session, const std::string& runner) {
   return std::move(*store);
 }
 
+// How many workflows (or facts) `store` holds: their ids listed, no value
+// read.
+std::uint64_t CountIds(Session& session, Store& store, bool facts = false) {
+  std::uint64_t n = 0;
+  ListOptions page_options;
+  for (;;) {
+    Result<ListPage> page = facts ? store.ListFacts(page_options) : store.List(page_options);
+    if (!page.ok()) session.Fail(page.status(), facts ? "listing facts" : "listing workflows");
+    n += page->ids.size();
+    if (!page->more) return n;
+    page_options.start_after = page->ids.back();
+  }
+}
+
 // Compares every runner of two sessions; prints and returns the exit code.
 int Verify(Session& from, Session& to) {
   std::uint64_t workflows = 0, events = 0, facts = 0;
   for (const std::string& runner : RunnersOf(from)) {
     std::unique_ptr<Store> a = OpenRunner(from, runner), b = OpenRunner(to, runner);
-    const RunnerDigest da = Digest(from, *a), db = Digest(to, *b);
+    // Reading both whole takes as long as the copy did: say so, and how far.
+    const std::uint64_t ids = CountIds(from, *a), fact_ids = CountIds(from, *a, /*facts=*/true);
+    std::fprintf(stderr, "verify %s: reading its %llu workflows and %llu facts in the source, then in the copy\n",
+                 SafeLine(runner).c_str(), static_cast<unsigned long long>(ids),
+                 static_cast<unsigned long long>(fact_ids));
+    Progress meter("verify " + runner, "records", 2 * (ids + fact_ids));
+    const RunnerDigest da = Digest(from, *a, meter), db = Digest(to, *b, meter);
+    meter.Finish();
     if (!(da == db)) {
       throw Failure(to.target().Where() + ": runner '" + runner + "' differs from " + from.target().uri + ": " +
                     std::to_string(db.workflows) + " workflows, " + std::to_string(db.events) + " events, " +
@@ -214,22 +238,11 @@ Status BackupWithProgress(Session& from, const std::string& what, const std::str
   Status s = copied.get();
   if (s.ok()) {
     progress.Set(TreeBytes(dest));
+    progress.Finish();
   } else {
     progress.Abandon();
   }
   return s;
-}
-
-std::uint64_t CountIds(Session& session, Store& store) {
-  std::uint64_t n = 0;
-  ListOptions page_options;
-  for (;;) {
-    Result<ListPage> page = store.List(page_options);
-    if (!page.ok()) session.Fail(page.status(), "listing workflows");
-    n += page->ids.size();
-    if (!page->more) return n;
-    page_options.start_after = page->ids.back();
-  }
 }
 
 // Deletes from `dst` the workflows and facts `src` no longer has (deleted
@@ -397,6 +410,14 @@ int Restore(const Target& t, const std::string& source) {
 }
 
 int Migrate(const std::string& from_uri, const std::string& to_uri, bool verbose) {
+  if (Result<DatabaseOptions> to = Database::ParseUri(to_uri); to.ok() && !to->disc_copies && to->nodes.empty()) {
+    // A memory database lives in runic's process: the copy, "verified",
+    // would be gone the moment runic exits.
+    throw Failure("store " + Shown(to_uri) +
+                      ": InvalidArgument: migrate --to a memory database, which lives only in this process: the "
+                      "copy would vanish when runic exits; copy into a disk:// or etcd:// database",
+                  kExitUsage);
+  }
   if (SameDatabase(from_uri, to_uri)) {
     throw Failure("--from " + Shown(from_uri) + " and --to " + Shown(to_uri) + " name the same database", kExitUsage);
   }

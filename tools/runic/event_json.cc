@@ -15,6 +15,14 @@ Json FactValue(Store& store, const std::string& hash) {
   return value.is_discarded() ? BytesJson(*bytes) : value;
 }
 
+// A Status code as the Runner records it (its number) by name:
+// "Unavailable", not 7. A number no Status::Code has stays a number.
+Json CodeJson(const Json& code) {
+  if (!code.is_number_unsigned() || code.get<std::uint64_t>() > 255) return code;
+  const char* name = Status::CodeName(static_cast<Status::Code>(code.get<std::uint64_t>()));
+  return std::string_view(name) == "Unknown" ? code : Json(name);
+}
+
 // Copies e[key] to out[name] when present.
 void Copy(const Json& e, const char* key, Json& out, const char* name) {
   if (auto it = e.find(key); it != e.end()) out[name] = *it;
@@ -49,7 +57,7 @@ Json EventJson(std::uint64_t sequence, std::string_view bytes, Store& store) {
     Copy(e, "fb", out, "fallback");
   } else if (type == "fail") {
     Copy(e, "e", out, "error");
-    Copy(e, "c", out, "code");
+    if (auto c = e.find("c"); c != e.end()) out["code"] = CodeJson(*c);
     Copy(e, "o", out, "outcome");
   }
   if (auto f = e.find("f"); f != e.end()) {
@@ -61,7 +69,13 @@ Json EventJson(std::uint64_t sequence, std::string_view bytes, Store& store) {
 
 Json SnapshotJson(std::string_view bytes) {
   Json state = DecodeCbor(bytes);
-  return state.is_discarded() ? BytesJson(bytes) : state;
+  if (state.is_discarded()) return BytesJson(bytes);
+  // A Runner's snapshot (definition, fingerprint, halt state): its halting
+  // error's code by name, as in fail events.
+  if (state.is_object() && state.contains("fp") && state.contains("halted") && state.contains("code")) {
+    state["code"] = CodeJson(state["code"]);
+  }
+  return state;
 }
 
 }  // namespace runic::cli

@@ -14,11 +14,13 @@ namespace runic::cli {
 
 // One event: {"seq", "type", "time", and per type "step", "runnable",
 // "attempt", "fact", "value" (the fact's value from the fact table),
-// "parents", "duration_us", "error", "outcome", ...}; for bytes that are not
-// a Runner event, {"seq", "base64"}.
+// "parents", "duration_us", "error", "code" (the Status code's name, e.g.
+// "Unavailable"), "outcome", ...}; for bytes that are not a Runner event,
+// {"seq", "base64"}.
 Json EventJson(std::uint64_t sequence, std::string_view bytes, Store& store);
 
-// A snapshot's bytes: the Runner's snapshot decoded, or {"base64"}.
+// A snapshot's bytes: the Runner's snapshot decoded (its "code" by name),
+// or {"base64"}.
 Json SnapshotJson(std::string_view bytes);
 
 }  // namespace runic::cli

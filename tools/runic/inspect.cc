@@ -163,7 +163,17 @@ int Stats(const Target& t, bool json) {
   if (!db.ok()) session.Fail(db.status(), "reading the database's figures");
   const DatabaseOptions& o = session.db().options();
   const bool etcd = db->engine == "etcd";
-  Json out{{"store", Shown(t.uri)}, {"engine", db->engine}};
+  // What a write survives, as far as this reader can tell. There is no
+  // "sync" to report: a disk store does not record it, as each process that
+  // opens the store to write chooses it (sync=1 in its URI) and this one
+  // only reads (null would read as false, or as a setting of its own); a
+  // memory database never reaches a disk, so sync means nothing there.
+  const std::string durability = etcd ? "every acknowledged write is on a quorum of the members' disks"
+                                 : db->engine == "memory"
+                                     ? "none: RAM only, gone when the process ends"
+                                     : "as the process that writes it opened it (sync=1: every commit fsync'ed; else "
+                                       "survives kill -9, not power loss): the store does not record it";
+  Json out{{"store", Shown(t.uri)}, {"engine", db->engine}, {"durability", durability}};
   if (etcd) {
     // What a client of the cluster can tell: which database, on which
     // members, and how big the member's etcd backend is. No directory, no
@@ -175,7 +185,6 @@ int Stats(const Target& t, bool json) {
     out["backend_bytes"] = db->disk_bytes;
   } else {
     out["dir"] = db->dir;
-    out["sync"] = o.read_only ? Json() : Json(db->sync);  // unknown: the writer's setting
     out["read_cache_bytes"] = o.read_cache_bytes;
     out["disk_bytes"] = db->disk_bytes;
   }
@@ -199,19 +208,14 @@ int Stats(const Target& t, bool json) {
     std::string members;
     for (const std::string& m : o.nodes) members += (members.empty() ? "" : ", ") + m;
     std::printf("engine      etcd, database '%s' on members %s\n", SafeLine(o.dir).c_str(), SafeLine(members).c_str());
-    std::printf("durability  every acknowledged write is on a quorum of the members' disks\n");
+    std::printf("durability  %s\n", durability.c_str());
     std::printf(
         "backend     %llu bytes (the etcd backend of the member that answered: every database on the "
         "cluster, with the history not yet compacted)\n",
         static_cast<unsigned long long>(db->disk_bytes));
   } else {
     std::printf("engine      %s%s\ndurability  %s\n", db->engine.c_str(),
-                db->dir.empty() ? "" : (" at " + SafeLine(db->dir)).c_str(),
-                db->engine == "memory" ? "RAM only"
-                : o.read_only          ? "as the process that writes it opened it (sync=1: every commit fsync'ed; "
-                                         "else survives kill -9, not power loss)"
-                : db->sync             ? "every commit fsync'ed (sync=1)"
-                                       : "write-ahead log, not fsync'ed (survives kill -9, not power loss)");
+                db->dir.empty() ? "" : (" at " + SafeLine(db->dir)).c_str(), durability.c_str());
     if (db->engine == "disk") std::printf("disk bytes  %llu\n", static_cast<unsigned long long>(db->disk_bytes));
   }
   std::vector<std::vector<std::string>> rows;

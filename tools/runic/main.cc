@@ -3,13 +3,139 @@
 // database with a URI (--store, else RUNIC_STORE, else the disk database at
 // RUNIC_DIR, else ./runic-data) and the runner with --runner (else
 // RUNIC_RUNNER). Errors are one line on stderr naming the store and runner.
+#include <algorithm>
+#include <charconv>
 #include <csignal>
 #include <cstdio>
+#include <optional>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 
 #include "commands.h"
 #include "format.h"
+
+namespace {
+
+// Edit distance between a and b: insertions, deletions, substitutions and
+// swaps of two neighbours ("sohw"), each 1.
+std::size_t Distance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+// The candidate `word` most likely meant: the closest within 2 edits (and
+// fewer than its length, so that "x" suggests nothing), else the only one
+// it begins ("mig": migrate); "" when none is.
+std::string Closest(std::string_view word, const std::vector<std::string>& candidates) {
+  std::string best;
+  std::size_t best_distance = std::min<std::size_t>(3, word.size());
+  for (const std::string& c : candidates) {
+    const std::size_t d = Distance(word, c);
+    if (d < best_distance) {
+      best = c;
+      best_distance = d;
+    }
+  }
+  if (!best.empty() || word.size() < 2) return best;
+  for (const std::string& c : candidates) {
+    if (!c.starts_with(word)) continue;
+    if (!best.empty()) return "";  // ambiguous
+    best = c;
+  }
+  return best;
+}
+
+std::string Joined(const std::vector<std::string>& words) {
+  std::string out;
+  for (const std::string& w : words) out += (out.empty() ? "" : ", ") + w;
+  return out;
+}
+
+// After CLI11 refused the command line: the first word that is neither a
+// subcommand (before one) nor an option of the subcommand or of runic,
+// named with the closest known one, e.g. "unknown command 'lst'; did you
+// mean 'ls'?". "" when every word is known: CLI11's own message then says
+// what is wrong (a missing value, a bad number, ...).
+std::string UnknownWord(CLI::App& app, int argc, char** argv) {
+  CLI::App* command = &app;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") break;  // positionals only from here on
+    const bool option = arg.size() > 1 && arg[0] == '-' && !(arg[1] >= '0' && arg[1] <= '9');
+    if (option) {
+      const std::string name = arg.substr(0, arg.find('='));
+      const CLI::Option* known = nullptr;
+      // Global options may follow the subcommand (fallthrough).
+      for (CLI::App* a = command; a != nullptr && known == nullptr; a = a->get_parent()) {
+        known = a->get_option_no_throw(name);
+      }
+      if (known == nullptr) {
+        std::vector<std::string> names;
+        for (CLI::App* a = command; a != nullptr; a = a->get_parent()) {
+          for (const CLI::Option* o : a->get_options()) {
+            for (const std::string& l : o->get_lnames()) names.push_back("--" + l);
+          }
+        }
+        const std::string where = command == &app ? "" : " for " + command->get_name();
+        const std::string meant = Closest(name, names);
+        return "unknown option '" + name + "'" + where +
+               (meant.empty() ? " (options: " + Joined(names) + ")" : " (did you mean '" + meant + "'?)");
+      }
+      // Its value is the next word unless given as --name=value.
+      if (known->get_items_expected_max() > 0 && arg.find('=') == std::string::npos) ++i;
+      continue;
+    }
+    if (command != &app) continue;  // a positional: CLI11 judged it
+    std::vector<std::string> names;
+    CLI::App* sub = nullptr;
+    for (CLI::App* s : app.get_subcommands(std::function<bool(CLI::App*)>())) {
+      names.push_back(s->get_name());
+      if (s->check_name(arg)) sub = s;
+    }
+    if (sub == nullptr) {
+      const std::string meant = Closest(arg, names);
+      return "unknown command '" + arg + "'" +
+             (meant.empty() ? "; the commands are " + Joined(names) : "; did you mean '" + meant + "'?");
+    }
+    command = sub;
+  }
+  return "";
+}
+
+// `value` as a whole number without sign, if it is one.
+std::optional<std::uint64_t> WholeNumber(const std::string& value) {
+  std::uint64_t n = 0;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+  if (ec != std::errc() || end != value.data() + value.size()) return std::nullopt;
+  return n;
+}
+
+// An event sequence (--from): 1 or more. (CLI::PositiveNumber, a double,
+// printed its range as a 300-digit number.)
+std::string CheckSequence(std::string& value) {
+  const std::optional<std::uint64_t> n = WholeNumber(value);
+  if (!n) return "'" + value + "' is not an event sequence (a whole number from 1 to 18446744073709551615)";
+  if (*n == 0) return "0 is not an event sequence: they start at 1 (leave --from out to start at the first event kept)";
+  return "";
+}
+
+// A count or a sequence for --limit and trim --to: a whole number, never
+// negative (CLI11 would take "-1" as 18446744073709551615).
+std::string CheckWholeNumber(std::string& value) {
+  return WholeNumber(value) ? "" : "'" + value + "' is not a whole number from 0 to 18446744073709551615";
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace runic::cli;
@@ -60,8 +186,9 @@ int main(int argc, char** argv) {
   auto* sh = app.add_subcommand("show", "a workflow's log, snapshot and events as JSON, one object per line");
   sh->add_option("id", id, "workflow id")->required();
   sh->add_option("--from", show.from, "first event sequence to show (default: the first kept)")
-      ->check(CLI::PositiveNumber);
-  sh->add_option("--limit", show.limit, "at most this many events (default: all)");
+      ->check(CLI::Validator(CheckSequence, "1 or more"));
+  sh->add_option("--limit", show.limit, "at most this many events (default: all)")
+      ->check(CLI::Validator(CheckWholeNumber, ""));
   sh->add_flag("--follow", show.follow, "then print new events as they are appended, until interrupted");
   sh->callback([&] { code = Show(target(), id, show); });
 
@@ -71,10 +198,15 @@ int main(int argc, char** argv) {
       ->callback([&] { code = Stats(target(), json); })
       ->add_flag("--json", json, "one JSON document");
 
-  auto* trim = app.add_subcommand("trim", "delete a workflow's events up to a cursor (its counter is kept)");
+  bool force = false;
+  auto* trim = app.add_subcommand("trim",
+                                  "delete a workflow's events up to a cursor (its counter is kept); only events its "
+                                  "snapshot covers, unless --force");
   trim->add_option("id", id, "workflow id")->required();
-  trim->add_option("--to", cursor, "last sequence to delete")->required();
-  trim->callback([&] { code = Trim(target(), id, cursor); });
+  trim->add_option("--to", cursor, "last sequence to delete")->required()->check(CLI::Validator(CheckWholeNumber, ""));
+  trim->add_flag("--force", force,
+                 "also events the workflow's snapshot does not cover (the Runner then cannot resume it)");
+  trim->callback([&] { code = Trim(target(), id, cursor, force); });
 
   auto* del = app.add_subcommand("delete", "delete a workflow's log, events and snapshot (facts stay)");
   del->add_option("id", id, "workflow id")->required();
@@ -133,6 +265,12 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);  // runs the chosen subcommand's callback
   } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() != 0) {  // not --help
+      if (const std::string unknown = UnknownWord(app, argc, argv); !unknown.empty()) {
+        std::fprintf(stderr, "runic: %s\n", SafeLine(unknown).c_str());
+        return kExitUsage;
+      }
+    }
     const int parse_code = app.exit(e);  // prints help, or the error and a hint
     return parse_code == 0 ? kExitOk : kExitUsage;
   } catch (const Failure& f) {

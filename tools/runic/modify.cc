@@ -4,6 +4,7 @@
 // destructive ones ask first.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -27,9 +28,28 @@ void Confirm(const std::string& question, bool yes) {
 
 }  // namespace
 
-int Trim(const Target& t, const std::string& id, std::uint64_t cursor) {
+int Trim(const Target& t, const std::string& id, std::uint64_t cursor, bool force) {
   Session session(t, Access::kWrite);
   Store& store = session.store();
+  Result<WorkflowSummary> before = store.Describe(id);
+  if (!before.ok()) session.Fail(before.status(), "workflow '" + id + "'");
+  // The Runner resumes from the snapshot and the events after it: trimmed
+  // events beyond the snapshot's cursor are a history it can never replay
+  // (Corruption on resume). Events at or below what is trimmed already are
+  // gone either way; above the counter, Store::Trim says what is wrong.
+  const std::uint64_t covered = before->has_snapshot ? before->snapshot_cursor : 0;
+  const std::uint64_t first = std::max(before->trimmed, covered) + 1, last = std::min(cursor, before->cursor);
+  if (!force && first <= last) {
+    const std::string events = first == last ? "event " + std::to_string(first)
+                                             : "events " + std::to_string(first) + ".." + std::to_string(last);
+    const std::string snapshot = before->has_snapshot
+                                     ? "its snapshot (cursor " + std::to_string(before->snapshot_cursor) + ")"
+                                     : "a snapshot (it has none)";
+    throw Failure(t.Where() + ": " + events + " of workflow '" + id + "' " + (first == last ? "is" : "are") +
+                      " not covered by " + snapshot + ": trimming " + (first == last ? "it" : "them") +
+                      " would make it impossible to resume; use --force to trim anyway",
+                  kExitUsage);
+  }
   Status s = store.Trim(id, cursor);
   if (!s.ok()) session.Fail(s, "trimming '" + id + "' to " + std::to_string(cursor));
   Result<WorkflowSummary> w = store.Describe(id);

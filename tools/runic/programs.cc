@@ -64,6 +64,9 @@ int Demo(int orders, int kill_at) {
     }
   } remove{dir};
 
+  // Which program runs: the installed one or the build tree's (FindProgram),
+  // so that the install test can tell which.
+  std::printf("demo: the order service %s\n", service.c_str());
   std::printf("\n== 1. run: %d orders on the disk store in %s/db (kill -9 after %d completed steps)\n", orders,
               dir.c_str(), kill_at);
   auto run = ChildProcess::Start(service, {"run", dir, std::to_string(orders)});
