@@ -375,16 +375,18 @@ Row RunR3(const std::string& mode, const Scale& scale, const std::string& dir) {
     idle_ptr->Mark(IndexOf(id, prefix));
   };
   const auto t0 = Clock::now();
-  runic::Result<std::vector<std::string>> resumed_ids = env->runner->ResumeAll(opts);
+  runic::Result<runic::ResumeAllReport> report = env->runner->ResumeAll(opts);
   const double resume_all_us = MicrosSince(t0);
-  Check(resumed_ids.status(), "ResumeAll");
+  Check(report.status(), "ResumeAll");
+  for (const runic::ResumeAllReport::Failure& f : report->failed) Check(f.status, "ResumeAll of " + f.id);
+  const std::vector<std::string>& resumed_ids = report->resumed;
 
   // The store's completions before the kill: the results of the resumed
   // workflows now, while no step can run (not timed).
   std::vector<char> persisted(total, 0);  // by step input: i * 10 + k
   std::vector<int> resumed;
   std::vector<char> is_resumed(static_cast<std::size_t>(n), 0);
-  for (const std::string& id : *resumed_ids) {
+  for (const std::string& id : resumed_ids) {
     const int i = IndexOf(id, prefix);
     if (i < 0 || i >= n || is_resumed[static_cast<std::size_t>(i)]) {
       throw BenchError("ResumeAll returned an unexpected id '" + id + "'");

@@ -439,17 +439,21 @@ int Resume(const std::string& dir) {
   // again; completed ones are not.
   auto resumed = (*runner)->ResumeAll(RunOptions(&halted));
   if (!resumed.ok()) return Fail("resume", resumed.status());
+  // One order that cannot be resumed does not keep the others from running.
+  for (const runic::ResumeAllReport::Failure& f : resumed->failed) {
+    std::fprintf(stderr, "order_service: order %s not resumed: %s\n", f.id.c_str(), f.status.ToString().c_str());
+  }
   std::uint64_t redispatched = 0;
-  for (const std::string& id : *resumed) {
+  for (const std::string& id : resumed->resumed) {
     if (Status s = (*runner)->AwaitIdle(id, kAwait); !s.ok()) return Fail("await " + id, s);
     auto info = (*runner)->Lookup(id);
     if (!info.ok()) return Fail("lookup " + id, info.status());
     redispatched += info->redispatched;
   }
-  Say("resume: " + std::to_string(resumed->size()) + " workflows resumed, " + std::to_string(redispatched) +
+  Say("resume: " + std::to_string(resumed->resumed.size()) + " workflows resumed, " + std::to_string(redispatched) +
       " runnables dispatched again, " + std::to_string(completed.load()) + " steps completed, " +
       std::to_string(halted.load()) + " halted");
-  if (Status s = svc.AppendFile("resume.log", "resumed " + std::to_string(resumed->size()) + " redispatched " +
+  if (Status s = svc.AppendFile("resume.log", "resumed " + std::to_string(resumed->resumed.size()) + " redispatched " +
                                                   std::to_string(redispatched) + "\n");
       !s.ok()) {
     return Fail("resume.log", s);

@@ -324,15 +324,16 @@ int Resume(const std::string& dir) {
   if (Status s = (*runner)->Register(*workflow); !s.ok()) return Fail("register", s);
   auto resumed = (*runner)->ResumeAll(Options());
   if (!resumed.ok()) return Fail("resume all", resumed.status());
+  if (!resumed->failed.empty()) return Fail("resume " + resumed->failed[0].id, resumed->failed[0].status);
   std::uint64_t redispatched = 0;
-  for (const std::string& id : *resumed) {
+  for (const std::string& id : resumed->resumed) {
     if (Status s = (*runner)->AwaitIdle(id, kAwait); !s.ok()) return Fail("await " + id, s);
     auto info = (*runner)->Lookup(id);
     if (!info.ok()) return Fail("lookup " + id, info.status());
     if (info->state != runic::WorkflowState::kIdle) return Fail("state of " + id, info->error);
     redispatched += info->redispatched;
   }
-  Say("resumed " + std::to_string(resumed->size()) + " redispatched " + std::to_string(redispatched));
+  Say("resumed " + std::to_string(resumed->resumed.size()) + " redispatched " + std::to_string(redispatched));
   return 0;
 }
 

@@ -505,6 +505,39 @@ TEST_P(RunnerTest, ResumeRefusesMissingChangedOrOtherVersionDefinitions) {
   EXPECT_TRUE(runner_->ListWorkflows().empty());
 }
 
+// One workflow that cannot be resumed (here: its definition is not
+// registered) neither stops ResumeAll nor hides the ones it resumed.
+TEST_P(RunnerTest, ResumeAllGoesOnPastAWorkflowItCannotResume) {
+  if (!has_store()) GTEST_SKIP() << "no store";
+  auto good = *Workflow::Builder("good", 1).Step("a", AddOne()).Step("b", AddOne(), "a").Build();
+  auto unregistered = *Workflow::Builder("unregistered", 1).Step("a", AddOne()).Build();
+  WorkflowOptions manual;  // completions never written: work left on resume
+  manual.checkpoint = CheckpointStrategy::kManual;
+  RunOnce(good, 1, "a-good", manual);
+  RunOnce(unregistered, 1, "b-bad", manual);
+  RunOnce(good, 1, "c-good", manual);
+  for (const char* id : {"a-good", "b-bad", "c-good"}) ASSERT_TRUE(runner_->Stop(id, /*persist=*/false).ok());
+
+  runner_ = MakeRunner();  // as after a restart
+  ASSERT_TRUE(runner_->Register(good).ok());
+  Result<ResumeAllReport> report = runner_->ResumeAll();
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->resumed, (std::vector<std::string>{"a-good", "c-good"}));
+  ASSERT_EQ(report->failed.size(), 1u);
+  EXPECT_EQ(report->failed[0].id, "b-bad");
+  const Status& why = report->failed[0].status;
+  EXPECT_TRUE(why.IsNotFound()) << why.ToString();
+  EXPECT_NE(why.message().find("'b-bad'"), std::string::npos) << why.ToString();
+  EXPECT_NE(why.message().find("'unregistered'"), std::string::npos) << why.ToString();
+  EXPECT_TRUE(report->owned_elsewhere.empty());
+  EXPECT_TRUE(report->listing.ok());
+  for (const char* id : {"a-good", "c-good"}) {
+    ASSERT_TRUE(runner_->AwaitIdle(id, 20s).ok());
+    EXPECT_EQ((*runner_->GetResults(id))["b"], std::vector<Value>{3});
+  }
+  EXPECT_EQ(runner_->ListWorkflows(), (std::vector<std::string>{"a-good", "c-good"}));
+}
+
 TEST_P(RunnerTest, ACorruptedEventIsAClearErrorNotAWrongResult) {
   if (!has_store()) GTEST_SKIP() << "no store";
   auto wf = *Workflow::Builder("c", 1).Step("a", AddOne()).Build();
@@ -801,9 +834,10 @@ TEST_P(RunnerTest, AResumedWorkflowIsClaimedBeforeItIsReadAndGivenUpOnceFinished
   runner_ = MakeRunnerOn(observed_.get());
   ASSERT_TRUE(runner_->Register(wf).ok());
   (void)ops_.Take();
-  Result<std::vector<std::string>> resumed = runner_->ResumeAll();
+  Result<ResumeAllReport> resumed = runner_->ResumeAll();
   ASSERT_TRUE(resumed.ok()) << resumed.status().ToString();
-  EXPECT_TRUE(resumed->empty());
+  EXPECT_TRUE(resumed->resumed.empty());
+  EXPECT_TRUE(resumed->failed.empty());
   ops = ops_.Take();
   auto claim = std::find(ops.begin(), ops.end(), OpLog::Op(StoreOp::kClaim, "wf"));
   auto stream = std::find(ops.begin(), ops.end(), OpLog::Op(StoreOp::kStream, "wf"));
@@ -860,7 +894,12 @@ TEST_P(RunnerTest, AFailedClaimWritesAndReadsNothing) {
   Status s = runner->Resume("old");
   EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
   EXPECT_EQ(Trace(log.Take()), "claim old");
-  EXPECT_TRUE(runner->ResumeAll().status().IsInvalidArgument());
+  Result<ResumeAllReport> all = runner->ResumeAll();
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  ASSERT_EQ(all->failed.size(), 1u);
+  EXPECT_EQ(all->failed[0].id, "old");
+  EXPECT_TRUE(all->failed[0].status.IsInvalidArgument()) << all->failed[0].status.ToString();
+  EXPECT_TRUE(all->resumed.empty());
   EXPECT_TRUE(runner->ListWorkflows().empty());
   runner.reset();
 }

@@ -131,6 +131,26 @@ struct WorkflowInfo {
 // Produced values by node name, in production order.
 using WorkflowResults = std::map<std::string, std::vector<Value>>;
 
+// What Runner::ResumeAll did, workflow by workflow, each list in id order.
+struct ResumeAllReport {
+  // Resumed, with work left, and running here now.
+  std::vector<std::string> resumed;
+  // Could not be resumed (an unregistered or changed definition, a trimmed
+  // or corrupt history, a store error): each with its error, whose message
+  // names the workflow. The others were resumed all the same.
+  struct Failure {
+    std::string id;
+    Status status;
+  };
+  std::vector<Failure> failed;
+  // Held by another live runner (kNotOwner): not read. Call ResumeAll again
+  // after the lease TTL to take over those whose runner died.
+  std::vector<std::string> owned_elsewhere;
+  // OK, or why listing the store's workflows stopped part-way: the ids
+  // after the last one listed were not looked at. Call again.
+  Status listing;
+};
+
 // Thread safety: every method may be called from any thread.
 // Destruction calls Shutdown().
 class RUNIC_EXPORT Runner {
@@ -186,12 +206,12 @@ class RUNIC_EXPORT Runner {
   Status Resume(std::string_view id, const WorkflowOptions& options = {});
 
   // Resumes every workflow in the store that is not running here and still
-  // has work left (finished and halted ones are not kept loaded). Returns
-  // the ids resumed. Workflows another live runner holds (kNotOwner) are
-  // skipped and not returned: call again after the lease TTL to take over
-  // those whose runner died. Stops at the first other workflow that cannot
-  // be resumed and returns its error; those resumed before it keep running.
-  Result<std::vector<std::string>> ResumeAll(const WorkflowOptions& options = {});
+  // has work left (finished and halted ones are not kept loaded). One
+  // workflow that cannot be resumed never keeps the others from running:
+  // the report lists it with its error and goes on. Fails only when there
+  // is no store, or the store cannot list its workflows at all (nothing was
+  // resumed then).
+  Result<ResumeAllReport> ResumeAll(const WorkflowOptions& options = {});
 
   // The ids running in this runner.
   std::vector<std::string> ListWorkflows();

@@ -76,6 +76,10 @@ class [[nodiscard]] RUNIC_EXPORT Status {
   // "OK", or "<code name>: <message>".
   std::string ToString() const;
 
+  // This status with "<context>: " before its message: the same code (and
+  // first kept sequence). OK stays OK.
+  Status Annotate(std::string_view context) const;
+
   // The stable name of a code, e.g. "NotFound".
   static const char* CodeName(Code code);
 

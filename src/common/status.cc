@@ -24,6 +24,13 @@ Status Status::Trimmed(std::uint64_t first_kept, std::string_view msg) {
   return s;
 }
 
+Status Status::Annotate(std::string_view context) const {
+  if (ok()) return *this;
+  Status s = *this;
+  s.message_ = std::string(context) + ": " + message_;
+  return s;
+}
+
 const char* Status::CodeName(Code code) {
   switch (code) {
     case Code::kOk:

@@ -170,27 +170,40 @@ Status Runner::Resume(std::string_view id, const WorkflowOptions& options) {
   s = worker->Resume(
       [this](const std::string& name, int version, const std::string& fp) { return impl_->Lookup(name, version, fp); });
   // Whatever it dispatched is dropped, and what it claimed given up.
-  if (!s.ok()) (void)worker->Detach(/*persist=*/false);
+  if (!s.ok()) {
+    (void)worker->Detach(/*persist=*/false);
+    s = s.Annotate("workflow '" + std::string(id) + "'");
+  }
   impl_->Publish(id, s.ok() ? worker : nullptr);
   return s;
 }
 
-Result<std::vector<std::string>> Runner::ResumeAll(const WorkflowOptions& options) {
+Result<ResumeAllReport> Runner::ResumeAll(const WorkflowOptions& options) {
   Store* store = impl_->options.store;
   if (store == nullptr) return Status::InvalidArgument("runner '" + impl_->options.name + "' has no store");
-  std::vector<std::string> resumed;
+  ResumeAllReport report;
   ListOptions page_options;
-  for (;;) {
+  for (bool first_page = true;; first_page = false) {
     Result<ListPage> page = store->List(page_options);
-    if (!page.ok()) return page.status();
+    if (!page.ok() && first_page) return page.status();
+    if (!page.ok()) {
+      report.listing = page.status();
+      break;
+    }
     for (const std::string& id : page->ids) {
       if (impl_->Find(id)) continue;
       Status s = Resume(id, options);
-      if (s.code() == Status::Code::kNotOwner) continue;  // another live runner runs it
-      if (!s.ok()) return s;
+      if (s.IsNotOwner()) {
+        report.owned_elsewhere.push_back(id);
+        continue;
+      }
+      if (!s.ok()) {
+        report.failed.push_back({id, std::move(s)});
+        continue;
+      }
       std::shared_ptr<Worker> w = impl_->Find(id);
       if (w && w->had_work_on_resume()) {
-        resumed.push_back(id);
+        report.resumed.push_back(id);
       } else {
         (void)Stop(id, /*persist=*/true);  // finished or halted: nothing to run
       }
@@ -198,7 +211,7 @@ Result<std::vector<std::string>> Runner::ResumeAll(const WorkflowOptions& option
     if (!page->more) break;
     page_options.start_after = page->ids.back();
   }
-  return resumed;
+  return report;
 }
 
 std::vector<std::string> Runner::ListWorkflows() {
