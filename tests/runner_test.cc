@@ -1,8 +1,10 @@
 // The Runner end to end, with every store engine and with none.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "runic/runic.h"
@@ -318,6 +320,197 @@ TEST_P(RunnerTest, TimeoutStopsACooperativeStep) {
   EXPECT_TRUE((*runner_->GetResults("wf")).empty()) << "a timed-out, skipped step produces nothing";
 }
 
+// An attempt's timeout counts from the moment it starts running: a runnable
+// that waits in the pool queue (one thread, twelve steps) does not time out
+// there. Each step moves the clock on by 100 ms of its own "work": the last
+// starts 1,100 ms after its dispatch, past the 1,000 ms timeout, and still
+// completes.
+TEST_P(RunnerTest, TimeoutCountsTheAttemptNotItsWaitInTheQueue) {
+  auto clock = std::make_shared<ManualClock>();
+  RunnerOptions o;
+  o.store = store_.get();
+  o.threads = 1;
+  o.clock = clock;
+  std::mutex mu;
+  std::vector<std::chrono::nanoseconds> queued;
+  o.telemetry.runnable_start = [&](const RunnerTelemetry::Event& e) {
+    std::lock_guard lock(mu);
+    if (e.node != "root") queued.push_back(e.queued);
+  };
+  runner_ = std::move(*Runner::Create(std::move(o)));
+  StepPolicy policy;
+  policy.timeout = 1000ms;
+  Workflow::Builder b("queue", 1);
+  b.Step("root", AddOne()).Policy("s*", policy);
+  constexpr int kSteps = 12;
+  for (int i = 0; i < kSteps; ++i) {
+    b.Step(
+        "s" + std::to_string(i),
+        [clock](const Value& v, std::stop_token) -> Result<Value> {
+          clock->Advance(100ms);
+          return v;
+        },
+        "root");
+  }
+  auto wf = *b.Build();
+  WorkflowOptions options;
+  options.max_concurrency = kSteps;  // all dispatched at once: they wait in the pool's queue
+  ASSERT_TRUE(runner_->StartWorkflow("wf", wf, options).ok());
+  ASSERT_TRUE(runner_->Run("wf", 1).ok());
+  ASSERT_TRUE(runner_->AwaitIdle("wf", 20s).ok());
+  Result<WorkflowInfo> info = runner_->Lookup("wf");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->state, WorkflowState::kIdle) << info->error.ToString();
+  EXPECT_EQ(runner_->GetResults("wf")->size(), static_cast<std::size_t>(kSteps + 1));
+  std::lock_guard lock(mu);
+  ASSERT_EQ(queued.size(), static_cast<std::size_t>(kSteps));
+  // The queue time is reported: the last step waited for the eleven before it.
+  EXPECT_GE(*std::max_element(queued.begin(), queued.end()), std::chrono::nanoseconds(1100ms));
+}
+
+// A timed-out attempt is reported once (DeadlineExceeded), not again when
+// the step returns late; the halt message names every attempt's error and
+// is the same after a resume.
+TEST_P(RunnerTest, ATimedOutAttemptIsReportedOnceAndTheHaltNamesEveryAttempt) {
+  auto clock = std::make_shared<ManualClock>();
+  RunnerOptions o;
+  o.store = store_.get();
+  o.threads = 4;
+  o.clock = clock;
+  std::mutex mu;
+  std::vector<std::string> reported;  // runnable_stop and runnable_exception
+  o.telemetry.runnable_exception = [&](const RunnerTelemetry::Event& e) {
+    std::lock_guard lock(mu);
+    reported.push_back(e.error->ToString());
+  };
+  o.telemetry.runnable_stop = [&](const RunnerTelemetry::Event&) {
+    std::lock_guard lock(mu);
+    reported.push_back("stop");
+  };
+  runner_ = std::move(*Runner::Create(std::move(o)));
+  StepPolicy policy;
+  policy.timeout = 50ms;
+  policy.max_retries = 2;
+  auto wf = *Workflow::Builder("slow-service", 1)
+                 .Step("call",
+                       [](const Value&, std::stop_token stop) -> Result<Value> {
+                         for (int i = 0; i < 5000 && !stop.stop_requested(); ++i) std::this_thread::sleep_for(1ms);
+                         return Status::Unavailable("cancelled");  // late: must not be reported
+                       })
+                 .Policy("call", policy)
+                 .Build();
+  ASSERT_TRUE(runner_->StartWorkflow("doc-7", wf).ok());
+  ASSERT_TRUE(runner_->Run("doc-7", 1).ok());
+  for (int i = 0; i < 1000 && !runner_->AwaitIdle("doc-7", 5ms).ok(); ++i) clock->Advance(10ms);
+  ASSERT_TRUE(runner_->AwaitIdle("doc-7", 5s).ok());
+  Result<WorkflowInfo> info = runner_->Lookup("doc-7");
+  ASSERT_TRUE(info.ok());
+  ASSERT_EQ(info->state, WorkflowState::kHalted);
+  const Status halt = info->error;
+  runner_->Shutdown();  // the late returns have happened
+  {
+    std::lock_guard lock(mu);
+    ASSERT_EQ(reported.size(), 3u) << ::testing::PrintToString(reported);
+    for (const std::string& r : reported) EXPECT_EQ(r.rfind("DeadlineExceeded: ", 0), 0u) << r;
+  }
+  EXPECT_TRUE(halt.IsDeadlineExceeded()) << halt.ToString();
+  EXPECT_NE(halt.message().find("workflow 'doc-7' (slow-service v1): node 'call' failed after 3 attempt(s): "),
+            std::string::npos)
+      << halt.ToString();
+  for (const char* attempt :
+       {"attempt 1: DeadlineExceeded: ", "attempt 2: DeadlineExceeded: ", "attempt 3: DeadlineExceeded: "}) {
+    EXPECT_NE(halt.message().find(attempt), std::string::npos) << halt.ToString();
+  }
+  if (!has_store()) return;
+  runner_ = MakeRunner();  // as after a restart: the same message, from the history
+  ASSERT_TRUE(runner_->Register(wf).ok());
+  ASSERT_TRUE(runner_->Resume("doc-7").ok());
+  Result<WorkflowInfo> resumed = runner_->Lookup("doc-7");
+  ASSERT_TRUE(resumed.ok());
+  EXPECT_EQ(resumed->state, WorkflowState::kHalted);
+  EXPECT_EQ(resumed->error.ToString(), halt.ToString());
+}
+
+// Steps and joins that take a StepContext learn their workflow, node and
+// attempt, a deadline, and an idempotency key that stays the same across
+// retries and resumes and differs between runnables.
+TEST_P(RunnerTest, StepsLearnTheirContextAndAStableIdempotencyKey) {
+  struct Seen {
+    std::string workflow, node, key;
+    int attempt;
+    bool has_deadline;
+  };
+  std::mutex mu;
+  std::vector<Seen> seen;
+  auto record = [&](const StepContext& c) {
+    std::lock_guard lock(mu);
+    seen.push_back({std::string(c.workflow_id), std::string(c.node), std::string(c.idempotency_key), c.attempt,
+                    c.deadline != std::chrono::steady_clock::time_point::max()});
+  };
+  StepPolicy retry;
+  retry.max_retries = 2;
+  retry.timeout = 60s;
+  auto wf = *Workflow::Builder("context", 1)
+                 .Step("flaky",
+                       [&](const Value& v, const StepContext& c) -> Result<Value> {
+                         record(c);
+                         if (c.attempt < 3) return Status::Unavailable("not yet");
+                         return v;
+                       })
+                 .Step("other", AddOne())
+                 .Join("both", {"flaky", "other"},
+                       [&](const std::vector<Value>& v, const StepContext& c) -> Result<Value> {
+                         record(c);
+                         return v.at(0);
+                       })
+                 .Policy("flaky", retry)
+                 .Build();
+  RunOnce(wf, 1, "wf-a");
+  RunOnce(wf, 1, "wf-b");
+  std::unique_lock lock(mu);
+  ASSERT_EQ(seen.size(), 8u);  // per workflow: flaky x3, both x1
+  std::set<std::string> keys;
+  for (const Seen& s : seen) {
+    EXPECT_EQ(s.key.size(), 64u) << s.key;
+    keys.insert(s.key);
+  }
+  EXPECT_EQ(keys.size(), 4u) << "one key per runnable: flaky and both, in two workflows";
+  std::vector<Seen> flaky_a;
+  for (const Seen& s : seen) {
+    if (s.workflow == "wf-a" && s.node == "flaky") flaky_a.push_back(s);
+  }
+  ASSERT_EQ(flaky_a.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(flaky_a[i].attempt, i + 1);
+    EXPECT_EQ(flaky_a[i].key, flaky_a[0].key) << "the key changed between retries";
+    EXPECT_TRUE(flaky_a[i].has_deadline);
+  }
+  for (const Seen& s : seen) {
+    if (s.node == "both") {
+      EXPECT_FALSE(s.has_deadline) << "a node without a timeout has no deadline";
+    }
+  }
+  if (!has_store()) return;
+  // Resumed after its completions were lost, "flaky" runs again with the
+  // same key.
+  seen.clear();
+  WorkflowOptions manual;
+  manual.checkpoint = CheckpointStrategy::kManual;
+  lock.unlock();
+  RunOnce(wf, 1, "wf-c", manual);
+  ASSERT_TRUE(runner_->Stop("wf-c", /*persist=*/false).ok());
+  runner_ = MakeRunner();
+  ASSERT_TRUE(runner_->Register(wf).ok());
+  ASSERT_TRUE(runner_->Resume("wf-c").ok());
+  ASSERT_TRUE(runner_->AwaitIdle("wf-c", 20s).ok());
+  lock.lock();
+  std::set<std::string> flaky_keys;
+  for (const Seen& s : seen) {
+    if (s.node == "flaky") flaky_keys.insert(s.key);
+  }
+  EXPECT_EQ(flaky_keys.size(), 1u) << "the key changed across the resume";
+}
+
 TEST_P(RunnerTest, SkipLeavesTheJoinUnfiredAndTheWorkflowComplete) {
   StepPolicy skip;
   skip.on_failure = OnFailure::kSkip;
@@ -354,6 +547,15 @@ TEST_P(RunnerTest, HaltStopsTheWorkflowWithTheError) {
   EXPECT_NE(info->error.message().find("disk on fire"), std::string::npos);
   EXPECT_EQ(completions.load(), 1);
   EXPECT_TRUE(seen.IsIOError());
+  // A halted workflow takes no input: nothing would run on it.
+  const std::vector<std::string> before = has_store() ? StoredEventTypes("wf") : std::vector<std::string>{};
+  Status again = runner_->Run("wf", 2);
+  EXPECT_TRUE(again.IsFailedPrecondition()) << again.ToString();
+  EXPECT_NE(again.message().find("'wf' (halt v1) is halted"), std::string::npos) << again.ToString();
+  EXPECT_NE(again.message().find("disk on fire"), std::string::npos) << again.ToString();
+  if (has_store()) {
+    EXPECT_EQ(StoredEventTypes("wf"), before);
+  }
 }
 
 TEST_P(RunnerTest, FallbackReplacesAFailedValue) {
@@ -536,6 +738,59 @@ TEST_P(RunnerTest, ResumeAllGoesOnPastAWorkflowItCannotResume) {
     EXPECT_EQ((*runner_->GetResults(id))["b"], std::vector<Value>{3});
   }
   EXPECT_EQ(runner_->ListWorkflows(), (std::vector<std::string>{"a-good", "c-good"}));
+}
+
+// A start or an input repeated with its idempotency key is acknowledged and
+// not applied again, also after a restart and across snapshots and trims; a
+// start retried with IfExists::kReturnExisting gets the existing workflow.
+TEST_P(RunnerTest, IdempotencyKeysAcknowledgeARepeatedStartOrRun) {
+  auto wf = *Workflow::Builder("keys", 1).Step("a", AddOne()).Build();
+  auto other = *Workflow::Builder("other", 1).Step("a", AddOne()).Build();
+  WorkflowOptions options;
+  options.snapshot_every = 3;  // with a store: the keys must outlive trims
+  options.trim_after_snapshot = true;
+  const StartOptions start{.input = 1, .idempotency_key = "start-1"};
+  ASSERT_TRUE(runner_->StartWorkflow("wf", wf, options, start).ok());
+  ASSERT_TRUE(runner_->AwaitIdle("wf", 20s).ok());
+  auto produced = [&] {  // in value order: inputs run in parallel
+    std::vector<Value> values = (*runner_->GetResults("wf"))["a"];
+    std::sort(values.begin(), values.end());
+    return values;
+  };
+  EXPECT_EQ(produced(), std::vector<Value>{2}) << "the first input came with the start";
+
+  EXPECT_TRUE(runner_->StartWorkflow("wf", wf, options, start).ok()) << "the same start again";
+  EXPECT_TRUE(runner_->StartWorkflow("wf", wf).IsConflict());
+  EXPECT_TRUE(runner_->StartWorkflow("wf", wf, options, StartOptions{.if_exists = IfExists::kReturnExisting}).ok());
+  Status different = runner_->StartWorkflow("wf", other, options, StartOptions{.if_exists = IfExists::kReturnExisting});
+  EXPECT_TRUE(different.IsConflict()) << different.ToString();
+  EXPECT_NE(different.message().find("started as 'keys'"), std::string::npos) << different.ToString();
+
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(runner_->Run("wf", 10, "run-1").ok());
+  ASSERT_TRUE(runner_->Run("wf", 20, "run-2").ok());
+  ASSERT_TRUE(runner_->Run("wf", 30, "start-1").ok());  // one scope: the start's key too
+  Status oversized = runner_->Run("wf", 40, std::string(kMaxIdempotencyKeyBytes + 1, 'k'));
+  EXPECT_TRUE(oversized.IsInvalidArgument()) << oversized.ToString();
+  ASSERT_TRUE(runner_->AwaitIdle("wf", 20s).ok());
+  EXPECT_EQ(produced(), (std::vector<Value>{2, 11, 21}));
+  if (!has_store()) return;
+
+  // After a restart (the history is snapshotted and trimmed by now).
+  ASSERT_TRUE(runner_->Stop("wf").ok());
+  ASSERT_GT(store_->Describe("wf")->trimmed, 0u) << "the test means to cover trimmed keys";
+  runner_ = MakeRunner();
+  ASSERT_TRUE(runner_->Register(wf).ok());
+  ASSERT_TRUE(runner_->Register(other).ok());
+  Status refused = runner_->StartWorkflow("wf", other, options, StartOptions{.if_exists = IfExists::kReturnExisting});
+  EXPECT_TRUE(refused.IsConflict()) << refused.ToString();
+  EXPECT_TRUE(runner_->ListWorkflows().empty()) << "a refused start keeps nothing loaded";
+  // Only in the store: a retried start loads it, and is acknowledged.
+  ASSERT_TRUE(runner_->StartWorkflow("wf", wf, options, start).ok());
+  EXPECT_EQ(runner_->ListWorkflows(), std::vector<std::string>{"wf"});
+  ASSERT_TRUE(runner_->Run("wf", 10, "run-1").ok());
+  ASSERT_TRUE(runner_->Run("wf", 50, "run-3").ok());
+  ASSERT_TRUE(runner_->AwaitIdle("wf", 20s).ok());
+  EXPECT_EQ(produced(), (std::vector<Value>{2, 11, 21, 51}));
 }
 
 TEST_P(RunnerTest, ACorruptedEventIsAClearErrorNotAWrongResult) {

@@ -1517,11 +1517,13 @@ TEST(StatusTest, EveryCodeHasItsPredicate) {
       {Status::OutcomeUnknown("m"), Status::Code::kOutcomeUnknown, &Status::IsOutcomeUnknown},
       {Status::NotOwner("m"), Status::Code::kNotOwner, &Status::IsNotOwner},
       {Status::InUse("m"), Status::Code::kInUse, &Status::IsInUse},
+      {Status::FailedPrecondition("m"), Status::Code::kFailedPrecondition, &Status::IsFailedPrecondition},
+      {Status::ResourceExhausted("m"), Status::Code::kResourceExhausted, &Status::IsResourceExhausted},
   };
   // Every code but kOk, once each: a code added later without a case here fails.
   std::set<Status::Code> codes;
   for (const Case& c : cases) codes.insert(c.code);
-  EXPECT_EQ(codes.size(), static_cast<std::size_t>(Status::Code::kInUse));
+  EXPECT_EQ(codes.size(), static_cast<std::size_t>(Status::Code::kResourceExhausted));
   EXPECT_EQ(cases.size(), codes.size());
   for (const Case& c : cases) {
     EXPECT_EQ(c.status.code(), c.code) << c.status.ToString();

@@ -30,10 +30,12 @@
 #define RUNIC_RUNNER_H_
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -74,16 +76,22 @@ struct WorkflowOptions {
 // caused them (a pool thread, the timer thread for timeouts, the caller of
 // Run), except that a workflow finished by a group checkpoint reports on a
 // pool thread; never under the runner's locks, never on the committer's
-// thread. Exceptions they throw are caught and discarded. Store
+// thread. Exceptions they throw are caught and discarded. Each attempt is
+// reported once: runnable_start, then runnable_stop or runnable_exception (a
+// timed-out attempt: DeadlineExceeded, from the timer thread; whatever it
+// returns later is neither recorded nor reported). Store
 // operations have their own callbacks: StoreOptions::telemetry of the Store
 // given to the runner.
 struct RunnerTelemetry {
   struct Event {
     std::string_view workflow_id;
-    std::string_view node;  // empty for workflow events
-    int attempt = 0;        // runnables
-    std::chrono::nanoseconds duration{0};
-    const Status* error = nullptr;  // exceptions
+    std::string_view node;                 // empty for workflow events
+    int attempt = 0;                       // runnables
+    std::chrono::nanoseconds duration{0};  // of the attempt (runnable_stop, _exception)
+    const Status* error = nullptr;         // exceptions
+    // runnable_start: how long the attempt waited in the pool queue, from
+    // its dispatch until it started running (not counted in its timeout).
+    std::chrono::nanoseconds queued{0};
   };
   std::function<void(const Event&)> workflow_start, workflow_stop, workflow_exception;
   std::function<void(const Event&)> runnable_start, runnable_stop, runnable_exception;
@@ -131,6 +139,32 @@ struct WorkflowInfo {
 // Produced values by node name, in production order.
 using WorkflowResults = std::map<std::string, std::vector<Value>>;
 
+// What StartWorkflow does when the id exists already (running here, or in
+// the store).
+enum class IfExists {
+  kFail,            // kConflict (the default)
+  kReturnExisting,  // OK when it runs the same definition (by name): a caller
+                    // retrying a start after a timeout gets the workflow its
+                    // first call started. Nothing is written; an existing
+                    // workflow that is only in the store is resumed here.
+};
+
+// Idempotency keys (StartOptions, Runner::Run): scope (workflow id, key); a
+// key seen before is acknowledged (OK) and not applied again. Kept as long as
+// the workflow (in its history and snapshots: trims do not lose them). At
+// most kMaxIdempotencyKeyBytes; "" is no key.
+inline constexpr std::size_t kMaxIdempotencyKeyBytes = 256;
+
+struct StartOptions {
+  // The first input, written in the same commit as the start: the workflow
+  // is never in the store without it.
+  std::optional<Value> input = std::nullopt;
+  // A start with a key this workflow was started with is acknowledged (OK)
+  // whatever if_exists says.
+  std::string idempotency_key = {};
+  IfExists if_exists = IfExists::kFail;
+};
+
 // What Runner::ResumeAll did, workflow by workflow, each list in id order.
 struct ResumeAllReport {
   // Resumed, with work left, and running here now.
@@ -170,6 +204,12 @@ class RUNIC_EXPORT Runner {
   // kNotOwner: another live runner holds `id`; nothing was written.
   Status StartWorkflow(std::string_view id, std::shared_ptr<const Workflow> workflow,
                        const WorkflowOptions& options = {});
+  // The same, with a first input, an idempotency key and a choice for an id
+  // that exists (see StartOptions). kInvalidArgument for a key over
+  // kMaxIdempotencyKeyBytes or an input over the store's limits: nothing
+  // written.
+  Status StartWorkflow(std::string_view id, std::shared_ptr<const Workflow> workflow, const WorkflowOptions& options,
+                       const StartOptions& start);
 
   // Adds an input; returns once it is durable (with a store). kNotFound for
   // an id not running here; kInvalidArgument for a value over the store's
@@ -177,7 +217,14 @@ class RUNIC_EXPORT Runner {
   // halts; the input may still be recorded by a later checkpoint. kNotOwner:
   // another runner holds the workflow (this one had given it up when it
   // finished, and nothing was recorded; or it lost it, see above).
+  // kFailedPrecondition: the workflow is halted; nothing recorded.
   Status Run(std::string_view id, Value input);
+  // The same with an idempotency key: a key this workflow has seen (from Run
+  // or its start) is acknowledged and the input not applied again, also
+  // after a restart; kInvalidArgument for a key over kMaxIdempotencyKeyBytes.
+  // kFailedPrecondition on a halted workflow (nothing would run on it;
+  // nothing recorded), unless the key was applied before.
+  Status Run(std::string_view id, Value input, std::string_view idempotency_key);
 
   // The values produced so far.
   Result<WorkflowResults> GetResults(std::string_view id);

@@ -20,20 +20,23 @@ class [[nodiscard]] RUNIC_EXPORT Status {
  public:
   enum class Code : std::uint8_t {
     kOk = 0,
-    kNotFound = 1,          // the id, hash or runner has no such record
-    kConflict = 2,          // an expected cursor did not match; nothing written
-    kInvalidArgument = 3,   // bad input or options; nothing written
-    kIOError = 4,           // the file system failed (full disk, bad path, ...); a
-                            // write that fails so was not acknowledged, but, as in any
-                            // database, may still be found after a restart if its log
-                            // record reached the disk: retry with an expected cursor
-    kCorruption = 5,        // stored bytes fail their checks; never returned as data
-    kTrimmed = 6,           // the events asked for were trimmed; see first_kept_sequence()
-    kUnavailable = 7,       // the engine cannot serve now (no quorum, closed); nothing written
-    kDeadlineExceeded = 8,  // the call's deadline passed before it started writing
-    kOutcomeUnknown = 9,    // a write may or may not have been applied
-    kNotOwner = 10,         // the caller lost ownership of the workflow (fencing)
-    kInUse = 11,            // the database is held by another process
+    kNotFound = 1,             // the id, hash or runner has no such record
+    kConflict = 2,             // an expected cursor did not match; nothing written
+    kInvalidArgument = 3,      // bad input or options; nothing written
+    kIOError = 4,              // the file system failed (full disk, bad path, ...); a
+                               // write that fails so was not acknowledged, but, as in any
+                               // database, may still be found after a restart if its log
+                               // record reached the disk: retry with an expected cursor
+    kCorruption = 5,           // stored bytes fail their checks; never returned as data
+    kTrimmed = 6,              // the events asked for were trimmed; see first_kept_sequence()
+    kUnavailable = 7,          // the engine cannot serve now (no quorum, closed); nothing written
+    kDeadlineExceeded = 8,     // the call's deadline passed before it started writing
+    kOutcomeUnknown = 9,       // a write may or may not have been applied
+    kNotOwner = 10,            // the caller lost ownership of the workflow (fencing)
+    kInUse = 11,               // the database is held by another process
+    kFailedPrecondition = 12,  // the workflow is not in a state that allows this (a
+                               // halted workflow takes no input); nothing written
+    kResourceExhausted = 13,   // a per-workflow bound was reached; nothing written
   };
 
   // An ok status.
@@ -50,6 +53,8 @@ class [[nodiscard]] RUNIC_EXPORT Status {
   static Status OutcomeUnknown(std::string_view msg) { return Status(Code::kOutcomeUnknown, msg); }
   static Status NotOwner(std::string_view msg) { return Status(Code::kNotOwner, msg); }
   static Status InUse(std::string_view msg) { return Status(Code::kInUse, msg); }
+  static Status FailedPrecondition(std::string_view msg) { return Status(Code::kFailedPrecondition, msg); }
+  static Status ResourceExhausted(std::string_view msg) { return Status(Code::kResourceExhausted, msg); }
   // `first_kept` is the lowest sequence still stored for the workflow.
   static Status Trimmed(std::uint64_t first_kept, std::string_view msg);
 
@@ -67,6 +72,8 @@ class [[nodiscard]] RUNIC_EXPORT Status {
   bool IsOutcomeUnknown() const { return code_ == Code::kOutcomeUnknown; }
   bool IsNotOwner() const { return code_ == Code::kNotOwner; }
   bool IsInUse() const { return code_ == Code::kInUse; }
+  bool IsFailedPrecondition() const { return code_ == Code::kFailedPrecondition; }
+  bool IsResourceExhausted() const { return code_ == Code::kResourceExhausted; }
 
   // The human-readable detail, without the code's name. Empty when ok().
   const std::string& message() const { return message_; }

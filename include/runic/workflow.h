@@ -26,11 +26,13 @@
 #define RUNIC_WORKFLOW_H_
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -52,6 +54,32 @@ using StepFn = std::function<Result<Value>(const Value& input, std::stop_token s
 using JoinFn = std::function<Result<Value>(const std::vector<Value>& inputs, std::stop_token stop)>;
 // A rule's condition. Must be a pure function of its input.
 using ConditionFn = std::function<bool(const Value& input)>;
+
+// What a step, join or rule reaction may learn of the attempt it runs (the
+// ContextStepFn and ContextJoinFn forms). The views are valid during the
+// call only: copy what outlives it.
+struct StepContext {
+  std::string_view workflow_id;
+  std::string_view node;
+  // 1 for the first attempt; counts every attempt, across resumes.
+  int attempt = 1;
+  // The same for every attempt of this runnable (this node on these input
+  // facts in this workflow), across retries and resumes after a crash, and
+  // different for every other runnable: 64 hex digits. A step whose
+  // completion was not persisted runs again after a crash: pass this key to
+  // the services it calls so that they apply its side effects once.
+  std::string_view idempotency_key;
+  // Requested when the attempt times out or the runner shuts down.
+  std::stop_token stop;
+  // When the attempt times out, on the Runner's clock (Clock::Now, steady
+  // time); time_point::max() when its policy has no timeout. Counted from the
+  // moment the attempt started running, not from its wait in the queue.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+};
+// The step and join functions that take the context. A Builder takes either
+// form; a generic lambda (`auto` parameters) fits both: name the types.
+using ContextStepFn = std::function<Result<Value>(const Value& input, const StepContext& context)>;
+using ContextJoinFn = std::function<Result<Value>(const std::vector<Value>& inputs, const StepContext& context)>;
 
 enum class Backoff { kNone, kLinear, kExponential };
 enum class OnFailure {
@@ -85,8 +113,8 @@ class RUNIC_EXPORT Workflow {
     std::string name;
     NodeKind kind;
     std::vector<std::string> parents;  // empty: fed by the workflow's inputs
-    StepFn step;                       // kStep, and a rule's reaction
-    JoinFn join;                       // kJoin
+    ContextStepFn step;                // kStep, and a rule's reaction
+    ContextJoinFn join;                // kJoin
     ConditionFn condition;             // kRule
     StepPolicy policy;                 // resolved from the builder's policies
   };
@@ -117,11 +145,18 @@ class RUNIC_EXPORT Workflow::Builder {
  public:
   Builder(std::string name, int version);
 
-  // A root step (parent empty: fed by inputs) or a step of `parent`.
+  // A root step (parent empty: fed by inputs) or a step of `parent`. Each
+  // node takes its function in either form, with the stop token or with the
+  // whole StepContext. (nullptr: no function; Build refuses it.)
   Builder& Step(std::string name, StepFn fn, std::string parent = {});
+  Builder& Step(std::string name, ContextStepFn fn, std::string parent = {});
+  Builder& Step(std::string name, std::nullptr_t, std::string parent = {});
   Builder& Join(std::string name, std::vector<std::string> parents, JoinFn fn);
+  Builder& Join(std::string name, std::vector<std::string> parents, ContextJoinFn fn);
+  Builder& Join(std::string name, std::vector<std::string> parents, std::nullptr_t);
   // A rule fed by `parent` (empty: by inputs).
   Builder& Rule(std::string name, ConditionFn when, StepFn then, std::string parent = {});
+  Builder& Rule(std::string name, ConditionFn when, ContextStepFn then, std::string parent = {});
 
   // The policy of the nodes `pattern` names: an exact node name, a prefix
   // ending in '*' ("charge-*"), or "*" for the default. The most specific

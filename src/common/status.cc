@@ -57,6 +57,10 @@ const char* Status::CodeName(Code code) {
       return "NotOwner";
     case Code::kInUse:
       return "InUse";
+    case Code::kFailedPrecondition:
+      return "FailedPrecondition";
+    case Code::kResourceExhausted:
+      return "ResourceExhausted";
   }
   return "Unknown";
 }

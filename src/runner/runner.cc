@@ -112,29 +112,73 @@ Status Runner::Register(std::shared_ptr<const Workflow> workflow) {
 
 Status Runner::StartWorkflow(std::string_view id, std::shared_ptr<const Workflow> workflow,
                              const WorkflowOptions& options) {
+  return StartWorkflow(id, std::move(workflow), options, StartOptions{});
+}
+
+namespace {
+
+Status CheckKey(std::string_view key) {
+  if (key.size() <= kMaxIdempotencyKeyBytes) return Status::OK();
+  return Status::InvalidArgument("an idempotency key is at most " + std::to_string(kMaxIdempotencyKeyBytes) +
+                                 " bytes; this one has " + std::to_string(key.size()));
+}
+
+}  // namespace
+
+Status Runner::StartWorkflow(std::string_view id, std::shared_ptr<const Workflow> workflow,
+                             const WorkflowOptions& options, const StartOptions& start) {
   Status s = Register(workflow);
   if (!s.ok()) return s;
   if (id.empty()) return Status::InvalidArgument("a workflow id is empty");
+  if (s = CheckKey(start.idempotency_key); !s.ok()) return s;
+  // An id that exists: the start is acknowledged when it repeats the key the
+  // workflow was started with, or when asked to and the definition matches.
+  auto existing_matches = [&](Worker& w) {
+    if (!start.idempotency_key.empty() && w.HasKey(start.idempotency_key)) return true;
+    return start.if_exists == IfExists::kReturnExisting && w.definition_name() == workflow->name();
+  };
+  auto refuse = [&](Worker& w, const std::string& where) {
+    return Status::Conflict("workflow '" + std::string(id) + "' already exists " + where + ", started as '" +
+                            w.definition_name() + "'; resume it instead, or start it with IfExists::kReturnExisting");
+  };
+  if (std::shared_ptr<Worker> running = impl_->Find(id)) {
+    if (existing_matches(*running)) return Status::OK();
+    return refuse(*running, "in runner '" + impl_->options.name + "'");
+  }
   s = impl_->Reserve(id);
   if (!s.ok()) return s;
-  auto worker = std::make_shared<Worker>(impl_->Context(), std::string(id), std::move(workflow), options);
+  auto worker = std::make_shared<Worker>(impl_->Context(), std::string(id), workflow, options);
   // The worker claims the workflow first (kNotOwner: another runner holds
   // it; nothing is written). The started event is appended only to a
   // workflow with no events, so an id already in the store fails here and
   // nothing is written.
-  s = worker->Start();
+  s = worker->Start(start.input, start.idempotency_key);
   if (!s.ok()) (void)worker->Detach(/*persist=*/false);  // gives up what it claimed
   impl_->Publish(id, s.ok() ? worker : nullptr);
-  if (s.IsConflict()) {
+  if (!s.IsConflict()) return s;
+  if (start.idempotency_key.empty() && start.if_exists == IfExists::kFail) {
     return Status::Conflict("workflow '" + std::string(id) + "' already exists in the store; resume it instead");
   }
-  return s;
+  // In the store only: load it to see whether it is the one asked for.
+  if (s = Resume(id, options); !s.ok()) {
+    if (s.IsNotOwner() || s.IsUnavailable()) return s;
+    return Status::Conflict("workflow '" + std::string(id) +
+                            "' already exists in the store and cannot be loaded here to compare: " + s.ToString());
+  }
+  std::shared_ptr<Worker> resumed = impl_->Find(id);
+  if (resumed && existing_matches(*resumed)) return Status::OK();
+  Status refused = resumed ? refuse(*resumed, "in the store") : s;
+  (void)Stop(id, /*persist=*/true);
+  return refused;
 }
 
-Status Runner::Run(std::string_view id, Value input) {
+Status Runner::Run(std::string_view id, Value input) { return Run(id, std::move(input), {}); }
+
+Status Runner::Run(std::string_view id, Value input, std::string_view idempotency_key) {
+  if (Status s = CheckKey(idempotency_key); !s.ok()) return s;
   std::shared_ptr<Worker> w = impl_->Find(id);
   if (!w) return impl_->NotRunning(id);
-  return w->AddInput(std::move(input));
+  return w->AddInput(std::move(input), idempotency_key);
 }
 
 Result<WorkflowResults> Runner::GetResults(std::string_view id) {

@@ -36,6 +36,35 @@ CborWriter Event(Clock& clock, const char* type, std::size_t fields) {
 // (say, an HTTP body in an exception) cannot make an event too large to store.
 constexpr std::size_t kMaxRecordedError = 4096;
 
+// One failed attempt as the halt message lists it, its message cut so that
+// the halt message of many attempts stays within kMaxRecordedError.
+std::string AttemptError(int attempt, Status::Code code, std::string_view message) {
+  constexpr std::size_t kMaxPerAttempt = 512;
+  std::string out = "attempt " + std::to_string(attempt) + ": " + Status::CodeName(code) + ": ";
+  out += message.substr(0, kMaxPerAttempt);
+  if (message.size() > kMaxPerAttempt) out += "...";
+  return out;
+}
+
+// "workflow 'id' (orders v1): node 'n' failed after 3 attempt(s): attempt
+// 1: ...; attempt 2: ...; attempt 3: ...", at most kMaxRecordedError bytes
+// (the last attempts kept when it must be cut).
+std::string HaltMessage(const std::string& id, const Workflow& workflow, const std::string& node, int attempts,
+                        const std::vector<std::string>& errors) {
+  const std::string head = "workflow '" + id + "' (" + workflow.name() + " v" + std::to_string(workflow.version()) +
+                           "): node '" + node + "' failed after " + std::to_string(attempts) + " attempt(s): ";
+  std::string tail;
+  for (auto it = errors.rbegin(); it != errors.rend(); ++it) {
+    const std::string with = *it + (tail.empty() ? "" : "; " + tail);
+    if (head.size() + with.size() > kMaxRecordedError) {
+      tail = "...; " + tail;
+      break;
+    }
+    tail = with;
+  }
+  return head + tail;
+}
+
 Status WithCode(Status::Code code, const std::string& msg) {
   switch (code) {
     case Status::Code::kNotFound:
@@ -56,6 +85,10 @@ Status WithCode(Status::Code code, const std::string& msg) {
       return Status::NotOwner(msg);
     case Status::Code::kInUse:
       return Status::InUse(msg);
+    case Status::Code::kFailedPrecondition:
+      return Status::FailedPrecondition(msg);
+    case Status::Code::kResourceExhausted:
+      return Status::ResourceExhausted(msg);
     default:
       return Status::Unavailable(msg);
   }
@@ -92,46 +125,86 @@ std::chrono::milliseconds Backoff(const StepPolicy& p, int retry) {
 Worker::Worker(RunnerContext ctx, std::string id, std::shared_ptr<const Workflow> workflow, WorkflowOptions options)
     : ctx_(std::move(ctx)), id_(std::move(id)), workflow_(std::move(workflow)), options_(std::move(options)) {}
 
-Status Worker::Start() {
+Status Worker::Start(std::optional<Value> input, std::string_view key) {
   std::unique_lock lock(mu_);
+  std::string bytes;
+  if (input) {
+    Result<std::string> encoded = EncodeInput(*input);
+    if (!encoded.ok()) return encoded.status();
+    bytes = std::move(*encoded);
+  }
   // Nothing is written for a workflow that another runner holds.
   if (Status claimed = ClaimLocked(); !claimed.ok()) return claimed;
-  Record(Event(*ctx_.clock, kStart, 3)
-             .Text("w")
-             .Text(workflow_->name())
-             .Text("v")
-             .Int(workflow_->version())
-             .Text("fp")
-             .Text(workflow_->fingerprint())
-             .Take());
-  Status s = CheckpointLocked(lock);
+  CborWriter start = Event(*ctx_.clock, kStart, key.empty() ? 3 : 4);
+  start.Text("w").Text(workflow_->name()).Text("v").Int(workflow_->version()).Text("fp").Text(workflow_->fingerprint());
+  if (!key.empty()) {
+    start.Text("k").Text(key);
+    keys_.emplace(key);
+  }
+  Record(start.Take());
+  std::string hash;
+  if (input) hash = RecordInput(std::move(*input), std::move(bytes), {});
+  Status s = CheckpointLocked(lock);  // the start and its first input: one write
   lock.unlock();
-  if (s.ok()) Notify(ctx_.telemetry->workflow_start, {id_, {}, 0, {}, nullptr});
-  return s;
+  if (!s.ok()) return s;
+  Notify(ctx_.telemetry->workflow_start, {id_, {}, 0, {}, nullptr});
+  if (hash.empty()) return s;
+  lock.lock();
+  Derive(hash);
+  was_idle_ = false;
+  return AfterChange(lock, /*must_commit=*/false);
 }
 
-Status Worker::AddInput(Value input) {
+Status Worker::AddInput(Value input, std::string_view key) {
   std::unique_lock lock(mu_);
   if (stopped_) return Status::Unavailable("workflow '" + id_ + "' is stopping");
   if (fenced_) return fence_;
+  if (!key.empty() && keys_.count(key) != 0) {
+    // Applied before: acknowledged, once what recorded it is in the store.
+    return pending_.empty() ? Status::OK() : CheckpointLocked(lock);
+  }
+  Result<std::string> bytes = EncodeInput(input);
+  if (!bytes.ok()) return bytes.status();
+  // Nothing would run on it: say so rather than record an input that waits
+  // for ever.
+  if (halted_) {
+    return Status::FailedPrecondition("workflow '" + id_ + "' (" + workflow_->name() + " v" +
+                                      std::to_string(workflow_->version()) +
+                                      ") is halted, so its input was not recorded: " + halt_error_.ToString());
+  }
+  // A workflow given up when it finished is claimed again before it runs on;
+  // if another runner holds it now, the input is refused and nothing recorded.
+  if (Status claimed = ClaimLocked(); !claimed.ok()) return claimed;
+  const std::string hash = RecordInput(std::move(input), std::move(*bytes), key);
+  Derive(hash);
+  was_idle_ = false;
+  return AfterChange(lock, /*must_commit=*/true);
+}
+
+Result<std::string> Worker::EncodeInput(const Value& input) const {
   std::string bytes = EncodeValue(input);
   if (ctx_.store != nullptr && bytes.size() > ctx_.store->limits().max_value_bytes) {
     return Status::InvalidArgument("input of " + std::to_string(bytes.size()) + " bytes is over the store's limit of " +
                                    std::to_string(ctx_.store->limits().max_value_bytes));
   }
-  // A workflow given up when it finished is claimed again before it runs on;
-  // if another runner holds it now, the input is refused and nothing recorded.
-  if (Status claimed = ClaimLocked(); !claimed.ok()) return claimed;
+  return bytes;
+}
+
+std::string Worker::RecordInput(Value input, std::string bytes, std::string_view key) {
   const std::uint64_t ordinal = inputs_++;
   const std::vector<std::string> parents{std::to_string(ordinal)};
   const std::string hash = FactHash(bytes, "", parents);
   if (ctx_.store == nullptr) bytes.clear();
   FactEntry* entry = AddFact(hash, Fact{std::move(input), std::move(bytes), "", parents, hash});
   if (ctx_.store != nullptr && entry != nullptr) pending_facts_.push_back(entry);
-  Record(Event(*ctx_.clock, kInput, 2).Text("f").Text(hash).Text("o").Uint(ordinal).Take());
-  Derive(hash);
-  was_idle_ = false;
-  return AfterChange(lock, /*must_commit=*/true);
+  CborWriter event = Event(*ctx_.clock, kInput, key.empty() ? 2 : 3);
+  event.Text("f").Text(hash).Text("o").Uint(ordinal);
+  if (!key.empty()) {
+    event.Text("k").Text(key);
+    keys_.emplace(key);
+  }
+  Record(event.Take());
+  return hash;
 }
 
 Status Worker::Checkpoint() {
@@ -258,6 +331,7 @@ void Worker::Derive(const std::string& hash) {
     r.inputs = std::move(inputs);
     r.root = fact.root;
     if (auto f = replay_failures_.find(id); f != replay_failures_.end()) r.failures = f->second;
+    if (auto e = replay_errors_.find(id); e != replay_errors_.end()) r.errors = e->second;
     active_.emplace(id, std::move(r));
     ready_.push_back(std::move(id));
   }
@@ -280,6 +354,8 @@ std::vector<Worker::Task> Worker::DispatchReady() {
     r.running = true;
     ++r.generation;
     r.stop = std::stop_source();
+    r.returned = false;
+    r.dispatched_at = ctx_.clock->Now();
     ++running_;
     if (ctx_.store != nullptr) {
       Record(Event(*ctx_.clock, kDispatch, 3)
@@ -292,15 +368,6 @@ std::vector<Worker::Task> Worker::DispatchReady() {
                  .Take());
     }
     tasks.emplace_back(id, r.generation);
-    if (r.node->policy.timeout.count() > 0) {
-      std::weak_ptr<Worker> weak = weak_from_this();
-      const std::uint64_t generation = r.generation;
-      // Handled on the timer thread: a pool whose threads all run stuck
-      // steps must still time them out.
-      ctx_.timer->At(ctx_.clock->Now() + r.node->policy.timeout, [weak, id, generation] {
-        if (auto self = weak.lock()) self->OnTimeout(id, generation);
-      });
-    }
   }
   return tasks;
 }
@@ -308,7 +375,7 @@ std::vector<Worker::Task> Worker::DispatchReady() {
 void Worker::OnTimeout(const std::string& id, std::uint64_t generation) {
   std::unique_lock lock(mu_);
   auto it = active_.find(id);
-  if (it == active_.end() || it->second.generation != generation || !it->second.running) return;
+  if (it == active_.end() || it->second.generation != generation || !it->second.running || it->second.returned) return;
   Runnable& r = it->second;
   r.stop.request_stop();
   r.running = false;
@@ -334,25 +401,46 @@ void Worker::Run(const std::string& id, std::uint64_t generation) {
     changed_.notify_all();
     return;
   }
-  const Workflow::Node* node = it->second.node;
-  const int attempt = it->second.failures + 1;
+  Runnable& current = it->second;
+  const Workflow::Node* node = current.node;
+  const int attempt = current.failures + 1;
   std::vector<Value> inputs;
-  for (const std::string& h : it->second.inputs) inputs.push_back(facts_.at(h).value);
-  std::stop_token stop = it->second.stop.get_token();
+  for (const std::string& h : current.inputs) inputs.push_back(facts_.at(h).value);
+  // The attempt's time counts from here: its wait in the pool queue does not
+  // count against its timeout (it is reported as `queued`).
+  const auto start = ctx_.clock->Now();
+  const auto queued = std::chrono::duration_cast<std::chrono::nanoseconds>(start - current.dispatched_at);
+  StepContext context;
+  context.workflow_id = id_;
+  context.node = node->name;
+  context.attempt = attempt;
+  const std::string key = Sha256Hex(std::string("runic step key") + '\0' + id_ + '\0' + id);
+  context.idempotency_key = key;
+  context.stop = current.stop.get_token();
+  if (node->policy.timeout.count() > 0) {
+    context.deadline = start + node->policy.timeout;
+    std::weak_ptr<Worker> weak = weak_from_this();
+    // Handled on the timer thread: a pool whose threads all run stuck steps
+    // must still time them out.
+    ctx_.timer->At(context.deadline, [weak, id, generation] {
+      if (auto self = weak.lock()) self->OnTimeout(id, generation);
+    });
+  }
   lock.unlock();
 
-  Notify(ctx_.telemetry->runnable_start, {id_, node->name, attempt, {}, nullptr});
-  const auto start = ctx_.clock->Now();
+  RunnerTelemetry::Event started{id_, node->name, attempt, {}, nullptr};
+  started.queued = queued;
+  Notify(ctx_.telemetry->runnable_start, started);
   std::optional<Result<Value>> result;
   bool produces = true;
   try {
     if (node->kind == Workflow::NodeKind::kJoin) {
-      result.emplace(node->join(inputs, stop));
+      result.emplace(node->join(inputs, context));
     } else if (node->kind == Workflow::NodeKind::kRule && !node->condition(inputs.front())) {
       produces = false;
       result.emplace(Value());
     } else {
-      result.emplace(node->step(inputs.front(), stop));
+      result.emplace(node->step(inputs.front(), context));
     }
   } catch (const std::exception& e) {
     result.emplace(Status::Unavailable(std::string("node '") + node->name + "' threw: " + e.what()));
@@ -369,21 +457,33 @@ void Worker::Run(const std::string& id, std::uint64_t generation) {
                                              std::to_string(ctx_.store->limits().max_value_bytes)));
     }
   }
+
+  // An attempt that timed out (or was dropped) meanwhile was reported then:
+  // its late result is neither recorded nor reported again.
+  auto current_attempt = [&]() -> Runnable* {
+    it = active_.find(id);
+    if (it == active_.end() || it->second.generation != generation || !it->second.running) return nullptr;
+    return &it->second;
+  };
+  lock.lock();
+  Runnable* r = current_attempt();
+  if (r == nullptr) return;
+  r->returned = true;  // a timeout firing from here on is too late
+  lock.unlock();
   const Status status = result->status();
   Notify(status.ok() ? ctx_.telemetry->runnable_stop : ctx_.telemetry->runnable_exception,
          {id_, node->name, attempt, took, status.ok() ? nullptr : &status});
 
   lock.lock();
-  it = active_.find(id);
-  if (it == active_.end() || it->second.generation != generation || !it->second.running) return;  // stale
-  Runnable& r = it->second;
-  r.running = false;
+  r = current_attempt();
+  if (r == nullptr) return;  // dropped meanwhile (Stop)
+  r->running = false;
   --running_;
   if (!detached_) {
     if (!result->ok()) {
-      OnFailure(id, r, result->status(), took);
+      OnFailure(id, *r, result->status(), took);
     } else {
-      Complete(id, r, produces ? std::optional<Value>(std::move(**result)) : std::nullopt, std::move(bytes), took,
+      Complete(id, *r, produces ? std::optional<Value>(std::move(**result)) : std::nullopt, std::move(bytes), took,
                false);
     }
   }
@@ -397,9 +497,16 @@ void Worker::OnFailure(const std::string& id, Runnable& r, const Status& error, 
                         : policy.fallback                       ? "fallback"
                         : policy.on_failure == OnFailure::kSkip ? "skip"
                                                                 : "halt";
+  r.errors.push_back(AttemptError(r.failures, error.code(), error.message()));
+  const bool halts = std::string_view(outcome) == "halt";
+  // The halt message names every attempt's error, the timeouts too (the
+  // last one alone may hide why the earlier ones failed).
+  const std::string halt_message =
+      halts ? HaltMessage(id_, *workflow_, r.node->name, r.failures, r.errors) : std::string();
   if (ctx_.store != nullptr) {
-    Record(Event(*ctx_.clock, kFail, 7)
-               .Text("r")
+    CborWriter event = Event(*ctx_.clock, kFail, halts ? 8 : 7);
+    if (halts) event.Text("h").Text(halt_message);
+    Record(event.Text("r")
                .Text(id)
                .Text("n")
                .Text(r.node->name)
@@ -434,8 +541,7 @@ void Worker::OnFailure(const std::string& id, Runnable& r, const Status& error, 
     active_.erase(id);
   } else {
     halted_ = true;
-    halt_error_ = WithCode(error.code(), "node '" + r.node->name + "' failed after " + std::to_string(r.failures) +
-                                             " attempt(s): " + error.message());
+    halt_error_ = WithCode(error.code(), halt_message);
     active_.erase(id);
   }
 }
@@ -765,9 +871,11 @@ Value Worker::StateSnapshot() const {
   Value done = Value::array();
   for (const std::string& id : done_) done.push_back(id);
   Value failures = Value::object();
+  Value errors = Value::object();
   Value dispatched = Value::array();
   for (const auto& [id, r] : active_) {
     if (r.failures > 0) failures[id] = r.failures;
+    if (!r.errors.empty()) errors[id] = r.errors;
     if (r.running) dispatched.push_back(id);
   }
   return Value{{"w", workflow_->name()},
@@ -777,6 +885,8 @@ Value Worker::StateSnapshot() const {
                {"facts", facts},
                {"done", done},
                {"failures", failures},
+               {"errors", errors},
+               {"keys", keys_},
                {"dispatched", dispatched},
                {"completed", completed_},
                {"halted", halted_ && !halted_by_store_},
@@ -812,6 +922,13 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
       }
       for (const Value& id : state->at("done")) done_.insert(id.get<std::string>());
       for (const auto& [id, n] : state->at("failures").items()) replay_failures_[id] = n.get<int>();
+      // Snapshots written before errors and keys were kept have neither.
+      if (auto e = state->find("errors"); e != state->end()) {
+        for (const auto& [id, list] : e->items()) replay_errors_[id] = list.get<std::vector<std::string>>();
+      }
+      if (auto k = state->find("keys"); k != state->end()) {
+        for (const Value& key : *k) keys_.insert(key.get<std::string>());
+      }
       for (const Value& id : state->at("dispatched")) dispatched.insert(id.get<std::string>());
       completed_ = state->at("completed").get<std::uint64_t>();
       if (state->at("halted").get<bool>()) {
@@ -863,6 +980,7 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
   for (const std::string& h : order) Derive(h);
   for (const auto& [id, r] : active_) redispatched_ += dispatched.count(id);
   replay_failures_.clear();
+  replay_errors_.clear();
   had_work_on_resume_ = !active_.empty() && !halted_;
   was_idle_ = !had_work_on_resume_;           // a finished workflow is not "completed" again
   if (!had_work_on_resume_) ReleaseLocked();  // finished: as when it finished (a later input claims it again)
@@ -879,6 +997,7 @@ Status Worker::ApplyEvent(const Value& e, const DefinitionLookup& lookup, std::s
         lookup(e.at("w").get<std::string>(), e.at("v").get<int>(), e.at("fp").get<std::string>());
     if (!wf.ok()) return wf.status();
     workflow_ = std::move(*wf);
+    if (e.contains("k")) keys_.insert(e.at("k").get<std::string>());
     return Status::OK();
   }
   if (workflow_ == nullptr) return Status::Corruption("an event comes before the started event");
@@ -887,6 +1006,7 @@ Status Worker::ApplyEvent(const Value& e, const DefinitionLookup& lookup, std::s
     const std::uint64_t ordinal = e.at("o").get<std::uint64_t>();
     AddFact(hash, Fact{Value(), {}, "", {std::to_string(ordinal)}, hash});
     inputs_ = std::max(inputs_, ordinal + 1);
+    if (e.contains("k")) keys_.insert(e.at("k").get<std::string>());
   } else if (type == kDispatch) {
     dispatched->insert(e.at("r").get<std::string>());
   } else if (type == kDone) {
@@ -902,15 +1022,20 @@ Status Worker::ApplyEvent(const Value& e, const DefinitionLookup& lookup, std::s
   } else if (type == kFail) {
     const std::string id = e.at("r").get<std::string>();
     const std::string outcome = e.at("o").get<std::string>();
-    replay_failures_[id] = e.at("a").get<int>();
+    const int attempt = e.at("a").get<int>();
+    const auto code = static_cast<Status::Code>(e.at("c").get<int>());
+    replay_failures_[id] = attempt;
+    replay_errors_[id].push_back(AttemptError(attempt, code, e.at("e").get<std::string>()));
     if (outcome == "skip") {
       done_.insert(id);
       ++completed_;
     } else if (outcome == "halt") {
       halted_ = true;
-      halt_error_ = WithCode(static_cast<Status::Code>(e.at("c").get<int>()),
-                             "node '" + e.at("n").get<std::string>() + "' failed after " +
-                                 std::to_string(e.at("a").get<int>()) + " attempt(s): " + e.at("e").get<std::string>());
+      // "h": the halt message as recorded (older histories have none).
+      halt_error_ = WithCode(code, e.contains("h")
+                                       ? e.at("h").get<std::string>()
+                                       : "node '" + e.at("n").get<std::string>() + "' failed after " +
+                                             std::to_string(attempt) + " attempt(s): " + e.at("e").get<std::string>());
     } else if (outcome != "retry" && outcome != "fallback") {
       return Status::Corruption("unknown failure outcome '" + outcome + "'");
     }

@@ -49,8 +49,9 @@ class Worker : public std::enable_shared_from_this<Worker> {
  public:
   Worker(RunnerContext ctx, std::string id, std::shared_ptr<const Workflow> workflow, WorkflowOptions options);
 
-  // A new instance: claims it, records the started event and commits it.
-  Status Start();
+  // A new instance: claims it, records the started event (with the start's
+  // idempotency key) and `input` if any, and commits them in one write.
+  Status Start(std::optional<Value> input, std::string_view key);
   // Finds a registered definition by name, version and fingerprint.
   using DefinitionLookup =
       std::function<Result<std::shared_ptr<const Workflow>>(const std::string&, int, const std::string&)>;
@@ -59,7 +60,9 @@ class Worker : public std::enable_shared_from_this<Worker> {
   // events) and dispatches what is left.
   Status Resume(const DefinitionLookup& lookup);
 
-  Status AddInput(Value input);
+  // Records an input and runs what it makes ready. A non-empty `key` seen
+  // before (by an input or the start) is acknowledged and not applied again.
+  Status AddInput(Value input, std::string_view key);
   Status Checkpoint();
   // Shutdown: stops dispatching; steps already running finish and their
   // results are recorded; queued ones do not start.
@@ -84,6 +87,16 @@ class Worker : public std::enable_shared_from_this<Worker> {
   WorkflowResults Results();
   WorkflowInfo Info();
   const std::string& id() const { return id_; }
+  // Whether `key` was given to the start or to an input of this workflow.
+  bool HasKey(std::string_view key) {
+    std::lock_guard lock(mu_);
+    return keys_.count(key) != 0;
+  }
+  // The definition's name (fixed once started or resumed).
+  std::string definition_name() {
+    std::lock_guard lock(mu_);
+    return workflow_->name();
+  }
 
   // The Committer's side of a queued checkpoint: it takes the pending events
   // (kAlone: they need several appends, or the workflow is not held, so
@@ -108,13 +121,25 @@ class Worker : public std::enable_shared_from_this<Worker> {
     std::vector<std::string> inputs;
     std::string root;
     int failures = 0;  // failed attempts so far
+    // Each failed attempt's error ("attempt 2: DeadlineExceeded: ..."), for
+    // the halt message.
+    std::vector<std::string> errors;
     bool running = false;
-    std::uint64_t generation = 0;  // results of older attempts are stale
+    // The running attempt returned within its deadline (its result is being
+    // recorded): a timeout that fires now is too late and reports nothing.
+    bool returned = false;
+    Clock::time_point dispatched_at;  // when the attempt was queued
+    std::uint64_t generation = 0;     // results of older attempts are stale
     std::stop_source stop;
   };
 
   // All below run with mu_ held.
   using FactEntry = std::pair<const std::string, Fact>;  // hash, fact
+  // An input's encoding; kInvalidArgument when it is over the store's limit.
+  Result<std::string> EncodeInput(const Value& input) const;
+  // Records input `input` (encoded as `bytes`) with its key; returns its
+  // fact's hash.
+  std::string RecordInput(Value input, std::string bytes, std::string_view key);
   // Adds a fact unless known; returns its entry (stable: facts are never
   // erased from facts_).
   FactEntry* AddFact(const std::string& hash, Fact fact);
@@ -184,6 +209,9 @@ class Worker : public std::enable_shared_from_this<Worker> {
   std::vector<std::string> fact_order_;
   std::map<std::pair<std::string, std::string>, std::string> first_of_;  // (node, root) -> fact
   std::uint64_t inputs_ = 0;
+  // The idempotency keys of the start and of inputs (SEMANTICS.md 4: scope
+  // (workflow id, key); kept as long as the workflow, across snapshots).
+  std::set<std::string, std::less<>> keys_;
   std::unordered_set<std::string> done_;
   std::unordered_map<std::string, Runnable> active_;  // ready, running or waiting for a retry
   std::deque<std::string> ready_;
@@ -216,7 +244,8 @@ class Worker : public std::enable_shared_from_this<Worker> {
   std::uint64_t cursor_ = 0;
   std::uint64_t snapshot_cursor_ = 0;
   std::uint64_t completed_ = 0, completed_since_checkpoint_ = 0, redispatched_ = 0;
-  std::unordered_map<std::string, int> replay_failures_;  // during Resume
+  std::unordered_map<std::string, int> replay_failures_;                     // during Resume
+  std::unordered_map<std::string, std::vector<std::string>> replay_errors_;  // during Resume
   bool was_idle_ = true;
   int reporting_ = 0;  // idle callbacks still running (outside mu_)
   bool had_work_on_resume_ = false;

@@ -50,6 +50,19 @@ StepPolicy Resolve(const std::vector<std::pair<std::string, StepPolicy>>& polici
   return best ? *best : StepPolicy{};
 }
 
+// The stop-token forms, as context functions (empty stays empty: Build
+// refuses a node without a function).
+ContextStepFn WithContext(StepFn fn) {
+  if (!fn) return nullptr;
+  return [fn = std::move(fn)](const Value& input, const StepContext& context) { return fn(input, context.stop); };
+}
+ContextJoinFn WithContext(JoinFn fn) {
+  if (!fn) return nullptr;
+  return [fn = std::move(fn)](const std::vector<Value>& inputs, const StepContext& context) {
+    return fn(inputs, context.stop);
+  };
+}
+
 }  // namespace
 
 const Workflow::Node* Workflow::Find(std::string_view name) const {
@@ -62,6 +75,14 @@ const Workflow::Node* Workflow::Find(std::string_view name) const {
 Workflow::Builder::Builder(std::string name, int version) : name_(std::move(name)), version_(version) {}
 
 Workflow::Builder& Workflow::Builder::Step(std::string name, StepFn fn, std::string parent) {
+  return Step(std::move(name), WithContext(std::move(fn)), std::move(parent));
+}
+
+Workflow::Builder& Workflow::Builder::Step(std::string name, std::nullptr_t, std::string parent) {
+  return Step(std::move(name), ContextStepFn(), std::move(parent));
+}
+
+Workflow::Builder& Workflow::Builder::Step(std::string name, ContextStepFn fn, std::string parent) {
   Node n{std::move(name), NodeKind::kStep, {}, std::move(fn), nullptr, nullptr, {}};
   if (!parent.empty()) n.parents.push_back(std::move(parent));
   nodes_.push_back(std::move(n));
@@ -69,11 +90,23 @@ Workflow::Builder& Workflow::Builder::Step(std::string name, StepFn fn, std::str
 }
 
 Workflow::Builder& Workflow::Builder::Join(std::string name, std::vector<std::string> parents, JoinFn fn) {
+  return Join(std::move(name), std::move(parents), WithContext(std::move(fn)));
+}
+
+Workflow::Builder& Workflow::Builder::Join(std::string name, std::vector<std::string> parents, std::nullptr_t) {
+  return Join(std::move(name), std::move(parents), ContextJoinFn());
+}
+
+Workflow::Builder& Workflow::Builder::Join(std::string name, std::vector<std::string> parents, ContextJoinFn fn) {
   nodes_.push_back(Node{std::move(name), NodeKind::kJoin, std::move(parents), nullptr, std::move(fn), nullptr, {}});
   return *this;
 }
 
 Workflow::Builder& Workflow::Builder::Rule(std::string name, ConditionFn when, StepFn then, std::string parent) {
+  return Rule(std::move(name), std::move(when), WithContext(std::move(then)), std::move(parent));
+}
+
+Workflow::Builder& Workflow::Builder::Rule(std::string name, ConditionFn when, ContextStepFn then, std::string parent) {
   Node n{std::move(name), NodeKind::kRule, {}, std::move(then), nullptr, std::move(when), {}};
   if (!parent.empty()) n.parents.push_back(std::move(parent));
   nodes_.push_back(std::move(n));

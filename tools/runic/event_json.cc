@@ -59,6 +59,7 @@ Json EventJson(std::uint64_t sequence, std::string_view bytes, Store& store) {
     Copy(e, "e", out, "error");
     if (auto c = e.find("c"); c != e.end()) out["code"] = CodeJson(*c);
     Copy(e, "o", out, "outcome");
+    Copy(e, "h", out, "halt");
   }
   if (auto f = e.find("f"); f != e.end()) {
     out["fact"] = *f;

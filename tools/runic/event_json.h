@@ -15,7 +15,8 @@ namespace runic::cli {
 // One event: {"seq", "type", "time", and per type "step", "runnable",
 // "attempt", "fact", "value" (the fact's value from the fact table),
 // "parents", "duration_us", "error", "code" (the Status code's name, e.g.
-// "Unavailable"), "outcome", ...}; for bytes that are not a Runner event,
+// "Unavailable"), "outcome", "halt" (the halt message, naming every
+// attempt's error), ...}; for bytes that are not a Runner event,
 // {"seq", "base64"}.
 Json EventJson(std::uint64_t sequence, std::string_view bytes, Store& store);
 
