@@ -121,7 +121,10 @@ struct RunnerEnv {
   std::unique_ptr<runic::Runner> runner;
 };
 
-std::unique_ptr<RunnerEnv> OpenEnv(const std::string& engine, const std::string& mode, const std::string& dir) {
+// `on_complete`: the runner's (RunnerOptions::on_complete).
+std::unique_ptr<RunnerEnv> OpenEnv(
+    const std::string& engine, const std::string& mode, const std::string& dir,
+    std::function<void(const std::string&, const runic::Status&)> on_complete = nullptr) {
   auto env = std::make_unique<RunnerEnv>();
   if (engine != "none") {
     runic::DatabaseOptions o;
@@ -138,6 +141,7 @@ std::unique_ptr<RunnerEnv> OpenEnv(const std::string& engine, const std::string&
   runic::RunnerOptions ro;
   ro.name = "bench-runner";
   ro.store = env->store.get();  // null for "none"
+  ro.on_complete = std::move(on_complete);
   auto runner = runic::Runner::Create(std::move(ro));
   Check(runner.status(), "creating the runner");
   env->runner = std::move(*runner);
@@ -241,22 +245,17 @@ Row ToRow(const std::string& engine, const std::string& mode, const std::string&
 // --------------------------------------------------------------- R1, R2 ----
 
 // Starts n workflows of `wf` (each given one input), then awaits them all.
-// Latency: StartWorkflow to on_complete, per workflow.
+// Latency: StartWorkflow to on_complete (which marks `idle`), per workflow.
 RunnerMeasured StartAndAwait(runic::Runner& runner, const std::shared_ptr<const runic::Workflow>& wf,
-                             const std::string& prefix, int n) {
-  // Shared with the callbacks, which the Runner keeps.
-  auto idle_ptr = std::make_shared<IdleStamps>(n);
-  const IdleStamps& idle = *idle_ptr;
+                             const std::string& prefix, const IdleStamps& idle, int n) {
   std::vector<std::int64_t> began(static_cast<std::size_t>(n));
   std::vector<int> all;
   RunnerMeasured m;
   const auto start = Clock::now();
   for (int i = 0; i < n; ++i) {
     const std::string id = prefix + std::to_string(i);
-    runic::WorkflowOptions opts;  // checkpoint every cycle
-    opts.on_complete = [idle_ptr, i](const std::string&, const runic::Status&) { idle_ptr->Mark(i); };
     began[static_cast<std::size_t>(i)] = NowNs();
-    Check(runner.StartWorkflow(id, wf, opts), "starting " + id);
+    Check(runner.StartWorkflow(id, wf), "starting " + id);  // checkpoint every cycle
     Check(runner.Run(id, Value(i * kStride)), "run " + id);
     all.push_back(i);
   }
@@ -302,11 +301,14 @@ Row RunR1R2(const std::string& engine, const std::string& mode, const std::strin
             const std::string& dir) {
   const bool r1 = workload == "R1";
   const int n = scale.runner_workflows;
-  std::unique_ptr<RunnerEnv> env = OpenEnv(engine, mode, dir);
+  const std::string prefix = r1 ? "r1-" : "r2-";
+  auto idle = std::make_shared<IdleStamps>(n);  // shared with the callback, which the Runner keeps
+  std::unique_ptr<RunnerEnv> env =
+      OpenEnv(engine, mode, dir,
+              [idle, prefix](const std::string& id, const runic::Status&) { idle->Mark(IndexOf(id, prefix)); });
   const std::shared_ptr<const runic::Workflow> wf = r1 ? Chain(nullptr) : FanOut();
   ResetPeakRss();
-  const std::string prefix = r1 ? "r1-" : "r2-";
-  RunnerMeasured m = StartAndAwait(*env->runner, wf, prefix, n);
+  RunnerMeasured m = StartAndAwait(*env->runner, wf, prefix, *idle, n);
   const double rss = PeakRssMb();
   for (int i = 0; i < n; ++i) {
     const std::int64_t input = i * kStride;
@@ -356,7 +358,11 @@ Row RunR3(const std::string& mode, const Scale& scale, const std::string& dir) {
     ~CloseFd() { close(fd); }
   } close_jfd{jfd};
   auto gate = std::make_shared<Gate>();
-  std::unique_ptr<RunnerEnv> env = OpenEnv("disk", mode, data);
+  auto idle_ptr = std::make_shared<IdleStamps>(n);  // shared with the callback
+  const IdleStamps& idle = *idle_ptr;
+  std::unique_ptr<RunnerEnv> env =
+      OpenEnv("disk", mode, data,
+              [idle_ptr, prefix](const std::string& id, const runic::Status&) { idle_ptr->Mark(IndexOf(id, prefix)); });
   struct OpenOnExit {  // so that a failure cannot leave steps blocked at shutdown
     std::shared_ptr<Gate> gate;
     ~OpenOnExit() { gate->Open(); }
@@ -368,14 +374,8 @@ Row RunR3(const std::string& mode, const Scale& scale, const std::string& dir) {
   Check(env->runner->Register(wf), "registering the R1 chain");
   ResetPeakRss();
 
-  auto idle_ptr = std::make_shared<IdleStamps>(n);  // shared with the callbacks
-  const IdleStamps& idle = *idle_ptr;
-  runic::WorkflowOptions opts;
-  opts.on_complete = [idle_ptr, prefix](const std::string& id, const runic::Status&) {
-    idle_ptr->Mark(IndexOf(id, prefix));
-  };
   const auto t0 = Clock::now();
-  runic::Result<runic::ResumeAllReport> report = env->runner->ResumeAll(opts);
+  runic::Result<runic::ResumeAllReport> report = env->runner->ResumeAll();
   const double resume_all_us = MicrosSince(t0);
   Check(report.status(), "ResumeAll");
   for (const runic::ResumeAllReport::Failure& f : report->failed) Check(f.status, "ResumeAll of " + f.id);
@@ -422,7 +422,7 @@ Row RunR3(const std::string& mode, const Scale& scale, const std::string& dir) {
   for (int i = 0; i < n; ++i) {
     const std::string id = prefix + std::to_string(i);
     if (!is_resumed[static_cast<std::size_t>(i)]) {
-      Check(env->runner->Resume(id, opts), "resume of " + id + " (complete before the kill?)");
+      Check(env->runner->Resume(id), "resume of " + id + " (complete before the kill?)");
       runic::Result<runic::WorkflowResults> results = env->runner->GetResults(id);
       Check(results.status(), "results of " + id);
       for (int k = 0; k < kChainSteps; ++k) {

@@ -302,7 +302,9 @@ struct Service {
 
   // A runner on this service's store. `counter`, when given, counts the
   // completed steps and prints "completed K" after each.
-  Result<std::unique_ptr<runic::Runner>> MakeRunner(std::atomic<std::uint64_t>* counter, std::size_t threads) {
+  // `halted`: counts the workflows that halt (none: nothing is told).
+  Result<std::unique_ptr<runic::Runner>> MakeRunner(std::atomic<std::uint64_t>* counter, std::size_t threads,
+                                                    std::atomic<int>* halted = nullptr) {
     runic::RunnerOptions options;
     options.name = kRunner;
     options.store = store.get();
@@ -311,6 +313,13 @@ struct Service {
     if (counter != nullptr) {
       options.telemetry.runnable_stop = [counter](const runic::RunnerTelemetry::Event&) {
         Say("completed " + std::to_string(counter->fetch_add(1) + 1));
+      };
+    }
+    if (halted != nullptr) {
+      // For every order of this runner, whether it started it or resumed it.
+      options.on_complete = [halted](const std::string& id, const Status& outcome) {
+        if (!outcome.ok()) halted->fetch_add(1);
+        Say("done " + id + " " + (outcome.ok() ? std::string("ok") : outcome.ToString()));
       };
     }
     return runic::Runner::Create(std::move(options));
@@ -340,15 +349,13 @@ struct Service {
   }
 };
 
-runic::WorkflowOptions RunOptions(std::atomic<int>* halted) {
+// The orders' options, registered with the definition: each order records
+// them at its start, and runs with them again when resumed.
+runic::WorkflowOptions OrderOptions() {
   runic::WorkflowOptions options;
   // The default, spelled out: every applied result is appended to the store
   // before the next dispatch, so a crash redoes at most the steps in flight.
   options.checkpoint = runic::CheckpointStrategy::kEveryCycle;
-  options.on_complete = [halted](const std::string& id, const Status& outcome) {
-    if (!outcome.ok()) halted->fetch_add(1);
-    Say("done " + id + " " + (outcome.ok() ? std::string("ok") : outcome.ToString()));
-  };
   return options;
 }
 
@@ -361,16 +368,16 @@ int Run(const std::string& dir, int n) {
   auto workflow = MakeWorkflow(svc.env);
   if (!workflow.ok()) return Fail("build the workflow", workflow.status());
   std::atomic<std::uint64_t> completed{0};
-  auto runner = svc.MakeRunner(&completed, 8);
-  if (!runner.ok()) return Fail("create the runner", runner.status());
   std::atomic<int> halted{0};
-  const runic::WorkflowOptions options = RunOptions(&halted);
+  auto runner = svc.MakeRunner(&completed, 8, &halted);
+  if (!runner.ok()) return Fail("create the runner", runner.status());
+  if (Status s = (*runner)->Register(*workflow, OrderOptions()); !s.ok()) return Fail("register", s);
 
   const auto t0 = std::chrono::steady_clock::now();
   for (int i = 1; i <= n; ++i) {
     const std::string id = OrderId(i);
     // kConflict when the id is already in the store: that is Resume's job.
-    if (Status s = (*runner)->StartWorkflow(id, *workflow, options); !s.ok()) return Fail("start " + id, s);
+    if (Status s = (*runner)->StartWorkflow(id, *workflow); !s.ok()) return Fail("start " + id, s);
     // Returns once the input is durable: from here on the order survives a
     // crash of this process.
     if (Status s = (*runner)->Run(id, MakeOrder(i)); !s.ok()) return Fail("run " + id, s);
@@ -429,15 +436,16 @@ int Resume(const std::string& dir) {
   auto workflow = MakeWorkflow(svc.env);
   if (!workflow.ok()) return Fail("build the workflow", workflow.status());
   std::atomic<std::uint64_t> completed{0};
-  auto runner = svc.MakeRunner(&completed, 8);
+  std::atomic<int> halted{0};
+  auto runner = svc.MakeRunner(&completed, 8, &halted);
   if (!runner.ok()) return Fail("create the runner", runner.status());
   if (Status s = (*runner)->Register(*workflow); !s.ok()) return Fail("register", s);
-  std::atomic<int> halted{0};
 
   // Every workflow in the store with work left: runnables that were
   // dispatched but whose completion never reached the store are dispatched
-  // again; completed ones are not.
-  auto resumed = (*runner)->ResumeAll(RunOptions(&halted));
+  // again; completed ones are not. Each runs with the options it recorded
+  // at its start.
+  auto resumed = (*runner)->ResumeAll();
   if (!resumed.ok()) return Fail("resume", resumed.status());
   // One order that cannot be resumed does not keep the others from running.
   for (const runic::ResumeAllReport::Failure& f : resumed->failed) {

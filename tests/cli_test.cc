@@ -128,6 +128,10 @@ TEST_F(CliTest, ShowDecodesTheRunnersHistoryAndNeverPrintsRawBytes) {
   EXPECT_EQ(last["step"], "c");
   EXPECT_EQ(last["value"], 43);  // the fact's value, from the fact table
   EXPECT_EQ(ParseOrFail(show.lines[2])["value"], 40);
+  // The options it was started with (the defaults here).
+  const Json options = ParseOrFail(show.lines[1])["options"];
+  EXPECT_EQ(options["checkpoint"], "every_cycle") << show.lines[1];
+  EXPECT_EQ(options["max_concurrency"], 8) << show.lines[1];
 
   Output page = RunCli(With({"show", "order-1", "--from", "3", "--limit", "2"}));
   ASSERT_EQ(page.lines.size(), 3u) << page.text();

@@ -322,7 +322,8 @@ int Resume(const std::string& dir) {
   auto runner = h.MakeRunner(true, true);
   if (!runner.ok()) return Fail("runner", runner.status());
   if (Status s = (*runner)->Register(*workflow); !s.ok()) return Fail("register", s);
-  auto resumed = (*runner)->ResumeAll(Options());
+  // No options: each workflow runs with those it recorded at its start.
+  auto resumed = (*runner)->ResumeAll();
   if (!resumed.ok()) return Fail("resume all", resumed.status());
   if (!resumed->failed.empty()) return Fail("resume " + resumed->failed[0].id, resumed->failed[0].status);
   std::uint64_t redispatched = 0;
@@ -331,6 +332,9 @@ int Resume(const std::string& dir) {
     auto info = (*runner)->Lookup(id);
     if (!info.ok()) return Fail("lookup " + id, info.status());
     if (info->state != runic::WorkflowState::kIdle) return Fail("state of " + id, info->error);
+    if (!(info->options == Options())) {
+      return Fail("options of " + id, Status::Corruption("not those it was started with"));
+    }
     redispatched += info->redispatched;
   }
   Say("resumed " + std::to_string(resumed->resumed.size()) + " redispatched " + std::to_string(redispatched));

@@ -137,14 +137,12 @@ int main(int argc, char** argv) {
   std::mutex mu;
   std::condition_variable done;
   std::optional<Status> outcome;
-  runic::WorkflowOptions options;
-  options.on_complete = [&](const std::string&, const Status& s) {
+  runic::RunnerOptions runner_options;
+  runner_options.on_complete = [&](const std::string&, const Status& s) {
     std::lock_guard lock(mu);
     outcome = s;
     done.notify_all();
   };
-
-  runic::RunnerOptions runner_options;
   runner_options.name = kRunner;
   runner_options.store = store->get();
   runner_options.threads = 2;
@@ -154,7 +152,7 @@ int main(int argc, char** argv) {
   if (Status s = (*runner)->Register(wf); !s.ok()) return Fail("register", s);
 
   for (;;) {
-    Status s = (*runner)->StartWorkflow(id, wf, options);
+    Status s = (*runner)->StartWorkflow(id, wf);
     if (s.ok()) {
       Say("started");
       s = (*runner)->Run(id, Value(0));
@@ -162,7 +160,7 @@ int main(int argc, char** argv) {
       break;
     }
     if (s.IsConflict()) {  // it exists: take it over from the store
-      s = (*runner)->Resume(id, options);
+      s = (*runner)->Resume(id);
       if (s.ok()) {
         Result<runic::WorkflowInfo> info = (*runner)->Lookup(id);
         if (!info.ok()) return Fail("lookup " + id, info.status());

@@ -88,6 +88,12 @@ bool IsWrite(StoreOp op) {
   }
 }
 
+// `v` as the Runner stores its events.
+std::string Cbor(const Value& v) {
+  const std::vector<std::uint8_t> bytes = Value::to_cbor(v);
+  return std::string(bytes.begin(), bytes.end());
+}
+
 StepFn AddOne() {
   return [](const Value& v, std::stop_token) -> Result<Value> { return Value(v.get<int>() + 1); };
 }
@@ -106,12 +112,14 @@ class RunnerTest : public ::testing::TestWithParam<Engine> {
     runner_ = MakeRunner();
   }
 
-  std::unique_ptr<Runner> MakeRunner(std::shared_ptr<Clock> clock = nullptr) {
+  using OnComplete = std::function<void(const std::string&, const Status&)>;
+  std::unique_ptr<Runner> MakeRunner(std::shared_ptr<Clock> clock = nullptr, OnComplete on_complete = nullptr) {
     RunnerOptions o;
     o.name = "test";
     o.store = store_.get();
     o.threads = 4;
     o.clock = std::move(clock);
+    o.on_complete = std::move(on_complete);
     return std::move(*Runner::Create(std::move(o)));
   }
 
@@ -534,13 +542,12 @@ TEST_P(RunnerTest, HaltStopsTheWorkflowWithTheError) {
                  .Step("after", AddOne(), "broken")
                  .Build();
   std::atomic<int> completions{0};
-  WorkflowOptions options;
   Status seen;
-  options.on_complete = [&](const std::string&, const Status& s) {
+  runner_ = MakeRunner(nullptr, [&](const std::string&, const Status& s) {
     seen = s;
     ++completions;
-  };
-  RunOnce(wf, 1, "wf", options);
+  });
+  RunOnce(wf, 1, "wf");
   Result<WorkflowInfo> info = runner_->Lookup("wf");
   EXPECT_EQ(info->state, WorkflowState::kHalted);
   EXPECT_TRUE(info->error.IsIOError());
@@ -740,6 +747,89 @@ TEST_P(RunnerTest, ResumeAllGoesOnPastAWorkflowItCannotResume) {
   EXPECT_EQ(runner_->ListWorkflows(), (std::vector<std::string>{"a-good", "c-good"}));
 }
 
+// The options a workflow is started with (given, or its definition's
+// registered defaults) are recorded with its start and in its snapshots: a
+// new runner resumes it with them, whatever it registered, also once the
+// started event is trimmed. Resume's options replace them for that load
+// only; a history that records none runs with the registered defaults.
+TEST_P(RunnerTest, AResumedWorkflowKeepsTheOptionsItWasStartedWith) {
+  if (!has_store()) GTEST_SKIP() << "no store";
+  auto wf = *Workflow::Builder("opts", 1).Step("a", AddOne()).Step("b", AddOne(), "a").Build();
+  WorkflowOptions defaults;
+  defaults.checkpoint = CheckpointStrategy::kEveryN;
+  defaults.checkpoint_every = 2;
+  defaults.max_concurrency = 3;
+  WorkflowOptions given;
+  given.max_concurrency = 1;
+  given.snapshot_every = 3;
+  given.trim_after_snapshot = true;
+  ASSERT_TRUE(runner_->Register(wf, defaults).ok());
+  ASSERT_TRUE(runner_->StartWorkflow("by-default", wf).ok());
+  ASSERT_TRUE(runner_->StartWorkflow("given", wf, given).ok());
+  EXPECT_EQ(runner_->Lookup("by-default")->options, defaults);
+  EXPECT_EQ(runner_->Lookup("given")->options, given);
+  for (int i = 0; i < 3; ++i) {
+    for (const char* id : {"by-default", "given"}) {
+      ASSERT_TRUE(runner_->Run(id, i).ok());
+      ASSERT_TRUE(runner_->AwaitIdle(id, 20s).ok());
+    }
+  }
+  runner_->Shutdown();
+  // "given" has a snapshot and its started event was trimmed.
+  ASSERT_TRUE(store_->LoadSnapshot("given").ok());
+  const std::vector<std::string> left = StoredEventTypes("given");
+  EXPECT_EQ(std::count(left.begin(), left.end(), "start"), 0);
+
+  // A new runner that registers other defaults.
+  runner_ = MakeRunner();
+  WorkflowOptions other;
+  other.max_concurrency = 5;
+  ASSERT_TRUE(runner_->Register(wf, other).ok());
+  ASSERT_TRUE(runner_->Resume("by-default").ok());
+  ASSERT_TRUE(runner_->Resume("given").ok());
+  EXPECT_EQ(runner_->Lookup("by-default")->options, defaults);
+  EXPECT_EQ(runner_->Lookup("given")->options, given);
+  ASSERT_TRUE(runner_->Run("given", 10).ok());
+  ASSERT_TRUE(runner_->AwaitIdle("given", 20s).ok());
+  EXPECT_EQ((*runner_->GetResults("given"))["b"].back(), Value(12));
+
+  // Resume's options, for this load only.
+  WorkflowOptions for_now;
+  for_now.checkpoint = CheckpointStrategy::kManual;
+  ASSERT_TRUE(runner_->Stop("by-default").ok());
+  ASSERT_TRUE(runner_->Resume("by-default", for_now).ok());
+  EXPECT_EQ(runner_->Lookup("by-default")->options, for_now);
+  ASSERT_TRUE(runner_->Stop("by-default").ok());
+  ASSERT_TRUE(runner_->Resume("by-default").ok());
+  EXPECT_EQ(runner_->Lookup("by-default")->options, defaults);
+
+  // A started event without options (a history of an earlier release).
+  const std::string old_start =
+      Cbor(Value{{"t", "start"}, {"at", 0}, {"w", wf->name()}, {"v", wf->version()}, {"fp", wf->fingerprint()}});
+  ASSERT_TRUE(store_->Append("recorded-none", std::vector<std::string>{old_start}).ok());
+  ASSERT_TRUE(runner_->Resume("recorded-none").ok());
+  EXPECT_EQ(runner_->Lookup("recorded-none")->options, other);
+
+  // Recorded options that do not decode: a clear error, nothing loaded.
+  const Value bad_options{{"checkpoint", "sometimes"},
+                          {"checkpoint_every", 10},
+                          {"max_concurrency", 8},
+                          {"snapshot_every", 0},
+                          {"trim_after_snapshot", false}};
+  const std::string bad_start = Cbor(Value{{"t", "start"},
+                                           {"at", 0},
+                                           {"w", wf->name()},
+                                           {"v", wf->version()},
+                                           {"fp", wf->fingerprint()},
+                                           {"opt", bad_options}});
+  ASSERT_TRUE(store_->Append("recorded-bad", std::vector<std::string>{bad_start}).ok());
+  Status bad = runner_->Resume("recorded-bad");
+  EXPECT_TRUE(bad.IsCorruption()) << bad.ToString();
+  EXPECT_NE(bad.message().find("'sometimes' is unknown"), std::string::npos) << bad.ToString();
+  EXPECT_NE(bad.message().find("recorded-bad"), std::string::npos) << bad.ToString();
+  EXPECT_TRUE(runner_->Lookup("recorded-bad").status().IsNotFound());
+}
+
 // A start or an input repeated with its idempotency key is acknowledged and
 // not applied again, also after a restart and across snapshots and trims; a
 // start retried with IfExists::kReturnExisting gets the existing workflow.
@@ -895,9 +985,8 @@ TEST_P(RunnerTest, AStoppedWorkflowWritesAndReportsNothingMore) {
   std::atomic<bool> go{false};
   std::atomic<int> started{0}, completions{0};
   auto wf = *Workflow::Builder("stopped", 1).Step("slow", Gated(&go, &started)).Build();
-  WorkflowOptions options;
-  options.on_complete = [&](const std::string&, const Status&) { ++completions; };
-  ASSERT_TRUE(runner_->StartWorkflow("wf", wf, options).ok());
+  runner_ = MakeRunner(nullptr, [&](const std::string&, const Status&) { ++completions; });
+  ASSERT_TRUE(runner_->StartWorkflow("wf", wf).ok());
   ASSERT_TRUE(runner_->Run("wf", 1).ok());
   for (int i = 0; i < 5000 && started.load() == 0; ++i) std::this_thread::sleep_for(1ms);
   ASSERT_TRUE(runner_->Stop("wf", /*persist=*/false).ok());
@@ -909,6 +998,36 @@ TEST_P(RunnerTest, AStoppedWorkflowWritesAndReportsNothingMore) {
     EXPECT_EQ(StoredEventTypes("wf").size(), stored);
   }
   EXPECT_TRUE(runner_->Lookup("wf").status().IsNotFound());
+}
+
+// The runner's on_complete is told of the workflows it resumed too.
+TEST_P(RunnerTest, OnCompleteIsCalledForResumedWorkflows) {
+  if (!has_store()) GTEST_SKIP() << "no store";
+  std::atomic<bool> go{false};
+  std::atomic<int> started{0};
+  auto wf = *Workflow::Builder("told", 1).Step("slow", Gated(&go, &started)).Build();
+  ASSERT_TRUE(runner_->StartWorkflow("wf", wf).ok());
+  ASSERT_TRUE(runner_->Run("wf", 1).ok());
+  for (int i = 0; i < 5000 && started.load() == 0; ++i) std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(runner_->Stop("wf", /*persist=*/true).ok());
+  go = true;
+  runner_->Shutdown();
+
+  std::mutex mu;
+  std::vector<std::pair<std::string, Status>> told;
+  runner_ = MakeRunner(nullptr, [&](const std::string& id, const Status& s) {
+    std::lock_guard lock(mu);
+    told.emplace_back(id, s);
+  });
+  ASSERT_TRUE(runner_->Register(wf).ok());
+  Result<ResumeAllReport> report = runner_->ResumeAll();
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->resumed, std::vector<std::string>{"wf"});
+  ASSERT_TRUE(runner_->AwaitIdle("wf", 20s).ok());
+  std::lock_guard lock(mu);
+  ASSERT_EQ(told.size(), 1u);
+  EXPECT_EQ(told[0].first, "wf");
+  EXPECT_TRUE(told[0].second.ok()) << told[0].second.ToString();
 }
 
 // Many workflows at once: their checkpoints share store writes (the
@@ -939,14 +1058,15 @@ TEST_P(RunnerTest, OnCompleteMayStopAndCheckpointWorkflows) {
   auto wf = *Workflow::Builder("cb", 1).Step("a", AddOne()).Step("b", AddOne(), "a").Build();
   constexpr int kWorkflows = 20;
   std::atomic<int> stopped{0};
-  WorkflowOptions options;
-  options.on_complete = [&](const std::string& id, const Status&) {
-    for (int i = 0; i < kWorkflows; ++i) (void)runner_->Checkpoint("w" + std::to_string(i));
-    if (runner_->Stop(id).ok()) ++stopped;
-  };
+  Runner* runner = nullptr;  // set before any workflow starts
+  runner_ = MakeRunner(nullptr, [&](const std::string& id, const Status&) {
+    for (int i = 0; i < kWorkflows; ++i) (void)runner->Checkpoint("w" + std::to_string(i));
+    if (runner->Stop(id).ok()) ++stopped;
+  });
+  runner = runner_.get();
   for (int i = 0; i < kWorkflows; ++i) {
     const std::string id = "w" + std::to_string(i);
-    ASSERT_TRUE(runner_->StartWorkflow(id, wf, options).ok());
+    ASSERT_TRUE(runner_->StartWorkflow(id, wf).ok());
     ASSERT_TRUE(runner_->Run(id, i).ok());
   }
   for (int i = 0; i < 20000 && stopped.load() < kWorkflows; ++i) std::this_thread::sleep_for(1ms);
@@ -1059,7 +1179,7 @@ TEST_P(RunnerTest, AResumedWorkflowIsClaimedBeforeItIsReadAndGivenUpOnceFinished
   runner_ = MakeRunnerOn(observed_.get());  // as after a restart
   ASSERT_TRUE(runner_->Register(wf).ok());
   (void)ops_.Take();
-  ASSERT_TRUE(runner_->Resume("wf").ok());
+  ASSERT_TRUE(runner_->Resume("wf", WorkflowOptions{}).ok());  // checkpoints every cycle now
   ASSERT_TRUE(runner_->AwaitIdle("wf", 20s).ok());
   EXPECT_EQ((*runner_->GetResults("wf"))["b"], std::vector<Value>{3});
   std::vector<OpLog::Op> ops = ops_.Take();

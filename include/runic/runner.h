@@ -58,6 +58,10 @@ enum class CheckpointStrategy {
   kManual,      // only on Runner::Checkpoint (and Stop/Shutdown)
 };
 
+// How a workflow instance runs. The options a workflow is started with are
+// recorded in its started event (and its snapshots): resumed, here or in
+// another process (a restart, a takeover), it runs with them again. What
+// is called back is not recorded: RunnerOptions::on_complete.
 struct WorkflowOptions {
   CheckpointStrategy checkpoint = CheckpointStrategy::kEveryCycle;
   std::size_t checkpoint_every = 10;  // for kEveryN
@@ -67,9 +71,8 @@ struct WorkflowOptions {
   // never), and then trim the events it covers when trim_after_snapshot.
   std::uint64_t snapshot_every = 0;
   bool trim_after_snapshot = false;
-  // Called (on a pool thread) each time the workflow becomes idle: ok when
-  // everything ran, else the halting error.
-  std::function<void(const std::string& id, const Status& outcome)> on_complete;
+
+  friend bool operator==(const WorkflowOptions&, const WorkflowOptions&) = default;
 };
 
 // Callbacks around workflows and runnables. They run on the thread that
@@ -113,6 +116,11 @@ struct RunnerOptions {
   // Default: Clock::Real().
   std::shared_ptr<Clock> clock;
   RunnerTelemetry telemetry;
+  // Called (on a pool thread) each time a workflow of this runner becomes
+  // idle: ok when everything ran, else the halting error. Also for the
+  // workflows it resumed or took over, whoever started them. Must not call
+  // Shutdown.
+  std::function<void(const std::string& id, const Status& outcome)> on_complete;
 };
 
 enum class WorkflowState {
@@ -134,6 +142,7 @@ struct WorkflowInfo {
   // resume dispatched again (started, queued or waiting for a retry then).
   std::uint64_t redispatched = 0;
   std::uint64_t cursor = 0;  // events committed to the store
+  WorkflowOptions options;   // what it runs with (see WorkflowOptions)
 };
 
 // Produced values by node name, in production order.
@@ -196,20 +205,27 @@ class RUNIC_EXPORT Runner {
 
   // Makes a definition available to Resume. StartWorkflow registers too.
   // kConflict when another definition with the same name and version but a
-  // different fingerprint is registered.
+  // different fingerprint is registered. `defaults`: the options of the
+  // starts of this definition that give none, and of its workflows whose
+  // history records none (started by a release before options were
+  // recorded); a later Register with defaults replaces them, one without
+  // keeps them (WorkflowOptions{} the first time).
   Status Register(std::shared_ptr<const Workflow> workflow);
+  Status Register(std::shared_ptr<const Workflow> workflow, const WorkflowOptions& defaults);
 
-  // Starts workflow instance `id`. kConflict when `id` is already running in
-  // this runner, or (with a store) already exists in the store: use Resume.
-  // kNotOwner: another live runner holds `id`; nothing was written.
+  // Starts workflow instance `id` with `options` (none: the definition's
+  // registered defaults), recorded with its start. kConflict when `id` is
+  // already running in this runner, or (with a store) already exists in the
+  // store: use Resume. kNotOwner: another live runner holds `id`; nothing
+  // was written.
   Status StartWorkflow(std::string_view id, std::shared_ptr<const Workflow> workflow,
-                       const WorkflowOptions& options = {});
+                       std::optional<WorkflowOptions> options = std::nullopt);
   // The same, with a first input, an idempotency key and a choice for an id
   // that exists (see StartOptions). kInvalidArgument for a key over
   // kMaxIdempotencyKeyBytes or an input over the store's limits: nothing
   // written.
-  Status StartWorkflow(std::string_view id, std::shared_ptr<const Workflow> workflow, const WorkflowOptions& options,
-                       const StartOptions& start);
+  Status StartWorkflow(std::string_view id, std::shared_ptr<const Workflow> workflow,
+                       std::optional<WorkflowOptions> options, const StartOptions& start);
 
   // Adds an input; returns once it is durable (with a store). kNotFound for
   // an id not running here; kInvalidArgument for a value over the store's
@@ -250,7 +266,10 @@ class RUNIC_EXPORT Runner {
   // already running here. kNotOwner: another live runner holds it; nothing
   // was read or written: try again once that runner stopped or its lease
   // expired. A resumed workflow with nothing left to run is given up at once.
-  Status Resume(std::string_view id, const WorkflowOptions& options = {});
+  // It runs with the options recorded at its start; `options` replaces them
+  // while it is loaded here (not recorded: a later resume uses the recorded
+  // ones again).
+  Status Resume(std::string_view id, std::optional<WorkflowOptions> options = std::nullopt);
 
   // Resumes every workflow in the store that is not running here and still
   // has work left (finished and halted ones are not kept loaded). One
@@ -258,13 +277,14 @@ class RUNIC_EXPORT Runner {
   // the report lists it with its error and goes on. Fails only when there
   // is no store, or the store cannot list its workflows at all (nothing was
   // resumed then).
-  Result<ResumeAllReport> ResumeAll(const WorkflowOptions& options = {});
+  // `options`: as for Resume, for every workflow it resumes.
+  Result<ResumeAllReport> ResumeAll(std::optional<WorkflowOptions> options = std::nullopt);
 
   // The ids running in this runner.
   std::vector<std::string> ListWorkflows();
   Result<WorkflowInfo> Lookup(std::string_view id);
 
-  // Waits (real time) until the workflow is idle or halted and its
+  // Waits (real time) until the workflow is idle or halted and the runner's
   // on_complete callback has returned. kDeadlineExceeded when `timeout`
   // passes first.
   Status AwaitIdle(std::string_view id, std::chrono::milliseconds timeout);

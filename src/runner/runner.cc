@@ -11,6 +11,7 @@
 
 namespace runic {
 
+using internal::Definition;
 using internal::Worker;
 
 struct Runner::Impl {
@@ -21,7 +22,7 @@ struct Runner::Impl {
   std::unique_ptr<internal::Committer> committer;  // with a store
 
   std::mutex mu;
-  std::map<std::pair<std::string, int>, std::shared_ptr<const Workflow>> definitions;
+  std::map<std::pair<std::string, int>, Definition> definitions;  // by (name, version)
   std::map<std::string, std::shared_ptr<Worker>, std::less<>> workers;
   // Ids being started or resumed: taken, but not visible until ready.
   std::set<std::string, std::less<>> loading;
@@ -47,7 +48,8 @@ struct Runner::Impl {
   }
 
   internal::RunnerContext Context() {
-    return internal::RunnerContext{options.store, clock, pool.get(), timer.get(), &options.telemetry, committer.get()};
+    return internal::RunnerContext{options.store,      clock,           pool.get(),          timer.get(),
+                                   &options.telemetry, committer.get(), &options.on_complete};
   }
 
   std::shared_ptr<Worker> Find(std::string_view id) {
@@ -60,7 +62,7 @@ struct Runner::Impl {
     return Status::NotFound("workflow '" + std::string(id) + "' is not running in runner '" + options.name + "'");
   }
 
-  Result<std::shared_ptr<const Workflow>> Lookup(const std::string& name, int version, const std::string& fingerprint) {
+  Result<Definition> Lookup(const std::string& name, int version, const std::string& fingerprint) {
     std::lock_guard lock(mu);
     auto it = definitions.find({name, version});
     if (it == definitions.end()) {
@@ -72,11 +74,11 @@ struct Runner::Impl {
       return Status::InvalidArgument("the workflow was started with '" + name + "' v" + std::to_string(version) +
                                      "; registered:" + versions);
     }
-    if (it->second->fingerprint() != fingerprint) {
+    const std::string& now = it->second.workflow->fingerprint();
+    if (now != fingerprint) {
       return Status::InvalidArgument("definition '" + name + "' v" + std::to_string(version) +
                                      " changed since the workflow started (fingerprint " + fingerprint.substr(0, 12) +
-                                     " then, " + it->second->fingerprint().substr(0, 12) +
-                                     " now): give a changed graph a new version");
+                                     " then, " + now.substr(0, 12) + " now): give a changed graph a new version");
     }
     return it->second;
   }
@@ -99,20 +101,39 @@ Runner::Runner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Runner::~Runner() { Shutdown(); }
 
-Status Runner::Register(std::shared_ptr<const Workflow> workflow) {
+namespace {
+
+// Registers `workflow`, replacing its defaults when `defaults` is given;
+// returns the defaults it has then.
+Result<WorkflowOptions> RegisterLocked(std::map<std::pair<std::string, int>, Definition>& definitions,
+                                       std::shared_ptr<const Workflow> workflow,
+                                       const std::optional<WorkflowOptions>& defaults) {
   if (!workflow) return Status::InvalidArgument("no workflow");
-  std::lock_guard lock(impl_->mu);
-  auto [it, added] = impl_->definitions.emplace(std::make_pair(workflow->name(), workflow->version()), workflow);
-  if (!added && it->second->fingerprint() != workflow->fingerprint()) {
+  auto [it, added] = definitions.try_emplace(std::make_pair(workflow->name(), workflow->version()),
+                                             Definition{workflow, defaults.value_or(WorkflowOptions{})});
+  if (!added && it->second.workflow->fingerprint() != workflow->fingerprint()) {
     return Status::Conflict("another definition of '" + workflow->name() + "' v" + std::to_string(workflow->version()) +
                             " is registered; give a changed graph a new version");
   }
-  return Status::OK();
+  if (defaults) it->second.defaults = *defaults;
+  return it->second.defaults;
+}
+
+}  // namespace
+
+Status Runner::Register(std::shared_ptr<const Workflow> workflow) {
+  std::lock_guard lock(impl_->mu);
+  return RegisterLocked(impl_->definitions, std::move(workflow), std::nullopt).status();
+}
+
+Status Runner::Register(std::shared_ptr<const Workflow> workflow, const WorkflowOptions& defaults) {
+  std::lock_guard lock(impl_->mu);
+  return RegisterLocked(impl_->definitions, std::move(workflow), defaults).status();
 }
 
 Status Runner::StartWorkflow(std::string_view id, std::shared_ptr<const Workflow> workflow,
-                             const WorkflowOptions& options) {
-  return StartWorkflow(id, std::move(workflow), options, StartOptions{});
+                             std::optional<WorkflowOptions> options) {
+  return StartWorkflow(id, std::move(workflow), std::move(options), StartOptions{});
 }
 
 namespace {
@@ -126,9 +147,14 @@ Status CheckKey(std::string_view key) {
 }  // namespace
 
 Status Runner::StartWorkflow(std::string_view id, std::shared_ptr<const Workflow> workflow,
-                             const WorkflowOptions& options, const StartOptions& start) {
-  Status s = Register(workflow);
-  if (!s.ok()) return s;
+                             std::optional<WorkflowOptions> options, const StartOptions& start) {
+  Result<WorkflowOptions> defaults = [&] {
+    std::lock_guard lock(impl_->mu);
+    return RegisterLocked(impl_->definitions, workflow, std::nullopt);
+  }();
+  if (!defaults.ok()) return defaults.status();
+  const WorkflowOptions run_with = options.value_or(*defaults);
+  Status s;
   if (id.empty()) return Status::InvalidArgument("a workflow id is empty");
   if (s = CheckKey(start.idempotency_key); !s.ok()) return s;
   // An id that exists: the start is acknowledged when it repeats the key the
@@ -147,7 +173,7 @@ Status Runner::StartWorkflow(std::string_view id, std::shared_ptr<const Workflow
   }
   s = impl_->Reserve(id);
   if (!s.ok()) return s;
-  auto worker = std::make_shared<Worker>(impl_->Context(), std::string(id), workflow, options);
+  auto worker = std::make_shared<Worker>(impl_->Context(), std::string(id), workflow, run_with);
   // The worker claims the workflow first (kNotOwner: another runner holds
   // it; nothing is written). The started event is appended only to a
   // workflow with no events, so an id already in the store fails here and
@@ -159,8 +185,8 @@ Status Runner::StartWorkflow(std::string_view id, std::shared_ptr<const Workflow
   if (start.idempotency_key.empty() && start.if_exists == IfExists::kFail) {
     return Status::Conflict("workflow '" + std::string(id) + "' already exists in the store; resume it instead");
   }
-  // In the store only: load it to see whether it is the one asked for.
-  if (s = Resume(id, options); !s.ok()) {
+  // In the store only: load it (with the options it was started with) to see whether it is the one asked for.
+  if (s = Resume(id); !s.ok()) {
     if (s.IsNotOwner() || s.IsUnavailable()) return s;
     return Status::Conflict("workflow '" + std::string(id) +
                             "' already exists in the store and cannot be loaded here to compare: " + s.ToString());
@@ -205,7 +231,7 @@ Status Runner::Stop(std::string_view id, bool persist) {
   return s;
 }
 
-Status Runner::Resume(std::string_view id, const WorkflowOptions& options) {
+Status Runner::Resume(std::string_view id, std::optional<WorkflowOptions> options) {
   if (impl_->options.store == nullptr)
     return Status::InvalidArgument("runner '" + impl_->options.name + "' has no store");
   Status s = impl_->Reserve(id);
@@ -222,7 +248,7 @@ Status Runner::Resume(std::string_view id, const WorkflowOptions& options) {
   return s;
 }
 
-Result<ResumeAllReport> Runner::ResumeAll(const WorkflowOptions& options) {
+Result<ResumeAllReport> Runner::ResumeAll(std::optional<WorkflowOptions> options) {
   Store* store = impl_->options.store;
   if (store == nullptr) return Status::InvalidArgument("runner '" + impl_->options.name + "' has no store");
   ResumeAllReport report;

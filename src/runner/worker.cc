@@ -4,14 +4,17 @@
 
 #include "runner/cbor_writer.h"
 #include "runner/hash.h"
+#include "runner/options_codec.h"
 
 namespace runic::internal {
 namespace {
 
 // Events are CBOR maps with short keys; every one has t (its type) and at
 // (when it was recorded: microseconds since the Unix epoch):
-//   start    {t, at, w: name, v: version, fp: fingerprint}
-//   input    {t, at, f: fact, o: ordinal}
+//   start    {t, at, w: name, v: version, fp: fingerprint, k: idempotency key
+//             (when given), opt: options (options_codec.h; histories written
+//             before options were recorded have none)}
+//   input    {t, at, f: fact, o: ordinal, k: idempotency key (when given)}
 //   dispatch {t, at, r: runnable, n: node, a: attempt}
 //   done     {t, at, r, n, us: duration, f: fact or null, p: parent facts, root, fb: fallback}
 //   fail     {t, at, r, n, a, us, e: error, c: status code, o: retry | skip | halt | fallback}
@@ -122,8 +125,13 @@ std::chrono::milliseconds Backoff(const StepPolicy& p, int retry) {
 
 }  // namespace
 
-Worker::Worker(RunnerContext ctx, std::string id, std::shared_ptr<const Workflow> workflow, WorkflowOptions options)
-    : ctx_(std::move(ctx)), id_(std::move(id)), workflow_(std::move(workflow)), options_(std::move(options)) {}
+Worker::Worker(RunnerContext ctx, std::string id, std::shared_ptr<const Workflow> workflow,
+               std::optional<WorkflowOptions> options)
+    : ctx_(std::move(ctx)),
+      id_(std::move(id)),
+      workflow_(std::move(workflow)),
+      options_(options.value_or(WorkflowOptions{})),
+      options_given_(options.has_value()) {}
 
 Status Worker::Start(std::optional<Value> input, std::string_view key) {
   std::unique_lock lock(mu_);
@@ -135,8 +143,9 @@ Status Worker::Start(std::optional<Value> input, std::string_view key) {
   }
   // Nothing is written for a workflow that another runner holds.
   if (Status claimed = ClaimLocked(); !claimed.ok()) return claimed;
-  CborWriter start = Event(*ctx_.clock, kStart, key.empty() ? 3 : 4);
+  CborWriter start = Event(*ctx_.clock, kStart, key.empty() ? 4 : 5);
   start.Text("w").Text(workflow_->name()).Text("v").Int(workflow_->version()).Text("fp").Text(workflow_->fingerprint());
+  start.Text("opt").Raw(EncodeValue(WorkflowOptionsToValue(options_)));
   if (!key.empty()) {
     start.Text("k").Text(key);
     keys_.emplace(key);
@@ -293,6 +302,7 @@ WorkflowInfo Worker::Info() {
   info.running = active_.size();
   info.redispatched = redispatched_;
   info.cursor = cursor_;
+  info.options = options_;
   return info;
 }
 
@@ -669,9 +679,9 @@ void Worker::ReportIdle(const Status& outcome) {
   }
   Notify(outcome.ok() ? ctx_.telemetry->workflow_stop : ctx_.telemetry->workflow_exception,
          {id_, {}, 0, {}, outcome.ok() ? nullptr : &outcome});
-  if (options_.on_complete) {
+  if (ctx_.on_complete != nullptr && *ctx_.on_complete) {
     try {
-      options_.on_complete(id_, outcome);
+      (*ctx_.on_complete)(id_, outcome);
     } catch (...) {
       // A callback's exception must not escape into the pool.
     }
@@ -887,6 +897,7 @@ Value Worker::StateSnapshot() const {
                {"failures", failures},
                {"errors", errors},
                {"keys", keys_},
+               {"options", WorkflowOptionsToValue(options_)},
                {"dispatched", dispatched},
                {"completed", completed_},
                {"halted", halted_ && !halted_by_store_},
@@ -908,10 +919,11 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
     if (snap.ok()) {
       Result<Value> state = DecodeValue(snap->bytes);
       if (!state.ok()) return corrupt("its snapshot is not valid CBOR");
-      Result<std::shared_ptr<const Workflow>> wf =
+      Result<Definition> wf =
           lookup(state->at("w").get<std::string>(), state->at("v").get<int>(), state->at("fp").get<std::string>());
       if (!wf.ok()) return wf.status();
-      workflow_ = std::move(*wf);
+      workflow_ = std::move(wf->workflow);
+      replay_defaults_ = wf->defaults;
       inputs_ = state->at("inputs").get<std::uint64_t>();
       for (const Value& f : state->at("facts")) {
         AddFact(f.at(0).get<std::string>(), Fact{Value(),
@@ -928,6 +940,11 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
       }
       if (auto k = state->find("keys"); k != state->end()) {
         for (const Value& key : *k) keys_.insert(key.get<std::string>());
+      }
+      if (auto o = state->find("options"); o != state->end()) {
+        Result<WorkflowOptions> recorded = WorkflowOptionsFromValue(*o);
+        if (!recorded.ok()) return corrupt("its snapshot: " + recorded.status().message());
+        replay_options_ = *recorded;
       }
       for (const Value& id : state->at("dispatched")) dispatched.insert(id.get<std::string>());
       completed_ = state->at("completed").get<std::uint64_t>();
@@ -960,6 +977,7 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
     }
     if (!it.status().ok()) return it.status();
     if (workflow_ == nullptr) return corrupt("it has no started event");
+    if (!options_given_) options_ = replay_options_.value_or(replay_defaults_);
 
     for (const std::string& h : fact_order_) {
       Result<std::string> bytes = ctx_.store->LoadFact(h);
@@ -993,11 +1011,16 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
 Status Worker::ApplyEvent(const Value& e, const DefinitionLookup& lookup, std::set<std::string>* dispatched) {
   const std::string type = e.at("t").get<std::string>();
   if (type == kStart) {
-    Result<std::shared_ptr<const Workflow>> wf =
-        lookup(e.at("w").get<std::string>(), e.at("v").get<int>(), e.at("fp").get<std::string>());
+    Result<Definition> wf = lookup(e.at("w").get<std::string>(), e.at("v").get<int>(), e.at("fp").get<std::string>());
     if (!wf.ok()) return wf.status();
-    workflow_ = std::move(*wf);
+    workflow_ = std::move(wf->workflow);
+    replay_defaults_ = wf->defaults;
     if (e.contains("k")) keys_.insert(e.at("k").get<std::string>());
+    if (auto o = e.find("opt"); o != e.end()) {
+      Result<WorkflowOptions> recorded = WorkflowOptionsFromValue(*o);
+      if (!recorded.ok()) return Status::Corruption("the started event: " + recorded.status().message());
+      replay_options_ = *recorded;
+    }
     return Status::OK();
   }
   if (workflow_ == nullptr) return Status::Corruption("an event comes before the started event");

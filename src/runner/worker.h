@@ -43,21 +43,33 @@ struct RunnerContext {
   Timer* timer = nullptr;
   const RunnerTelemetry* telemetry = nullptr;
   Committer* committer = nullptr;  // set when there is a store
+  // RunnerOptions::on_complete (may be empty).
+  const std::function<void(const std::string&, const Status&)>* on_complete = nullptr;
+};
+
+// A registered definition and the options of the workflows that record none.
+struct Definition {
+  std::shared_ptr<const Workflow> workflow;
+  WorkflowOptions defaults;
 };
 
 class Worker : public std::enable_shared_from_this<Worker> {
  public:
-  Worker(RunnerContext ctx, std::string id, std::shared_ptr<const Workflow> workflow, WorkflowOptions options);
+  // `options`: what a started workflow runs with; for a resumed one, what
+  // replaces its recorded options (none: it runs with those).
+  Worker(RunnerContext ctx, std::string id, std::shared_ptr<const Workflow> workflow,
+         std::optional<WorkflowOptions> options);
 
-  // A new instance: claims it, records the started event (with the start's
-  // idempotency key) and `input` if any, and commits them in one write.
+  // A new instance: claims it, records the started event (with its options
+  // and the start's idempotency key) and `input` if any, and commits them in
+  // one write.
   Status Start(std::optional<Value> input, std::string_view key);
   // Finds a registered definition by name, version and fingerprint.
-  using DefinitionLookup =
-      std::function<Result<std::shared_ptr<const Workflow>>(const std::string&, int, const std::string&)>;
+  using DefinitionLookup = std::function<Result<Definition>(const std::string&, int, const std::string&)>;
 
   // Claims the workflow, rebuilds the state from the store (snapshot, then
-  // events) and dispatches what is left.
+  // events) and dispatches what is left, with the options recorded at its
+  // start (or the definition's defaults when its history records none).
   Status Resume(const DefinitionLookup& lookup);
 
   // Records an input and runs what it makes ready. A non-empty `key` seen
@@ -201,7 +213,10 @@ class Worker : public std::enable_shared_from_this<Worker> {
   const RunnerContext ctx_;
   const std::string id_;
   std::shared_ptr<const Workflow> workflow_;
-  const WorkflowOptions options_;
+  // Set by the constructor or, before anything runs, by Resume; read-only
+  // from then on.
+  WorkflowOptions options_;
+  const bool options_given_;  // for a resume: options_ replace the recorded ones
 
   std::mutex mu_;
   std::condition_variable changed_;
@@ -246,6 +261,10 @@ class Worker : public std::enable_shared_from_this<Worker> {
   std::uint64_t completed_ = 0, completed_since_checkpoint_ = 0, redispatched_ = 0;
   std::unordered_map<std::string, int> replay_failures_;                     // during Resume
   std::unordered_map<std::string, std::vector<std::string>> replay_errors_;  // during Resume
+  // During Resume: the options its start recorded (none in histories written
+  // before they were), and its definition's registered defaults.
+  std::optional<WorkflowOptions> replay_options_;
+  WorkflowOptions replay_defaults_;
   bool was_idle_ = true;
   int reporting_ = 0;  // idle callbacks still running (outside mu_)
   bool had_work_on_resume_ = false;

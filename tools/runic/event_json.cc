@@ -50,8 +50,11 @@ Json EventJson(std::uint64_t sequence, std::string_view bytes, Store& store) {
     Copy(e, "w", out, "workflow");
     Copy(e, "v", out, "version");
     Copy(e, "fp", out, "fingerprint");
+    Copy(e, "opt", out, "options");
+    Copy(e, "k", out, "idempotency_key");
   } else if (type == "input") {
     Copy(e, "o", out, "ordinal");
+    Copy(e, "k", out, "idempotency_key");
   } else if (type == "done") {
     Copy(e, "p", out, "parents");
     Copy(e, "fb", out, "fallback");

@@ -12,8 +12,10 @@
 
 namespace runic::cli {
 
-// One event: {"seq", "type", "time", and per type "step", "runnable",
-// "attempt", "fact", "value" (the fact's value from the fact table),
+// One event: {"seq", "type", "time", and per type "workflow", "version",
+// "fingerprint", "options" (what it was started with), "idempotency_key",
+// "step", "runnable", "attempt", "fact", "value" (the fact's value from the
+// fact table),
 // "parents", "duration_us", "error", "code" (the Status code's name, e.g.
 // "Unavailable"), "outcome", "halt" (the halt message, naming every
 // attempt's error), ...}; for bytes that are not a Runner event,
