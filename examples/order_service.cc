@@ -169,8 +169,6 @@ Value ExpectedFinal(int n) {
 
 struct Env {
   int journal_fd = -1;
-  // Inspect mode: every step refuses to run (see Inspect below).
-  bool inspect = false;
 };
 
 // Sleeps `ms`, waking early when the runner asks the step to stop (timeout
@@ -198,7 +196,6 @@ void Journal(const Env& env, const Value& v, std::string_view node, bool ok) {
 runic::StepFn MakeStep(std::shared_ptr<const Env> env, std::string node, int ms,
                        std::function<Result<Value>(const Value&)> fn) {
   return [env, node = std::move(node), ms, fn = std::move(fn)](const Value& in, std::stop_token stop) -> Result<Value> {
-    if (env->inspect) return Status::Unavailable("inspect mode: steps do not run");
     if (!Work(stop, ms)) return Status::Unavailable(node + " cancelled");
     Result<Value> out = fn(in);
     Journal(*env, in, node, out.ok());
@@ -221,9 +218,7 @@ Result<Value> FlakyCheckInventory(const Value& v) {
 }
 
 // The definition. Every mode builds the same graph with the same policies,
-// so the fingerprint recorded in the store matches and Resume accepts it; in
-// inspect mode only the functions differ, and functions are not part of the
-// fingerprint.
+// so the fingerprint recorded in the store matches and Resume accepts it.
 Result<std::shared_ptr<const runic::Workflow>> MakeWorkflow(std::shared_ptr<const Env> env) {
   runic::StepPolicy flaky;
   flaky.max_retries = 3;
@@ -242,7 +237,6 @@ Result<std::shared_ptr<const runic::Workflow>> MakeWorkflow(std::shared_ptr<cons
             "check_inventory")
       .Join("finalize", {"screen_fraud", "estimate_shipping"},
             [env](const std::vector<Value>& in, std::stop_token stop) -> Result<Value> {
-              if (env->inspect) return Status::Unavailable("inspect mode: steps do not run");
               if (!Work(stop, 2)) return Status::Unavailable("finalize cancelled");
               Value out = Finalize(in[0], in[1]);
               Journal(*env, in[0], "finalize", true);
@@ -255,21 +249,13 @@ Result<std::shared_ptr<const runic::Workflow>> MakeWorkflow(std::shared_ptr<cons
 // ---------------------------------------------------------------------------
 // Reading what the store holds.
 //
-// The public API has no read-only view of a stored workflow, so Inspect
-// loads it into a runner whose steps all refuse to run (inspect mode):
-// Resume replays the snapshot and events, GetResults then returns exactly
-// the values whose completion is in the store (a re-dispatched runnable
-// fails at once and produces nothing), and Stop(id, persist = false)
-// unloads it without writing anything back (checkpoint kManual: nothing is
-// written while it is loaded).
-Result<runic::WorkflowResults> Inspect(runic::Runner& inspector, const std::string& id) {
-  runic::WorkflowOptions options;
-  options.checkpoint = runic::CheckpointStrategy::kManual;
-  options.max_concurrency = 1;
-  if (Status s = inspector.Resume(id, options); !s.ok()) return s;
-  Result<runic::WorkflowResults> results = inspector.GetResults(id);
-  if (Status s = inspector.Stop(id, /*persist=*/false); !s.ok()) return s;
-  return results;
+// What a stored workflow has produced, read from its history without
+// running anything (runic/history.h): exactly the values whose completion
+// is in the store.
+Result<runic::WorkflowResults> StoredResults(runic::Store& store, const std::string& id) {
+  Result<runic::WorkflowHistory> history = runic::ReadHistory(store, id);
+  if (!history.ok()) return history.status();
+  return history->results;
 }
 
 struct Service {
@@ -408,21 +394,14 @@ int Resume(const std::string& dir) {
   if (!WriteAll(svc.env->journal_fd, marker)) return Fail("journal", Status::IOError("write"));
 
   // 1. Before anything runs again, record which completions the store holds
-  //    (see Inspect): `report` checks that none of them runs again.
+  //    (their histories): `report` checks that none of them runs again.
   {
-    auto inspect_env = std::make_shared<Env>();
-    inspect_env->inspect = true;
-    auto definition = MakeWorkflow(inspect_env);
-    if (!definition.ok()) return Fail("build the workflow", definition.status());
-    auto inspector = svc.MakeRunner(nullptr, 1);
-    if (!inspector.ok()) return Fail("create the inspector", inspector.status());
-    if (Status s = (*inspector)->Register(*definition); !s.ok()) return Fail("register", s);
     auto ids = svc.AllIds();
     if (!ids.ok()) return Fail("list workflows", ids.status());
     std::string persisted = marker;
     for (const std::string& id : *ids) {
-      auto results = Inspect(**inspector, id);
-      if (!results.ok()) return Fail("inspect " + id, results.status());
+      auto results = StoredResults(*svc.store, id);
+      if (!results.ok()) return Fail("read the history of " + id, results.status());
       for (const auto& [node, values] : *results) {
         for (std::size_t i = 0; i < values.size(); ++i) persisted += id + " " + node + "\n";
       }
@@ -498,18 +477,11 @@ int Report(const std::string& dir, int n) {
   if (Status s = svc.Open(dir, /*journal=*/false); !s.ok()) return Fail("open " + dir, s);
 
   // Did every order finish with the value an uninterrupted run gives?
-  auto inspect_env = std::make_shared<Env>();
-  inspect_env->inspect = true;
-  auto definition = MakeWorkflow(inspect_env);
-  if (!definition.ok()) return Fail("build the workflow", definition.status());
   int finished = 0;
   std::vector<std::string> unfinished;
   {
-    auto inspector = svc.MakeRunner(nullptr, 1);
-    if (!inspector.ok()) return Fail("create the inspector", inspector.status());
-    if (Status s = (*inspector)->Register(*definition); !s.ok()) return Fail("register", s);
     for (int i = 1; i <= n; ++i) {
-      auto results = Inspect(**inspector, OrderId(i));
+      auto results = StoredResults(*svc.store, OrderId(i));
       bool ok = results.ok();
       for (const char* node : kNodes) ok = ok && results->count(node) && results->at(node).size() == 1;
       ok = ok && results->at("finalize")[0] == ExpectedFinal(i);

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -299,6 +300,73 @@ TEST_F(CliTest, ShowNamesStatusCodes) {
     EXPECT_EQ(e["code"], "Unavailable") << show.lines[i];
   }
   EXPECT_EQ(fails, 1) << show.text();
+}
+
+// ls reads each workflow's history for its state, definition and halt
+// reason; show draws a definition from its stored structure.
+TEST_F(CliTest, LsShowsStatesAndShowDrawsTheGraph) {
+  Hold();
+  {
+    RunnerOptions o;
+    o.name = "orders";
+    o.store = store_.get();
+    auto runner = std::move(*Runner::Create(o));
+    auto wf =
+        *Workflow::Builder("flaky", 1)
+             .Step("call",
+                   [](const Value&, std::stop_token) -> Result<Value> { return Status::Unavailable("service down"); })
+             .Build();
+    StartOptions start;
+    start.input = 1;
+    ASSERT_TRUE(runner->StartWorkflow("halting", wf, std::nullopt, start).ok());
+    ASSERT_TRUE(runner->AwaitIdle("halting", 20s).ok());
+  }
+  Release();
+
+  Output ls = RunCli(With({"ls", "--json"}));
+  ASSERT_EQ(ls.exit_code, 0) << ls.text();
+  std::map<std::string, Json> by_id;
+  for (const Json& w : ParseOrFail(ls.text())) by_id[w["id"]] = w;
+  EXPECT_EQ(by_id["order-1"]["state"], "idle");
+  EXPECT_EQ(by_id["order-1"]["definition"], "chain@1");
+  EXPECT_EQ(by_id["halting"]["state"], "halted");
+  EXPECT_EQ(by_id["halting"]["definition"], "flaky@1");
+  EXPECT_NE(by_id["halting"].value("halt_reason", "").find("service down"), std::string::npos) << ls.text();
+  EXPECT_EQ(by_id["log-only"]["state"], "-");
+  EXPECT_EQ(by_id["raw"]["state"], "unreadable");
+  EXPECT_NE(by_id["raw"].value("history_error", "").find("Corruption"), std::string::npos) << ls.text();
+
+  Output halted = RunCli(With({"ls", "--json", "--state", "halted"}));
+  ASSERT_EQ(halted.exit_code, 0) << halted.text();
+  Json only = ParseOrFail(halted.text());
+  ASSERT_EQ(only.size(), 1u) << halted.text();
+  EXPECT_EQ(only[0]["id"], "halting");
+  EXPECT_EQ(RunCli(With({"ls", "--state", "sleeping"})).exit_code, 2);
+
+  Output table = RunCli(With({"ls"}));
+  ASSERT_EQ(table.exit_code, 0) << table.text();
+  EXPECT_EQ(table.lines[0].rfind("ID", 0), 0u) << table.text();
+  EXPECT_NE(table.lines[0].find("STATE"), std::string::npos) << table.text();
+  EXPECT_NE(table.text().find("flaky@1"), std::string::npos) << table.text();
+
+  Output dot = RunCli(With({"show", "halting", "--graph", "dot"}));
+  ASSERT_EQ(dot.exit_code, 0) << dot.text();
+  EXPECT_EQ(dot.lines[0], "digraph \"flaky v1\" {") << dot.text();
+  EXPECT_NE(dot.text().find("inputs -> n0;"), std::string::npos) << dot.text();
+  Output mermaid = RunCli(With({"show", "order-1", "--graph", "mermaid"}));
+  ASSERT_EQ(mermaid.exit_code, 0) << mermaid.text();
+  EXPECT_EQ(mermaid.lines[0], "flowchart LR") << mermaid.text();
+  EXPECT_NE(mermaid.text().find("n1 --> n2"), std::string::npos) << mermaid.text();  // b -> c
+  EXPECT_EQ(RunCli(With({"show", "raw", "--graph", "dot"})).exit_code, 1);
+  EXPECT_EQ(RunCli(With({"show", "halting", "--graph", "png"})).exit_code, 2);
+
+  // show's summary says what the history adds up to.
+  Output show = RunCli(With({"show", "halting"}));
+  ASSERT_EQ(show.exit_code, 0) << show.text();
+  const Json summary = ParseOrFail(show.lines[0])["workflow"];
+  EXPECT_EQ(summary["state"], "halted") << show.lines[0];
+  ASSERT_EQ(summary["waiting_for"].size(), 1u) << show.lines[0];
+  EXPECT_EQ(summary["waiting_for"][0]["step"], "call") << show.lines[0];
 }
 
 // A service holds the store: reading works (as a RocksDB secondary), and

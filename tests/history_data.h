@@ -59,7 +59,8 @@ inline Result<std::string> DumpStore(Store& store) {
     }
     Result<std::unique_ptr<EventIterator>> it = store.Stream(id, {w->trimmed});
     if (!it.ok()) return it.status();
-    for (; (*it)->Valid(); (*it)->Next()) out << "event " << id << ' ' << (*it)->sequence() << ' ' << Hex((*it)->value()) << '\n';
+    for (; (*it)->Valid(); (*it)->Next())
+      out << "event " << id << ' ' << (*it)->sequence() << ' ' << Hex((*it)->value()) << '\n';
     if (!(*it)->status().ok()) return (*it)->status();
   }
   Result<ListPage> facts = store.ListFacts(all);

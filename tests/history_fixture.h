@@ -31,11 +31,17 @@ inline std::shared_ptr<const Workflow> FixtureOrders(FixtureMode mode) {
   return *Workflow::Builder("orders", 1)
               .Step("validate", [](const Value& v, std::stop_token) -> Result<Value> { return v; })
               .Step("charge", charge, "validate")
-              .Step("ship", [](const Value& v, std::stop_token) -> Result<Value> { return Value{{"shipped", v["order"]}}; },
-                    "charge")
+              .Step(
+                  "ship",
+                  [](const Value& v, std::stop_token) -> Result<Value> {
+                    return Value{{"shipped", v["order"]}};
+                  },
+                  "charge")
               .Rule(
                   "audit", [](const Value& v) { return v.value("amount", 0) > 100; },
-                  [](const Value& v, std::stop_token) -> Result<Value> { return Value{{"audited", v["order"]}}; },
+                  [](const Value& v, std::stop_token) -> Result<Value> {
+                    return Value{{"audited", v["order"]}};
+                  },
                   "validate")
               .Join("receipt", {"charge", "ship"},
                     [](const std::vector<Value>& in, std::stop_token) -> Result<Value> {
@@ -52,7 +58,8 @@ inline std::shared_ptr<const Workflow> FixtureFragile(FixtureMode mode) {
   return *Workflow::Builder("fragile", 1)
               .Step("fail",
                     [mode](const Value& v, std::stop_token) -> Result<Value> {
-                      if (mode == FixtureMode::kWriting && v.value("fail", false)) return Status::IOError("disk on fire");
+                      if (mode == FixtureMode::kWriting && v.value("fail", false))
+                        return Status::IOError("disk on fire");
                       return v;
                     })
               .Step("slow",

@@ -57,7 +57,11 @@ int main(int argc, char** argv) {
     std::vector<runic::Value> more;
   };
   const std::vector<Start> starts = {
-      {"complete", orders, std::nullopt, {{"order", "A-1"}, {"amount", 250}}, {{{"order", "A-2"}, {"amount", 10}, {"fail_first", true}}}},
+      {"complete",
+       orders,
+       std::nullopt,
+       {{"order", "A-1"}, {"amount", 250}},
+       {{{"order", "A-2"}, {"amount", 10}, {"fail_first", true}}}},
       {"snapshotted", orders, snapshotting, {{"order", "S-1"}, {"amount", 500}}, {{{"order", "S-2"}, {"amount", 20}}}},
       {"halted", fragile, std::nullopt, {{"fail", true}}, {}},
   };

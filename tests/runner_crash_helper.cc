@@ -12,7 +12,7 @@
 // finished and before it returns its value to the runner. `resume` first
 // appends "== resume <pid> <time>" to the journal and, under the same line,
 // to DIR/persisted.log the (workflow, node, input) completions the store
-// holds, found without running anything (see Inspect); then it resumes.
+// holds, read from its history (runic/history.h); then it resumes.
 //
 // stdout, one write(2) per line: "started" once every input is durable,
 // "completed K" after each completed runnable, and at the end of `resume`
@@ -44,6 +44,7 @@
 
 #include "helper_output.h"
 #include "runic/database.h"
+#include "runic/history.h"
 #include "runic/runner.h"
 #include "runic/workflow.h"
 
@@ -73,7 +74,6 @@ Value Input(int i, int k) { return {{"wf", WorkflowId(i)}, {"in", k}, {"x", i * 
 
 struct Env {
   int journal_fd = -1;
-  bool inspect = false;  // every step refuses to run
 };
 
 Value With(const Value& from, long x) { return {{"wf", from["wf"]}, {"in", from["in"]}, {"x", x}}; }
@@ -96,7 +96,6 @@ bool Work(const std::stop_token& stop, const Value& v) {
 
 runic::StepFn Step(std::shared_ptr<const Env> env, std::string node, std::function<Result<Value>(const Value&)> fn) {
   return [env, node = std::move(node), fn = std::move(fn)](const Value& in, std::stop_token stop) -> Result<Value> {
-    if (env->inspect) return Status::Unavailable("inspect: steps do not run");
     if (!Work(stop, in)) return Status::Unavailable("cancelled");
     Result<Value> out = fn(in);
     Journal(*env, in, node, out.ok());
@@ -107,7 +106,6 @@ runic::StepFn Step(std::shared_ptr<const Env> env, std::string node, std::functi
 runic::JoinFn Join(std::shared_ptr<const Env> env, std::string node, std::function<long(long, long)> fn) {
   return [env, node = std::move(node), fn = std::move(fn)](const std::vector<Value>& in,
                                                            std::stop_token stop) -> Result<Value> {
-    if (env->inspect) return Status::Unavailable("inspect: steps do not run");
     if (in.size() != 2) return Status::InvalidArgument("join of two");
     if (!Work(stop, in[0])) return Status::Unavailable("cancelled");
     Value out = With(in[0], fn(in[0]["x"].get<long>(), in[1]["x"].get<long>()));
@@ -154,18 +152,11 @@ Result<std::shared_ptr<const runic::Workflow>> MakeWorkflow(std::shared_ptr<cons
       .Build();
 }
 
-// The results of stored workflow `id`, without running anything: resumed
-// into a runner whose steps all refuse to run, with manual checkpoints, and
-// stopped without persisting. The public API has no read-only view of a
-// stored workflow's history.
-Result<runic::WorkflowResults> Inspect(runic::Runner& inspector, const std::string& id) {
-  runic::WorkflowOptions options;
-  options.checkpoint = runic::CheckpointStrategy::kManual;
-  options.max_concurrency = 1;
-  if (Status s = inspector.Resume(id, options); !s.ok()) return s;
-  Result<runic::WorkflowResults> results = inspector.GetResults(id);
-  if (Status s = inspector.Stop(id, /*persist=*/false); !s.ok()) return s;
-  return results;
+// The results stored for workflow `id`, read without running anything.
+Result<runic::WorkflowResults> StoredResults(runic::Store& store, const std::string& id) {
+  Result<runic::WorkflowHistory> history = runic::ReadHistory(store, id);
+  if (!history.ok()) return history.status();
+  return history->results;
 }
 
 // One line: "<id> <results as JSON, each node's values sorted>".
@@ -221,17 +212,6 @@ struct Helper {
       };
     }
     return runic::Runner::Create(std::move(options));
-  }
-
-  Result<std::unique_ptr<runic::Runner>> MakeInspector() {
-    auto inspect_env = std::make_shared<Env>();
-    inspect_env->inspect = true;
-    auto definition = MakeWorkflow(inspect_env);
-    if (!definition.ok()) return definition.status();
-    auto inspector = MakeRunner(true, false);
-    if (!inspector.ok()) return inspector.status();
-    if (Status s = (*inspector)->Register(*definition); !s.ok()) return s;
-    return inspector;
   }
 };
 
@@ -292,15 +272,13 @@ int Resume(const std::string& dir) {
                              std::to_string(std::chrono::system_clock::now().time_since_epoch().count()) + "\n";
   if (!WriteAll(h.env->journal_fd, marker)) return Fail("journal", Status::IOError("write"));
   {
-    auto inspector = h.MakeInspector();
-    if (!inspector.ok()) return Fail("inspector", inspector.status());
     std::string persisted = marker;
     runic::ListOptions page;
     for (int pages = 0; pages < 10000; ++pages) {
       auto ids = h.store->List(page);
       if (!ids.ok()) return Fail("list", ids.status());
       for (const std::string& id : ids->ids) {
-        auto results = Inspect(**inspector, id);
+        auto results = StoredResults(*h.store, id);
         if (!results.ok()) return Fail("inspect " + id, results.status());
         for (const auto& [node, values] : *results) {
           for (const Value& v : values) {
@@ -344,10 +322,8 @@ int Resume(const std::string& dir) {
 int Results(const std::string& dir, int w) {
   Helper h;
   if (Status s = h.Open(dir, false); !s.ok()) return Fail("open", s);
-  auto inspector = h.MakeInspector();
-  if (!inspector.ok()) return Fail("inspector", inspector.status());
   for (int i = 1; i <= w; ++i) {
-    auto results = Inspect(**inspector, WorkflowId(i));
+    auto results = StoredResults(*h.store, WorkflowId(i));
     if (!results.ok()) {
       Say(WorkflowId(i) + " error " + results.status().ToString());
     } else {

@@ -136,15 +136,24 @@ class RunnerTest : public ::testing::TestWithParam<Engine> {
     return r.ok() ? *r : WorkflowResults{};
   }
 
-  // The event types in the store for `id`, in order.
+  // The events in the store for `id` (all kept, also those a snapshot
+  // covers), decoded by runic/history.h.
+  std::vector<HistoryEvent> StoredEvents(const std::string& id) {
+    std::vector<HistoryEvent> events;
+    Result<std::unique_ptr<EventIterator>> it = store_->Stream(id);
+    if (!it.ok()) return events;
+    for (; (*it)->Valid(); (*it)->Next()) {
+      Result<HistoryEvent> e = DecodeHistoryEvent((*it)->sequence(), (*it)->value());
+      EXPECT_TRUE(e.ok()) << e.status().ToString();
+      if (e.ok()) events.push_back(*e);
+    }
+    return events;
+  }
+
+  // The kinds of StoredEvents(id), by name.
   std::vector<std::string> StoredEventTypes(const std::string& id) {
     std::vector<std::string> types;
-    Result<std::unique_ptr<EventIterator>> it = store_->Stream(id);
-    if (!it.ok()) return types;
-    for (; (*it)->Valid(); (*it)->Next()) {
-      std::string_view v = (*it)->value();
-      types.push_back(Value::from_cbor(v.begin(), v.end()).at("t").get<std::string>());
-    }
+    for (const HistoryEvent& e : StoredEvents(id)) types.push_back(HistoryEventKindName(e.kind));
     return types;
   }
 
@@ -288,12 +297,7 @@ TEST_P(RunnerTest, EventTimesAreTheInjectedClocksWallTime) {
 
   const std::int64_t t0_us = 1893456000LL * 1000000;
   std::vector<std::int64_t> times;
-  Result<std::unique_ptr<EventIterator>> it = store_->Stream("wf");
-  ASSERT_TRUE(it.ok());
-  for (; (*it)->Valid(); (*it)->Next()) {
-    std::string_view v = (*it)->value();
-    times.push_back(Value::from_cbor(v.begin(), v.end()).at("at").get<std::int64_t>());
-  }
+  for (const HistoryEvent& e : StoredEvents("wf")) times.push_back(e.at_us);
   // start, input, dispatch, done at t0; the second input's events 90 s later.
   ASSERT_EQ(times.size(), 7u);
   for (std::size_t i = 0; i < 4; ++i) EXPECT_EQ(times[i], t0_us) << "event " << i;
@@ -1096,13 +1100,8 @@ TEST_P(RunnerTest, FactHashesAreStable) {
                  .Build();
   RunOnce(wf, 41, "g");
   std::vector<std::string> facts;
-  Result<std::unique_ptr<EventIterator>> it = store_->Stream("g");
-  ASSERT_TRUE(it.ok());
-  for (; (*it)->Valid(); (*it)->Next()) {
-    std::string_view v = (*it)->value();
-    const Value e = Value::from_cbor(v.begin(), v.end());
-    if (e.contains("f") && e.at("f").is_string())
-      facts.push_back(e.at("t").get<std::string>() + " " + e.at("f").get<std::string>());
+  for (const HistoryEvent& e : StoredEvents("g")) {
+    if (!e.fact.empty()) facts.push_back(std::string(HistoryEventKindName(e.kind)) + " " + e.fact);
   }
   EXPECT_EQ(facts, (std::vector<std::string>{
                        "input 60dbcab8ed038aac73893ed81723a37142e493c40269913a1da75faf37ac57e7",

@@ -128,6 +128,8 @@ enum class WorkflowState {
   kIdle,     // nothing left to run: complete until the next input
   kHalted,   // a node failed with OnFailure::kHalt
 };
+// "running", "idle", "halted".
+RUNIC_EXPORT const char* WorkflowStateName(WorkflowState state);
 
 struct WorkflowInfo {
   std::string id;

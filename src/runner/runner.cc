@@ -5,6 +5,8 @@
 #include <thread>
 
 #include "runner/committer.h"
+#include "runner/hash.h"
+#include "runner/history_codec.h"
 #include "runner/thread_pool.h"
 #include "runner/timer.h"
 #include "runner/worker.h"
@@ -26,6 +28,8 @@ struct Runner::Impl {
   std::map<std::string, std::shared_ptr<Worker>, std::less<>> workers;
   // Ids being started or resumed: taken, but not visible until ready.
   std::set<std::string, std::less<>> loading;
+  // The fingerprints whose structure this runner has stored.
+  std::set<std::string, std::less<>> structures_stored;
   bool shut_down = false;
   std::mutex shutdown_mu;  // a second Shutdown waits for the first
 
@@ -62,6 +66,25 @@ struct Runner::Impl {
     return Status::NotFound("workflow '" + std::string(id) + "' is not running in runner '" + options.name + "'");
   }
 
+  // The structure of `workflow` to store with the next write of one of its
+  // workflows (as the fact named by its fingerprint: runic/history.h), or
+  // "" once this runner has stored it. A structure over the store's value
+  // limit is never stored (nothing can draw it; the workflow runs all the
+  // same).
+  std::string StructureToStore(const Workflow& workflow) {
+    if (options.store == nullptr) return {};
+    {
+      std::lock_guard lock(mu);
+      if (structures_stored.count(workflow.fingerprint())) return {};
+    }
+    std::string bytes = internal::EncodeValue(internal::DefinitionShape(workflow.nodes()));
+    return bytes.size() <= options.store->limits().max_value_bytes ? bytes : std::string();
+  }
+  void StructureStored(const Workflow& workflow) {
+    std::lock_guard lock(mu);
+    structures_stored.insert(workflow.fingerprint());
+  }
+
   Result<Definition> Lookup(const std::string& name, int version, const std::string& fingerprint) {
     std::lock_guard lock(mu);
     auto it = definitions.find({name, version});
@@ -83,6 +106,18 @@ struct Runner::Impl {
     return it->second;
   }
 };
+
+const char* WorkflowStateName(WorkflowState state) {
+  switch (state) {
+    case WorkflowState::kRunning:
+      return "running";
+    case WorkflowState::kIdle:
+      return "idle";
+    case WorkflowState::kHalted:
+      return "halted";
+  }
+  return "?";
+}
 
 Result<std::unique_ptr<Runner>> Runner::Create(RunnerOptions options) {
   if (options.name.empty()) return Status::InvalidArgument("a runner needs a name");
@@ -178,7 +213,8 @@ Status Runner::StartWorkflow(std::string_view id, std::shared_ptr<const Workflow
   // it; nothing is written). The started event is appended only to a
   // workflow with no events, so an id already in the store fails here and
   // nothing is written.
-  s = worker->Start(start.input, start.idempotency_key);
+  s = worker->Start(start.input, start.idempotency_key, impl_->StructureToStore(*workflow));
+  if (s.ok()) impl_->StructureStored(*workflow);
   if (!s.ok()) (void)worker->Detach(/*persist=*/false);  // gives up what it claimed
   impl_->Publish(id, s.ok() ? worker : nullptr);
   if (!s.IsConflict()) return s;
@@ -237,8 +273,13 @@ Status Runner::Resume(std::string_view id, std::optional<WorkflowOptions> option
   Status s = impl_->Reserve(id);
   if (!s.ok()) return s;
   auto worker = std::make_shared<Worker>(impl_->Context(), std::string(id), nullptr, options);
-  s = worker->Resume(
-      [this](const std::string& name, int version, const std::string& fp) { return impl_->Lookup(name, version, fp); });
+  // With the structure to store when this runner has not (histories of
+  // older releases have none): the workflow's next write stores it.
+  s = worker->Resume([this](const std::string& name, int version, const std::string& fp) -> Result<Definition> {
+    Result<Definition> found = impl_->Lookup(name, version, fp);
+    if (found.ok()) found->structure = impl_->StructureToStore(*found->workflow);
+    return found;
+  });
   // Whatever it dispatched is dropped, and what it claimed given up.
   if (!s.ok()) {
     (void)worker->Detach(/*persist=*/false);

@@ -2,51 +2,15 @@
 
 #include <algorithm>
 
-#include "runner/cbor_writer.h"
 #include "runner/hash.h"
-#include "runner/options_codec.h"
+#include "runner/history_codec.h"
 
 namespace runic::internal {
 namespace {
 
-// Events are CBOR maps with short keys; every one has t (its type) and at
-// (when it was recorded: microseconds since the Unix epoch):
-//   start    {t, at, w: name, v: version, fp: fingerprint, k: idempotency key
-//             (when given), opt: options (options_codec.h; histories written
-//             before options were recorded have none)}
-//   input    {t, at, f: fact, o: ordinal, k: idempotency key (when given)}
-//   dispatch {t, at, r: runnable, n: node, a: attempt}
-//   done     {t, at, r, n, us: duration, f: fact or null, p: parent facts, root, fb: fallback}
-//   fail     {t, at, r, n, a, us, e: error, c: status code, o: retry | skip | halt | fallback}
-// `runic show` decodes them (tools/runic/); keep the two in step.
-constexpr const char* kStart = "start";
-constexpr const char* kInput = "input";
-constexpr const char* kDispatch = "dispatch";
-constexpr const char* kDone = "done";
-constexpr const char* kFail = "fail";
-
-// An event's head: a map of `fields` entries besides t and at, which it
-// writes. `at` is the clock's wall time in UTC microseconds.
-CborWriter Event(Clock& clock, const char* type, std::size_t fields) {
-  const std::int64_t at =
-      std::chrono::duration_cast<std::chrono::microseconds>(clock.WallNow().time_since_epoch()).count();
-  CborWriter w;
-  w.Map(fields + 2).Text("t").Text(type).Text("at").Int(at);
-  return w;
-}
-
-// An error message is recorded up to this size, so that one huge message
-// (say, an HTTP body in an exception) cannot make an event too large to store.
-constexpr std::size_t kMaxRecordedError = 4096;
-
-// One failed attempt as the halt message lists it, its message cut so that
-// the halt message of many attempts stays within kMaxRecordedError.
-std::string AttemptError(int attempt, Status::Code code, std::string_view message) {
-  constexpr std::size_t kMaxPerAttempt = 512;
-  std::string out = "attempt " + std::to_string(attempt) + ": " + Status::CodeName(code) + ": ";
-  out += message.substr(0, kMaxPerAttempt);
-  if (message.size() > kMaxPerAttempt) out += "...";
-  return out;
+// When an event is recorded: the clock's wall time in UTC microseconds.
+std::int64_t WallMicros(Clock& clock) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(clock.WallNow().time_since_epoch()).count();
 }
 
 // "workflow 'id' (orders v1): node 'n' failed after 3 attempt(s): attempt
@@ -66,35 +30,6 @@ std::string HaltMessage(const std::string& id, const Workflow& workflow, const s
     tail = with;
   }
   return head + tail;
-}
-
-Status WithCode(Status::Code code, const std::string& msg) {
-  switch (code) {
-    case Status::Code::kNotFound:
-      return Status::NotFound(msg);
-    case Status::Code::kConflict:
-      return Status::Conflict(msg);
-    case Status::Code::kInvalidArgument:
-      return Status::InvalidArgument(msg);
-    case Status::Code::kIOError:
-      return Status::IOError(msg);
-    case Status::Code::kCorruption:
-      return Status::Corruption(msg);
-    case Status::Code::kDeadlineExceeded:
-      return Status::DeadlineExceeded(msg);
-    case Status::Code::kOutcomeUnknown:
-      return Status::OutcomeUnknown(msg);
-    case Status::Code::kNotOwner:
-      return Status::NotOwner(msg);
-    case Status::Code::kInUse:
-      return Status::InUse(msg);
-    case Status::Code::kFailedPrecondition:
-      return Status::FailedPrecondition(msg);
-    case Status::Code::kResourceExhausted:
-      return Status::ResourceExhausted(msg);
-    default:
-      return Status::Unavailable(msg);
-  }
 }
 
 template <typename Fn>
@@ -133,7 +68,7 @@ Worker::Worker(RunnerContext ctx, std::string id, std::shared_ptr<const Workflow
       options_(options.value_or(WorkflowOptions{})),
       options_given_(options.has_value()) {}
 
-Status Worker::Start(std::optional<Value> input, std::string_view key) {
+Status Worker::Start(std::optional<Value> input, std::string_view key, std::string structure) {
   std::unique_lock lock(mu_);
   std::string bytes;
   if (input) {
@@ -143,14 +78,9 @@ Status Worker::Start(std::optional<Value> input, std::string_view key) {
   }
   // Nothing is written for a workflow that another runner holds.
   if (Status claimed = ClaimLocked(); !claimed.ok()) return claimed;
-  CborWriter start = Event(*ctx_.clock, kStart, key.empty() ? 4 : 5);
-  start.Text("w").Text(workflow_->name()).Text("v").Int(workflow_->version()).Text("fp").Text(workflow_->fingerprint());
-  start.Text("opt").Raw(EncodeValue(WorkflowOptionsToValue(options_)));
-  if (!key.empty()) {
-    start.Text("k").Text(key);
-    keys_.emplace(key);
-  }
-  Record(start.Take());
+  AddStructure(std::move(structure));
+  Record(EncodeStartEvent(WallMicros(*ctx_.clock), *workflow_, options_, key));
+  if (!key.empty()) keys_.emplace(key);
   std::string hash;
   if (input) hash = RecordInput(std::move(*input), std::move(bytes), {});
   Status s = CheckpointLocked(lock);  // the start and its first input: one write
@@ -206,13 +136,8 @@ std::string Worker::RecordInput(Value input, std::string bytes, std::string_view
   if (ctx_.store == nullptr) bytes.clear();
   FactEntry* entry = AddFact(hash, Fact{std::move(input), std::move(bytes), "", parents, hash});
   if (ctx_.store != nullptr && entry != nullptr) pending_facts_.push_back(entry);
-  CborWriter event = Event(*ctx_.clock, kInput, key.empty() ? 2 : 3);
-  event.Text("f").Text(hash).Text("o").Uint(ordinal);
-  if (!key.empty()) {
-    event.Text("k").Text(key);
-    keys_.emplace(key);
-  }
-  Record(event.Take());
+  Record(EncodeInputEvent(WallMicros(*ctx_.clock), hash, ordinal, key));
+  if (!key.empty()) keys_.emplace(key);
   return hash;
 }
 
@@ -316,6 +241,12 @@ Worker::FactEntry* Worker::AddFact(const std::string& hash, Fact fact) {
   return &*it;
 }
 
+void Worker::AddStructure(std::string bytes) {
+  if (bytes.empty() || ctx_.store == nullptr) return;
+  structure_.emplace(workflow_->fingerprint(), Fact{Value(), std::move(bytes), "", {}, ""});
+  pending_facts_.push_back(&*structure_);
+}
+
 void Worker::Derive(const std::string& hash) {
   const Fact& fact = facts_.at(hash);
   for (const Workflow::Node& node : workflow_->nodes()) {
@@ -368,14 +299,7 @@ std::vector<Worker::Task> Worker::DispatchReady() {
     r.dispatched_at = ctx_.clock->Now();
     ++running_;
     if (ctx_.store != nullptr) {
-      Record(Event(*ctx_.clock, kDispatch, 3)
-                 .Text("r")
-                 .Text(id)
-                 .Text("n")
-                 .Text(r.node->name)
-                 .Text("a")
-                 .Int(r.failures + 1)
-                 .Take());
+      Record(EncodeDispatchEvent(WallMicros(*ctx_.clock), id, r.node->name, r.failures + 1));
     }
     tasks.emplace_back(id, r.generation);
   }
@@ -503,34 +427,19 @@ void Worker::Run(const std::string& id, std::uint64_t generation) {
 void Worker::OnFailure(const std::string& id, Runnable& r, const Status& error, std::chrono::nanoseconds took) {
   const StepPolicy& policy = r.node->policy;
   ++r.failures;
-  const char* outcome = r.failures <= policy.max_retries        ? "retry"
-                        : policy.fallback                       ? "fallback"
-                        : policy.on_failure == OnFailure::kSkip ? "skip"
-                                                                : "halt";
+  const FailureOutcome outcome = r.failures <= policy.max_retries        ? FailureOutcome::kRetry
+                                 : policy.fallback                       ? FailureOutcome::kFallback
+                                 : policy.on_failure == OnFailure::kSkip ? FailureOutcome::kSkip
+                                                                         : FailureOutcome::kHalt;
   r.errors.push_back(AttemptError(r.failures, error.code(), error.message()));
-  const bool halts = std::string_view(outcome) == "halt";
+  const bool halts = outcome == FailureOutcome::kHalt;
   // The halt message names every attempt's error, the timeouts too (the
   // last one alone may hide why the earlier ones failed).
   const std::string halt_message =
       halts ? HaltMessage(id_, *workflow_, r.node->name, r.failures, r.errors) : std::string();
   if (ctx_.store != nullptr) {
-    CborWriter event = Event(*ctx_.clock, kFail, halts ? 8 : 7);
-    if (halts) event.Text("h").Text(halt_message);
-    Record(event.Text("r")
-               .Text(id)
-               .Text("n")
-               .Text(r.node->name)
-               .Text("a")
-               .Int(r.failures)
-               .Text("us")
-               .Int(took.count() / 1000)
-               .Text("e")
-               .Text(std::string_view(error.message()).substr(0, kMaxRecordedError))
-               .Text("c")
-               .Int(static_cast<int>(error.code()))
-               .Text("o")
-               .Text(outcome)
-               .Take());
+    Record(EncodeFailEvent(WallMicros(*ctx_.clock), id, r.node->name, r.failures, took.count() / 1000, error, outcome,
+                           halt_message));
   }
   if (r.failures <= policy.max_retries) {
     const auto delay = Backoff(policy, r.failures);
@@ -551,7 +460,7 @@ void Worker::OnFailure(const std::string& id, Runnable& r, const Status& error, 
     active_.erase(id);
   } else {
     halted_ = true;
-    halt_error_ = WithCode(error.code(), halt_message);
+    halt_error_ = StatusWithCode(error.code(), halt_message);
     active_.erase(id);
   }
 }
@@ -572,15 +481,8 @@ void Worker::Complete(const std::string& id, Runnable& r, std::optional<Value> p
     hash = FactHash(bytes, r.node->name, r.inputs);
   }
   if (ctx_.store != nullptr) {
-    CborWriter event = Event(*ctx_.clock, kDone, produced ? (fallback ? 7 : 6) : 4);
-    event.Text("r").Text(id).Text("n").Text(r.node->name).Text("us").Int(took.count() / 1000).Text("f");
-    if (produced) {
-      event.Text(hash).Text("p").TextArray(r.inputs).Text("root").Text(r.root);
-      if (fallback) event.Text("fb").Bool(true);
-    } else {
-      event.Null();
-    }
-    Record(event.Take());
+    Record(EncodeDoneEvent(WallMicros(*ctx_.clock), id, r.node->name, took.count() / 1000, hash, r.inputs, r.root,
+                           fallback));
   }
   if (produced) {
     if (ctx_.store == nullptr) bytes.clear();  // kept only until written
@@ -860,7 +762,7 @@ void Worker::Written(std::size_t events, std::size_t facts) {
 
 Status Worker::MaybeSnapshot() {
   if (options_.snapshot_every == 0 || cursor_ - snapshot_cursor_ < options_.snapshot_every) return Status::OK();
-  const std::string bytes = EncodeValue(StateSnapshot());
+  const std::string bytes = EncodeSnapshot(StateSnapshot());
   if (bytes.size() > ctx_.store->limits().max_value_bytes) return Status::OK();  // too large: replay events instead
   Status s = ctx_.store->SaveSnapshot(id_, cursor_, bytes);
   if (s.ok()) {
@@ -872,37 +774,31 @@ Status Worker::MaybeSnapshot() {
   return s;
 }
 
-Value Worker::StateSnapshot() const {
-  Value facts = Value::array();
+HistoryState Worker::StateSnapshot() const {
+  HistoryState state;
+  state.started = true;
+  state.definition = workflow_->name();
+  state.version = workflow_->version();
+  state.fingerprint = workflow_->fingerprint();
+  state.options = options_;
+  state.inputs = inputs_;
   for (const std::string& h : fact_order_) {
     const Fact& f = facts_.at(h);
-    facts.push_back(Value::array({h, f.node, f.parents, f.root}));
+    state.facts.push_back(FactRecord{h, f.node, f.parents, f.root});
   }
-  Value done = Value::array();
-  for (const std::string& id : done_) done.push_back(id);
-  Value failures = Value::object();
-  Value errors = Value::object();
-  Value dispatched = Value::array();
+  state.done.insert(done_.begin(), done_.end());
+  state.completed = completed_;
   for (const auto& [id, r] : active_) {
-    if (r.failures > 0) failures[id] = r.failures;
-    if (!r.errors.empty()) errors[id] = r.errors;
-    if (r.running) dispatched.push_back(id);
+    if (r.failures > 0) state.failures[id] = r.failures;
+    if (!r.errors.empty()) state.errors[id] = r.errors;
+    if (r.running) state.dispatched.insert(id);
+    state.nodes[id] = r.node->name;
   }
-  return Value{{"w", workflow_->name()},
-               {"v", workflow_->version()},
-               {"fp", workflow_->fingerprint()},
-               {"inputs", inputs_},
-               {"facts", facts},
-               {"done", done},
-               {"failures", failures},
-               {"errors", errors},
-               {"keys", keys_},
-               {"options", WorkflowOptionsToValue(options_)},
-               {"dispatched", dispatched},
-               {"completed", completed_},
-               {"halted", halted_ && !halted_by_store_},
-               {"error", halt_error_.message()},
-               {"code", static_cast<int>(halt_error_.code())}};
+  state.keys = keys_;
+  // A halt of the store's making is not part of the workflow's history.
+  state.halted = halted_ && !halted_by_store_;
+  if (state.halted) state.halt_error = halt_error_;
+  return state;
 }
 
 // --- Resume --------------------------------------------------------------------
@@ -913,90 +809,64 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
   // reads below with every write of the previous owner (linearizable).
   if (Status claimed = ClaimLocked(); !claimed.ok()) return claimed;
   auto corrupt = [this](const std::string& what) { return Status::Corruption("workflow '" + id_ + "': " + what); };
-  std::set<std::string> dispatched;  // runnables dispatched before the crash
-  try {
-    Result<Snapshot> snap = ctx_.store->LoadSnapshot(id_);
-    if (snap.ok()) {
-      Result<Value> state = DecodeValue(snap->bytes);
-      if (!state.ok()) return corrupt("its snapshot is not valid CBOR");
-      Result<Definition> wf =
-          lookup(state->at("w").get<std::string>(), state->at("v").get<int>(), state->at("fp").get<std::string>());
-      if (!wf.ok()) return wf.status();
-      workflow_ = std::move(wf->workflow);
-      replay_defaults_ = wf->defaults;
-      inputs_ = state->at("inputs").get<std::uint64_t>();
-      for (const Value& f : state->at("facts")) {
-        AddFact(f.at(0).get<std::string>(), Fact{Value(),
-                                                 {},
-                                                 f.at(1).get<std::string>(),
-                                                 f.at(2).get<std::vector<std::string>>(),
-                                                 f.at(3).get<std::string>()});
-      }
-      for (const Value& id : state->at("done")) done_.insert(id.get<std::string>());
-      for (const auto& [id, n] : state->at("failures").items()) replay_failures_[id] = n.get<int>();
-      // Snapshots written before errors and keys were kept have neither.
-      if (auto e = state->find("errors"); e != state->end()) {
-        for (const auto& [id, list] : e->items()) replay_errors_[id] = list.get<std::vector<std::string>>();
-      }
-      if (auto k = state->find("keys"); k != state->end()) {
-        for (const Value& key : *k) keys_.insert(key.get<std::string>());
-      }
-      if (auto o = state->find("options"); o != state->end()) {
-        Result<WorkflowOptions> recorded = WorkflowOptionsFromValue(*o);
-        if (!recorded.ok()) return corrupt("its snapshot: " + recorded.status().message());
-        replay_options_ = *recorded;
-      }
-      for (const Value& id : state->at("dispatched")) dispatched.insert(id.get<std::string>());
-      completed_ = state->at("completed").get<std::uint64_t>();
-      if (state->at("halted").get<bool>()) {
-        halted_ = true;
-        halt_error_ =
-            WithCode(static_cast<Status::Code>(state->at("code").get<int>()), state->at("error").get<std::string>());
-      }
-      cursor_ = snapshot_cursor_ = snap->cursor;
-    } else if (!snap.status().IsNotFound()) {
-      return snap.status();
-    }
-
-    Result<std::unique_ptr<EventIterator>> stream = ctx_.store->Stream(id_, {cursor_});
-    if (stream.status().IsNotFound() && cursor_ == 0) {
-      return Status::NotFound("no workflow '" + id_ + "' in the store");
-    }
-    if (stream.status().IsTrimmed()) return corrupt("events not covered by its snapshot were trimmed");
-    if (!stream.ok()) return stream.status();
-    EventIterator& it = **stream;
-    for (; it.Valid(); it.Next()) {
-      Result<Value> event = DecodeValue(it.value());
-      if (!event.ok()) return corrupt("event " + std::to_string(it.sequence()) + " is not valid CBOR");
-      Status s = ApplyEvent(*event, lookup, &dispatched);
-      if (!s.ok()) {
-        if (s.IsCorruption()) return corrupt("event " + std::to_string(it.sequence()) + ": " + s.message());
-        return s;
-      }
-      cursor_ = it.sequence();
-    }
-    if (!it.status().ok()) return it.status();
-    if (workflow_ == nullptr) return corrupt("it has no started event");
-    if (!options_given_) options_ = replay_options_.value_or(replay_defaults_);
-
-    for (const std::string& h : fact_order_) {
-      Result<std::string> bytes = ctx_.store->LoadFact(h);
-      if (!bytes.ok()) {
-        return bytes.status().IsNotFound() ? corrupt("fact " + h + " is missing from the fact table") : bytes.status();
-      }
-      Result<Value> value = DecodeValue(*bytes);
-      if (!value.ok()) return corrupt("fact " + h + " is not valid CBOR");
-      facts_.at(h).value = std::move(*value);
-    }
-  } catch (const Value::exception& e) {
-    return corrupt(std::string("its history does not decode: ") + e.what());
+  HistoryState state;
+  Result<Snapshot> snap = ctx_.store->LoadSnapshot(id_);
+  if (snap.ok()) {
+    Result<HistoryState> decoded = DecodeSnapshot(snap->bytes);
+    if (!decoded.ok()) return corrupt(decoded.status().message());
+    state = std::move(*decoded);
+    state.cursor = snap->cursor;
+  } else if (!snap.status().IsNotFound()) {
+    return snap.status();
   }
+  Result<std::unique_ptr<EventIterator>> stream = ctx_.store->Stream(id_, {state.cursor});
+  if (stream.status().IsNotFound() && state.cursor == 0) {
+    return Status::NotFound("no workflow '" + id_ + "' in the store");
+  }
+  if (stream.status().IsTrimmed()) return corrupt("events not covered by its snapshot were trimmed");
+  if (!stream.ok()) return stream.status();
+  for (EventIterator& it = **stream; it.Valid(); it.Next()) {
+    Result<HistoryEvent> event = DecodeHistoryEvent(it.sequence(), it.value());
+    if (!event.ok()) return corrupt(event.status().message());
+    if (Status s = ApplyEvent(*event, state); !s.ok()) {
+      return corrupt("event " + std::to_string(it.sequence()) + ": " + s.message());
+    }
+  }
+  if (!(*stream)->status().ok()) return (*stream)->status();
+  if (!state.started) return corrupt("it has no started event");
+  Result<Definition> definition = lookup(state.definition, state.version, state.fingerprint);
+  if (!definition.ok()) return definition.status();
+  workflow_ = std::move(definition->workflow);
+  if (!options_given_) options_ = state.options.value_or(definition->defaults);
+  AddStructure(std::move(definition->structure));
+
+  for (FactRecord& f : state.facts) {
+    if (!f.node.empty() && workflow_->Find(f.node) == nullptr) return corrupt("unknown node '" + f.node + "'");
+    Result<std::string> bytes = ctx_.store->LoadFact(f.hash);
+    if (!bytes.ok()) {
+      return bytes.status().IsNotFound() ? corrupt("fact " + f.hash + " is missing from the fact table")
+                                         : bytes.status();
+    }
+    Result<Value> value = DecodeValue(*bytes);
+    if (!value.ok()) return corrupt("fact " + f.hash + " is not valid CBOR");
+    AddFact(f.hash, Fact{std::move(*value), {}, std::move(f.node), std::move(f.parents), std::move(f.root)});
+  }
+  inputs_ = state.inputs;
+  done_.insert(state.done.begin(), state.done.end());
+  completed_ = state.completed;
+  keys_ = std::move(state.keys);
+  halted_ = state.halted;
+  halt_error_ = state.halt_error;
+  cursor_ = state.cursor;
+  if (snap.ok()) snapshot_cursor_ = snap->cursor;
+  replay_failures_ = {state.failures.begin(), state.failures.end()};
+  replay_errors_ = {state.errors.begin(), state.errors.end()};
 
   // Every runnable the facts call for and that did not complete runs
   // (again); those that were dispatched before the crash are counted.
   const std::vector<std::string> order = fact_order_;
   for (const std::string& h : order) Derive(h);
-  for (const auto& [id, r] : active_) redispatched_ += dispatched.count(id);
+  for (const auto& [id, r] : active_) redispatched_ += state.dispatched.count(id);
   replay_failures_.clear();
   replay_errors_.clear();
   had_work_on_resume_ = !active_.empty() && !halted_;
@@ -1006,66 +876,6 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
   Notify(ctx_.telemetry->workflow_start, {id_, {}, 0, {}, nullptr});
   lock.lock();
   return AfterChange(lock, false);
-}
-
-Status Worker::ApplyEvent(const Value& e, const DefinitionLookup& lookup, std::set<std::string>* dispatched) {
-  const std::string type = e.at("t").get<std::string>();
-  if (type == kStart) {
-    Result<Definition> wf = lookup(e.at("w").get<std::string>(), e.at("v").get<int>(), e.at("fp").get<std::string>());
-    if (!wf.ok()) return wf.status();
-    workflow_ = std::move(wf->workflow);
-    replay_defaults_ = wf->defaults;
-    if (e.contains("k")) keys_.insert(e.at("k").get<std::string>());
-    if (auto o = e.find("opt"); o != e.end()) {
-      Result<WorkflowOptions> recorded = WorkflowOptionsFromValue(*o);
-      if (!recorded.ok()) return Status::Corruption("the started event: " + recorded.status().message());
-      replay_options_ = *recorded;
-    }
-    return Status::OK();
-  }
-  if (workflow_ == nullptr) return Status::Corruption("an event comes before the started event");
-  if (type == kInput) {
-    const std::string hash = e.at("f").get<std::string>();
-    const std::uint64_t ordinal = e.at("o").get<std::uint64_t>();
-    AddFact(hash, Fact{Value(), {}, "", {std::to_string(ordinal)}, hash});
-    inputs_ = std::max(inputs_, ordinal + 1);
-    if (e.contains("k")) keys_.insert(e.at("k").get<std::string>());
-  } else if (type == kDispatch) {
-    dispatched->insert(e.at("r").get<std::string>());
-  } else if (type == kDone) {
-    const std::string id = e.at("r").get<std::string>();
-    done_.insert(id);
-    ++completed_;
-    if (!e.at("f").is_null()) {
-      const std::string node = e.at("n").get<std::string>();
-      if (workflow_->Find(node) == nullptr) return Status::Corruption("unknown node '" + node + "'");
-      AddFact(e.at("f").get<std::string>(),
-              Fact{Value(), {}, node, e.at("p").get<std::vector<std::string>>(), e.at("root").get<std::string>()});
-    }
-  } else if (type == kFail) {
-    const std::string id = e.at("r").get<std::string>();
-    const std::string outcome = e.at("o").get<std::string>();
-    const int attempt = e.at("a").get<int>();
-    const auto code = static_cast<Status::Code>(e.at("c").get<int>());
-    replay_failures_[id] = attempt;
-    replay_errors_[id].push_back(AttemptError(attempt, code, e.at("e").get<std::string>()));
-    if (outcome == "skip") {
-      done_.insert(id);
-      ++completed_;
-    } else if (outcome == "halt") {
-      halted_ = true;
-      // "h": the halt message as recorded (older histories have none).
-      halt_error_ = WithCode(code, e.contains("h")
-                                       ? e.at("h").get<std::string>()
-                                       : "node '" + e.at("n").get<std::string>() + "' failed after " +
-                                             std::to_string(attempt) + " attempt(s): " + e.at("e").get<std::string>());
-    } else if (outcome != "retry" && outcome != "fallback") {
-      return Status::Corruption("unknown failure outcome '" + outcome + "'");
-    }
-  } else {
-    return Status::Corruption("unknown event type '" + type + "'");
-  }
-  return Status::OK();
 }
 
 }  // namespace runic::internal

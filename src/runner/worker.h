@@ -30,6 +30,7 @@
 
 #include "runic/runner.h"
 #include "runner/committer.h"
+#include "runner/history_codec.h"
 #include "runner/thread_pool.h"
 #include "runner/timer.h"
 
@@ -51,6 +52,9 @@ struct RunnerContext {
 struct Definition {
   std::shared_ptr<const Workflow> workflow;
   WorkflowOptions defaults;
+  // For a resume: the structure to store with the workflow's next write
+  // ("" none).
+  std::string structure = {};
 };
 
 class Worker : public std::enable_shared_from_this<Worker> {
@@ -62,8 +66,9 @@ class Worker : public std::enable_shared_from_this<Worker> {
 
   // A new instance: claims it, records the started event (with its options
   // and the start's idempotency key) and `input` if any, and commits them in
-  // one write.
-  Status Start(std::optional<Value> input, std::string_view key);
+  // one write, with the definition's `structure` (fact named by its
+  // fingerprint) unless "".
+  Status Start(std::optional<Value> input, std::string_view key, std::string structure);
   // Finds a registered definition by name, version and fingerprint.
   using DefinitionLookup = std::function<Result<Definition>(const std::string&, int, const std::string&)>;
 
@@ -155,6 +160,8 @@ class Worker : public std::enable_shared_from_this<Worker> {
   // Adds a fact unless known; returns its entry (stable: facts are never
   // erased from facts_).
   FactEntry* AddFact(const std::string& hash, Fact fact);
+  // Queues the definition's structure for the next write.
+  void AddStructure(std::string bytes);
   // Creates the runnables that the new fact `hash` makes ready.
   void Derive(const std::string& hash);
   // Marks ready runnables running, up to the concurrency limit; returns
@@ -202,8 +209,8 @@ class Worker : public std::enable_shared_from_this<Worker> {
   bool WorkDoneLocked() const;
   // WorkDoneLocked, and no checkpoint is queued.
   bool IdleLocked() const;
-  Status ApplyEvent(const Value& e, const DefinitionLookup& lookup, std::set<std::string>* dispatched);
-  Value StateSnapshot() const;
+  // What a snapshot records of the state now.
+  HistoryState StateSnapshot() const;
 
   // Pool and timer entry points (take mu_).
   void Run(const std::string& id, std::uint64_t generation);
@@ -247,6 +254,9 @@ class Worker : public std::enable_shared_from_this<Worker> {
   // Committer reads taken events through views while new ones are added.
   std::deque<std::string> pending_;
   std::vector<FactEntry*> pending_facts_;
+  // The definition's structure while it waits to be written (not a fact of
+  // the workflow: pending_facts_ names it until written).
+  std::optional<FactEntry> structure_;
   // The Committer's share: whether this worker is queued (or being written),
   // whether another commit is wanted after it, who waits to commit here, how
   // much of pending_ / pending_facts_ is being written, and the dispatched
@@ -261,10 +271,6 @@ class Worker : public std::enable_shared_from_this<Worker> {
   std::uint64_t completed_ = 0, completed_since_checkpoint_ = 0, redispatched_ = 0;
   std::unordered_map<std::string, int> replay_failures_;                     // during Resume
   std::unordered_map<std::string, std::vector<std::string>> replay_errors_;  // during Resume
-  // During Resume: the options its start recorded (none in histories written
-  // before they were), and its definition's registered defaults.
-  std::optional<WorkflowOptions> replay_options_;
-  WorkflowOptions replay_defaults_;
   bool was_idle_ = true;
   int reporting_ = 0;  // idle callbacks still running (outside mu_)
   bool had_work_on_resume_ = false;

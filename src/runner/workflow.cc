@@ -3,31 +3,10 @@
 #include <set>
 
 #include "runner/hash.h"
+#include "runner/history_codec.h"
 
 namespace runic {
 namespace {
-
-const char* KindName(Workflow::NodeKind kind) {
-  switch (kind) {
-    case Workflow::NodeKind::kStep:
-      return "step";
-    case Workflow::NodeKind::kJoin:
-      return "join";
-    case Workflow::NodeKind::kRule:
-      return "rule";
-  }
-  return "?";
-}
-
-Value PolicyJson(const StepPolicy& p) {
-  return Value{{"retries", p.max_retries},
-               {"backoff", static_cast<int>(p.backoff)},
-               {"base_ms", p.base_delay.count()},
-               {"max_ms", p.max_delay.count()},
-               {"timeout_ms", p.timeout.count()},
-               {"on_failure", static_cast<int>(p.on_failure)},
-               {"fallback", p.fallback ? Value::array({*p.fallback}) : Value::array()}};
-}
 
 // The policy for `node`: exact name, then the longest matching prefix*,
 // then "*", then the defaults.
@@ -134,7 +113,6 @@ Result<std::shared_ptr<const Workflow>> Workflow::Builder::Build() const {
   wf->name_ = name_;
   wf->version_ = version_;
   std::set<std::string> seen;
-  Value shape = Value::array();
   for (const Node& n : nodes_) {
     if (n.name.empty()) return bad("a node has an empty name");
     if (!seen.insert(n.name).second) return bad("two nodes are named '" + n.name + "'");
@@ -150,11 +128,9 @@ Result<std::shared_ptr<const Workflow>> Workflow::Builder::Build() const {
     }
     Node resolved = n;
     resolved.policy = Resolve(policies_, n.name);
-    shape.push_back(Value{
-        {"name", n.name}, {"kind", KindName(n.kind)}, {"parents", n.parents}, {"policy", PolicyJson(resolved.policy)}});
     wf->nodes_.push_back(std::move(resolved));
   }
-  wf->fingerprint_ = internal::Sha256Hex(internal::EncodeValue(shape));
+  wf->fingerprint_ = internal::Sha256Hex(internal::EncodeValue(internal::DefinitionShape(wf->nodes_)));
   return std::shared_ptr<const Workflow>(std::move(wf));
 }
 

@@ -12,11 +12,16 @@ namespace runic::cli {
 
 // Reading (works on a disk store that a running service holds).
 int Runners(const Target& t, bool json);
-int List(const Target& t, const std::string& prefix, bool json);
+// `state`: only workflows in this state ("running", "idle", "halted"; ""
+// all: main.cc checks the word).
+int List(const Target& t, const std::string& prefix, const std::string& state, bool json);
 struct ShowOptions {
   std::uint64_t from = 0;   // first event sequence shown; 0: the first one kept
   std::uint64_t limit = 0;  // 0: all
   bool follow = false;      // then print new events until interrupted
+  // "dot" or "mermaid": print only the definition's graph (a definition
+  // with no stored structure fails).
+  std::string graph;
 };
 int Show(const Target& t, const std::string& id, const ShowOptions& options);
 int Stats(const Target& t, bool json);

@@ -15,58 +15,52 @@ Json FactValue(Store& store, const std::string& hash) {
   return value.is_discarded() ? BytesJson(*bytes) : value;
 }
 
-// A Status code as the Runner records it (its number) by name:
-// "Unavailable", not 7. A number no Status::Code has stays a number.
-Json CodeJson(const Json& code) {
-  if (!code.is_number_unsigned() || code.get<std::uint64_t>() > 255) return code;
-  const char* name = Status::CodeName(static_cast<Status::Code>(code.get<std::uint64_t>()));
-  return std::string_view(name) == "Unknown" ? code : Json(name);
-}
-
-// Copies e[key] to out[name] when present.
-void Copy(const Json& e, const char* key, Json& out, const char* name) {
-  if (auto it = e.find(key); it != e.end()) out[name] = *it;
-}
-
 }  // namespace
 
 Json EventJson(std::uint64_t sequence, std::string_view bytes, Store& store) {
   Json out{{"seq", sequence}};
-  const Json e = DecodeCbor(bytes);
-  if (e.is_discarded() || !e.is_object() || !e.contains("t") || !e.at("t").is_string()) {
+  Result<HistoryEvent> decoded = DecodeHistoryEvent(sequence, bytes);
+  if (!decoded.ok()) {
     out["base64"] = Base64(bytes);
+    out["error"] = decoded.status().ToString();
     return out;
   }
-  const std::string type = e.at("t").get<std::string>();
-  out["type"] = type;
-  if (auto at = e.find("at"); at != e.end() && at->is_number_integer()) {
-    out["time"] = IsoTimeMicros(at->get<std::int64_t>());
+  const HistoryEvent& e = *decoded;
+  out["type"] = HistoryEventKindName(e.kind);
+  if (e.at_us != 0) out["time"] = IsoTimeMicros(e.at_us);
+  switch (e.kind) {
+    case HistoryEventKind::kStart:
+      out["workflow"] = e.definition;
+      out["version"] = e.version;
+      out["fingerprint"] = e.fingerprint;
+      if (e.options) out["options"] = WorkflowOptionsValue(*e.options);
+      break;
+    case HistoryEventKind::kInput:
+      out["ordinal"] = e.ordinal;
+      break;
+    case HistoryEventKind::kDispatch:
+    case HistoryEventKind::kDone:
+    case HistoryEventKind::kFail:
+      out["step"] = e.node;
+      out["runnable"] = e.runnable;
+      if (e.kind != HistoryEventKind::kDone) out["attempt"] = e.attempt;
+      if (e.kind != HistoryEventKind::kDispatch) out["duration_us"] = e.duration_us;
+      break;
   }
-  Copy(e, "n", out, "step");
-  Copy(e, "r", out, "runnable");
-  Copy(e, "a", out, "attempt");
-  Copy(e, "us", out, "duration_us");
-  if (type == "start") {
-    Copy(e, "w", out, "workflow");
-    Copy(e, "v", out, "version");
-    Copy(e, "fp", out, "fingerprint");
-    Copy(e, "opt", out, "options");
-    Copy(e, "k", out, "idempotency_key");
-  } else if (type == "input") {
-    Copy(e, "o", out, "ordinal");
-    Copy(e, "k", out, "idempotency_key");
-  } else if (type == "done") {
-    Copy(e, "p", out, "parents");
-    Copy(e, "fb", out, "fallback");
-  } else if (type == "fail") {
-    Copy(e, "e", out, "error");
-    if (auto c = e.find("c"); c != e.end()) out["code"] = CodeJson(*c);
-    Copy(e, "o", out, "outcome");
-    Copy(e, "h", out, "halt");
+  if (!e.idempotency_key.empty()) out["idempotency_key"] = e.idempotency_key;
+  if (e.kind == HistoryEventKind::kDone && !e.fact.empty()) {
+    out["parents"] = e.parents;
+    if (e.fallback) out["fallback"] = true;
   }
-  if (auto f = e.find("f"); f != e.end()) {
-    out["fact"] = *f;
-    if (f->is_string()) out["value"] = FactValue(store, f->get<std::string>());
+  if (e.kind == HistoryEventKind::kFail) {
+    out["error"] = e.error.message();
+    out["code"] = Status::CodeName(e.error.code());
+    out["outcome"] = FailureOutcomeName(e.outcome);
+    if (e.outcome == FailureOutcome::kHalt) out["halt"] = e.halt_message;
+  }
+  if (e.kind == HistoryEventKind::kInput || e.kind == HistoryEventKind::kDone) {
+    out["fact"] = e.fact.empty() ? Json() : Json(e.fact);
+    if (!e.fact.empty()) out["value"] = FactValue(store, e.fact);
   }
   return out;
 }
@@ -76,10 +70,26 @@ Json SnapshotJson(std::string_view bytes) {
   if (state.is_discarded()) return BytesJson(bytes);
   // A Runner's snapshot (definition, fingerprint, halt state): its halting
   // error's code by name, as in fail events.
-  if (state.is_object() && state.contains("fp") && state.contains("halted") && state.contains("code")) {
-    state["code"] = CodeJson(state["code"]);
+  if (state.is_object() && state.contains("fp") && state.contains("halted") && state.contains("code") &&
+      state.at("code").is_number_unsigned() && state.at("code").get<std::uint64_t>() <= 255) {
+    state["code"] = Status::CodeName(static_cast<Status::Code>(state["code"].get<std::uint64_t>()));
   }
   return state;
+}
+
+Json HistoryJson(const WorkflowHistory& h) {
+  Json waiting = Json::array();
+  for (const PendingRunnable& p : h.waiting_for) {
+    waiting.push_back(Json{{"runnable", p.runnable}, {"step", p.node}, {"failed_attempts", p.failed_attempts}});
+  }
+  Json out{{"state", WorkflowStateName(h.state)},
+           {"definition", h.definition.name + "@" + std::to_string(h.definition.version)},
+           {"fingerprint", h.definition.fingerprint},
+           {"completed", h.completed},
+           {"waiting_for", waiting},
+           {"idempotency_keys", h.idempotency_keys}};
+  if (h.state == WorkflowState::kHalted) out["halt_reason"] = h.halt_error.ToString();
+  return out;
 }
 
 }  // namespace runic::cli

@@ -1,6 +1,6 @@
-// The Runner's stored history as readable JSON (`runic show`). The event
-// format is written by src/runner/worker.cc; bytes in any other format come
-// out as base64, never raw.
+// The Runner's stored history as readable JSON (`runic show`), decoded by
+// runic/history.h; bytes in any other format come out as base64 (with the
+// decoder's error), never raw.
 #ifndef RUNIC_TOOLS_RUNIC_EVENT_JSON_H_
 #define RUNIC_TOOLS_RUNIC_EVENT_JSON_H_
 
@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "format.h"
+#include "runic/history.h"
 #include "runic/store.h"
 
 namespace runic::cli {
@@ -21,6 +22,11 @@ namespace runic::cli {
 // attempt's error), ...}; for bytes that are not a Runner event,
 // {"seq", "base64"}.
 Json EventJson(std::uint64_t sequence, std::string_view bytes, Store& store);
+
+// What ReadHistory makes of a workflow: {"state", "definition"
+// ("name@version"), "fingerprint", "completed", "waiting_for", "idempotency_keys",
+// "halt_reason" (halted only)}.
+Json HistoryJson(const WorkflowHistory& history);
 
 // A snapshot's bytes: the Runner's snapshot decoded (its "code" by name),
 // or {"base64"}.

@@ -90,13 +90,15 @@ int Runners(const Target& t, bool json) {
   return kExitOk;
 }
 
-int List(const Target& t, const std::string& prefix, bool json) {
+int List(const Target& t, const std::string& prefix, const std::string& state, bool json) {
   Session session(t, Access::kRead);
   Store& store = session.store();
   Json all = Json::array();
   std::vector<std::vector<std::string>> rows;
   ListOptions page_options;
   page_options.prefix = prefix;
+  HistoryReadOptions read;
+  read.values = read.structure = false;
   for (;;) {
     Result<ListPage> page = store.List(page_options);
     if (!page.ok()) session.Fail(page.status(), "listing workflows");
@@ -104,10 +106,27 @@ int List(const Target& t, const std::string& prefix, bool json) {
       Result<WorkflowSummary> w = store.Describe(id);
       if (w.status().IsNotFound()) continue;  // deleted since the listing
       if (!w.ok()) session.Fail(w.status(), "describing '" + id + "'");
-      all.push_back(SummaryJson(id, *w));
-      rows.push_back({id, std::to_string(w->cursor), std::to_string(w->events), IsoTime(w->updated_at),
-                      w->has_log ? std::to_string(w->log_bytes) : "-",
-                      w->has_snapshot ? std::to_string(w->snapshot_bytes) : "-"});
+      // A workflow with no events (a log only) has no state; one whose
+      // events are not a Runner history (or are corrupt) is "unreadable",
+      // with the reader's error.
+      Result<WorkflowHistory> h = ReadHistory(store, id, read);
+      const std::string shown_state = h.ok()                    ? WorkflowStateName(h->state)
+                                      : h.status().IsNotFound() ? "-"
+                                                                : "unreadable";
+      if (!state.empty() && shown_state != state) continue;
+      Json j = SummaryJson(id, *w);
+      if (h.ok()) {
+        j.update(HistoryJson(*h));
+      } else {
+        j["state"] = shown_state;
+        if (!h.status().IsNotFound()) j["history_error"] = h.status().ToString();
+      }
+      all.push_back(j);
+      rows.push_back({id, shown_state, h.ok() ? j["definition"].get<std::string>() : "-", std::to_string(w->cursor),
+                      std::to_string(w->events), IsoTime(w->updated_at),
+                      h.ok() ? (h->state == WorkflowState::kHalted ? SafeLine(h->halt_error.ToString()) : "")
+                      : h.status().IsNotFound() ? ""
+                                                : SafeLine(h.status().ToString())});
     }
     if (!page->more) break;
     page_options.start_after = page->ids.back();
@@ -115,7 +134,7 @@ int List(const Target& t, const std::string& prefix, bool json) {
   if (json) {
     PrintJson(all);
   } else {
-    PrintTable({"ID", "CURSOR", "EVENTS", "UPDATED", "LOG_BYTES", "SNAPSHOT_BYTES"}, rows);
+    PrintTable({"ID", "STATE", "DEFINITION", "CURSOR", "EVENTS", "UPDATED", "REASON"}, rows);
   }
   return kExitOk;
 }
@@ -125,7 +144,27 @@ int Show(const Target& t, const std::string& id, const ShowOptions& options) {
   Store& store = session.store();
   Result<WorkflowSummary> w = store.Describe(id);
   if (!w.ok()) session.Fail(w.status(), "workflow '" + id + "'");
-  PrintJson(Json{{"workflow", SummaryJson(id, *w)}});
+  HistoryReadOptions read;
+  read.values = false;
+  read.structure = !options.graph.empty();
+  Result<WorkflowHistory> h = ReadHistory(store, id, read);
+  if (!options.graph.empty()) {
+    if (!h.ok()) session.Fail(h.status(), "reading the history of '" + id + "'");
+    Result<std::string> graph =
+        RenderGraph(h->definition, options.graph == "dot" ? GraphFormat::kDot : GraphFormat::kMermaid);
+    if (!graph.ok()) session.Fail(graph.status(), "drawing '" + id + "'");
+    std::fputs(graph->c_str(), stdout);
+    return kExitOk;
+  }
+  // The summary, with what the history adds up to (or why it does not
+  // read: the events below are then shown as they are).
+  Json summary = SummaryJson(id, *w);
+  if (h.ok()) {
+    summary.update(HistoryJson(*h));
+  } else {
+    summary["history_error"] = h.status().ToString();
+  }
+  PrintJson(Json{{"workflow", summary}});
   if (w->has_log) {
     Result<LogRecord> log = store.Load(id);
     if (!log.ok()) session.Fail(log.status(), "loading the log of '" + id + "'");

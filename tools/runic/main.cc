@@ -169,7 +169,7 @@ int main(int argc, char** argv) {
   int code = kExitOk;
   auto target = [&] { return ResolveTarget(store_flag, runner_flag); };
   bool json = false, yes = false;
-  std::string id, prefix, runner_arg;
+  std::string id, prefix, runner_arg, state;
   std::uint64_t cursor = 0;
   ShowOptions show;
 
@@ -177,11 +177,13 @@ int main(int argc, char** argv) {
       ->callback([&] { code = Runners(target(), json); })
       ->add_flag("--json", json, "one JSON document");
 
-  auto* ls =
-      app.add_subcommand("ls", "the runner's workflows: cursor, events kept, last update, log and snapshot size");
+  auto* ls = app.add_subcommand("ls",
+                                "the runner's workflows: state, definition@version, cursor, events kept, last update, "
+                                "why it halted");
   ls->add_option("--prefix", prefix, "only ids starting with this");
+  ls->add_option("--state", state, "only workflows in this state")->check(CLI::IsMember({"running", "idle", "halted"}));
   ls->add_flag("--json", json, "one JSON document");
-  ls->callback([&] { code = List(target(), prefix, json); });
+  ls->callback([&] { code = List(target(), prefix, state, json); });
 
   auto* sh = app.add_subcommand("show", "a workflow's log, snapshot and events as JSON, one object per line");
   sh->add_option("id", id, "workflow id")->required();
@@ -190,6 +192,8 @@ int main(int argc, char** argv) {
   sh->add_option("--limit", show.limit, "at most this many events (default: all)")
       ->check(CLI::Validator(CheckWholeNumber, ""));
   sh->add_flag("--follow", show.follow, "then print new events as they are appended, until interrupted");
+  sh->add_option("--graph", show.graph, "print only the workflow's definition as a graph: dot (Graphviz) or mermaid")
+      ->check(CLI::IsMember({"dot", "mermaid"}));
   sh->callback([&] { code = Show(target(), id, show); });
 
   app.add_subcommand(

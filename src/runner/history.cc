@@ -1,0 +1,173 @@
+// The public reader of runic/history.h, on the codec of history_codec.h.
+#include "runic/history.h"
+
+#include "runner/hash.h"
+#include "runner/history_codec.h"
+#include "runner/options_codec.h"
+
+namespace runic {
+namespace {
+
+// `s` as a double-quoted DOT or Mermaid string.
+std::string Quoted(std::string_view s, bool dot) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') {
+      out += dot ? "\\\"" : "#quot;";
+    } else if (c == '\\' && dot) {
+      out += "\\\\";
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+// "step", "retries 2, timeout 500 ms, skip", ...
+std::string NodeLabel(const NodeStructure& n) {
+  static const char* const kKinds[] = {"step", "join", "rule"};
+  std::string label = n.name + " (" + kKinds[static_cast<int>(n.kind)];
+  const StepPolicy& p = n.policy;
+  if (p.max_retries > 0) label += ", retries " + std::to_string(p.max_retries);
+  if (p.timeout.count() > 0) label += ", timeout " + std::to_string(p.timeout.count()) + " ms";
+  if (p.fallback) {
+    label += ", fallback";
+  } else if (p.on_failure == OnFailure::kSkip) {
+    label += ", skip";
+  }
+  return label + ")";
+}
+
+}  // namespace
+
+Value WorkflowOptionsValue(const WorkflowOptions& options) { return internal::WorkflowOptionsToValue(options); }
+
+Result<std::vector<NodeStructure>> LoadDefinitionStructure(Store& store, std::string_view fingerprint) {
+  Result<std::string> bytes = store.LoadFact(fingerprint);
+  if (bytes.status().IsNotFound()) {
+    return Status::NotFound("no structure of definition " + std::string(fingerprint) + " is stored");
+  }
+  if (!bytes.ok()) return bytes.status();
+  auto corrupt = [&](const std::string& what) {
+    return Status::Corruption("the structure of definition " + std::string(fingerprint) + ": " + what);
+  };
+  if (internal::Sha256Hex(*bytes) != fingerprint) return corrupt("its bytes do not hash to its fingerprint");
+  Result<Value> shape = internal::DecodeValue(*bytes);
+  if (!shape.ok()) return corrupt("not valid CBOR");
+  Result<std::vector<NodeStructure>> nodes = internal::NodesFromShape(*shape);
+  if (!nodes.ok()) return corrupt(nodes.status().message());
+  return nodes;
+}
+
+Result<WorkflowHistory> ReadHistory(Store& store, std::string_view id, const HistoryReadOptions& options) {
+  const std::string wid(id);
+  auto corrupt = [&](const std::string& what) { return Status::Corruption("workflow '" + wid + "': " + what); };
+  internal::HistoryState state;
+  WorkflowHistory out;
+  out.id = wid;
+  Result<Snapshot> snap = store.LoadSnapshot(id);
+  if (snap.ok()) {
+    Result<internal::HistoryState> decoded = internal::DecodeSnapshot(snap->bytes);
+    if (!decoded.ok()) return corrupt(decoded.status().message());
+    state = std::move(*decoded);
+    state.cursor = out.snapshot_cursor = snap->cursor;
+  } else if (!snap.status().IsNotFound()) {
+    return snap.status();
+  }
+  Result<std::unique_ptr<EventIterator>> stream = store.Stream(id, {state.cursor});
+  if (stream.status().IsNotFound() && state.cursor == 0) return Status::NotFound("no workflow '" + wid + "' in the store");
+  if (stream.status().IsTrimmed()) return corrupt("events not covered by its snapshot were trimmed");
+  if (!stream.ok()) return stream.status();
+  for (EventIterator& it = **stream; it.Valid(); it.Next()) {
+    Result<HistoryEvent> event = DecodeHistoryEvent(it.sequence(), it.value());
+    if (!event.ok()) return corrupt(event.status().message());
+    if (Status s = internal::ApplyEvent(*event, state); !s.ok()) {
+      return corrupt("event " + std::to_string(it.sequence()) + ": " + s.message());
+    }
+    if (options.events) out.events.push_back(std::move(*event));
+  }
+  if (!(*stream)->status().ok()) return (*stream)->status();
+  if (!state.started) return corrupt("it has no started event");
+
+  out.definition = StoredDefinition{state.definition, state.version, state.fingerprint, std::nullopt};
+  if (options.structure) {
+    Result<std::vector<NodeStructure>> nodes = LoadDefinitionStructure(store, state.fingerprint);
+    if (nodes.ok()) {
+      out.definition.nodes = std::move(*nodes);
+    } else if (!nodes.status().IsNotFound()) {
+      return nodes.status();
+    }
+  }
+  out.options = state.options;
+  out.halt_error = state.halt_error;
+  std::set<std::string> pending = state.dispatched;
+  for (const auto& [runnable, failures] : state.failures) pending.insert(runnable);
+  for (const std::string& runnable : pending) {
+    auto node = state.nodes.find(runnable);
+    auto failures = state.failures.find(runnable);
+    out.waiting_for.push_back(PendingRunnable{runnable, node == state.nodes.end() ? "" : node->second,
+                                              failures == state.failures.end() ? 0 : failures->second});
+  }
+  out.state = state.halted            ? WorkflowState::kHalted
+              : out.waiting_for.empty() ? WorkflowState::kIdle
+                                        : WorkflowState::kRunning;
+  out.idempotency_keys.assign(state.keys.begin(), state.keys.end());
+  out.completed = state.completed;
+  out.cursor = state.cursor;
+  if (options.values) {
+    for (const internal::FactRecord& f : state.facts) {
+      Result<std::string> bytes = store.LoadFact(f.hash);
+      if (bytes.status().IsNotFound()) return corrupt("fact " + f.hash + " is missing from the fact table");
+      if (!bytes.ok()) return bytes.status();
+      Result<Value> value = internal::DecodeValue(*bytes);
+      if (!value.ok()) return corrupt("fact " + f.hash + " is not valid CBOR");
+      if (f.node.empty()) {
+        out.inputs.push_back(std::move(*value));
+      } else {
+        out.results[f.node].push_back(std::move(*value));
+      }
+    }
+  }
+  return out;
+}
+
+Result<std::string> RenderGraph(const StoredDefinition& definition, GraphFormat format) {
+  if (!definition.nodes) {
+    return Status::FailedPrecondition("no structure of " + definition.name + " v" + std::to_string(definition.version) +
+                                      " is stored: a Runner stores it when it starts or resumes one of its workflows");
+  }
+  const std::vector<NodeStructure>& nodes = *definition.nodes;
+  const bool dot = format == GraphFormat::kDot;
+  // Nodes are n0, n1, ... by declaration order: names may hold any byte.
+  std::map<std::string, std::string> ids;
+  for (std::size_t i = 0; i < nodes.size(); ++i) ids[nodes[i].name] = "n" + std::to_string(i);
+  const std::string title = definition.name + " v" + std::to_string(definition.version);
+  std::string out = dot ? "digraph " + Quoted(title, dot) + " {\n  rankdir=LR;\n  inputs [shape=ellipse, label=\"inputs\"];\n"
+                        : "flowchart LR\n  inputs([inputs])\n";
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    const NodeStructure& n = nodes[i];
+    const char* shape = n.kind == Workflow::NodeKind::kJoin ? "diamond" : n.kind == Workflow::NodeKind::kRule ? "hexagon" : "box";
+    if (dot) {
+      out += "  n" + std::to_string(i) + " [shape=" + shape + ", label=" + Quoted(NodeLabel(n), dot) + "];\n";
+    } else {
+      const bool join = n.kind == Workflow::NodeKind::kJoin, rule = n.kind == Workflow::NodeKind::kRule;
+      out += "  n" + std::to_string(i) + (join ? "{" : rule ? "{{" : "[") + Quoted(NodeLabel(n), dot) +
+             (join ? "}" : rule ? "}}" : "]") + "\n";
+    }
+  }
+  const std::string arrow = dot ? " -> " : " --> ";
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    const std::string to = "n" + std::to_string(i);
+    if (nodes[i].parents.empty()) out += "  inputs" + arrow + to + (dot ? ";\n" : "\n");
+    for (const std::string& p : nodes[i].parents) {
+      auto from = ids.find(p);
+      if (from != ids.end()) out += "  " + from->second + arrow + to + (dot ? ";\n" : "\n");
+    }
+  }
+  if (dot) out += "}\n";
+  return out;
+}
+
+}  // namespace runic

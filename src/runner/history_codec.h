@@ -1,0 +1,129 @@
+// The Runner's stored format, in one place: its events, its snapshots and
+// its definition structures. The Worker writes them through the encoders
+// below; everything that reads them (the Worker's resume, the public
+// runic/history.h reader, the CLI, the tests) decodes them here.
+//
+// Events are CBOR maps with short keys; every one has t (its kind) and at
+// (when it was recorded: UTC microseconds since the Unix epoch):
+//   start    {t, at, w: name, v: version, fp: fingerprint, k: idempotency key
+//             (when given), opt: options (options_codec.h; histories written
+//             before options were recorded have none)}
+//   input    {t, at, f: fact, o: ordinal, k: idempotency key (when given)}
+//   dispatch {t, at, r: runnable, n: node, a: attempt}
+//   done     {t, at, r, n, us: duration, f: fact or null, p: parent facts, root, fb: fallback}
+//   fail     {t, at, r, n, a, us, e: error, c: status code, o: retry | skip | halt | fallback,
+//             h: the halt message (with o = halt; older histories have none)}
+// A snapshot is a CBOR map (see EncodeSnapshot); a definition structure is
+// the array the fingerprint hashes (see DefinitionShape).
+//
+// Compatibility: a field is only ever added, and a reader treats a missing
+// added field as its old meaning; tests/data/history_v*.txt are histories
+// of earlier releases that history_test resumes.
+#ifndef RUNIC_SRC_RUNNER_HISTORY_CODEC_H_
+#define RUNIC_SRC_RUNNER_HISTORY_CODEC_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runic/history.h"
+#include "runic/runner.h"
+#include "runic/status.h"
+#include "runic/workflow.h"
+
+namespace runic::internal {
+
+// --- Events (written on every step: straight to CBOR) ---------------------
+
+std::string EncodeStartEvent(std::int64_t at_us, const Workflow& workflow, const WorkflowOptions& options,
+                             std::string_view key);
+std::string EncodeInputEvent(std::int64_t at_us, std::string_view fact, std::uint64_t ordinal, std::string_view key);
+std::string EncodeDispatchEvent(std::int64_t at_us, std::string_view runnable, std::string_view node, int attempt);
+// `fact` empty: the runnable produced nothing (parents, root and fallback
+// are then not written).
+std::string EncodeDoneEvent(std::int64_t at_us, std::string_view runnable, std::string_view node,
+                            std::int64_t duration_us, std::string_view fact, const std::vector<std::string>& parents,
+                            std::string_view root, bool fallback);
+// The error's message is cut at kMaxRecordedError bytes.
+std::string EncodeFailEvent(std::int64_t at_us, std::string_view runnable, std::string_view node, int attempt,
+                            std::int64_t duration_us, const Status& error, FailureOutcome outcome,
+                            std::string_view halt_message);
+
+// An error message is recorded up to this size, so that one huge message
+// (say, an HTTP body in an exception) cannot make an event too large to
+// store.
+inline constexpr std::size_t kMaxRecordedError = 4096;
+
+// One failed attempt as a halt message lists it ("attempt 2:
+// DeadlineExceeded: ..."), its message cut so that the halt message of many
+// attempts stays within kMaxRecordedError.
+std::string AttemptError(int attempt, Status::Code code, std::string_view message);
+
+// A Status of a recorded code (a code no Status has: kUnavailable).
+Status StatusWithCode(Status::Code code, std::string_view message);
+
+// --- Snapshots ------------------------------------------------------------
+
+// A fact as the history names it (its value is in the fact table).
+struct FactRecord {
+  std::string hash;
+  std::string node;  // "" for an input
+  std::vector<std::string> parents;
+  std::string root;  // the input it descends from
+};
+
+// What a workflow's history adds up to: the content of a snapshot, and what
+// HistoryState folds events into.
+struct HistoryState {
+  bool started = false;
+  std::string definition;
+  int version = 0;
+  std::string fingerprint;
+  std::optional<WorkflowOptions> options;  // none: recorded nowhere (older)
+  std::uint64_t inputs = 0;
+  std::vector<FactRecord> facts;  // in the order recorded, each once
+  std::set<std::string> fact_hashes;
+  std::set<std::string> done;  // completed runnables (including skipped)
+  std::uint64_t completed = 0;
+  // Runnables not done: failed attempts so far and their errors
+  // (AttemptError lines), whether an attempt was dispatched, and the node
+  // (when known). A halted workflow's halting runnable stays here.
+  std::map<std::string, int> failures;
+  std::map<std::string, std::vector<std::string>> errors;
+  std::set<std::string> dispatched;
+  std::map<std::string, std::string> nodes;
+  std::set<std::string, std::less<>> keys;  // idempotency keys
+  bool halted = false;
+  Status halt_error;
+  std::uint64_t cursor = 0;  // the last event folded (or the snapshot's)
+};
+
+std::string EncodeSnapshot(const HistoryState& state);
+// kCorruption naming what is wrong. Snapshots of older releases lack some
+// fields (errors, keys, options, nodes): they are then empty.
+Result<HistoryState> DecodeSnapshot(std::string_view bytes);
+
+// Folds one event into `state`. kCorruption when it does not fit (an event
+// before the started event, a second started event). Duplicate facts are
+// kept once.
+Status ApplyEvent(const HistoryEvent& event, HistoryState& state);
+// Adds a fact unless known; false when it was.
+bool AddFactRecord(FactRecord fact, HistoryState& state);
+
+// --- Definition structures ------------------------------------------------
+
+// The structure of `nodes` as stored and fingerprinted: an array of
+// {name, kind, parents, policy}. The fingerprint is the SHA-256 (hex) of
+// EncodeValue of it.
+Value DefinitionShape(const std::vector<Workflow::Node>& nodes);
+// kCorruption when `shape` is not such an array.
+Result<std::vector<NodeStructure>> NodesFromShape(const Value& shape);
+
+}  // namespace runic::internal
+
+#endif  // RUNIC_SRC_RUNNER_HISTORY_CODEC_H_
