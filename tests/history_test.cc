@@ -231,7 +231,11 @@ TEST_P(HistoryTest, WhatDoesNotDecodeIsAClearError) {
   EXPECT_TRUE(resumed.IsCorruption()) << resumed.ToString();
 
   // A field of the wrong type; not CBOR at all.
-  EXPECT_TRUE(DecodeHistoryEvent(1, "\xa2\x61t\x68" "dispatch\x61r\x01").status().IsCorruption());
+  EXPECT_TRUE(DecodeHistoryEvent(1,
+                                 "\xa2\x61t\x68"
+                                 "dispatch\x61r\x01")
+                  .status()
+                  .IsCorruption());
   EXPECT_TRUE(DecodeHistoryEvent(1, "\xff\x00").status().IsCorruption());
   EXPECT_TRUE(DecodeHistoryEvent(1, "").status().IsCorruption());
 

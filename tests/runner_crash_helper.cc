@@ -16,7 +16,8 @@
 //
 // stdout, one write(2) per line: "started" once every input is durable,
 // "completed K" after each completed runnable, and at the end of `resume`
-// "resumed X redispatched R".
+// "resumed X redispatched R". Starts and inputs carry idempotency keys;
+// `resume` sends them all again (a client retrying after the crash).
 //
 // The workflow "crash" version 1, per input (x an integer):
 //   a -> b (flaky: retried) -> c -+-> d -+-> g (join d, e) -+-> h (join g, f)
@@ -159,6 +160,20 @@ Result<runic::WorkflowResults> StoredResults(runic::Store& store, const std::str
   return history->results;
 }
 
+// Every workflow id in the store.
+Result<std::vector<std::string>> AllIds(runic::Store& store) {
+  std::vector<std::string> all;
+  runic::ListOptions page;
+  for (int pages = 0; pages < 10000; ++pages) {
+    auto ids = store.List(page);
+    if (!ids.ok()) return ids.status();
+    all.insert(all.end(), ids->ids.begin(), ids->ids.end());
+    if (!ids->more || ids->ids.empty()) break;
+    page.start_after = ids->ids.back();
+  }
+  return all;
+}
+
 // One line: "<id> <results as JSON, each node's values sorted>".
 std::string Canonical(const std::string& id, const runic::WorkflowResults& results) {
   Value all = Value::object();
@@ -222,13 +237,23 @@ runic::WorkflowOptions Options() {
   return options;
 }
 
+// The start and the inputs of workflow `i`, each with its idempotency key,
+// as a client sends them (again, after a crash, when it does not know
+// whether they were applied).
+Status Send(runic::Runner& runner, const std::shared_ptr<const runic::Workflow>& workflow, int i) {
+  runic::StartOptions start;
+  start.idempotency_key = "start";
+  if (Status s = runner.StartWorkflow(WorkflowId(i), workflow, Options(), start); !s.ok()) return s;
+  for (int k = 0; k < Inputs(i); ++k) {
+    if (Status s = runner.Run(WorkflowId(i), Input(i, k), "input-" + std::to_string(k)); !s.ok()) return s;
+  }
+  return Status::OK();
+}
+
 // Starts and runs W workflows on `runner`, waits for them; 0 or 1.
 int RunAll(runic::Runner& runner, const std::shared_ptr<const runic::Workflow>& workflow, int w) {
   for (int i = 1; i <= w; ++i) {
-    if (Status s = runner.StartWorkflow(WorkflowId(i), workflow, Options()); !s.ok()) return Fail("start", s);
-    for (int k = 0; k < Inputs(i); ++k) {
-      if (Status s = runner.Run(WorkflowId(i), Input(i, k)); !s.ok()) return Fail("run", s);
-    }
+    if (Status s = Send(runner, workflow, i); !s.ok()) return Fail("send " + WorkflowId(i), s);
   }
   Say("started");
   for (int i = 1; i <= w; ++i) {
@@ -273,23 +298,18 @@ int Resume(const std::string& dir) {
   if (!WriteAll(h.env->journal_fd, marker)) return Fail("journal", Status::IOError("write"));
   {
     std::string persisted = marker;
-    runic::ListOptions page;
-    for (int pages = 0; pages < 10000; ++pages) {
-      auto ids = h.store->List(page);
-      if (!ids.ok()) return Fail("list", ids.status());
-      for (const std::string& id : ids->ids) {
-        auto results = StoredResults(*h.store, id);
-        if (!results.ok()) return Fail("inspect " + id, results.status());
-        for (const auto& [node, values] : *results) {
-          for (const Value& v : values) {
-            if (v.is_object() && v.contains("in")) {
-              persisted += id + " " + node + " " + std::to_string(v["in"].get<int>()) + "\n";
-            }
+    auto ids = AllIds(*h.store);
+    if (!ids.ok()) return Fail("list", ids.status());
+    for (const std::string& id : *ids) {
+      auto results = StoredResults(*h.store, id);
+      if (!results.ok()) return Fail("read the history of " + id, results.status());
+      for (const auto& [node, values] : *results) {
+        for (const Value& v : values) {
+          if (v.is_object() && v.contains("in")) {
+            persisted += id + " " + node + " " + std::to_string(v["in"].get<int>()) + "\n";
           }
         }
       }
-      if (!ids->more || ids->ids.empty()) break;
-      page.start_after = ids->ids.back();
     }
     int fd = ::open((dir + "/persisted.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0 || !WriteAll(fd, persisted)) return Fail("persisted.log", Status::IOError("write"));
@@ -305,7 +325,17 @@ int Resume(const std::string& dir) {
   if (!resumed.ok()) return Fail("resume all", resumed.status());
   if (!resumed->failed.empty()) return Fail("resume " + resumed->failed[0].id, resumed->failed[0].status);
   std::uint64_t redispatched = 0;
-  for (const std::string& id : resumed->resumed) {
+  for (const std::string& id : resumed->resumed) redispatched += (*runner)->Lookup(id)->redispatched;
+  // The client sends every start and input again with its key: all were
+  // acknowledged before the kill (`run` says "started" once they are, and is
+  // killed only after), so none may be applied again (the results would
+  // show it).
+  auto ids = AllIds(*h.store);
+  if (!ids.ok()) return Fail("list", ids.status());
+  for (const std::string& id : *ids) {
+    if (Status s = Send(**runner, *workflow, std::atoi(id.c_str() + 3)); !s.ok()) return Fail("send again " + id, s);
+  }
+  for (const std::string& id : *ids) {
     if (Status s = (*runner)->AwaitIdle(id, kAwait); !s.ok()) return Fail("await " + id, s);
     auto info = (*runner)->Lookup(id);
     if (!info.ok()) return Fail("lookup " + id, info.status());
@@ -313,7 +343,6 @@ int Resume(const std::string& dir) {
     if (!(info->options == Options())) {
       return Fail("options of " + id, Status::Corruption("not those it was started with"));
     }
-    redispatched += info->redispatched;
   }
   Say("resumed " + std::to_string(resumed->resumed.size()) + " redispatched " + std::to_string(redispatched));
   return 0;

@@ -11,7 +11,10 @@
 //   3. runs `helper resume` (a NEW process) to the end: it records first the
 //      completions the store holds, then resumes every unfinished workflow;
 //   4. runs `helper results` and checks that every workflow ends with the
-//      same results as an uninterrupted run (`helper expected`, once);
+//      same results as an uninterrupted run (`helper expected`, once). Each
+//      resume first sends every start and input again with its idempotency
+//      key, as a client retrying after the crash: all were acknowledged
+//      before the kill, so an input applied twice shows in the results;
 //   5. checks the journal: no (workflow, node, input) whose completion was in
 //      the store when a resume started ran again in or after that resume,
 //      and every stored completion has its journal line.

@@ -281,6 +281,44 @@ TEST_P(RunnerTest, RetriesWaitTheirBackoffOnTheInjectedClock) {
   }
 }
 
+// A workflow whose only work left is a retry's backoff is waiting, not
+// running; it runs again when the backoff ends, then is idle.
+TEST_P(RunnerTest, AWorkflowWithOnlyARetryBackoffLeftIsWaiting) {
+  auto clock = std::make_shared<ManualClock>();
+  runner_ = MakeRunner(clock);
+  std::atomic<int> attempts{0};
+  StepPolicy policy;
+  policy.max_retries = 1;
+  policy.backoff = Backoff::kLinear;
+  policy.base_delay = 1h;
+  auto wf = *Workflow::Builder("backoff", 1).Step("flaky", Flaky(&attempts, 1)).Policy("flaky", policy).Build();
+  ASSERT_TRUE(runner_->StartWorkflow("wf", wf).ok());
+  ASSERT_TRUE(runner_->Run("wf", 7).ok());
+  WorkflowState state = WorkflowState::kRunning;
+  for (int i = 0; i < 2000 && state != WorkflowState::kWaiting; ++i) {
+    std::this_thread::sleep_for(1ms);
+    state = runner_->Lookup("wf")->state;
+  }
+  EXPECT_EQ(state, WorkflowState::kWaiting) << WorkflowStateName(state);
+  EXPECT_EQ(attempts.load(), 1);
+  EXPECT_TRUE(runner_->AwaitIdle("wf", 20ms).IsDeadlineExceeded()) << "waiting is not idle";
+  clock->Advance(1h);
+  ASSERT_TRUE(runner_->AwaitIdle("wf", 5s).ok());
+  EXPECT_EQ(runner_->Lookup("wf")->state, WorkflowState::kIdle);
+  EXPECT_EQ(attempts.load(), 2);
+}
+
+TEST(WorkflowStateTest, EveryStateHasItsOwnName) {
+  std::set<std::string> names;
+  for (WorkflowState s :
+       {WorkflowState::kRunning, WorkflowState::kIdle, WorkflowState::kHalted, WorkflowState::kWaiting,
+        WorkflowState::kPaused, WorkflowState::kCancelling, WorkflowState::kCancelled}) {
+    names.insert(WorkflowStateName(s));
+  }
+  EXPECT_EQ(names,
+            (std::set<std::string>{"running", "idle", "halted", "waiting", "paused", "cancelling", "cancelled"}));
+}
+
 TEST_P(RunnerTest, EventTimesAreTheInjectedClocksWallTime) {
   if (!has_store()) GTEST_SKIP() << "no events without a store";
   const auto t0 = std::chrono::system_clock::time_point(std::chrono::seconds(1893456000));  // 2030-01-01 UTC

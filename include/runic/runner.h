@@ -117,18 +117,31 @@ struct RunnerOptions {
   std::shared_ptr<Clock> clock;
   RunnerTelemetry telemetry;
   // Called (on a pool thread) each time a workflow of this runner becomes
-  // idle: ok when everything ran, else the halting error. Also for the
+  // idle, halts or is cancelled: ok when everything ran, else the halting
+  // error (or the cancel's reason). Also for the
   // workflows it resumed or took over, whoever started them. Must not call
   // Shutdown.
   std::function<void(const std::string& id, const Status& outcome)> on_complete;
 };
 
+// A workflow's state (SEMANTICS.md 4, "States"). The Runner of this release
+// enters running, waiting, idle and halted; the others come with the
+// controls (pause, cancel) of the next releases.
 enum class WorkflowState {
-  kRunning,  // has runnables ready, running or waiting for a retry
-  kIdle,     // nothing left to run: complete until the next input
-  kHalted,   // a node failed with OnFailure::kHalt
+  kRunning,     // has runnables ready or running
+  kIdle,        // nothing left to run: complete until the next input (Run and
+                // signals are still accepted: not terminal)
+  kHalted,      // a node failed with OnFailure::kHalt, or the store failed
+                // (WorkflowInfo::error says which); not terminal
+  kWaiting,     // only retry backoffs pending (later also timers, awaits,
+                // children)
+  kPaused,      // nothing new dispatches; inputs are recorded and dispatched on
+                // unpause
+  kCancelling,  // compensations running
+  kCancelled,   // terminal: refuses inputs
 };
-// "running", "idle", "halted".
+// "running", "idle", "halted", "waiting", "paused", "cancelling",
+// "cancelled".
 RUNIC_EXPORT const char* WorkflowStateName(WorkflowState state);
 
 struct WorkflowInfo {
@@ -136,7 +149,7 @@ struct WorkflowInfo {
   std::string workflow;  // definition name
   int version = 0;
   WorkflowState state = WorkflowState::kIdle;
-  Status error;                 // why it halted
+  Status error;                 // why it halted (or was cancelled)
   std::uint64_t facts = 0;      // inputs and productions
   std::uint64_t completed = 0;  // runnables completed (including skipped)
   std::uint64_t running = 0;    // runnables running or waiting for a retry
@@ -235,13 +248,13 @@ class RUNIC_EXPORT Runner {
   // halts; the input may still be recorded by a later checkpoint. kNotOwner:
   // another runner holds the workflow (this one had given it up when it
   // finished, and nothing was recorded; or it lost it, see above).
-  // kFailedPrecondition: the workflow is halted; nothing recorded.
+  // kFailedPrecondition: the workflow is halted, cancelling or cancelled;
+  // nothing recorded. A paused workflow records it and runs it on unpause.
   Status Run(std::string_view id, Value input);
   // The same with an idempotency key: a key this workflow has seen (from Run
   // or its start) is acknowledged and the input not applied again, also
   // after a restart; kInvalidArgument for a key over kMaxIdempotencyKeyBytes.
-  // kFailedPrecondition on a halted workflow (nothing would run on it;
-  // nothing recorded), unless the key was applied before.
+  // kFailedPrecondition as above, unless the key was applied before.
   Status Run(std::string_view id, Value input, std::string_view idempotency_key);
 
   // The values produced so far.
@@ -286,7 +299,8 @@ class RUNIC_EXPORT Runner {
   std::vector<std::string> ListWorkflows();
   Result<WorkflowInfo> Lookup(std::string_view id);
 
-  // Waits (real time) until the workflow is idle or halted and the runner's
+  // Waits (real time) until the workflow is idle, halted or cancelled (not
+  // merely waiting for a retry's backoff) and the runner's
   // on_complete callback has returned. kDeadlineExceeded when `timeout`
   // passes first.
   Status AwaitIdle(std::string_view id, std::chrono::milliseconds timeout);

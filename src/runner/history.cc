@@ -77,7 +77,8 @@ Result<WorkflowHistory> ReadHistory(Store& store, std::string_view id, const His
     return snap.status();
   }
   Result<std::unique_ptr<EventIterator>> stream = store.Stream(id, {state.cursor});
-  if (stream.status().IsNotFound() && state.cursor == 0) return Status::NotFound("no workflow '" + wid + "' in the store");
+  if (stream.status().IsNotFound() && state.cursor == 0)
+    return Status::NotFound("no workflow '" + wid + "' in the store");
   if (stream.status().IsTrimmed()) return corrupt("events not covered by its snapshot were trimmed");
   if (!stream.ok()) return stream.status();
   for (EventIterator& it = **stream; it.Valid(); it.Next()) {
@@ -110,7 +111,7 @@ Result<WorkflowHistory> ReadHistory(Store& store, std::string_view id, const His
     out.waiting_for.push_back(PendingRunnable{runnable, node == state.nodes.end() ? "" : node->second,
                                               failures == state.failures.end() ? 0 : failures->second});
   }
-  out.state = state.halted            ? WorkflowState::kHalted
+  out.state = state.halted              ? WorkflowState::kHalted
               : out.waiting_for.empty() ? WorkflowState::kIdle
                                         : WorkflowState::kRunning;
   out.idempotency_keys.assign(state.keys.begin(), state.keys.end());
@@ -144,17 +145,27 @@ Result<std::string> RenderGraph(const StoredDefinition& definition, GraphFormat 
   std::map<std::string, std::string> ids;
   for (std::size_t i = 0; i < nodes.size(); ++i) ids[nodes[i].name] = "n" + std::to_string(i);
   const std::string title = definition.name + " v" + std::to_string(definition.version);
-  std::string out = dot ? "digraph " + Quoted(title, dot) + " {\n  rankdir=LR;\n  inputs [shape=ellipse, label=\"inputs\"];\n"
-                        : "flowchart LR\n  inputs([inputs])\n";
+  std::string out =
+      dot ? "digraph " + Quoted(title, dot) + " {\n  rankdir=LR;\n  inputs [shape=ellipse, label=\"inputs\"];\n"
+          : "flowchart LR\n  inputs([inputs])\n";
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     const NodeStructure& n = nodes[i];
-    const char* shape = n.kind == Workflow::NodeKind::kJoin ? "diamond" : n.kind == Workflow::NodeKind::kRule ? "hexagon" : "box";
+    const char* shape = n.kind == Workflow::NodeKind::kJoin   ? "diamond"
+                        : n.kind == Workflow::NodeKind::kRule ? "hexagon"
+                                                              : "box";
     if (dot) {
       out += "  n" + std::to_string(i) + " [shape=" + shape + ", label=" + Quoted(NodeLabel(n), dot) + "];\n";
     } else {
       const bool join = n.kind == Workflow::NodeKind::kJoin, rule = n.kind == Workflow::NodeKind::kRule;
-      out += "  n" + std::to_string(i) + (join ? "{" : rule ? "{{" : "[") + Quoted(NodeLabel(n), dot) +
-             (join ? "}" : rule ? "}}" : "]") + "\n";
+      out += "  n" + std::to_string(i) +
+             (join   ? "{"
+              : rule ? "{{"
+                     : "[") +
+             Quoted(NodeLabel(n), dot) +
+             (join   ? "}"
+              : rule ? "}}"
+                     : "]") +
+             "\n";
     }
   }
   const std::string arrow = dot ? " -> " : " --> ";

@@ -115,6 +115,14 @@ const char* WorkflowStateName(WorkflowState state) {
       return "idle";
     case WorkflowState::kHalted:
       return "halted";
+    case WorkflowState::kWaiting:
+      return "waiting";
+    case WorkflowState::kPaused:
+      return "paused";
+    case WorkflowState::kCancelling:
+      return "cancelling";
+    case WorkflowState::kCancelled:
+      return "cancelled";
   }
   return "?";
 }

@@ -96,8 +96,8 @@ Status Worker::Start(std::optional<Value> input, std::string_view key, std::stri
 
 Status Worker::AddInput(Value input, std::string_view key) {
   std::unique_lock lock(mu_);
-  if (stopped_) return Status::Unavailable("workflow '" + id_ + "' is stopping");
-  if (fenced_) return fence_;
+  if (!dispatch_.is(Dispatch::kOn)) return Status::Unavailable("workflow '" + id_ + "' is stopping");
+  if (ownership_.is(Ownership::kFenced)) return fence_;
   if (!key.empty() && keys_.count(key) != 0) {
     // Applied before: acknowledged, once what recorded it is in the store.
     return pending_.empty() ? Status::OK() : CheckpointLocked(lock);
@@ -106,10 +106,11 @@ Status Worker::AddInput(Value input, std::string_view key) {
   if (!bytes.ok()) return bytes.status();
   // Nothing would run on it: say so rather than record an input that waits
   // for ever.
-  if (halted_) {
+  // (A paused workflow records it, and runs it on unpause.)
+  if (phase_.is(Phase::kHalted) || phase_.is(Phase::kCancelling) || phase_.is(Phase::kCancelled)) {
     return Status::FailedPrecondition("workflow '" + id_ + "' (" + workflow_->name() + " v" +
-                                      std::to_string(workflow_->version()) +
-                                      ") is halted, so its input was not recorded: " + halt_error_.ToString());
+                                      std::to_string(workflow_->version()) + ") is " + WorkflowStateName(phase_.get()) +
+                                      ", so its input was not recorded: " + halt_error_.ToString());
   }
   // A workflow given up when it finished is claimed again before it runs on;
   // if another runner holds it now, the input is refused and nothing recorded.
@@ -148,14 +149,14 @@ Status Worker::Checkpoint() {
 
 void Worker::Drain() {
   std::lock_guard lock(mu_);
-  stopped_ = true;
+  dispatch_.To(Dispatch::kStopped);
   ready_.clear();
   changed_.notify_all();
 }
 
 Status Worker::Detach(bool persist) {
   std::unique_lock lock(mu_);
-  stopped_ = true;
+  dispatch_.To(Dispatch::kStopped);
   ready_.clear();
   Status s = Status::OK();
   if (persist) {
@@ -164,9 +165,8 @@ Status Worker::Detach(bool persist) {
     WaitForCommitter(lock);  // nothing of this worker is written after Detach
   }
   SubmitOrUndo(std::exchange(held_tasks_, {}));  // stopped: they end at once
-  detached_ = true;                              // from here on nothing is recorded, committed or reported
-  ReleaseLocked();                               // everything this worker writes is written
-  given_up_ = true;
+  dispatch_.To(Dispatch::kDetached);             // from here on nothing is recorded, committed or reported
+  GiveUpLocked();                                // everything this worker writes is written
   for (auto& [id, r] : active_) {
     if (r.running) r.stop.request_stop();
   }
@@ -176,23 +176,29 @@ Status Worker::Detach(bool persist) {
 
 void Worker::GiveUpOwnership() {
   std::lock_guard lock(mu_);
-  ReleaseLocked();
-  given_up_ = true;
+  GiveUpLocked();
 }
 
 Status Worker::ClaimLocked() {
-  if (ctx_.store == nullptr || owned_) return Status::OK();
-  if (fenced_) return fence_;
-  if (given_up_) return Status::Unavailable("workflow '" + id_ + "' is stopped: its ownership was given up");
+  if (ctx_.store == nullptr || ownership_.is(Ownership::kHeld)) return Status::OK();
+  if (ownership_.is(Ownership::kFenced)) return fence_;
+  if (ownership_.is(Ownership::kGivenUp)) {
+    return Status::Unavailable("workflow '" + id_ + "' is stopped: its ownership was given up");
+  }
   Status s = ctx_.store->Claim(id_);
-  if (s.ok()) owned_ = true;
+  if (s.ok()) ownership_.To(Ownership::kHeld);
   return s;
 }
 
 void Worker::ReleaseLocked() {
-  if (ctx_.store == nullptr || !owned_) return;
-  owned_ = false;
+  if (ctx_.store == nullptr || !ownership_.is(Ownership::kHeld)) return;
+  ownership_.To(Ownership::kNotHeld);
   (void)ctx_.store->Release(id_);  // best effort: the lease's expiry covers a failure
+}
+
+void Worker::GiveUpLocked() {
+  ReleaseLocked();
+  if (!ownership_.is(Ownership::kFenced)) ownership_.To(Ownership::kGivenUp);
 }
 
 bool Worker::Await(std::chrono::milliseconds timeout, bool for_idle) {
@@ -200,9 +206,25 @@ bool Worker::Await(std::chrono::milliseconds timeout, bool for_idle) {
   return changed_.wait_for(lock, timeout, [&] { return reporting_ == 0 && (for_idle ? IdleLocked() : running_ == 0); });
 }
 
-bool Worker::WorkDoneLocked() const { return running_ == 0 && (active_.empty() || halted_ || stopped_); }
+bool Worker::WorkDoneLocked() const {
+  return running_ == 0 && (active_.empty() || Ended() || !dispatch_.is(Dispatch::kOn));
+}
 
-bool Worker::IdleLocked() const { return WorkDoneLocked() && !commit_queued_; }
+bool Worker::IdleLocked() const { return WorkDoneLocked() && commit_.is(CommitStage::kNone); }
+
+bool Worker::Ended() const { return phase_.is(Phase::kHalted) || phase_.is(Phase::kCancelled); }
+
+void Worker::UpdatePhaseLocked() {
+  // Paused, halted and the cancel phases are left by controls, not by work.
+  if (!phase_.is(Phase::kRunning) && !phase_.is(Phase::kWaiting) && !phase_.is(Phase::kIdle)) return;
+  if (IdleLocked()) {
+    phase_.To(Phase::kIdle);
+  } else if (running_ == 0 && ready_.empty() && !active_.empty() && commit_.is(CommitStage::kNone)) {
+    phase_.To(Phase::kWaiting);  // every runnable left waits for its retry's backoff
+  } else {
+    phase_.To(Phase::kRunning);
+  }
+}
 
 WorkflowResults Worker::Results() {
   std::lock_guard lock(mu_);
@@ -220,7 +242,7 @@ WorkflowInfo Worker::Info() {
   info.id = id_;
   info.workflow = workflow_->name();
   info.version = workflow_->version();
-  info.state = halted_ ? WorkflowState::kHalted : IdleLocked() ? WorkflowState::kIdle : WorkflowState::kRunning;
+  info.state = phase_.get();
   info.error = halt_error_;
   info.facts = facts_.size();
   info.completed = completed_;
@@ -284,7 +306,11 @@ void Worker::Record(std::string event) {
 
 std::vector<Worker::Task> Worker::DispatchReady() {
   std::vector<Task> tasks;
-  if (stopped_ || halted_) return tasks;
+  // Nothing new starts once stopped, halted, paused or cancelled.
+  if (!dispatch_.is(Dispatch::kOn) ||
+      !(phase_.is(Phase::kRunning) || phase_.is(Phase::kWaiting) || phase_.is(Phase::kIdle))) {
+    return tasks;
+  }
   const std::size_t limit = std::max<std::size_t>(1, options_.max_concurrency);
   while (running_ < limit && !ready_.empty()) {
     const std::string id = std::move(ready_.front());
@@ -320,7 +346,7 @@ void Worker::OnTimeout(const std::string& id, std::uint64_t generation) {
   const std::string node = r.node->name;
   const int attempt = r.failures + 1;
   const auto limit = r.node->policy.timeout;
-  if (!detached_) OnFailure(id, r, timeout, limit);
+  if (!dispatch_.is(Dispatch::kDetached)) OnFailure(id, r, timeout, limit);
   (void)AfterChange(lock, false);  // unlocks; a failed checkpoint halts the workflow
   Notify(ctx_.telemetry->runnable_exception, {id_, node, attempt, limit, &timeout});
 }
@@ -329,7 +355,7 @@ void Worker::Run(const std::string& id, std::uint64_t generation) {
   std::unique_lock lock(mu_);
   auto it = active_.find(id);
   if (it == active_.end() || it->second.generation != generation || !it->second.running) return;
-  if (stopped_) {  // queued when the workflow stopped: it never started
+  if (!dispatch_.is(Dispatch::kOn)) {  // queued when the workflow stopped: it never started
     it->second.running = false;
     --running_;
     changed_.notify_all();
@@ -413,7 +439,7 @@ void Worker::Run(const std::string& id, std::uint64_t generation) {
   if (r == nullptr) return;  // dropped meanwhile (Stop)
   r->running = false;
   --running_;
-  if (!detached_) {
+  if (!dispatch_.is(Dispatch::kDetached)) {
     if (!result->ok()) {
       OnFailure(id, *r, result->status(), took);
     } else {
@@ -459,7 +485,8 @@ void Worker::OnFailure(const std::string& id, Runnable& r, const Status& error, 
     ++completed_since_checkpoint_;
     active_.erase(id);
   } else {
-    halted_ = true;
+    phase_.To(Phase::kHalted);
+    halt_cause_ = HaltCause::kNode;
     halt_error_ = StatusWithCode(error.code(), halt_message);
     active_.erase(id);
   }
@@ -497,7 +524,7 @@ void Worker::Complete(const std::string& id, Runnable& r, std::optional<Value> p
 }
 
 Status Worker::AfterChange(std::unique_lock<std::mutex>& lock, bool must_commit) {
-  if (detached_) {
+  if (dispatch_.is(Dispatch::kDetached)) {
     changed_.notify_all();
     return Status::OK();
   }
@@ -517,7 +544,7 @@ Status Worker::AfterChange(std::unique_lock<std::mutex>& lock, bool must_commit)
     case CheckpointStrategy::kManual:
       break;
   }
-  if (fenced_) commit = false;  // nothing is written for it any more
+  if (ownership_.is(Ownership::kFenced)) commit = false;  // nothing is written for it any more
   Status committed = Status::OK();
   if (commit && !must_commit && ctx_.committer != nullptr) {
     // Written by the Committer together with other workflows' checkpoints;
@@ -526,10 +553,21 @@ Status Worker::AfterChange(std::unique_lock<std::mutex>& lock, bool must_commit)
     if (!pending_.empty()) {
       held_tasks_.insert(held_tasks_.end(), tasks.begin(), tasks.end());
       tasks.clear();
-      commit_wanted_ = true;
-      if (!commit_queued_) {
-        commit_queued_ = true;
-        ctx_.committer->Enqueue(shared_from_this());
+      switch (commit_.get()) {
+        case CommitStage::kNone:
+          commit_.To(CommitStage::kQueued);
+          ctx_.committer->Enqueue(shared_from_this());
+          break;
+        case CommitStage::kLeftToWaiter:
+          // Queued now rather than left to the thread waiting to commit:
+          // both write what is pending, whichever comes first.
+          commit_.To(CommitStage::kQueuedAgain);
+          ctx_.committer->Enqueue(shared_from_this());
+          break;
+        case CommitStage::kQueued:
+        case CommitStage::kQueuedAgain:
+          commit_.To(CommitStage::kQueuedAgain);
+          break;
       }
     }
   } else if (commit) {
@@ -542,7 +580,7 @@ Status Worker::AfterChange(std::unique_lock<std::mutex>& lock, bool must_commit)
 
 void Worker::SubmitOrUndo(std::vector<Task> tasks) {
   for (auto& [id, generation] : tasks) {
-    if (!halted_) {
+    if (!Ended()) {
       ctx_.pool->Submit([self = shared_from_this(), id = id, generation = generation] { self->Run(id, generation); });
       continue;
     }
@@ -555,11 +593,12 @@ void Worker::SubmitOrUndo(std::vector<Task> tasks) {
 }
 
 void Worker::Settle(std::unique_lock<std::mutex>& lock) {
+  UpdatePhaseLocked();
   const bool idle = IdleLocked();
-  const bool became_idle = idle && !was_idle_ && !stopped_;  // a stop is not a completion
+  const bool became_idle = idle && !was_idle_ && dispatch_.is(Dispatch::kOn);  // a stop is not a completion
   if (idle) was_idle_ = true;
   if (became_idle) ++reporting_;  // Await waits for the callbacks
-  const Status outcome = halted_ ? halt_error_ : Status::OK();
+  const Status outcome = Ended() ? halt_error_ : Status::OK();
   changed_.notify_all();
   lock.unlock();
   if (!became_idle) return;
@@ -577,7 +616,7 @@ void Worker::ReportIdle(const Status& outcome) {
     // Finished and all written: another runner may take the workflow over
     // from here (a later input claims it again).
     std::lock_guard lock(mu_);
-    if (!stopped_ && IdleLocked() && pending_.empty()) ReleaseLocked();
+    if (dispatch_.is(Dispatch::kOn) && IdleLocked() && pending_.empty()) ReleaseLocked();
   }
   Notify(outcome.ok() ? ctx_.telemetry->workflow_stop : ctx_.telemetry->workflow_exception,
          {id_, {}, 0, {}, outcome.ok() ? nullptr : &outcome});
@@ -594,21 +633,22 @@ void Worker::ReportIdle(const Status& outcome) {
 }
 
 void Worker::WaitForCommitter(std::unique_lock<std::mutex>& lock) {
-  if (!commit_queued_) return;
+  auto queued = [this] { return commit_.is(CommitStage::kQueued) || commit_.is(CommitStage::kQueuedAgain); };
+  if (!queued()) return;
   ++sync_waiters_;  // so that the Committer leaves what follows to us
-  changed_.wait(lock, [this] { return !commit_queued_; });
+  changed_.wait(lock, [&] { return !queued(); });
   --sync_waiters_;
 }
 
 Status Worker::CheckpointLocked(std::unique_lock<std::mutex>& lock) {
   if (ctx_.store == nullptr) return Status::OK();
   WaitForCommitter(lock);
-  if (fenced_) {
+  if (commit_.is(CommitStage::kLeftToWaiter)) commit_.To(CommitStage::kNone);  // committed here
+  if (ownership_.is(Ownership::kFenced)) {
     SubmitOrUndo(std::exchange(held_tasks_, {}));  // halted: undone
     return fence_;
   }
   if (pending_.empty()) return Status::OK();
-  commit_wanted_ = false;
   completed_since_checkpoint_ = 0;
   Status s = Commit();
   if (s.ok()) {
@@ -621,23 +661,26 @@ Status Worker::CheckpointLocked(std::unique_lock<std::mutex>& lock) {
 }
 
 void Worker::HaltOnStoreError(const Status& s) {
-  if (s.code() == Status::Code::kNotOwner && !fenced_) {
+  if (s.code() == Status::Code::kNotOwner && !ownership_.is(Ownership::kFenced)) {
     // Another runner has the workflow now: this one writes nothing more for
     // it (not even a release: the ownership is not this worker's any more).
-    fenced_ = true;
+    ownership_.To(Ownership::kFenced);
     fence_ = s;
-    owned_ = false;
   }
   // What cannot be made durable must not run on.
-  if (halted_) return;
-  halted_ = halted_by_store_ = true;
+  if (Ended()) return;
+  phase_.To(Phase::kHalted);
+  halt_cause_ = HaltCause::kStore;
   halt_error_ = s;
 }
 
 Worker::Take Worker::TakeCommit(QueuedCommit* out) {
   std::lock_guard lock(mu_);
-  if (pending_.empty()) return Take::kNothing;
-  if (fenced_ || !owned_) return Take::kAlone;  // Commit refuses
+  if (pending_.empty()) {
+    commit_.To(CommitStage::kQueued);  // nothing is wanted: someone wrote it
+    return Take::kNothing;
+  }
+  if (!ownership_.is(Ownership::kHeld)) return Take::kAlone;  // Commit refuses
   const StoreLimits& lim = ctx_.store->limits();
   if (pending_.size() + pending_facts_.size() > lim.max_batch_events) return Take::kAlone;
   std::size_t bytes = 0;
@@ -656,7 +699,7 @@ Worker::Take Worker::TakeCommit(QueuedCommit* out) {
   taken_events_ = pending_.size();
   taken_facts_ = pending_facts_.size();
   taken_tasks_ = std::exchange(held_tasks_, {});
-  commit_wanted_ = false;
+  commit_.To(CommitStage::kQueued);  // what was wanted is taken
   completed_since_checkpoint_ = 0;
   return Take::kTaken;
 }
@@ -677,25 +720,32 @@ void Worker::FinishCommit(const Result<std::uint64_t>* written) {
 
 void Worker::CommitAlone() {
   std::unique_lock lock(mu_);
-  commit_wanted_ = false;
+  commit_.To(CommitStage::kQueued);  // what was wanted is written here
   completed_since_checkpoint_ = 0;
   const Status s = Commit();
   EndCommit(lock, s, std::exchange(held_tasks_, {}));
 }
 
 void Worker::EndCommit(std::unique_lock<std::mutex>& lock, const Status& s, std::vector<Task> tasks) {
+  bool again = commit_.is(CommitStage::kQueuedAgain);
   if (!s.ok()) {
     HaltOnStoreError(s);
     tasks.insert(tasks.end(), held_tasks_.begin(), held_tasks_.end());
     held_tasks_.clear();
-    commit_wanted_ = false;
+    again = false;
   } else if (pending_.empty()) {
     (void)MaybeSnapshot();  // only when the state in memory is all written; halts when fenced
   }
-  if (fenced_) commit_wanted_ = false;  // (by the snapshot) nothing more is written
+  if (ownership_.is(Ownership::kFenced)) again = false;  // (by the snapshot) nothing more is written
   // A thread waiting in CheckpointLocked commits the rest itself.
-  commit_queued_ = commit_wanted_ && sync_waiters_ == 0;
-  if (commit_queued_) ctx_.committer->Enqueue(shared_from_this());
+  if (!again) {
+    commit_.To(CommitStage::kNone);
+  } else if (sync_waiters_ > 0) {
+    commit_.To(CommitStage::kLeftToWaiter);
+  } else {
+    commit_.To(CommitStage::kQueued);
+    ctx_.committer->Enqueue(shared_from_this());
+  }
   SubmitOrUndo(std::move(tasks));
   Settle(lock);
 }
@@ -705,12 +755,12 @@ void Worker::EndCommit(std::unique_lock<std::mutex>& lock, const Status& s, std:
 // itself (whole events, and every fact before the events that name it), and
 // facts travel in the same atomic write as events: one write per cycle.
 Status Worker::Commit() {
-  if (fenced_) return fence_;
+  if (ownership_.is(Ownership::kFenced)) return fence_;
   // Start, Resume and inputs claim the workflow; it is given up only with
   // nothing left to write, or for good.
-  if (!owned_ && !pending_.empty()) {
+  if (!ownership_.is(Ownership::kHeld) && !pending_.empty()) {
     return Status::Unavailable("workflow '" + id_ + "' is not held by this runner" +
-                               (given_up_ ? ": it was stopped" : ""));
+                               (ownership_.is(Ownership::kGivenUp) ? ": it was stopped" : ""));
   }
   const StoreLimits& lim = ctx_.store->limits();
   while (!pending_.empty()) {
@@ -796,7 +846,7 @@ HistoryState Worker::StateSnapshot() const {
   }
   state.keys = keys_;
   // A halt of the store's making is not part of the workflow's history.
-  state.halted = halted_ && !halted_by_store_;
+  state.halted = phase_.is(Phase::kHalted) && halt_cause_ == HaltCause::kNode;
   if (state.halted) state.halt_error = halt_error_;
   return state;
 }
@@ -855,8 +905,11 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
   done_.insert(state.done.begin(), state.done.end());
   completed_ = state.completed;
   keys_ = std::move(state.keys);
-  halted_ = state.halted;
-  halt_error_ = state.halt_error;
+  if (state.halted) {
+    phase_.To(Phase::kHalted);
+    halt_cause_ = HaltCause::kNode;
+    halt_error_ = state.halt_error;
+  }
   cursor_ = state.cursor;
   if (snap.ok()) snapshot_cursor_ = snap->cursor;
   replay_failures_ = {state.failures.begin(), state.failures.end()};
@@ -869,7 +922,7 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
   for (const auto& [id, r] : active_) redispatched_ += state.dispatched.count(id);
   replay_failures_.clear();
   replay_errors_.clear();
-  had_work_on_resume_ = !active_.empty() && !halted_;
+  had_work_on_resume_ = !active_.empty() && !Ended();
   was_idle_ = !had_work_on_resume_;           // a finished workflow is not "completed" again
   if (!had_work_on_resume_) ReleaseLocked();  // finished: as when it finished (a later input claims it again)
   lock.unlock();

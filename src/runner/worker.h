@@ -4,6 +4,10 @@
 // checkpoints to the store. All of it under one mutex per workflow: results
 // of one workflow apply one at a time, workflows proceed in parallel.
 //
+// Its state is explicit (lifecycle.h): the phase the public WorkflowState
+// shows, ownership in the store, dispatch, and its place in the Committer's
+// queue, each with checked transitions.
+//
 // Ownership (Store::Claim / Release; with a store): a worker claims its
 // workflow before it reads it for a resume or writes anything for it, and
 // gives it up once everything is written and nothing is left to run (it
@@ -31,6 +35,7 @@
 #include "runic/runner.h"
 #include "runner/committer.h"
 #include "runner/history_codec.h"
+#include "runner/lifecycle.h"
 #include "runner/thread_pool.h"
 #include "runner/timer.h"
 
@@ -186,6 +191,8 @@ class Worker : public std::enable_shared_from_this<Worker> {
   Status ClaimLocked();
   // Gives the ownership up if held; a failed Release is ignored.
   void ReleaseLocked();
+  // Releases it and never claims it again.
+  void GiveUpLocked();
   // Submits tasks to the pool, or undoes them when the workflow halted.
   void SubmitOrUndo(std::vector<Task> tasks);
   // Writes a snapshot (and trims) when due. kNotOwner when the store fenced
@@ -209,6 +216,10 @@ class Worker : public std::enable_shared_from_this<Worker> {
   bool WorkDoneLocked() const;
   // WorkDoneLocked, and no checkpoint is queued.
   bool IdleLocked() const;
+  // Halted or cancelled: nothing runs on.
+  bool Ended() const;
+  // Moves the phase between running, waiting and idle as the work says.
+  void UpdatePhaseLocked();
   // What a snapshot records of the state now.
   HistoryState StateSnapshot() const;
 
@@ -238,18 +249,14 @@ class Worker : public std::enable_shared_from_this<Worker> {
   std::unordered_map<std::string, Runnable> active_;  // ready, running or waiting for a retry
   std::deque<std::string> ready_;
   std::size_t running_ = 0;
-  bool halted_ = false;
-  bool halted_by_store_ = false;  // a failed checkpoint: not part of the workflow's history
+  // The lifecycle (lifecycle.h). halt_error_: why it halted (or, later,
+  // was cancelled); fence_: the write that failed with kNotOwner.
+  PhaseState phase_{Phase::kIdle, "phase"};
+  HaltCause halt_cause_ = HaltCause::kNone;
   Status halt_error_;
-  // Ownership (with a store): held (claimed and not given up); given up for
-  // good (Detach, shutdown: no commit claims it again); fenced (a write
-  // failed with kNotOwner, `fence_`: nothing is written any more).
-  bool owned_ = false;
-  bool given_up_ = false;
-  bool fenced_ = false;
+  OwnershipState ownership_{Ownership::kNotHeld, "ownership"};
   Status fence_;
-  bool stopped_ = false;   // no more dispatching
-  bool detached_ = false;  // stopped by Stop: record, commit and report nothing
+  DispatchState dispatch_{Dispatch::kOn, "dispatch"};
   // Events not yet committed, and the new facts they name. A deque: the
   // Committer reads taken events through views while new ones are added.
   std::deque<std::string> pending_;
@@ -257,12 +264,10 @@ class Worker : public std::enable_shared_from_this<Worker> {
   // The definition's structure while it waits to be written (not a fact of
   // the workflow: pending_facts_ names it until written).
   std::optional<FactEntry> structure_;
-  // The Committer's share: whether this worker is queued (or being written),
-  // whether another commit is wanted after it, who waits to commit here, how
-  // much of pending_ / pending_facts_ is being written, and the dispatched
-  // runnables that start once their dispatch is durable.
-  bool commit_queued_ = false;
-  bool commit_wanted_ = false;
+  // The Committer's share: where this worker is in its queue, who waits to
+  // commit here, how much of pending_ / pending_facts_ is being written, and
+  // the dispatched runnables that start once their dispatch is durable.
+  CommitState commit_{CommitStage::kNone, "commit stage"};
   int sync_waiters_ = 0;
   std::size_t taken_events_ = 0, taken_facts_ = 0;
   std::vector<Task> held_tasks_, taken_tasks_;
