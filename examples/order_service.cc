@@ -44,7 +44,6 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <stop_token>
 #include <string>
@@ -193,26 +192,27 @@ void Journal(const Env& env, const Value& v, std::string_view node, bool ok) {
   WriteAll(env.journal_fd, line);
 }
 
-runic::StepFn MakeStep(std::shared_ptr<const Env> env, std::string node, int ms,
-                       std::function<Result<Value>(const Value&)> fn) {
-  return [env, node = std::move(node), ms, fn = std::move(fn)](const Value& in, std::stop_token stop) -> Result<Value> {
-    if (!Work(stop, ms)) return Status::Unavailable(node + " cancelled");
-    Result<Value> out = fn(in);
+// A step's business function: its input and the attempt (1, 2, ...: it
+// counts every attempt, across retries and resumes after a crash).
+using Business = std::function<Result<Value>(const Value& in, int attempt)>;
+
+// A step that takes its context (runic::StepContext): the stop token, and
+// the attempt for `fn`.
+runic::ContextStepFn MakeStep(std::shared_ptr<const Env> env, std::string node, int ms, Business fn) {
+  return [env, node = std::move(node), ms, fn = std::move(fn)](const Value& in,
+                                                               const runic::StepContext& context) -> Result<Value> {
+    if (!Work(context.stop, ms)) return Status::Unavailable(node + " cancelled");
+    Result<Value> out = fn(in, context.attempt);
     Journal(*env, in, node, out.ok());
     return out;
   };
 }
 
-// The inventory service times out on the first call for every fourth order
-// (in each process: the step cannot see its attempt number, so it remembers
-// which orders it has already failed once).
-Result<Value> FlakyCheckInventory(const Value& v) {
-  static std::mutex mu;
-  static std::set<int> failed_once;
-  const int n = v["number"].get<int>();
-  if (n % 4 == 3) {
-    std::lock_guard<std::mutex> lock(mu);
-    if (failed_once.insert(n).second) return Status::Unavailable("inventory service timed out (simulated)");
+// The inventory service times out on the first attempt for every fourth
+// order; the retry policy's next attempt gets through.
+Result<Value> FlakyCheckInventory(const Value& v, int attempt) {
+  if (v["number"].get<int>() % 4 == 3 && attempt == 1) {
+    return Status::Unavailable("inventory service timed out (simulated)");
   }
   return CheckInventory(v);
 }
@@ -227,13 +227,15 @@ Result<std::shared_ptr<const runic::Workflow>> MakeWorkflow(std::shared_ptr<cons
   flaky.max_delay = milliseconds(200);
 
   return runic::Workflow::Builder(kWorkflow, kVersion)
-      .Step("validate", MakeStep(env, "validate", 3, Validate))  // root: fed by Runner::Run
+      .Step("validate",
+            MakeStep(env, "validate", 3, [](const Value& v, int) { return Validate(v); }))  // root: fed by Runner::Run
       .Step("check_inventory", MakeStep(env, "check_inventory", 8, FlakyCheckInventory), "validate")
       .Step("screen_fraud",
-            MakeStep(env, "screen_fraud", 6, [](const Value& v) -> Result<Value> { return ScreenFraud(v); }),
+            MakeStep(env, "screen_fraud", 6, [](const Value& v, int) -> Result<Value> { return ScreenFraud(v); }),
             "check_inventory")
       .Step("estimate_shipping",
-            MakeStep(env, "estimate_shipping", 5, [](const Value& v) -> Result<Value> { return EstimateShipping(v); }),
+            MakeStep(env, "estimate_shipping", 5,
+                     [](const Value& v, int) -> Result<Value> { return EstimateShipping(v); }),
             "check_inventory")
       .Join("finalize", {"screen_fraud", "estimate_shipping"},
             [env](const std::vector<Value>& in, std::stop_token stop) -> Result<Value> {

@@ -246,6 +246,59 @@ TEST_P(HistoryTest, WhatDoesNotDecodeIsAClearError) {
   EXPECT_TRUE(LoadDefinitionStructure(*store_, std::string(64, '0')).status().IsNotFound());
 }
 
+// Bytes nested deeper than any value the Runner writes are refused before
+// the (recursive) decoder could exhaust the stack; every mutation of a real
+// event decodes or is refused, never crashes.
+TEST_P(HistoryTest, DeepOrMutatedBytesAreRefusedNotACrash) {
+  std::string deep(200000, '\x81');  // [[[[...]]]]
+  deep += '\x00';
+  Status s = DecodeStoredValue(deep).status();
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_TRUE(DecodeHistoryEvent(1, deep).status().IsCorruption());
+  std::string indefinite(100000, '\x9f');  // indefinite-length arrays
+  EXPECT_TRUE(DecodeStoredValue(indefinite).status().IsCorruption());
+  std::string shallow(kMaxValueDepth, '\x81');
+  shallow += '\x00';
+  EXPECT_TRUE(DecodeStoredValue(shallow).ok());
+
+  auto runner = MakeRunner();
+  Value nested = 1;
+  for (std::size_t i = 0; i < kMaxValueDepth + 1; ++i) nested = Value::array({nested});
+  StartOptions start;
+  start.input = nested;
+  Status refused = runner->StartWorkflow("deep", test::FixtureOrders(FixtureMode::kResuming), std::nullopt, start);
+  EXPECT_TRUE(refused.IsInvalidArgument()) << refused.ToString();
+  EXPECT_TRUE(ReadHistory(*store_, "deep").status().IsNotFound()) << "nothing written";
+
+  ASSERT_TRUE(runner->StartWorkflow("m", test::FixtureOrders(FixtureMode::kResuming)).ok());
+  ASSERT_TRUE(runner->Run("m", Value{{"order", "M-1"}, {"amount", 150}, {"fail_first", true}}).ok());
+  ASSERT_TRUE(runner->AwaitIdle("m", 20s).ok());
+  runner->Shutdown();
+  Result<std::unique_ptr<EventIterator>> it = store_->Stream("m");
+  ASSERT_TRUE(it.ok());
+  int decoded = 0, refused_events = 0;
+  for (; (*it)->Valid(); (*it)->Next()) {
+    const std::string bytes((*it)->value());
+    for (std::size_t i = 0; i < bytes.size(); ++i) {
+      for (int bit : {0, 3, 7}) {
+        std::string mutated = bytes;
+        mutated[i] = static_cast<char>(mutated[i] ^ (1 << bit));
+        Result<HistoryEvent> e = DecodeHistoryEvent((*it)->sequence(), mutated);
+        if (e.ok()) {
+          ++decoded;
+        } else {
+          EXPECT_TRUE(e.status().IsCorruption()) << e.status().ToString();
+          ++refused_events;
+        }
+      }
+      Result<HistoryEvent> cut = DecodeHistoryEvent((*it)->sequence(), std::string_view(bytes).substr(0, i));
+      EXPECT_TRUE(cut.status().IsCorruption()) << "a cut event decoded: " << i << " of " << bytes.size();
+    }
+  }
+  EXPECT_GT(refused_events, 0);
+  EXPECT_GT(decoded, 0);  // a flipped bit inside a string still decodes
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, HistoryTest, ::testing::Values(false, true),
                          [](const auto& info) { return info.param ? "disk" : "memory"; });
 

@@ -56,6 +56,9 @@ auto results = runner->GetResults("order-1001");   // values by node
 // In a new process after a crash:
 s = runner->Register(workflow);              // functions cannot be stored: definitions by name and version
 auto resumed = runner->ResumeAll();          // every unfinished workflow in the store
+
+// Without running anything (tools, dashboards, tests): what the store holds.
+auto history = runic::ReadHistory(*store, "order-1001");  // definition, events, state, results
 }
 
 // README "The store".

@@ -181,6 +181,10 @@ struct HistoryReadOptions {
 RUNIC_EXPORT Result<WorkflowHistory> ReadHistory(Store& store, std::string_view id,
                                                  const HistoryReadOptions& options = {});
 
+// A stored value (a fact's bytes, CBOR) decoded. kCorruption when the bytes
+// are not one CBOR item or nest deeper than kMaxValueDepth.
+RUNIC_EXPORT Result<Value> DecodeStoredValue(std::string_view bytes);
+
 // Options as a history records them: {"checkpoint": "every_cycle",
 // "checkpoint_every": 10, "max_concurrency": 8, "snapshot_every": 0,
 // "trim_after_snapshot": false} (for tools that print them).

@@ -44,6 +44,13 @@ namespace runic {
 
 using Value = nlohmann::json;
 
+// How deeply a value's arrays and objects may nest. An input nested deeper is
+// refused (kInvalidArgument), a step's result nested deeper fails its
+// attempt, and stored bytes nested deeper are refused as corrupt: decoding
+// recurses once per level, and bytes from a store must never exhaust a
+// thread's stack.
+inline constexpr std::size_t kMaxValueDepth = 512;
+
 // A step's function. Return a value, or a non-ok Status to fail the attempt
 // (its message is recorded). `stop` is requested when the attempt times out
 // or the runner shuts down: cooperative steps return early. A step that

@@ -14,7 +14,13 @@ std::string Sha256Hex(std::string_view bytes);
 
 // The compact, canonical encoding of values (CBOR; object keys sorted).
 std::string EncodeValue(const Value& value);
+// kCorruption when `bytes` are not one CBOR item, or nest deeper than
+// kMaxValueDepth (plus the few levels of the Runner's own records).
 Result<Value> DecodeValue(std::string_view bytes);
+// Whether no item in `bytes` (CBOR) nests deeper than `limit` arrays, maps
+// or tags; without recursion, so that it is safe on any bytes (malformed
+// ones count as within: decoding refuses them).
+bool CborNestingWithin(std::string_view bytes, std::size_t limit);
 
 // A fact's hash: over the value (as EncodeValue gives it), the producing node
 // ("" for an input) and the parent facts' hashes. Stable across builds and

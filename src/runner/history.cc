@@ -42,6 +42,8 @@ std::string NodeLabel(const NodeStructure& n) {
 
 }  // namespace
 
+Result<Value> DecodeStoredValue(std::string_view bytes) { return internal::DecodeValue(bytes); }
+
 Value WorkflowOptionsValue(const WorkflowOptions& options) { return internal::WorkflowOptionsToValue(options); }
 
 Result<std::vector<NodeStructure>> LoadDefinitionStructure(Store& store, std::string_view fingerprint) {

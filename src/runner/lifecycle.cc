@@ -17,8 +17,8 @@ bool PhaseMayBecome(Phase from, Phase to) {
     case P::kIdle:
       // An input makes it run (or wait for a retry); a failed snapshot of its last write (lost
       // ownership) halts it; controls pause or cancel it.
-      return to == P::kRunning || to == P::kWaiting || to == P::kHalted || to == P::kPaused ||
-             to == P::kCancelling || to == P::kCancelled;
+      return to == P::kRunning || to == P::kWaiting || to == P::kHalted || to == P::kPaused || to == P::kCancelling ||
+             to == P::kCancelled;
     case P::kHalted:
       // Retry runs its failed nodes again; cancel ends it.
       return to == P::kRunning || to == P::kCancelling || to == P::kCancelled;

@@ -62,6 +62,10 @@ struct Definition {
   std::string structure = {};
 };
 
+// Runs a telemetry callback (if set); what it throws is dropped: telemetry
+// never changes what the runner does.
+void Notify(const std::function<void(const RunnerTelemetry::Event&)>& fn, const RunnerTelemetry::Event& event);
+
 class Worker : public std::enable_shared_from_this<Worker> {
  public:
   // `options`: what a started workflow runs with; for a resumed one, what

@@ -3,9 +3,11 @@
 namespace runic::cli {
 namespace {
 
-// The CBOR item in `bytes`, or a discarded value.
+// The CBOR item in `bytes`, or a discarded value (also for bytes nested
+// too deeply to decode safely).
 Json DecodeCbor(std::string_view bytes) {
-  return Json::from_cbor(bytes.begin(), bytes.end(), /*strict=*/true, /*allow_exceptions=*/false);
+  Result<Value> value = DecodeStoredValue(bytes);
+  return value.ok() ? std::move(*value) : Json(Json::value_t::discarded);
 }
 
 Json FactValue(Store& store, const std::string& hash) {
