@@ -50,6 +50,28 @@ class CliTest : public ::testing::Test {
     db_.reset();
   }
 
+  // Writes workflow "halting" (definition "flaky" v1: its one step fails,
+  // so it halts) into the store, with a Runner of this process.
+  void WriteHaltedWorkflow() {
+    Hold();
+    RunnerOptions o;
+    o.name = "orders";
+    o.store = store_.get();
+    auto runner = std::move(*Runner::Create(o));
+    auto wf =
+        *Workflow::Builder("flaky", 1)
+             .Step("call",
+                   [](const Value&, std::stop_token) -> Result<Value> { return Status::Unavailable("service down"); })
+             .Build();
+    StartOptions start;
+    start.input = 1;
+    ASSERT_TRUE(runner->StartWorkflow("halting", wf, std::nullopt, start).ok());
+    ASSERT_TRUE(runner->AwaitIdle("halting", std::chrono::seconds(20)).ok());
+    ASSERT_EQ(runner->Lookup("halting")->state, WorkflowState::kHalted);
+    runner.reset();
+    Release();
+  }
+
   std::vector<std::string> With(std::vector<std::string> args) {
     args.insert(args.end(), {"--store", uri_, "--runner", "orders"});
     return args;
@@ -274,22 +296,7 @@ TEST_F(CliTest, MigrateRefusesAMemoryDestination) {
 
 // show names a failure's Status code ("Unavailable"), not its number.
 TEST_F(CliTest, ShowNamesStatusCodes) {
-  Hold();
-  {
-    RunnerOptions o;
-    o.store = store_.get();
-    auto runner = std::move(*Runner::Create(o));
-    auto wf =
-        *Workflow::Builder("flaky", 1)
-             .Step("call",
-                   [](const Value&, std::stop_token) -> Result<Value> { return Status::Unavailable("service down"); })
-             .Build();
-    ASSERT_TRUE(runner->StartWorkflow("halting", wf).ok());
-    ASSERT_TRUE(runner->Run("halting", 1).ok());
-    ASSERT_TRUE(runner->AwaitIdle("halting", 20s).ok());
-    ASSERT_EQ(runner->Lookup("halting")->state, WorkflowState::kHalted);
-  }
-  Release();
+  ASSERT_NO_FATAL_FAILURE(WriteHaltedWorkflow());
   Output show = RunCli(With({"show", "halting"}));
   ASSERT_EQ(show.exit_code, 0) << show.text();
   int fails = 0;
@@ -305,23 +312,7 @@ TEST_F(CliTest, ShowNamesStatusCodes) {
 // ls reads each workflow's history for its state, definition and halt
 // reason; show draws a definition from its stored structure.
 TEST_F(CliTest, LsShowsStatesAndShowDrawsTheGraph) {
-  Hold();
-  {
-    RunnerOptions o;
-    o.name = "orders";
-    o.store = store_.get();
-    auto runner = std::move(*Runner::Create(o));
-    auto wf =
-        *Workflow::Builder("flaky", 1)
-             .Step("call",
-                   [](const Value&, std::stop_token) -> Result<Value> { return Status::Unavailable("service down"); })
-             .Build();
-    StartOptions start;
-    start.input = 1;
-    ASSERT_TRUE(runner->StartWorkflow("halting", wf, std::nullopt, start).ok());
-    ASSERT_TRUE(runner->AwaitIdle("halting", 20s).ok());
-  }
-  Release();
+  ASSERT_NO_FATAL_FAILURE(WriteHaltedWorkflow());
 
   Output ls = RunCli(With({"ls", "--json"}));
   ASSERT_EQ(ls.exit_code, 0) << ls.text();

@@ -257,6 +257,9 @@ TEST_P(HistoryTest, DeepOrMutatedBytesAreRefusedNotACrash) {
   EXPECT_TRUE(DecodeHistoryEvent(1, deep).status().IsCorruption());
   std::string indefinite(100000, '\x9f');  // indefinite-length arrays
   EXPECT_TRUE(DecodeStoredValue(indefinite).status().IsCorruption());
+  // An array that says it holds 2^63 items (the decoder throws for this even
+  // when told not to).
+  EXPECT_TRUE(DecodeStoredValue(std::string("\x9b\x7f\xff\xff\xff\xff\xff\xff\xff\x00", 10)).status().IsCorruption());
   std::string shallow(kMaxValueDepth, '\x81');
   shallow += '\x00';
   EXPECT_TRUE(DecodeStoredValue(shallow).ok());

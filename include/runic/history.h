@@ -127,8 +127,8 @@ struct StoredDefinition {
 RUNIC_EXPORT Result<std::vector<NodeStructure>> LoadDefinitionStructure(Store& store, std::string_view fingerprint);
 
 // A runnable that has not finished: dispatched (running when the history
-// was written, or cut off by a crash or a stop), or failed with a retry to
-// come.
+// was written, or cut off by a crash or a stop), failed with a retry to
+// come, or (in a halted workflow) the one that halted it.
 struct PendingRunnable {
   std::string runnable;
   std::string node;         // "" when only a snapshot of an older release names it

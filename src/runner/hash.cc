@@ -92,9 +92,15 @@ Result<Value> DecodeValue(std::string_view bytes) {
   if (!CborNestingWithin(bytes, kMaxValueDepth + 8)) {
     return Status::Corruption("a stored value nests deeper than " + std::to_string(kMaxValueDepth) + " levels");
   }
-  Value v = Value::from_cbor(bytes.begin(), bytes.end(), /*strict=*/true, /*allow_exceptions=*/false);
-  if (v.is_discarded()) return Status::Corruption("a stored value is not valid CBOR");
-  return v;
+  try {
+    Value v = Value::from_cbor(bytes.begin(), bytes.end(), /*strict=*/true, /*allow_exceptions=*/false);
+    if (v.is_discarded()) return Status::Corruption("a stored value is not valid CBOR");
+    return v;
+  } catch (const Value::exception& e) {
+    // Some refusals throw even without exceptions (an array whose declared
+    // size is beyond what any container holds).
+    return Status::Corruption(std::string("a stored value is not valid CBOR: ") + e.what());
+  }
 }
 
 std::string FactHash(std::string_view encoded_value, std::string_view node, const std::vector<std::string>& parents) {

@@ -27,8 +27,7 @@ std::string Quoted(std::string_view s, bool dot) {
 
 // "step", "retries 2, timeout 500 ms, skip", ...
 std::string NodeLabel(const NodeStructure& n) {
-  static const char* const kKinds[] = {"step", "join", "rule"};
-  std::string label = n.name + " (" + kKinds[static_cast<int>(n.kind)];
+  std::string label = n.name + " (" + internal::NodeKindName(n.kind);
   const StepPolicy& p = n.policy;
   if (p.max_retries > 0) label += ", retries " + std::to_string(p.max_retries);
   if (p.timeout.count() > 0) label += ", timeout " + std::to_string(p.timeout.count()) + " ms";

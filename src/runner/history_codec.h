@@ -121,6 +121,8 @@ bool AddFactRecord(FactRecord fact, HistoryState& state);
 // {name, kind, parents, policy}. The fingerprint is the SHA-256 (hex) of
 // EncodeValue of it.
 Value DefinitionShape(const std::vector<Workflow::Node>& nodes);
+// "step", "join", "rule": a node's kind as the structure records it.
+const char* NodeKindName(Workflow::NodeKind kind);
 // kCorruption when `shape` is not such an array.
 Result<std::vector<NodeStructure>> NodesFromShape(const Value& shape);
 

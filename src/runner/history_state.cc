@@ -177,13 +177,16 @@ Status ApplyEvent(const HistoryEvent& e, HistoryState& state) {
 
 // --- Definition structures --------------------------------------------------------
 
+const char* NodeKindName(Workflow::NodeKind kind) {
+  const auto i = static_cast<std::size_t>(kind);
+  return i < std::size(kNodeKinds) ? kNodeKinds[i] : "?";
+}
+
 Value DefinitionShape(const std::vector<Workflow::Node>& nodes) {
   Value shape = Value::array();
   for (const Workflow::Node& n : nodes) {
-    shape.push_back(Value{{"name", n.name},
-                          {"kind", kNodeKinds[static_cast<int>(n.kind)]},
-                          {"parents", n.parents},
-                          {"policy", PolicyValue(n.policy)}});
+    shape.push_back(Value{
+        {"name", n.name}, {"kind", NodeKindName(n.kind)}, {"parents", n.parents}, {"policy", PolicyValue(n.policy)}});
   }
   return shape;
 }
