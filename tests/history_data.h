@@ -9,7 +9,6 @@
 #define RUNIC_TESTS_HISTORY_DATA_H_
 
 #include <algorithm>
-#include <cctype>
 #include <cstdint>
 #include <map>
 #include <sstream>
@@ -35,7 +34,8 @@ inline Result<std::string> Unhex(std::string_view hex) {
   if (hex.size() % 2 != 0) return Status::Corruption("odd hex length");
   std::string out;
   for (std::size_t i = 0; i < hex.size(); i += 2) {
-    if (!std::isxdigit(hex[i]) || !std::isxdigit(hex[i + 1])) return Status::Corruption("not hex");
+    auto lower_hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); };
+    if (!lower_hex(hex[i]) || !lower_hex(hex[i + 1])) return Status::Corruption("not lowercase hex");
     out += static_cast<char>(digit(hex[i]) * 16 + digit(hex[i + 1]));
   }
   return out;

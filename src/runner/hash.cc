@@ -28,6 +28,8 @@ std::string EncodeValue(const Value& value) {
 }
 
 bool CborNestingWithin(std::string_view bytes, std::size_t limit) {
+  // Each level takes a byte at least: short values (nearly all) need no scan.
+  if (bytes.size() <= limit) return true;
   constexpr std::uint64_t kIndefinite = ~std::uint64_t{0};
   // Items still to read in each open container; the first entry stands for
   // the top-level item (depth 0).

@@ -41,6 +41,55 @@ std::string NodeLabel(const NodeStructure& n) {
 
 }  // namespace
 
+namespace internal {
+
+Result<LoadedHistory> LoadHistory(Store& store, std::string_view id,
+                                  const std::function<void(HistoryEvent&&)>& on_event) {
+  const std::string wid(id);
+  auto corrupt = [&](const std::string& what) { return Status::Corruption("workflow '" + wid + "': " + what); };
+  LoadedHistory out;
+  HistoryState& state = out.state;
+  Result<Snapshot> snap = store.LoadSnapshot(id);
+  if (snap.ok()) {
+    Result<HistoryState> decoded = DecodeSnapshot(snap->bytes);
+    if (!decoded.ok()) return corrupt(decoded.status().message());
+    state = std::move(*decoded);
+    state.cursor = out.snapshot_cursor = snap->cursor;
+  } else if (!snap.status().IsNotFound()) {
+    return snap.status();
+  }
+  Result<std::unique_ptr<EventIterator>> stream = store.Stream(id, {state.cursor});
+  if (stream.status().IsNotFound() && state.cursor == 0)
+    return Status::NotFound("no workflow '" + wid + "' in the store");
+  if (stream.status().IsTrimmed()) return corrupt("events not covered by its snapshot were trimmed");
+  if (!stream.ok()) return stream.status();
+  for (EventIterator& it = **stream; it.Valid(); it.Next()) {
+    Result<HistoryEvent> event = DecodeHistoryEvent(it.sequence(), it.value());
+    if (!event.ok()) return corrupt(event.status().message());
+    if (Status s = ApplyEvent(*event, state); !s.ok()) {
+      return corrupt("event " + std::to_string(it.sequence()) + ": " + s.message());
+    }
+    if (on_event) on_event(std::move(*event));
+  }
+  if (!(*stream)->status().ok()) return (*stream)->status();
+  if (!state.started) return corrupt("it has no started event");
+  return out;
+}
+
+Result<Value> LoadFactValue(Store& store, std::string_view id, const std::string& hash) {
+  auto corrupt = [&](const std::string& what) {
+    return Status::Corruption("workflow '" + std::string(id) + "': fact " + hash + " " + what);
+  };
+  Result<std::string> bytes = store.LoadFact(hash);
+  if (bytes.status().IsNotFound()) return corrupt("is missing from the fact table");
+  if (!bytes.ok()) return bytes.status();
+  Result<Value> value = DecodeValue(*bytes);
+  if (!value.ok()) return corrupt("is not valid CBOR");
+  return value;
+}
+
+}  // namespace internal
+
 Result<Value> DecodeStoredValue(std::string_view bytes) { return internal::DecodeValue(bytes); }
 
 Value WorkflowOptionsValue(const WorkflowOptions& options) { return internal::WorkflowOptionsToValue(options); }
@@ -63,36 +112,14 @@ Result<std::vector<NodeStructure>> LoadDefinitionStructure(Store& store, std::st
 }
 
 Result<WorkflowHistory> ReadHistory(Store& store, std::string_view id, const HistoryReadOptions& options) {
-  const std::string wid(id);
-  auto corrupt = [&](const std::string& what) { return Status::Corruption("workflow '" + wid + "': " + what); };
-  internal::HistoryState state;
   WorkflowHistory out;
-  out.id = wid;
-  Result<Snapshot> snap = store.LoadSnapshot(id);
-  if (snap.ok()) {
-    Result<internal::HistoryState> decoded = internal::DecodeSnapshot(snap->bytes);
-    if (!decoded.ok()) return corrupt(decoded.status().message());
-    state = std::move(*decoded);
-    state.cursor = out.snapshot_cursor = snap->cursor;
-  } else if (!snap.status().IsNotFound()) {
-    return snap.status();
-  }
-  Result<std::unique_ptr<EventIterator>> stream = store.Stream(id, {state.cursor});
-  if (stream.status().IsNotFound() && state.cursor == 0)
-    return Status::NotFound("no workflow '" + wid + "' in the store");
-  if (stream.status().IsTrimmed()) return corrupt("events not covered by its snapshot were trimmed");
-  if (!stream.ok()) return stream.status();
-  for (EventIterator& it = **stream; it.Valid(); it.Next()) {
-    Result<HistoryEvent> event = DecodeHistoryEvent(it.sequence(), it.value());
-    if (!event.ok()) return corrupt(event.status().message());
-    if (Status s = internal::ApplyEvent(*event, state); !s.ok()) {
-      return corrupt("event " + std::to_string(it.sequence()) + ": " + s.message());
-    }
-    if (options.events) out.events.push_back(std::move(*event));
-  }
-  if (!(*stream)->status().ok()) return (*stream)->status();
-  if (!state.started) return corrupt("it has no started event");
-
+  out.id = std::string(id);
+  Result<internal::LoadedHistory> loaded = internal::LoadHistory(store, id, [&](HistoryEvent&& e) {
+    if (options.events) out.events.push_back(std::move(e));
+  });
+  if (!loaded.ok()) return loaded.status();
+  const internal::HistoryState& state = loaded->state;
+  out.snapshot_cursor = loaded->snapshot_cursor;
   out.definition = StoredDefinition{state.definition, state.version, state.fingerprint, std::nullopt};
   if (options.structure) {
     Result<std::vector<NodeStructure>> nodes = LoadDefinitionStructure(store, state.fingerprint);
@@ -120,11 +147,8 @@ Result<WorkflowHistory> ReadHistory(Store& store, std::string_view id, const His
   out.cursor = state.cursor;
   if (options.values) {
     for (const internal::FactRecord& f : state.facts) {
-      Result<std::string> bytes = store.LoadFact(f.hash);
-      if (bytes.status().IsNotFound()) return corrupt("fact " + f.hash + " is missing from the fact table");
-      if (!bytes.ok()) return bytes.status();
-      Result<Value> value = internal::DecodeValue(*bytes);
-      if (!value.ok()) return corrupt("fact " + f.hash + " is not valid CBOR");
+      Result<Value> value = internal::LoadFactValue(store, id, f.hash);
+      if (!value.ok()) return value.status();
       if (f.node.empty()) {
         out.inputs.push_back(std::move(*value));
       } else {

@@ -34,6 +34,7 @@
 #include "runic/history.h"
 #include "runic/runner.h"
 #include "runic/status.h"
+#include "runic/store.h"
 #include "runic/workflow.h"
 
 namespace runic::internal {
@@ -114,6 +115,25 @@ Result<HistoryState> DecodeSnapshot(std::string_view bytes);
 Status ApplyEvent(const HistoryEvent& event, HistoryState& state);
 // Adds a fact unless known; false when it was.
 bool AddFactRecord(FactRecord fact, HistoryState& state);
+
+// --- Reading a stored history (history.cc) ---------------------------------
+
+// A workflow's history as its store holds it: the snapshot (when it has
+// one) with every event after it folded in.
+struct LoadedHistory {
+  HistoryState state;
+  std::uint64_t snapshot_cursor = 0;  // 0: no snapshot
+};
+// Reads the snapshot, then each event after it, decoded, folded in and
+// passed to `on_event` (when given). kNotFound when the store has no such
+// workflow; kCorruption naming the workflow when a record does not decode
+// or fit, when events the snapshot does not cover were trimmed, or when it
+// has no started event; the store's own errors otherwise.
+Result<LoadedHistory> LoadHistory(Store& store, std::string_view id,
+                                  const std::function<void(HistoryEvent&&)>& on_event = nullptr);
+// The value of fact `hash` of workflow `id`. kCorruption naming both when
+// it is missing from the fact table or does not decode.
+Result<Value> LoadFactValue(Store& store, std::string_view id, const std::string& hash);
 
 // --- Definition structures ------------------------------------------------
 

@@ -283,11 +283,17 @@ Status Runner::Resume(std::string_view id, std::optional<WorkflowOptions> option
   auto worker = std::make_shared<Worker>(impl_->Context(), std::string(id), nullptr, options);
   // With the structure to store when this runner has not (histories of
   // older releases have none): the workflow's next write stores it.
-  s = worker->Resume([this](const std::string& name, int version, const std::string& fp) -> Result<Definition> {
+  std::shared_ptr<const Workflow> with_structure;  // the definition whose structure it writes
+  s = worker->Resume([&](const std::string& name, int version, const std::string& fp) -> Result<Definition> {
     Result<Definition> found = impl_->Lookup(name, version, fp);
     if (found.ok()) found->structure = impl_->StructureToStore(*found->workflow);
+    if (found.ok() && !found->structure.empty()) with_structure = found->workflow;
     return found;
   });
+  // A workflow with work left writes (its dispatches) and the structure with
+  // them: the next resumes of its definition need not carry it again. (One
+  // with nothing to run may never write; the next one tries again.)
+  if (s.ok() && with_structure && worker->had_work_on_resume()) impl_->StructureStored(*with_structure);
   // Whatever it dispatched is dropped, and what it claimed given up.
   if (!s.ok()) {
     (void)worker->Detach(/*persist=*/false);

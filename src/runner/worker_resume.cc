@@ -2,8 +2,6 @@
 // through the history codec), then what is left dispatched.
 #include "runner/worker.h"
 
-#include "runner/hash.h"
-
 namespace runic::internal {
 
 Status Worker::Resume(const DefinitionLookup& lookup) {
@@ -12,31 +10,9 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
   // reads below with every write of the previous owner (linearizable).
   if (Status claimed = ClaimLocked(); !claimed.ok()) return claimed;
   auto corrupt = [this](const std::string& what) { return Status::Corruption("workflow '" + id_ + "': " + what); };
-  HistoryState state;
-  Result<Snapshot> snap = ctx_.store->LoadSnapshot(id_);
-  if (snap.ok()) {
-    Result<HistoryState> decoded = DecodeSnapshot(snap->bytes);
-    if (!decoded.ok()) return corrupt(decoded.status().message());
-    state = std::move(*decoded);
-    state.cursor = snap->cursor;
-  } else if (!snap.status().IsNotFound()) {
-    return snap.status();
-  }
-  Result<std::unique_ptr<EventIterator>> stream = ctx_.store->Stream(id_, {state.cursor});
-  if (stream.status().IsNotFound() && state.cursor == 0) {
-    return Status::NotFound("no workflow '" + id_ + "' in the store");
-  }
-  if (stream.status().IsTrimmed()) return corrupt("events not covered by its snapshot were trimmed");
-  if (!stream.ok()) return stream.status();
-  for (EventIterator& it = **stream; it.Valid(); it.Next()) {
-    Result<HistoryEvent> event = DecodeHistoryEvent(it.sequence(), it.value());
-    if (!event.ok()) return corrupt(event.status().message());
-    if (Status s = ApplyEvent(*event, state); !s.ok()) {
-      return corrupt("event " + std::to_string(it.sequence()) + ": " + s.message());
-    }
-  }
-  if (!(*stream)->status().ok()) return (*stream)->status();
-  if (!state.started) return corrupt("it has no started event");
+  Result<LoadedHistory> loaded = LoadHistory(*ctx_.store, id_);
+  if (!loaded.ok()) return loaded.status();
+  HistoryState& state = loaded->state;
   Result<Definition> definition = lookup(state.definition, state.version, state.fingerprint);
   if (!definition.ok()) return definition.status();
   workflow_ = std::move(definition->workflow);
@@ -45,13 +21,8 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
 
   for (FactRecord& f : state.facts) {
     if (!f.node.empty() && workflow_->Find(f.node) == nullptr) return corrupt("unknown node '" + f.node + "'");
-    Result<std::string> bytes = ctx_.store->LoadFact(f.hash);
-    if (!bytes.ok()) {
-      return bytes.status().IsNotFound() ? corrupt("fact " + f.hash + " is missing from the fact table")
-                                         : bytes.status();
-    }
-    Result<Value> value = DecodeValue(*bytes);
-    if (!value.ok()) return corrupt("fact " + f.hash + " is not valid CBOR");
+    Result<Value> value = LoadFactValue(*ctx_.store, id_, f.hash);
+    if (!value.ok()) return value.status();
     AddFact(f.hash, Fact{std::move(*value), {}, std::move(f.node), std::move(f.parents), std::move(f.root)});
   }
   inputs_ = state.inputs;
@@ -64,7 +35,7 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
     halt_error_ = state.halt_error;
   }
   cursor_ = state.cursor;
-  if (snap.ok()) snapshot_cursor_ = snap->cursor;
+  snapshot_cursor_ = loaded->snapshot_cursor;
   replay_failures_ = {state.failures.begin(), state.failures.end()};
   replay_errors_ = {state.errors.begin(), state.errors.end()};
 
