@@ -302,6 +302,83 @@ TEST_P(HistoryTest, DeepOrMutatedBytesAreRefusedNotACrash) {
   EXPECT_GT(decoded, 0);  // a flipped bit inside a string still decodes
 }
 
+// The store's state index follows each history: written with the events
+// that change the state, listed by Runner::ListStoredWorkflows whether
+// loaded or not.
+TEST_P(HistoryTest, TheStoresStateIndexFollowsEachHistory) {
+  auto passes = *Workflow::Builder("passes", 3)
+                     .Step("s", [](const Value& v, std::stop_token) -> Result<Value> { return v; })
+                     .Build();
+  auto breaks = *Workflow::Builder("breaks", 1)
+                     .Step("s", [](const Value&, std::stop_token) -> Result<Value> { return Status::IOError("no"); })
+                     .Build();
+  StartOptions start;
+  start.input = Value{{"n", 1}};
+  {
+    auto runner = MakeRunner();
+    for (const char* id : {"p-1", "p-2", "q-1"}) {
+      ASSERT_TRUE(runner->StartWorkflow(id, passes, std::nullopt, start).ok());
+      ASSERT_TRUE(runner->AwaitIdle(id, 20s).ok());
+    }
+    ASSERT_TRUE(runner->StartWorkflow("b-1", breaks, std::nullopt, start).ok());
+    ASSERT_TRUE(runner->AwaitIdle("b-1", 20s).ok());
+    ASSERT_EQ(runner->Lookup("b-1")->state, WorkflowState::kHalted);
+    runner->Shutdown();
+  }
+  auto runner = MakeRunner();  // loads nothing: the index is the store's
+  auto ids = [&](StoredWorkflowQuery q) {
+    std::vector<std::string> out;
+    for (int page = 0; page < 10; ++page) {
+      Result<StoredWorkflowPage> p = runner->ListStoredWorkflows(q);
+      EXPECT_TRUE(p.ok()) << p.status().ToString();
+      if (!p.ok()) break;
+      for (const StoredWorkflow& w : p->workflows) {
+        out.push_back(std::string(WorkflowStateName(w.state)) + " " + w.definition + "@" + std::to_string(w.version) +
+                      " " + w.id);
+      }
+      if (p->next.empty()) break;
+      q.start_after = p->next;
+    }
+    return out;
+  };
+  EXPECT_EQ(ids({}), (std::vector<std::string>{"halted breaks@1 b-1", "idle passes@3 p-1", "idle passes@3 p-2",
+                                               "idle passes@3 q-1"}));
+  StoredWorkflowQuery idle;
+  idle.state = WorkflowState::kIdle;
+  idle.limit = 1;
+  EXPECT_EQ(ids(idle).size(), 3u) << "pages of one";
+  idle.definition = "passes";
+  idle.version = 3;
+  idle.prefix = "p-";
+  EXPECT_EQ(ids(idle), (std::vector<std::string>{"idle passes@3 p-1", "idle passes@3 p-2"}));
+  StoredWorkflowQuery halted;
+  halted.state = WorkflowState::kHalted;
+  EXPECT_EQ(ids(halted), (std::vector<std::string>{"halted breaks@1 b-1"}));
+  StoredWorkflowQuery by_definition;
+  by_definition.definition = "breaks";
+  EXPECT_EQ(ids(by_definition).size(), 1u);
+  EXPECT_TRUE(runner->ListWorkflows().empty());
+  // Each entry is what the history says.
+  for (const char* id : {"p-1", "p-2", "q-1", "b-1"}) {
+    WorkflowHistory h = Read(id, {.values = false, .events = false, .structure = false});
+    EXPECT_EQ(store_->Describe(id)->state_tag, StateIndexTag(h.state, h.definition.name, h.definition.version)) << id;
+  }
+  StoredWorkflowQuery none;
+  none.limit = 0;
+  EXPECT_TRUE(runner->ListStoredWorkflows(none).status().IsInvalidArgument());
+}
+
+TEST(StateIndexTag, RoundTripsAndRefusesOtherTags) {
+  std::optional<StateIndexEntry> e = ParseStateIndexTag(StateIndexTag(WorkflowState::kCancelled, "a/b@c", 12));
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->state, WorkflowState::kCancelled);
+  EXPECT_EQ(e->definition, "a/b@c");
+  EXPECT_EQ(e->version, 12);
+  for (const char* bad : {"", "idle", "idle/", "idle/x", "idle/x@", "idle/@1", "bored/x@1", "idle/x@1y"}) {
+    EXPECT_FALSE(ParseStateIndexTag(bad).has_value()) << bad;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, HistoryTest, ::testing::Values(false, true),
                          [](const auto& info) { return info.param ? "disk" : "memory"; });
 

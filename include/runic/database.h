@@ -27,6 +27,9 @@ struct DatabaseStats {
   // wal_syncs is how many commits shared each fsync (group commit).
   std::uint64_t wal_syncs = 0;
   std::uint64_t read_cache_hits = 0, read_cache_misses = 0;
+  // disk: keys its iterators stepped onto since open (RocksDB's seeks and
+  // nexts), which tells how much of the tables a listing read.
+  std::uint64_t iterator_steps = 0;
 };
 
 // Thread safety: every method may be called from any number of threads.

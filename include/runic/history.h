@@ -200,6 +200,27 @@ enum class GraphFormat {
 // definition has no stored structure.
 RUNIC_EXPORT Result<std::string> RenderGraph(const StoredDefinition& definition, GraphFormat format);
 
+// --- The store's state index ------------------------------------------------
+// The Runner keeps each workflow's entry in the store's state index
+// (Store::ListByState) as its history reads, written in the same atomic
+// write as the events that change it. Its tag is
+// "state/definition@version", so one state is the tag prefix "state/" and
+// one definition in one state the exact tag. Workflows last written by a
+// release before the index join it at their next write.
+
+// The tag of a workflow in `state` of the definition (name, version).
+RUNIC_EXPORT std::string StateIndexTag(WorkflowState state, std::string_view definition, int version);
+// The tag prefix of every workflow in `state`: "state/".
+RUNIC_EXPORT std::string StateIndexPrefix(WorkflowState state);
+
+struct StateIndexEntry {
+  WorkflowState state = WorkflowState::kIdle;
+  std::string definition;
+  int version = 0;
+};
+// A tag read back; nullopt when it is not one StateIndexTag makes.
+RUNIC_EXPORT std::optional<StateIndexEntry> ParseStateIndexTag(std::string_view tag);
+
 }  // namespace runic
 
 #endif  // RUNIC_HISTORY_H_

@@ -144,6 +144,32 @@ enum class WorkflowState {
 // "cancelled".
 RUNIC_EXPORT const char* WorkflowStateName(WorkflowState state);
 
+// Which stored workflows Runner::ListStoredWorkflows lists.
+struct StoredWorkflowQuery {
+  std::optional<WorkflowState> state;  // default: every state
+  // "" for every definition; with version 0, every version of it.
+  std::string definition;
+  int version = 0;
+  // Only ids that start with this. The index is read only where it matches
+  // when a state, a definition and its version are given; otherwise the
+  // entries of the state(s) are read and filtered.
+  std::string prefix;
+  std::string start_after;   // the `next` of the previous page
+  std::size_t limit = 1000;  // 1 .. 100000
+};
+
+struct StoredWorkflow {
+  std::string id;
+  WorkflowState state = WorkflowState::kIdle;
+  std::string definition;
+  int version = 0;
+};
+
+struct StoredWorkflowPage {
+  std::vector<StoredWorkflow> workflows;  // in (state, definition@version, id) order
+  std::string next;                       // "" on the last page; else pass as start_after
+};
+
 struct WorkflowInfo {
   std::string id;
   std::string workflow;  // definition name
@@ -297,6 +323,10 @@ class RUNIC_EXPORT Runner {
 
   // The ids running in this runner.
   std::vector<std::string> ListWorkflows();
+  // The store's workflows by state, definition and id prefix, from its
+  // state index (runic/history.h), one page at a time, whether loaded here
+  // or not. kFailedPrecondition without a store.
+  Result<StoredWorkflowPage> ListStoredWorkflows(const StoredWorkflowQuery& query = {});
   Result<WorkflowInfo> Lookup(std::string_view id);
 
   // Waits (real time) until the workflow is idle, halted or cancelled (not

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -42,6 +43,18 @@ struct StoreLimits {
   std::size_t max_value_bytes = 0;        // a log, event, snapshot or fact: 1 .. this
   std::size_t max_batch_events = 0;       // events in one Append: 1 .. this
   std::size_t max_batch_bytes = 0;        // sum of event sizes in one Append
+  std::size_t max_state_tag_bytes = 0;    // state tags: 1 .. this, without a 0x00 byte
+  std::size_t max_inbox_entries = 0;      // unconsumed inbox entries per workflow
+
+  // What each extra write of an append costs against max_batch_events,
+  // counted with its events and facts whenever the option is set (see
+  // AppendOptions). Idempotency keys travel inside the events and cost
+  // nothing more; the index of pending inboxes is made of the entries
+  // themselves, so an inbox entry costs no pending key either.
+  std::size_t state_tag_cost = 0;      // state_tag: the old index entry out, the new one in
+  std::size_t due_cost = 0;            // due: the old due entry out, the new one in
+  std::size_t inbox_consume_cost = 0;  // consume_inbox_through: the cursor, the entries' removal
+  std::size_t inbox_close_cost = 0;    // close_inbox: the flag
 };
 
 // A workflow log as last saved.
@@ -69,6 +82,33 @@ struct AppendOptions {
   // max_batch_events and its value's bytes against max_batch_bytes. The
   // views must stay valid during the call. Default: none.
   std::vector<std::pair<std::string_view, std::string_view>> facts;
+
+  // The workflow's entry in the state index (ListByState), moved in the
+  // same atomic write as the events: the entry (tag, id) replaces the
+  // workflow's previous one; "" removes it. The tag is opaque to the store
+  // (the Runner writes "state/definition@version"). An engine writes the
+  // index only when the tag differs from the stored one. Default: unchanged.
+  std::optional<std::string_view> state_tag;
+
+  // The workflow's entry in the due-time index (ListDue), in the same
+  // atomic write: (due, id) replaces its previous entry; 0 removes it. The
+  // value is opaque to the store (the Runner passes microseconds since the
+  // Unix epoch). Default: unchanged.
+  std::optional<std::uint64_t> due;
+
+  // Marks the workflow's inbox entries with sequences up to this one
+  // consumed, in the same atomic write as the events that record them: they
+  // are removed, no longer count against max_inbox_entries, and the
+  // workflow leaves ListInboxes when no later entry is pending. Above the
+  // inbox's last sequence it is kInvalidArgument (nothing written); at or
+  // below what was consumed before, a no-op. Default 0: none.
+  std::uint64_t consume_inbox_through = 0;
+
+  // Closes the workflow's inbox in the same atomic write (the Runner does so
+  // in the write that enters `cancelled`): AppendInbox then fails with
+  // kFailedPrecondition. Entries already there can still be read and
+  // consumed. A closed inbox stays closed. Default false.
+  bool close_inbox = false;
 };
 
 // One workflow's part of an AppendMany.
@@ -99,6 +139,83 @@ struct ListPage {
   bool more = false;
 };
 
+// An entry of a workflow's inbox: bytes any process appended for its owner.
+struct InboxEntry {
+  std::uint64_t sequence = 0;  // 1, 2, ... per workflow, never reused
+  std::string bytes;
+};
+
+struct InboxReadOptions {
+  // Only entries with a sequence greater than this. Default 0: all.
+  std::uint64_t after = 0;
+  // At most this many entries (1 .. 100000). Default 1000.
+  std::size_t limit = 1000;
+};
+
+struct InboxPage {
+  std::vector<InboxEntry> entries;  // unconsumed, in sequence order
+  bool more = false;                // pass entries.back().sequence as `after`
+};
+
+// An entry of the state index: a workflow and its tag (AppendOptions::state_tag).
+struct TaggedId {
+  std::string tag;
+  std::string id;
+};
+
+struct StateListOptions {
+  // The tag to list; with tag_is_prefix, every tag that starts with it
+  // ("" with tag_is_prefix: every entry). Entries come in (tag, id) order.
+  std::string tag;
+  bool tag_is_prefix = false;
+  // Only ids that start with this; only with an exact tag (with a tag
+  // prefix it would read entries it does not return: kInvalidArgument).
+  std::string id_prefix;
+  // Only entries after (start_after_tag, start_after_id): the last entry of
+  // the previous page. Default: from the first.
+  std::string start_after_tag;
+  std::string start_after_id;
+  // At most this many entries per page (1 .. 100000). Default 1000.
+  std::size_t limit = 1000;
+};
+
+struct StatePage {
+  std::vector<TaggedId> entries;
+  bool more = false;  // pass the last entry's tag and id as start_after_*
+};
+
+// An entry of the due-time index (AppendOptions::due).
+struct DueEntry {
+  std::uint64_t due = 0;
+  std::string id;
+};
+
+struct DueListOptions {
+  // Only entries due before this value. Default: all.
+  std::uint64_t before = UINT64_MAX;
+  // Only entries after (start_after_due, start_after_id), in (due, id)
+  // order: the last entry of the previous page. Default: from the first.
+  std::uint64_t start_after_due = 0;
+  std::string start_after_id;
+  // At most this many entries per page (1 .. 100000). Default 1000.
+  std::size_t limit = 1000;
+};
+
+struct DuePage {
+  std::vector<DueEntry> entries;
+  bool more = false;  // pass the last entry as start_after_*
+};
+
+// Told the id of a workflow whose inbox gained an entry (Store::WatchInboxes).
+using InboxListener = std::function<void(std::string_view id)>;
+
+// A registration of an InboxListener; destroying it ends the calls, waiting
+// for those that run (so never destroy it inside its own listener).
+class RUNIC_EXPORT InboxWatch {
+ public:
+  virtual ~InboxWatch();
+};
+
 // What a store holds for one workflow (Store::Describe).
 struct WorkflowSummary {
   std::uint64_t cursor = 0;       // the highest sequence appended (0: none)
@@ -111,6 +228,12 @@ struct WorkflowSummary {
   std::uint64_t snapshot_cursor = 0, snapshot_bytes = 0;
   // The last Save, Checkpoint or Append of this workflow.
   std::chrono::system_clock::time_point updated_at;
+  std::string state_tag;  // its entry in the state index ("": none)
+  std::uint64_t due = 0;  // its entry in the due-time index (0: none)
+  // Its inbox: the last sequence appended, the last consumed, the entries
+  // pending (appended - consumed) and whether it is closed.
+  std::uint64_t inbox_last = 0, inbox_consumed = 0, inbox_pending = 0;
+  bool inbox_closed = false;
 };
 
 // A workflow's state as another store held it, for copying between stores
@@ -121,6 +244,10 @@ struct WorkflowImport {
   std::optional<LogRecord> log;
   std::optional<Snapshot> snapshot;
   std::chrono::system_clock::time_point updated_at;  // as Describe reported it
+  std::string state_tag;                             // as Describe reported them
+  std::uint64_t due = 0;
+  std::uint64_t inbox_last = 0, inbox_consumed = 0;
+  bool inbox_closed = false;
 };
 
 // Counts and value bytes of one runner's tables. Computed by reading the
@@ -130,6 +257,8 @@ struct StoreStats {
   std::uint64_t workflows_with_events = 0, events = 0, event_bytes = 0;
   std::uint64_t snapshots = 0, snapshot_bytes = 0;
   std::uint64_t facts = 0, fact_bytes = 0;
+  std::uint64_t inbox_entries = 0, inbox_bytes = 0;  // unconsumed
+  std::uint64_t state_entries = 0, due_entries = 0;
 };
 
 // Thread safety: every method may be called from any number of threads at
@@ -245,6 +374,43 @@ class RUNIC_EXPORT Store {
   // see imported events at sequences it holds before ImportWorkflow.
   Status ImportEvents(std::string_view id, std::uint64_t first_sequence, const std::vector<std::string_view>& events);
   Status ImportWorkflow(std::string_view id, const WorkflowImport& w);
+  // Writes inbox entries at their own sequences (at most max_inbox_entries
+  // per call), as ImportEvents writes events: ImportWorkflow then makes
+  // (inbox_consumed, inbox_last] the workflow's pending entries and removes
+  // the others. Each sequence is at least 1.
+  Status ImportInbox(std::string_view id, const std::vector<InboxEntry>& entries);
+
+  // --- Waiting: inbox, state and due-time indexes -----------------------
+
+  // Appends `entry` to the workflow's inbox and returns its sequence. The
+  // one write no ownership fences: any process may append to any workflow's
+  // inbox, while the workflow has an event counter (else kNotFound), its
+  // inbox is open (else kFailedPrecondition) and fewer than
+  // max_inbox_entries are pending (else kResourceExhausted), all checked in
+  // the same atomic write. Nothing is written on an error. Durable when it
+  // returns, as an Append.
+  Result<std::uint64_t> AppendInbox(std::string_view id, std::string_view entry);
+  // The workflow's pending (unconsumed) inbox entries after options.after.
+  // An unknown workflow has none.
+  Result<InboxPage> ReadInbox(std::string_view id, const InboxReadOptions& options = {});
+  // Ids of the workflows with pending inbox entries, in byte order, paged as
+  // List pages ids; reads only the pending entries' keys.
+  Result<ListPage> ListInboxes(const ListOptions& options = {});
+  // Calls `listener` for each entry appended to any inbox of this runner's
+  // tables after this returns: from the appending thread in the embedded
+  // engines (any Store handle of this runner in this Database), before the
+  // append returns, so it must be quick; on etcd from the engine's watch
+  // thread (the appends of every process). Entries appended while nobody
+  // watched are found with ListInboxes: a Runner lists once after it starts
+  // watching.
+  Result<std::unique_ptr<InboxWatch>> WatchInboxes(InboxListener listener);
+
+  // State-index entries (AppendOptions::state_tag), one page at a time;
+  // reads only the keys it returns (and one more to tell `more`).
+  Result<StatePage> ListByState(const StateListOptions& options);
+  // Due-time entries (AppendOptions::due) due before options.before, in
+  // (due, id) order, one page at a time.
+  Result<DuePage> ListDue(const DueListOptions& options = {});
 
   // Ownership, for engines that several processes write (etcd). Claim makes
   // this process the owner of workflow `id`, held by its lease (see

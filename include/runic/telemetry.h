@@ -35,6 +35,12 @@ enum class StoreOp : std::uint8_t {
   kImportWorkflow,
   kClaim,
   kRelease,
+  kAppendInbox,
+  kReadInbox,
+  kListInboxes,
+  kListByState,
+  kListDue,
+  kImportInbox,
 };
 
 // The stable name of an operation, e.g. "append".

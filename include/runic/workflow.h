@@ -51,6 +51,10 @@ using Value = nlohmann::json;
 // thread's stack.
 inline constexpr std::size_t kMaxValueDepth = 512;
 
+// The longest definition name (bytes; without a 0x00 byte): with its state
+// and version it names the workflow's entry in the store's state index.
+inline constexpr std::size_t kMaxDefinitionNameBytes = 200;
+
 // A step's function. Return a value, or a non-ok Status to fail the attempt
 // (its message is recorded). `stop` is requested when the attempt times out
 // or the runner shuts down: cooperative steps return early. A step that

@@ -100,6 +100,7 @@ void Committer::CommitBatch(std::vector<std::shared_ptr<Worker>> workers) {
     r.events = std::move(c.events);
     r.options.expected_cursor = c.expected_cursor;  // each worker is its workflow's only writer
     r.options.facts = std::move(c.facts);
+    r.options.state_tag = c.state_tag;
   }
   std::vector<Result<std::uint64_t>> written = store_->AppendMany(requests);
   for (std::size_t i = 0; i < commits.size(); ++i) commits[i].worker->FinishCommit(&written[i]);

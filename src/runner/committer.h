@@ -17,6 +17,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -36,6 +37,7 @@ struct QueuedCommit {
   std::vector<std::string_view> events;
   std::vector<std::pair<std::string_view, std::string_view>> facts;  // hash, value
   std::uint64_t expected_cursor = 0;
+  std::optional<std::string_view> state_tag;  // when it changes (a view of the worker's)
 };
 
 class Committer {

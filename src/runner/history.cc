@@ -1,6 +1,8 @@
 // The public reader of runic/history.h, on the codec of history_codec.h.
 #include "runic/history.h"
 
+#include <charconv>
+
 #include "runner/hash.h"
 #include "runner/history_codec.h"
 #include "runner/options_codec.h"
@@ -204,6 +206,38 @@ Result<std::string> RenderGraph(const StoredDefinition& definition, GraphFormat 
   }
   if (dot) out += "}\n";
   return out;
+}
+
+std::string StateIndexPrefix(WorkflowState state) { return std::string(WorkflowStateName(state)) + "/"; }
+
+std::string StateIndexTag(WorkflowState state, std::string_view definition, int version) {
+  return StateIndexPrefix(state) + std::string(definition) + "@" + std::to_string(version);
+}
+
+std::optional<StateIndexEntry> ParseStateIndexTag(std::string_view tag) {
+  const std::size_t slash = tag.find('/');
+  const std::size_t at = tag.rfind('@');
+  if (slash == std::string_view::npos || at == std::string_view::npos || at <= slash + 1 || at + 1 == tag.size()) {
+    return std::nullopt;
+  }
+  StateIndexEntry e;
+  bool known = false;
+  for (WorkflowState s :
+       {WorkflowState::kRunning, WorkflowState::kIdle, WorkflowState::kHalted, WorkflowState::kWaiting,
+        WorkflowState::kPaused, WorkflowState::kCancelling, WorkflowState::kCancelled}) {
+    if (tag.substr(0, slash) == WorkflowStateName(s)) {
+      e.state = s;
+      known = true;
+    }
+  }
+  if (!known) return std::nullopt;
+  e.definition = std::string(tag.substr(slash + 1, at - slash - 1));
+  const std::string_view digits = tag.substr(at + 1);
+  int version = 0;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), version);
+  if (ec != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
+  e.version = version;
+  return e;
 }
 
 }  // namespace runic

@@ -1,6 +1,8 @@
 // Runner: the registry of definitions and the map of running workers.
 #include "runic/runner.h"
 
+#include "runic/history.h"
+
 #include <set>
 #include <thread>
 
@@ -344,6 +346,54 @@ std::vector<std::string> Runner::ListWorkflows() {
   std::vector<std::string> ids;
   for (const auto& [id, w] : impl_->workers) ids.push_back(id);
   return ids;
+}
+
+Result<StoredWorkflowPage> Runner::ListStoredWorkflows(const StoredWorkflowQuery& query) {
+  Store* store = impl_->options.store;
+  if (store == nullptr) return Status::FailedPrecondition("this runner has no store to list");
+  if (query.limit == 0 || query.limit > 100000) return Status::InvalidArgument("list limit must be 1 to 100000");
+  StateListOptions o;
+  const bool exact = query.state && !query.definition.empty() && query.version != 0;
+  if (exact) {
+    o.tag = StateIndexTag(*query.state, query.definition, query.version);
+    o.id_prefix = query.prefix;
+  } else {
+    o.tag_is_prefix = true;
+    o.tag = query.state ? StateIndexPrefix(*query.state) : std::string();
+  }
+  // `next` is the last entry read: its tag, 0x00, its id.
+  if (const std::size_t cut = query.start_after.find('\0'); cut != std::string::npos) {
+    o.start_after_tag = query.start_after.substr(0, cut);
+    o.start_after_id = query.start_after.substr(cut + 1);
+  } else if (!query.start_after.empty()) {
+    return Status::InvalidArgument("start_after is not the `next` of a page");
+  }
+  o.limit = query.limit;
+  StoredWorkflowPage out;
+  auto next = [&] { return o.start_after_tag + '\0' + o.start_after_id; };
+  for (int round = 0; round < 100000; ++round) {
+    Result<StatePage> page = store->ListByState(o);
+    if (!page.ok()) return page.status();
+    std::size_t used = 0;
+    for (const TaggedId& e : page->entries) {
+      ++used;
+      o.start_after_tag = e.tag;
+      o.start_after_id = e.id;
+      std::optional<StateIndexEntry> parsed = ParseStateIndexTag(e.tag);
+      if (!parsed || (!query.definition.empty() && parsed->definition != query.definition) ||
+          (query.version != 0 && parsed->version != query.version) || !e.id.starts_with(query.prefix)) {
+        continue;  // not a Runner's tag, or filtered out
+      }
+      out.workflows.push_back(StoredWorkflow{e.id, parsed->state, parsed->definition, parsed->version});
+      if (out.workflows.size() == query.limit) {
+        if (used < page->entries.size() || page->more) out.next = next();
+        return out;
+      }
+    }
+    if (!page->more) return out;
+  }
+  out.next = next();
+  return out;
 }
 
 Result<WorkflowInfo> Runner::Lookup(std::string_view id) {

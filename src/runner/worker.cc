@@ -284,6 +284,22 @@ void Worker::Record(std::string event) {
   if (ctx_.store != nullptr) pending_.push_back(std::move(event));
 }
 
+void Worker::Forget(const std::string& id) {
+  auto it = active_.find(id);
+  if (it == active_.end()) return;
+  if (it->second.recorded) --recorded_pending_;
+  active_.erase(it);
+}
+
+// As history.cc reads a history's state: halted by a node, else running
+// while a recorded runnable is not done, else idle.
+std::string Worker::StateTag() const {
+  const WorkflowState state = phase_.is(Phase::kHalted) && halt_cause_ == HaltCause::kNode ? WorkflowState::kHalted
+                              : recorded_pending_ > 0                                      ? WorkflowState::kRunning
+                                                                                           : WorkflowState::kIdle;
+  return StateIndexTag(state, workflow_->name(), workflow_->version());
+}
+
 std::vector<Worker::Task> Worker::DispatchReady() {
   std::vector<Task> tasks;
   // Nothing new starts once stopped, halted, paused or cancelled.
@@ -306,6 +322,8 @@ std::vector<Worker::Task> Worker::DispatchReady() {
     ++running_;
     if (ctx_.store != nullptr) {
       Record(EncodeDispatchEvent(WallMicros(*ctx_.clock), id, r.node->name, r.failures + 1));
+      if (!r.recorded) ++recorded_pending_;
+      r.recorded = true;
     }
     tasks.emplace_back(id, r.generation);
   }
@@ -466,12 +484,12 @@ void Worker::OnFailure(const std::string& id, Runnable& r, const Status& error, 
     done_.insert(id);
     ++completed_;
     ++completed_since_checkpoint_;
-    active_.erase(id);
+    Forget(id);
   } else {
     phase_.To(Phase::kHalted);
     halt_cause_ = HaltCause::kNode;
     halt_error_ = StatusWithCode(error.code(), halt_message);
-    active_.erase(id);
+    Forget(id);
   }
 }
 
@@ -502,7 +520,7 @@ void Worker::Complete(const std::string& id, Runnable& r, std::optional<Value> p
   done_.insert(id);
   ++completed_;
   ++completed_since_checkpoint_;
-  active_.erase(id);  // `r` is gone from here on
+  Forget(id);  // `r` is gone from here on
   if (!hash.empty()) Derive(hash);
 }
 

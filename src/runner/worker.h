@@ -151,6 +151,9 @@ class Worker : public std::enable_shared_from_this<Worker> {
     // the halt message.
     std::vector<std::string> errors;
     bool running = false;
+    // Its dispatch is in the history, which counts it pending until it is
+    // done (recorded_pending_).
+    bool recorded = false;
     // The running attempt returned within its deadline (its result is being
     // recorded): a timeout that fires now is too late and reports nothing.
     bool returned = false;
@@ -178,6 +181,11 @@ class Worker : public std::enable_shared_from_this<Worker> {
   std::vector<Task> DispatchReady();
   // Queues an event (CBOR, see the format in worker.cc) for the next commit.
   void Record(std::string event);
+  // Removes a finished runnable (done, skipped or halted).
+  void Forget(const std::string& id);
+  // The workflow's entry in the store's state index, as its history reads
+  // once the pending events are written: "state/definition@version".
+  std::string StateTag() const;
   // Waits for a queued checkpoint, then commits the rest here.
   Status CheckpointLocked(std::unique_lock<std::mutex>& lock);
   void WaitForCommitter(std::unique_lock<std::mutex>& lock);
@@ -274,6 +282,11 @@ class Worker : public std::enable_shared_from_this<Worker> {
   CommitState commit_{CommitStage::kNone, "commit stage"};
   int sync_waiters_ = 0;
   std::size_t taken_events_ = 0, taken_facts_ = 0;
+  // Runnables whose dispatch is recorded and which are not done.
+  std::size_t recorded_pending_ = 0;
+  // The state tag the store holds ("" before the first write here: the
+  // store then compares), and the one the committer took with the events.
+  std::string stored_tag_, taken_tag_;
   std::vector<Task> held_tasks_, taken_tasks_;
   std::uint64_t cursor_ = 0;
   std::uint64_t snapshot_cursor_ = 0;

@@ -43,7 +43,11 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
   // (again); those that were dispatched before the crash are counted.
   const std::vector<std::string> order = fact_order_;
   for (const std::string& h : order) Derive(h);
-  for (const auto& [id, r] : active_) redispatched_ += state.dispatched.count(id);
+  for (auto& [id, r] : active_) {
+    redispatched_ += state.dispatched.count(id);
+    r.recorded = state.dispatched.count(id) > 0 || state.failures.count(id) > 0;
+    recorded_pending_ += r.recorded;
+  }
   replay_failures_.clear();
   replay_errors_.clear();
   had_work_on_resume_ = !active_.empty() && !Ended();

@@ -82,7 +82,9 @@ Worker::Take Worker::TakeCommit(QueuedCommit* out) {
   }
   if (!ownership_.is(Ownership::kHeld)) return Take::kAlone;  // Commit refuses
   const StoreLimits& lim = ctx_.store->limits();
-  if (pending_.size() + pending_facts_.size() > lim.max_batch_events) return Take::kAlone;
+  std::string tag = StateTag();
+  const std::size_t tag_cost = tag != stored_tag_ ? lim.state_tag_cost : 0;
+  if (pending_.size() + pending_facts_.size() + tag_cost > lim.max_batch_events) return Take::kAlone;
   std::size_t bytes = 0;
   out->facts.reserve(pending_facts_.size());
   for (const FactEntry* f : pending_facts_) {
@@ -96,6 +98,8 @@ Worker::Take Worker::TakeCommit(QueuedCommit* out) {
   }
   if (bytes > lim.max_batch_bytes) return Take::kAlone;
   out->expected_cursor = cursor_;
+  taken_tag_ = std::move(tag);
+  if (tag_cost > 0) out->state_tag = taken_tag_;
   taken_events_ = pending_.size();
   taken_facts_ = pending_facts_.size();
   taken_tasks_ = std::exchange(held_tasks_, {});
@@ -111,6 +115,7 @@ void Worker::FinishCommit(const Result<std::uint64_t>* written) {
     s = written->status();
     if (s.ok()) {
       cursor_ = **written;
+      stored_tag_ = taken_tag_;
       Written(taken_events_, taken_facts_);
     }
   }
@@ -178,13 +183,19 @@ Status Worker::Commit() {
       append.facts.emplace_back(f->first, f->second.bytes);
       bytes += f->second.bytes.size();
     }
-    // Events go only once every pending fact is in this or an earlier append.
+    // Events go only once every pending fact is in this or an earlier
+    // append; the state tag goes with the last events (it is the state after
+    // them), so its cost is kept free for it.
+    const std::string tag = StateTag();
+    const std::size_t tag_cost = tag != stored_tag_ ? lim.state_tag_cost : 0;
     if (append.facts.size() == pending_facts_.size()) {
-      while (batch.size() < pending_.size() && fits(pending_[batch.size()].size())) {
+      while (batch.size() < pending_.size() && fits(pending_[batch.size()].size()) &&
+             batch.size() + append.facts.size() + tag_cost < lim.max_batch_events) {
         batch.push_back(pending_[batch.size()]);
         bytes += batch.back().size();
       }
     }
+    if (batch.size() == pending_.size() && tag_cost > 0) append.state_tag = tag;
     if (batch.empty()) {
       // Only facts fit: save them on their own (they name no event yet).
       for (const auto& [hash, value] : append.facts) {
@@ -197,6 +208,7 @@ Status Worker::Commit() {
     Result<std::uint64_t> cursor = ctx_.store->Append(id_, batch, append);
     if (!cursor.ok()) return cursor.status();
     cursor_ = *cursor;
+    if (append.state_tag) stored_tag_ = tag;
     Written(batch.size(), append.facts.size());
   }
   return Status::OK();

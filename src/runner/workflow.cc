@@ -102,6 +102,9 @@ Result<std::shared_ptr<const Workflow>> Workflow::Builder::Build() const {
     return Status::InvalidArgument("workflow '" + name_ + "' v" + std::to_string(version_) + ": " + what);
   };
   if (name_.empty()) return bad("the name is empty");
+  if (name_.size() > kMaxDefinitionNameBytes || name_.find('\0') != std::string::npos) {
+    return bad("the name is longer than " + std::to_string(kMaxDefinitionNameBytes) + " bytes or holds a 0x00 byte");
+  }
   if (nodes_.empty()) return bad("it has no node");
   for (const auto& [pattern, policy] : policies_) {
     if (policy.max_retries < 0 || policy.base_delay.count() < 0 || policy.max_delay.count() < 0 ||

@@ -6,6 +6,7 @@
 namespace runic {
 
 EventIterator::~EventIterator() = default;
+InboxWatch::~InboxWatch() = default;
 
 namespace internal {
 
@@ -16,14 +17,33 @@ StoreLimits EmbeddedLimits() {
   limits.max_value_bytes = std::size_t{1} << 20;
   limits.max_batch_events = 1000;
   limits.max_batch_bytes = std::size_t{1} << 20;
+  SetWaitLimits(&limits);
   return limits;
 }
 
 std::vector<Result<std::uint64_t>> RunnerTables::AppendMany(std::span<const AppendInput> inputs) {
   std::vector<Result<std::uint64_t>> results;
   results.reserve(inputs.size());
-  for (const AppendInput& in : inputs) results.push_back(Append(in.id, in.events, in.expected_cursor, in.facts));
+  for (const AppendInput& in : inputs) results.push_back(Append(in));
   return results;
+}
+
+void SetWaitLimits(StoreLimits* limits) {
+  limits->max_state_tag_bytes = 256;
+  limits->max_inbox_entries = 1000;
+  // As etcd counts them (operations of one transaction): a moved index
+  // entry deletes one key and puts another; a consumption puts the cursor
+  // and deletes the consumed range; closing puts the flag.
+  limits->state_tag_cost = 2;
+  limits->due_cost = 2;
+  limits->inbox_consume_cost = 2;
+  limits->inbox_close_cost = 1;
+}
+
+std::size_t ExtraEntries(const StoreLimits& limits, const AppendOptions& options) {
+  return (options.state_tag ? limits.state_tag_cost : 0) + (options.due ? limits.due_cost : 0) +
+         (options.consume_inbox_through != 0 ? limits.inbox_consume_cost : 0) +
+         (options.close_inbox ? limits.inbox_close_cost : 0);
 }
 
 std::int64_t NowMicros() {

@@ -23,6 +23,12 @@ namespace runic::internal {
 // The limits of the embedded engines, chosen so that a replicated engine
 // (etcd: 1.5 MiB per request) can honour them too.
 StoreLimits EmbeddedLimits();
+// The limits of the inbox and indexes and the costs of their writes, the
+// same on every engine.
+void SetWaitLimits(StoreLimits* limits);
+// What the index and inbox options of an append cost against
+// max_batch_events.
+std::size_t ExtraEntries(const StoreLimits& limits, const AppendOptions& options);
 
 // Microseconds since the Unix epoch, as stored for updated_at.
 std::int64_t NowMicros();
@@ -37,17 +43,16 @@ class RunnerTables {
 
   virtual Status SaveLog(std::string_view id, std::string_view log, std::int64_t updated_at_us) = 0;
   virtual Result<LogRecord> LoadLog(std::string_view id) = 0;
-  // `facts` are written in the same atomic write as the events.
   using FactList = std::span<const std::pair<std::string_view, std::string_view>>;
-  virtual Result<std::uint64_t> Append(std::string_view id, std::span<const std::string_view> events,
-                                       std::optional<std::uint64_t> expected_cursor, FactList facts) = 0;
-  // One request of AppendMany: ids are distinct within a call.
+  // One append. `options` (expected cursor, facts, index and inbox changes)
+  // apply in the same atomic write as the events; ids are distinct within
+  // an AppendMany. Validated: sizes, the tag's bytes.
   struct AppendInput {
     std::string_view id;
     std::span<const std::string_view> events;
-    std::optional<std::uint64_t> expected_cursor;
-    FactList facts;
+    const AppendOptions* options = nullptr;
   };
+  virtual Result<std::uint64_t> Append(const AppendInput& in) = 0;
   // One result per input, in order, each as Append's. This default appends
   // them one by one; engines that can write them together override it.
   virtual std::vector<Result<std::uint64_t>> AppendMany(std::span<const AppendInput> inputs);
@@ -76,6 +81,19 @@ class RunnerTables {
   // Store::ImportWorkflow. Validated: trimmed <= cursor < UINT64_MAX, a
   // snapshot's cursor <= cursor, log and snapshot within the limits.
   virtual Status ImportWorkflow(std::string_view id, const WorkflowImport& w) = 0;
+  // Store::ImportInbox: entries at their sequences (at least 1), the
+  // inbox's cursors left alone.
+  virtual Status ImportInbox(std::string_view id, std::span<const InboxEntry> entries) = 0;
+
+  // Store::AppendInbox, ReadInbox, ListInboxes (options validated),
+  // WatchInboxes, ListByState, ListDue.
+  virtual Result<std::uint64_t> AppendInbox(std::string_view id, std::string_view entry) = 0;
+  virtual Result<InboxPage> ReadInbox(std::string_view id, const InboxReadOptions& options) = 0;
+  virtual Result<ListPage> ListInboxes(const ListOptions& options) = 0;
+  virtual Result<std::unique_ptr<InboxWatch>> WatchInboxes(InboxListener listener) = 0;
+  virtual Result<StatePage> ListByState(const StateListOptions& options) = 0;
+  virtual Result<DuePage> ListDue(const DueListOptions& options) = 0;
+
   // Store::Claim / Release. Engines owned by one process keep these.
   virtual Status Claim(std::string_view /*id*/) { return Status::OK(); }
   virtual Status Release(std::string_view /*id*/) { return Status::OK(); }

@@ -8,8 +8,13 @@
 #include <set>
 
 #include "store/database_impl.h"
+#include "store/store_rep.h"
 
 namespace runic {
+
+using internal::CheckListOptions;
+using internal::CheckSize;
+using internal::Instrumented;
 
 const char* StoreOpName(StoreOp op) {
   switch (op) {
@@ -57,50 +62,21 @@ const char* StoreOpName(StoreOp op) {
       return "claim";
     case StoreOp::kRelease:
       return "release";
+    case StoreOp::kAppendInbox:
+      return "append_inbox";
+    case StoreOp::kReadInbox:
+      return "read_inbox";
+    case StoreOp::kListInboxes:
+      return "list_inboxes";
+    case StoreOp::kListByState:
+      return "list_by_state";
+    case StoreOp::kListDue:
+      return "list_due";
+    case StoreOp::kImportInbox:
+      return "import_inbox";
   }
   return "unknown";
 }
-
-struct Store::Rep {
-  std::shared_ptr<DatabaseImpl> db;
-  std::shared_ptr<internal::RunnerTables> tables;
-  std::string runner;
-  StoreTelemetry telemetry;
-  bool has_telemetry = false;
-};
-
-namespace {
-
-constexpr std::size_t kMaxListLimit = 100000;
-
-void Call(const std::function<void(const StoreOpEvent&)>& fn, const StoreOpEvent& event) {
-  if (!fn) return;
-  try {
-    fn(event);
-  } catch (...) {
-    // Telemetry must never change what the store does.
-  }
-}
-
-Status CheckSize(const char* what, std::string_view v, std::size_t max) {
-  if (v.empty()) return Status::InvalidArgument(std::string(what) + " is empty");
-  if (v.size() > max) {
-    return Status::InvalidArgument(std::string(what) + " is " + std::to_string(v.size()) + " bytes; the limit is " +
-                                   std::to_string(max));
-  }
-  return Status::OK();
-}
-
-template <typename T>
-std::uint64_t BytesOf(const Result<T>& r) {
-  if (!r.ok()) return 0;
-  if constexpr (std::is_same_v<T, LogRecord>) return r->log.size();
-  if constexpr (std::is_same_v<T, Snapshot>) return r->bytes.size();
-  if constexpr (std::is_same_v<T, std::string>) return r->size();
-  return 0;
-}
-
-}  // namespace
 
 Result<std::unique_ptr<Store>> DatabaseImpl::MakeStore(std::shared_ptr<DatabaseImpl> impl, std::string_view runner,
                                                        const StoreOptions& options) {
@@ -122,41 +98,6 @@ Store::~Store() = default;
 
 const std::string& Store::runner_name() const { return rep_->runner; }
 const StoreLimits& Store::limits() const { return rep_->db->limits(); }
-
-// Runs `body`, turning an exception (out of memory, say) into a status:
-// none crosses the public API.
-template <typename Body>
-static auto Guarded(StoreOp op, Body&& body) -> decltype(body()) {
-  try {
-    return body();
-  } catch (const std::exception& e) {
-    return Status::Unavailable(std::string(StoreOpName(op)) + " failed: " + e.what());
-  } catch (...) {
-    return Status::Unavailable(std::string(StoreOpName(op)) + " failed: unknown exception");
-  }
-}
-
-// Runs `body` with telemetry around it. `in_bytes` counts what is written.
-template <typename Body>
-static auto Instrumented(Store::Rep& rep, StoreOp op, std::string_view id, std::uint64_t in_bytes, Body&& body)
-    -> decltype(body()) {
-  if (!rep.has_telemetry) return Guarded(op, body);
-  StoreOpEvent event{op, rep.runner, id, std::chrono::nanoseconds(0), in_bytes, nullptr};
-  Call(rep.telemetry.on_start, event);
-  const auto start = std::chrono::steady_clock::now();
-  auto result = Guarded(op, body);
-  event.duration = std::chrono::steady_clock::now() - start;
-  Status status;
-  if constexpr (std::is_same_v<decltype(result), Status>) {
-    status = result;
-  } else {
-    status = result.status();
-    event.bytes += BytesOf(result);
-  }
-  event.status = &status;
-  Call(status.ok() || status.IsNotFound() ? rep.telemetry.on_stop : rep.telemetry.on_exception, event);
-  return result;
-}
 
 // Save and Checkpoint are one operation under two names (and telemetry ops).
 static Status SaveLog(Store::Rep& rep, StoreOp op, std::string_view id, std::string_view log) {
@@ -194,10 +135,14 @@ static Status CheckAppend(const StoreLimits& lim, std::string_view id, std::span
   Status s = CheckSize("workflow id", id, lim.max_id_bytes);
   if (!s.ok()) return s;
   if (events.empty()) return Status::InvalidArgument(std::string(op) + " of an empty batch");
-  const std::size_t entries = events.size() + options.facts.size();
+  const std::size_t entries = events.size() + options.facts.size() + internal::ExtraEntries(lim, options);
   if (entries > lim.max_batch_events) {
-    return Status::InvalidArgument("batch of " + std::to_string(entries) + " events and facts; the limit is " +
+    return Status::InvalidArgument("batch of " + std::to_string(entries) +
+                                   " events, facts and index or inbox writes; the limit is " +
                                    std::to_string(lim.max_batch_events));
+  }
+  if (options.state_tag && !options.state_tag->empty()) {
+    if (Status t = internal::CheckStateTag(lim, *options.state_tag); !t.ok()) return t;
   }
   for (const auto& [hash, value] : options.facts) {
     s = CheckSize("fact hash", hash, lim.max_id_bytes);
@@ -222,7 +167,7 @@ Result<std::uint64_t> Store::Append(std::string_view id, const std::vector<std::
   if (Status w = rep_->db->CheckWritable(); !w.ok()) checked = w;
   return Instrumented(*rep_, StoreOp::kAppend, id, total, [&]() -> Result<std::uint64_t> {
     if (!checked.ok()) return checked;
-    return rep_->tables->Append(id, events, options.expected_cursor, options.facts);
+    return rep_->tables->Append({id, events, &options});
   });
 }
 
@@ -246,7 +191,7 @@ std::vector<Result<std::uint64_t>> Store::AppendMany(std::span<const AppendReque
       continue;
     }
     bytes += total;
-    inputs.push_back({r.id, r.events, r.options.expected_cursor, r.options.facts});
+    inputs.push_back({r.id, r.events, &r.options});
     input_of.push_back(i);
   }
   bool answered = false;
@@ -362,17 +307,6 @@ Status Store::Release(std::string_view id) {
   });
 }
 
-// List and ListFacts page alike.
-static Status CheckListOptions(const StoreLimits& lim, const ListOptions& options) {
-  if (options.limit == 0 || options.limit > kMaxListLimit) {
-    return Status::InvalidArgument("list limit must be 1 to " + std::to_string(kMaxListLimit));
-  }
-  if (options.prefix.size() > lim.max_id_bytes || options.start_after.size() > lim.max_id_bytes) {
-    return Status::InvalidArgument("list prefix or start_after is longer than the id limit");
-  }
-  return Status::OK();
-}
-
 Result<ListPage> Store::List(const ListOptions& options) {
   return Instrumented(*rep_, StoreOp::kList, options.prefix, 0, [&]() -> Result<ListPage> {
     if (Status s = CheckListOptions(limits(), options); !s.ok()) return s;
@@ -460,6 +394,21 @@ static Status CheckImport(const StoreLimits& lim, std::string_view id, const Wor
       return Status::InvalidArgument(where + "snapshot cursor " + std::to_string(w.snapshot->cursor) +
                                      " is above the cursor " + std::to_string(w.cursor));
     }
+  }
+  if (!w.state_tag.empty()) {
+    if (Status t = internal::CheckStateTag(lim, w.state_tag); !t.ok())
+      return Status::InvalidArgument(where + t.message());
+  }
+  if (w.cursor == 0 && (!w.state_tag.empty() || w.due != 0 || w.inbox_last != 0 || w.inbox_closed)) {
+    return Status::InvalidArgument(where + "a workflow without events has no index entry and no inbox");
+  }
+  if (w.inbox_consumed > w.inbox_last) {
+    return Status::InvalidArgument(where + "inbox consumed " + std::to_string(w.inbox_consumed) +
+                                   " is above its last entry " + std::to_string(w.inbox_last));
+  }
+  if (w.inbox_last - w.inbox_consumed > lim.max_inbox_entries) {
+    return Status::InvalidArgument(where + std::to_string(w.inbox_last - w.inbox_consumed) +
+                                   " pending inbox entries; the limit is " + std::to_string(lim.max_inbox_entries));
   }
   return Status::OK();
 }

@@ -181,13 +181,29 @@ bool CopyWorkflow(Session& from, Store& src, Session& to, Store& dst, const std:
   if (there.ok() && there->cursor == w->cursor && there->trimmed == w->trimmed &&
       there->event_bytes == w->event_bytes && there->has_log == w->has_log && there->log_bytes == w->log_bytes &&
       there->has_snapshot == w->has_snapshot && there->snapshot_cursor == w->snapshot_cursor &&
-      there->snapshot_bytes == w->snapshot_bytes && there->updated_at == w->updated_at) {
+      there->snapshot_bytes == w->snapshot_bytes && there->updated_at == w->updated_at &&
+      there->state_tag == w->state_tag && there->due == w->due && there->inbox_last == w->inbox_last &&
+      there->inbox_consumed == w->inbox_consumed && there->inbox_closed == w->inbox_closed) {
     return false;  // copied by an earlier, interrupted run
   }
   WorkflowImport import;
   import.cursor = w->cursor;
   import.trimmed = w->trimmed;
   import.updated_at = w->updated_at;
+  import.state_tag = w->state_tag;
+  import.due = w->due;
+  import.inbox_last = w->inbox_last;
+  import.inbox_consumed = w->inbox_consumed;
+  import.inbox_closed = w->inbox_closed;
+  // The pending inbox entries, in pages the destination accepts.
+  for (std::uint64_t after = w->inbox_consumed; after < w->inbox_last;) {
+    Result<InboxPage> page = src.ReadInbox(id, {after, dst.limits().max_inbox_entries});
+    if (!page.ok()) from.Fail(page.status(), "reading the inbox of '" + id + "'");
+    if (page->entries.empty()) break;  // consumed meanwhile: ImportWorkflow names what is missing
+    Status s = dst.ImportInbox(id, page->entries);
+    if (!s.ok()) to.Fail(s, "importing the inbox of '" + id + "'");
+    after = page->entries.back().sequence;
+  }
   if (w->has_log) {
     Result<LogRecord> log = src.Load(id);
     if (!log.ok()) from.Fail(log.status(), "loading the log of '" + id + "'");

@@ -99,8 +99,31 @@ int List(const Target& t, const std::string& prefix, const std::string& state, b
   page_options.prefix = prefix;
   HistoryReadOptions read;
   read.values = read.structure = false;
+  // With a state, the candidates come from the store's state index (only
+  // its entries of that state are read); the history still decides.
+  std::optional<WorkflowState> wanted;
+  for (WorkflowState s : {WorkflowState::kRunning, WorkflowState::kIdle, WorkflowState::kHalted}) {
+    if (state == WorkflowStateName(s)) wanted = s;
+  }
+  StateListOptions by_state;
+  by_state.tag_is_prefix = true;
+  if (wanted) by_state.tag = StateIndexPrefix(*wanted);
   for (;;) {
-    Result<ListPage> page = store.List(page_options);
+    Result<ListPage> page = ListPage{};
+    if (wanted) {
+      Result<StatePage> tagged = store.ListByState(by_state);
+      if (!tagged.ok()) session.Fail(tagged.status(), "listing the state index");
+      for (const TaggedId& e : tagged->entries) {
+        if (e.id.starts_with(prefix)) page->ids.push_back(e.id);
+      }
+      page->more = tagged->more;
+      if (tagged->more) {
+        by_state.start_after_tag = tagged->entries.back().tag;
+        by_state.start_after_id = tagged->entries.back().id;
+      }
+    } else {
+      page = store.List(page_options);
+    }
     if (!page.ok()) session.Fail(page.status(), "listing workflows");
     for (const std::string& id : page->ids) {
       Result<WorkflowSummary> w = store.Describe(id);
@@ -129,7 +152,7 @@ int List(const Target& t, const std::string& prefix, const std::string& state, b
                                                 : SafeLine(h.status().ToString())});
     }
     if (!page->more) break;
-    page_options.start_after = page->ids.back();
+    if (!wanted) page_options.start_after = page->ids.back();
   }
   if (json) {
     PrintJson(all);

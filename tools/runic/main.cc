@@ -181,7 +181,10 @@ int main(int argc, char** argv) {
                                 "the runner's workflows: state, definition@version, cursor, events kept, last update, "
                                 "why it halted");
   ls->add_option("--prefix", prefix, "only ids starting with this");
-  ls->add_option("--state", state, "only workflows in this state")->check(CLI::IsMember({"running", "idle", "halted"}));
+  ls->add_option("--state", state,
+                 "only workflows in this state, found through the store's state index (workflows last written by "
+                 "a release before it join it at their next write)")
+      ->check(CLI::IsMember({"running", "idle", "halted"}));
   ls->add_flag("--json", json, "one JSON document");
   ls->callback([&] { code = List(target(), prefix, state, json); });
 

@@ -71,7 +71,9 @@ class DiskEngine final : public Engine {
     std::shared_ptr<DiskTables> tables = TablesOf(runner);
     std::unique_lock drop(tables->drop_mu);
     rocksdb::WriteBatch batch;
-    for (Table t : {kLogs, kCounters, kEvents, kSnapshots, kFacts}) batch.DeleteRange(s_->cf[t], prefix, limit);
+    for (Table t : {kLogs, kCounters, kEvents, kSnapshots, kFacts, kWaits}) {
+      if (s_->cf[t] != nullptr) batch.DeleteRange(s_->cf[t], prefix, limit);
+    }
     batch.Delete(s_->cf[kRunners], rocksdb::Slice(runner.data(), runner.size()));
     Status st = s_->Write(&batch, "dropping runner '" + std::string(runner) + "'");
     if (st.ok()) tables->MarkDropped();
@@ -87,6 +89,8 @@ class DiskEngine final : public Engine {
     stats.disk_bytes = DirectoryBytes(s_->dir.path());
     stats.commits = s_->commits.load(std::memory_order_relaxed);
     stats.wal_syncs = s_->statistics->getTickerCount(rocksdb::WAL_FILE_SYNCED);
+    stats.iterator_steps = s_->statistics->getTickerCount(rocksdb::NUMBER_DB_SEEK) +
+                           s_->statistics->getTickerCount(rocksdb::NUMBER_DB_NEXT);
     s_->cache.Counts(&stats.read_cache_hits, &stats.read_cache_misses);
     return stats;
   }

@@ -39,27 +39,37 @@
 #include "store/disk/group_commit.h"
 #include "store/disk/read_cache.h"
 #include "store/engine.h"
+#include "store/inbox_listeners.h"
 #include "store/keys.h"
 
 namespace runic::internal::disk {
 
-enum Table : int { kRunners = 1, kLogs, kCounters, kEvents, kSnapshots, kFacts, kTableCount };
-constexpr std::array<const char*, kTableCount> kTableNames = {"default", "runners",   "logs", "counters",
-                                                              "events",  "snapshots", "facts"};
+// kWaits holds inbox entries and the state and due-time indexes (keys in
+// disk_waits.cc); databases written before it gain it at their next open.
+enum Table : int { kRunners = 1, kLogs, kCounters, kEvents, kSnapshots, kFacts, kWaits, kTableCount };
+constexpr std::array<const char*, kTableCount> kTableNames = {"default", "runners",   "logs",  "counters",
+                                                              "events",  "snapshots", "facts", "waits"};
 
 constexpr std::size_t kStripes = 1024;
 
 // A RocksDB status as ours; `context` says what was being done.
 Status FromRocks(const rocksdb::Status& s, std::string_view context);
 
+// A workflow's counter record: its events, and where it stands in the
+// indexes and its inbox (so that an append, which reads the record anyway,
+// knows which index keys to move without another read).
 struct Counter {
   std::uint64_t counter = 0;
   std::uint64_t trimmed = 0;
   std::int64_t updated_at_us = 0;  // the last append; 0 when unknown
+  std::uint64_t due = 0;           // its due-time entry (0: none)
+  std::uint64_t inbox_last = 0, inbox_consumed = 0;
+  bool inbox_closed = false;
+  std::string state_tag;  // its state-index entry ("": none)
 };
 
 // The counters table's values (disk_tables.cc).
-std::string EncodeCounter(Counter c);
+std::string EncodeCounter(const Counter& c);
 Result<Counter> DecodeCounter(std::string_view v, std::string_view id);
 
 // Shared by the engine and its runner tables.
@@ -84,7 +94,9 @@ struct Shared {
   Shared(DataDir d, std::size_t cache_bytes, bool ro) : dir(std::move(d)), read_only(ro), cache(cache_bytes) {}
   ~Shared() {
     if (db) {
-      for (rocksdb::ColumnFamilyHandle* h : cf) (void)db->DestroyColumnFamilyHandle(h);
+      for (rocksdb::ColumnFamilyHandle* h : cf) {
+        if (h != nullptr) (void)db->DestroyColumnFamilyHandle(h);
+      }
       (void)db->Close();
       db.reset();  // releases the info log before its directory goes
     }
@@ -140,8 +152,7 @@ class DiskTables final : public RunnerTables {
 
   Status SaveLog(std::string_view id, std::string_view log, std::int64_t updated_at_us) override;
   Result<LogRecord> LoadLog(std::string_view id) override;
-  Result<std::uint64_t> Append(std::string_view id, std::span<const std::string_view> events,
-                               std::optional<std::uint64_t> expected, FactList facts) override;
+  Result<std::uint64_t> Append(const AppendInput& in) override;
   std::vector<Result<std::uint64_t>> AppendMany(std::span<const AppendInput> inputs) override;
   Result<std::unique_ptr<EventIterator>> Stream(std::string_view id, std::uint64_t after,
                                                 std::shared_ptr<const void> database) override;
@@ -160,9 +171,32 @@ class DiskTables final : public RunnerTables {
   Status ImportEvents(std::string_view id, std::uint64_t first_sequence,
                       std::span<const std::string_view> events) override;
   Status ImportWorkflow(std::string_view id, const WorkflowImport& w) override;
+  Status ImportInbox(std::string_view id, std::span<const InboxEntry> entries) override;
+
+  // Inboxes and indexes (disk_waits.cc).
+  Result<std::uint64_t> AppendInbox(std::string_view id, std::string_view entry) override;
+  Result<InboxPage> ReadInbox(std::string_view id, const InboxReadOptions& options) override;
+  Result<ListPage> ListInboxes(const ListOptions& options) override;
+  Result<std::unique_ptr<InboxWatch>> WatchInboxes(InboxListener listener) override;
+  Result<StatePage> ListByState(const StateListOptions& options) override;
+  Result<DuePage> ListDue(const DueListOptions& options) override;
 
  private:
   Result<std::uint64_t> AddAppend(rocksdb::WriteBatch* batch, const std::string& wkey, const AppendInput& in);
+  // Moves the index entries and inbox cursors of `c` (the workflow's record,
+  // updated in place) as `o` asks, adding the writes to `batch`. Adds
+  // nothing on an error.
+  Status AddWaits(rocksdb::WriteBatch* batch, std::string_view id, Counter& c, const AppendOptions& o);
+  // Removes every index entry and inbox entry of the workflow of record `c`.
+  void AddWaitsRemoval(rocksdb::WriteBatch* batch, std::string_view id, const Counter& c);
+  Status CheckImportedInbox(std::string_view id, const WorkflowImport& w);
+  // Keys of kWaits (disk_waits.cc has the layout).
+  std::string InboxKey(std::string_view id, std::uint64_t seq) const;
+  std::string StateKey(std::string_view tag, std::string_view id) const;
+  std::string DueKey(std::uint64_t due, std::string_view id) const;
+  // kWaits is missing only in a read-only view of a database that no
+  // release with it has opened yet: then nothing is in it.
+  bool has_waits() const { return s_->cf.size() > kWaits && s_->cf[kWaits] != nullptr; }
   void InvalidateFacts(FactList facts);
   static std::string CacheKey(char table, std::string_view key);
   Result<ReadCache::Value> CachedGet(Table table, char tag, const std::string& key, std::string_view id,
@@ -172,6 +206,7 @@ class DiskTables final : public RunnerTables {
   const std::string runner_;
   const std::string prefix_;
   std::atomic<bool> registered_{false};
+  const std::shared_ptr<InboxListeners> listeners_ = std::make_shared<InboxListeners>();
 };
 
 // The events (after, end] of the workflow at `wkey` (disk_iterator.cc).

@@ -69,12 +69,28 @@ Status DiskTables::ImportWorkflow(std::string_view id, const WorkflowImport& w) 
     }
     above = it->Valid();  // the first key past the range, if any
   }
+  Result<Counter> old = s_->ReadCounter(rocksdb::ReadOptions(), wkey, id);
+  if (!old.ok()) return old.status();
+  Status inbox = CheckImportedInbox(id, w);
+  if (!inbox.ok()) return inbox;
   rocksdb::WriteBatch batch;
   if (below) batch.DeleteRange(s_->cf[kEvents], wkey, first);
   if (above) batch.DeleteRange(s_->cf[kEvents], past, wend);
-  // No counter for a workflow without events, as after Save alone.
+  // The old index entries go; the inbox keeps the imported entries in
+  // (consumed, last] only.
+  if (!old->state_tag.empty()) batch.Delete(s_->cf[kWaits], StateKey(old->state_tag, id));
+  if (old->due != 0) batch.Delete(s_->cf[kWaits], DueKey(old->due, id));
+  const std::string inbox_key = keys::WorkflowKey(prefix_ + 'i', id);
+  batch.DeleteRange(s_->cf[kWaits], inbox_key, InboxKey(id, w.inbox_consumed + 1));
+  batch.DeleteRange(s_->cf[kWaits], InboxKey(id, w.inbox_last + 1), keys::PrefixSuccessor(inbox_key));
+  // No counter for a workflow without events, as after Save alone (it has
+  // no index entry nor inbox either: CheckImport).
   if (w.cursor > 0) {
-    batch.Put(s_->cf[kCounters], wkey, EncodeCounter({w.cursor, w.trimmed, ToMicros(w.updated_at)}));
+    Counter c{w.cursor,     w.trimmed,        ToMicros(w.updated_at), w.due,
+              w.inbox_last, w.inbox_consumed, w.inbox_closed,         w.state_tag};
+    batch.Put(s_->cf[kCounters], wkey, EncodeCounter(c));
+    if (!c.state_tag.empty()) batch.Put(s_->cf[kWaits], StateKey(c.state_tag, id), rocksdb::Slice());
+    if (c.due != 0) batch.Put(s_->cf[kWaits], DueKey(c.due, id), rocksdb::Slice());
   } else {
     batch.Delete(s_->cf[kCounters], wkey);
   }
@@ -99,6 +115,28 @@ Status DiskTables::ImportWorkflow(std::string_view id, const WorkflowImport& w) 
   Status st = s_->Write(&batch, "importing '" + std::string(id) + "'");
   s_->cache.Erase(CacheKey('L', wkey));  // under the stripe: no fill from before the write survives
   return st;
+}
+
+// Every entry of (consumed, last] must have been imported, as events must.
+Status DiskTables::CheckImportedInbox(std::string_view id, const WorkflowImport& w) {
+  if (w.inbox_last == w.inbox_consumed) return Status::OK();
+  const std::string past = InboxKey(id, w.inbox_last + 1);
+  rocksdb::ReadOptions ro;
+  const rocksdb::Slice upper(past);
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(s_->db->NewIterator(ro, s_->cf[kWaits]));
+  std::uint64_t expected = w.inbox_consumed + 1;
+  for (it->Seek(InboxKey(id, expected)); it->Valid() && expected <= w.inbox_last; it->Next(), ++expected) {
+    const rocksdb::Slice key = it->key();
+    if (keys::GetFixed64(std::string_view(key.data() + key.size() - 8, 8)) != expected) break;
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading the inbox of '" + std::string(id) + "'");
+  if (expected <= w.inbox_last) {
+    return Status::InvalidArgument("import of '" + std::string(id) + "': inbox entry " + std::to_string(expected) +
+                                   " is missing; entries " + std::to_string(w.inbox_consumed + 1) + " to " +
+                                   std::to_string(w.inbox_last) + " must be imported first");
+  }
+  return Status::OK();
 }
 
 }  // namespace runic::internal::disk

@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -56,13 +57,27 @@ Result<std::unique_ptr<Engine>> OpenReadOnly(const DatabaseOptions& options) {
   shared->statistics = rocksdb::CreateDBStatistics();
   shared->statistics->set_stats_level(rocksdb::StatsLevel::kExceptHistogramOrTimers);
   o.statistics = shared->statistics;
+  // A database no release with the waits table has opened lacks it (a
+  // secondary cannot create it): its handle stays null, and reads of it
+  // find nothing.
+  std::vector<std::string> existing;
+  rocksdb::Status listed = rocksdb::DB::ListColumnFamilies(o, shared->dir.engine_path(), &existing);
+  if (!listed.ok()) return FromRocks(listed, "opening the database in " + options.dir + " read-only");
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  for (const char* name : kTableNames) cfs.emplace_back(name, rocksdb::ColumnFamilyOptions(o));
+  std::vector<int> table_of;
+  for (int t = 0; t < kTableCount; ++t) {
+    if (t == kWaits && std::find(existing.begin(), existing.end(), kTableNames[t]) == existing.end()) continue;
+    cfs.emplace_back(kTableNames[t], rocksdb::ColumnFamilyOptions(o));
+    table_of.push_back(t);
+  }
   rocksdb::DB* db = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::Status rs =
-      rocksdb::DB::OpenAsSecondary(o, shared->dir.engine_path(), shared->secondary_dir, cfs, &shared->cf, &db);
+      rocksdb::DB::OpenAsSecondary(o, shared->dir.engine_path(), shared->secondary_dir, cfs, &handles, &db);
   if (!rs.ok()) return FromRocks(rs, "opening the database in " + options.dir + " read-only");
   shared->db.reset(db);
+  shared->cf.assign(kTableCount, nullptr);
+  for (std::size_t i = 0; i < handles.size(); ++i) shared->cf[table_of[i]] = handles[i];
   shared->write_options.sync = options.sync;
   return NewDiskEngine(std::move(shared));
 }

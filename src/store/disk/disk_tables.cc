@@ -50,24 +50,45 @@ class ReadView {
 
 }  // namespace
 
-// 24 bytes: counter, trimmed, time of the last append. Counters written
-// before the time was recorded have 16 bytes and still decode (time 0).
-std::string EncodeCounter(Counter c) {
+// 24 bytes: counter, trimmed, time of the last append; then, when the
+// workflow is in an index or has an inbox, 25 more (due, inbox last and
+// consumed, a flags byte: 1 = inbox closed) and the state tag. Counters
+// written before the time was recorded have 16 bytes and still decode (time
+// 0), those before the indexes 24.
+std::string EncodeCounter(const Counter& c) {
   std::string out;
   out.reserve(24);
   keys::PutFixed64(&out, c.counter);
   keys::PutFixed64(&out, c.trimmed);
   keys::PutFixed64(&out, static_cast<std::uint64_t>(c.updated_at_us));
+  if (c.due == 0 && c.inbox_last == 0 && !c.inbox_closed && c.state_tag.empty()) return out;
+  keys::PutFixed64(&out, c.due);
+  keys::PutFixed64(&out, c.inbox_last);
+  keys::PutFixed64(&out, c.inbox_consumed);
+  out.push_back(c.inbox_closed ? '\1' : '\0');
+  out.append(c.state_tag);
   return out;
 }
 
 Result<Counter> DecodeCounter(std::string_view v, std::string_view id) {
-  if (v.size() != 16 && v.size() != 24) {
-    return Status::Corruption("event counter of '" + std::string(id) + "' is malformed");
+  auto malformed = [&] { return Status::Corruption("event counter of '" + std::string(id) + "' is malformed"); };
+  if (v.size() != 16 && v.size() != 24 && v.size() < 49) return malformed();
+  Counter c;
+  c.counter = keys::GetFixed64(v);
+  c.trimmed = keys::GetFixed64(v.substr(8));
+  if (v.size() >= 24) c.updated_at_us = static_cast<std::int64_t>(keys::GetFixed64(v.substr(16)));
+  if (v.size() >= 49) {
+    c.due = keys::GetFixed64(v.substr(24));
+    c.inbox_last = keys::GetFixed64(v.substr(32));
+    c.inbox_consumed = keys::GetFixed64(v.substr(40));
+    if (static_cast<unsigned char>(v[48]) > 1) return malformed();
+    c.inbox_closed = v[48] == '\1';
+    c.state_tag.assign(v.substr(49));
+    if (c.state_tag.find('\0') != std::string::npos) return malformed();
   }
-  Counter c{keys::GetFixed64(v), keys::GetFixed64(v.substr(8)), 0};
-  if (v.size() == 24) c.updated_at_us = static_cast<std::int64_t>(keys::GetFixed64(v.substr(16)));
-  if (c.trimmed > c.counter) return Status::Corruption("event counter of '" + std::string(id) + "' is inconsistent");
+  if (c.trimmed > c.counter || c.inbox_consumed > c.inbox_last) {
+    return Status::Corruption("event counter of '" + std::string(id) + "' is inconsistent");
+  }
   return c;
 }
 
@@ -119,17 +140,16 @@ Result<LogRecord> DiskTables::LoadLog(std::string_view id) {
   return rec;
 }
 
-Result<std::uint64_t> DiskTables::Append(std::string_view id, std::span<const std::string_view> events,
-                                         std::optional<std::uint64_t> expected, FactList facts) {
+Result<std::uint64_t> DiskTables::Append(const AppendInput& in) {
   std::shared_lock drop(drop_mu);
   if (Status r = EnsureRegistered(); !r.ok()) return r;
-  const std::string wkey = keys::WorkflowKey(prefix_, id);
+  const std::string wkey = keys::WorkflowKey(prefix_, in.id);
   std::lock_guard lock(s_->StripeOf(wkey));
   rocksdb::WriteBatch batch;
-  Result<std::uint64_t> seq = AddAppend(&batch, wkey, {id, events, expected, facts});
+  Result<std::uint64_t> seq = AddAppend(&batch, wkey, in);
   if (!seq.ok()) return seq;
-  Status st = s_->Write(&batch, "appending to '" + std::string(id) + "'");
-  InvalidateFacts(facts);
+  Status st = s_->Write(&batch, "appending to '" + std::string(in.id) + "'");
+  InvalidateFacts(in.options->facts);
   if (!st.ok()) return st;
   return seq;
 }
@@ -166,7 +186,7 @@ std::vector<Result<std::uint64_t>> DiskTables::AppendMany(std::span<const Append
   }
   if (!any) return results;
   Status st = s_->Write(&batch, "appending to " + std::to_string(inputs.size()) + " workflows");
-  for (const AppendInput& in : inputs) InvalidateFacts(in.facts);
+  for (const AppendInput& in : inputs) InvalidateFacts(in.options->facts);
   if (!st.ok()) {
     for (Result<std::uint64_t>& r : results) {
       if (r.ok()) r = st;
@@ -254,7 +274,13 @@ Status DiskTables::Delete(std::string_view id) {
   if (Status r = EnsureRegistered(); !r.ok()) return r;
   const std::string wkey = keys::WorkflowKey(prefix_, id);
   std::lock_guard lock(s_->StripeOf(wkey));
+  Result<Counter> c = s_->ReadCounter(rocksdb::ReadOptions(), wkey, id);
   rocksdb::WriteBatch batch;
+  if (c.ok()) {
+    AddWaitsRemoval(&batch, id, *c);
+  } else if (!c.status().IsCorruption()) {
+    return c.status();  // a damaged record is deleted all the same; its index keys stay (Stats counts them)
+  }
   batch.Delete(s_->cf[kLogs], wkey);
   batch.Delete(s_->cf[kCounters], wkey);
   batch.Delete(s_->cf[kSnapshots], wkey);
@@ -374,6 +400,12 @@ Result<WorkflowSummary> DiskTables::Describe(std::string_view id) {
     }
   }
   sum.updated_at = std::chrono::system_clock::time_point(std::chrono::microseconds(updated_at_us));
+  sum.state_tag = c->state_tag;
+  sum.due = c->due;
+  sum.inbox_last = c->inbox_last;
+  sum.inbox_consumed = c->inbox_consumed;
+  sum.inbox_pending = c->inbox_last - c->inbox_consumed;
+  sum.inbox_closed = c->inbox_closed;
   return sum;
 }
 
@@ -393,7 +425,9 @@ Status DiskTables::Trim(std::string_view id, std::uint64_t cursor) {
   if (cursor <= c->trimmed) return Status::OK();
   rocksdb::WriteBatch batch;
   batch.DeleteRange(s_->cf[kEvents], keys::EventKey(wkey, c->trimmed + 1), keys::EventKey(wkey, cursor + 1));
-  batch.Put(s_->cf[kCounters], wkey, EncodeCounter({c->counter, cursor, c->updated_at_us}));
+  Counter trimmed = *c;
+  trimmed.trimmed = cursor;
+  batch.Put(s_->cf[kCounters], wkey, EncodeCounter(trimmed));
   return s_->Write(&batch, "trimming '" + std::string(id) + "'");
 }
 
@@ -422,6 +456,26 @@ Result<StoreStats> DiskTables::Stats() {
       if (sum.table == kCounters) {
         Result<Counter> c = DecodeCounter(std::string_view(it->value().data(), it->value().size()), "?");
         if (c.ok() && c->counter > c->trimmed) ++stats.workflows_with_events;
+      }
+    }
+    if (!it->status().ok() && st.ok()) st = FromRocks(it->status(), "computing stats");
+  }
+  if (has_waits()) {
+    std::unique_ptr<rocksdb::Iterator> it(s_->db->NewIterator(ro, s_->cf[kWaits]));
+    for (it->Seek(prefix_); it->Valid(); it->Next()) {
+      switch (it->key().size() > prefix_.size() ? it->key()[prefix_.size()] : '\0') {
+        case 'i':
+          ++stats.inbox_entries;
+          stats.inbox_bytes += it->value().size();
+          break;
+        case 's':
+          ++stats.state_entries;
+          break;
+        case 'd':
+          ++stats.due_entries;
+          break;
+        default:
+          break;
       }
     }
     if (!it->status().ok() && st.ok()) st = FromRocks(it->status(), "computing stats");
@@ -462,20 +516,25 @@ Result<std::uint64_t> DiskTables::AddAppend(rocksdb::WriteBatch* batch, const st
                                             const AppendInput& in) {
   Result<Counter> c = s_->ReadCounter(rocksdb::ReadOptions(), wkey, in.id);
   if (!c.ok()) return c.status();
-  if (in.expected_cursor && *in.expected_cursor != c->counter) {
+  const AppendOptions& o = *in.options;
+  if (o.expected_cursor && *o.expected_cursor != c->counter) {
     return Status::Conflict("workflow '" + std::string(in.id) + "' is at cursor " + std::to_string(c->counter) +
-                            ", not the expected " + std::to_string(*in.expected_cursor));
+                            ", not the expected " + std::to_string(*o.expected_cursor));
   }
+  Counter next = std::move(*c);
+  if (Status s = AddWaits(batch, in.id, next, o); !s.ok()) return s;
   std::string key = keys::EventKey(wkey, 0);
-  std::uint64_t seq = c->counter;
+  std::uint64_t seq = next.counter;
   for (std::string_view e : in.events) {
     key.resize(wkey.size());
     keys::PutFixed64(&key, ++seq);
     batch->Put(s_->cf[kEvents], key, rocksdb::Slice(e.data(), e.size()));
   }
-  batch->Put(s_->cf[kCounters], wkey, EncodeCounter({seq, c->trimmed, NowMicros()}));
+  next.counter = seq;
+  next.updated_at_us = NowMicros();
+  batch->Put(s_->cf[kCounters], wkey, EncodeCounter(next));
   std::string fkey;
-  for (const auto& [hash, value] : in.facts) {
+  for (const auto& [hash, value] : o.facts) {
     fkey.assign(prefix_).append(hash);
     batch->Put(s_->cf[kFacts], fkey, rocksdb::Slice(value.data(), value.size()));
   }

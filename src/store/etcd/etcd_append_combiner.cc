@@ -30,11 +30,23 @@ void EtcdTables::Prepare(const AppendInput* in, AppendJob* job) {
   job->counter_key = k_.Counter(in->id);
   job->owner_key = k_.Owner(in->id);
   job->token = c_->TokenFor(job->owner_key);
+  const AppendOptions& o = *in->options;
+  job->extra_ops = ExtraEntries(EmbeddedLimits(), o);
+  if (o.consume_inbox_through != 0) {
+    // The cursors only grow while the owner (this caller) appends, so a
+    // check against them now holds at the write.
+    std::uint64_t last = 0;
+    Status s = ReadInboxCursors(in->id, &last, &job->inbox_consumed);
+    if (s.ok() && o.consume_inbox_through > last) {
+      s = Status::InvalidArgument("consuming inbox entries of " + Quote(in->id) + " up to " +
+                                  std::to_string(o.consume_inbox_through) + ", above its last entry " +
+                                  std::to_string(last));
+    }
+    if (!s.ok()) job->result = s;
+  }
 }
 
-Result<std::uint64_t> EtcdTables::Append(std::string_view id, std::span<const std::string_view> events,
-                                         std::optional<std::uint64_t> expected_cursor, FactList facts) {
-  const AppendInput in{id, events, expected_cursor, facts};
+Result<std::uint64_t> EtcdTables::Append(const AppendInput& in) {
   AppendJob job;
   Prepare(&in, &job);
   // Group commit: the first thread in commits what is queued then (distinct
@@ -86,14 +98,14 @@ Status EtcdTables::LoadStates(std::span<AppendJob*> jobs, Deadline deadline) {
     if (std::optional<CounterState> cached = c_->Cached(j->counter_key)) {
       // A cached counter that contradicts the expected cursor is re-read: a
       // conflict is reported only from the cluster's word.
-      if (!j->in->expected_cursor || *j->in->expected_cursor == cached->value.cursor) {
+      if (!j->in->options->expected_cursor || *j->in->options->expected_cursor == cached->value.cursor) {
         j->state = *cached;
         j->known = true;
         continue;
       }
       linearizable = true;
     }
-    linearizable = linearizable || j->token.has_value() || j->in->expected_cursor.has_value();
+    linearizable = linearizable || j->token.has_value() || j->in->options->expected_cursor.has_value();
     need.push_back(j);
     AddGet(txn.mutable_success(), j->counter_key);
   }
@@ -125,10 +137,10 @@ void EtcdTables::Commit(std::span<AppendJob*> jobs, Deadline deadline) {
     }
     std::erase_if(pending, [](AppendJob* j) { return j->result.has_value(); });
     for (AppendJob* j : pending) {
-      if (j->in->expected_cursor && *j->in->expected_cursor != j->state.value.cursor) {
+      if (j->in->options->expected_cursor && *j->in->options->expected_cursor != j->state.value.cursor) {
         j->result =
             Status::Conflict("workflow " + Quote(j->in->id) + " is at cursor " + std::to_string(j->state.value.cursor) +
-                             ", not the expected " + std::to_string(*j->in->expected_cursor));
+                             ", not the expected " + std::to_string(*j->in->options->expected_cursor));
       }
     }
     std::erase_if(pending, [](AppendJob* j) { return j->result.has_value(); });
@@ -166,31 +178,28 @@ void EtcdTables::CommitChunk(std::span<AppendJob*> chunk, Deadline deadline) {
   for (AppendJob* j : chunk) {
     CompareMod(&txn, j->counter_key, j->state.mod_revision);
     CompareOwner(&txn, j->owner_key, j->token);
-    CounterValue next = j->state.value;
+    j->next = j->state.value;
     auto* ops = txn.mutable_success();
-    AddPut(ops, k_.Event(j->in->id, next.cursor + 1), EncodeBatch(nonce, j->in->events));
-    for (const auto& [hash, value] : j->in->facts) {
+    AddPut(ops, k_.Event(j->in->id, j->next.cursor + 1), EncodeBatch(nonce, j->in->events));
+    for (const auto& [hash, value] : j->in->options->facts) {
       if (facts.insert(hash).second) AddPut(ops, k_.Fact(hash), std::string(value));
     }
-    next.cursor += j->in->events.size();
-    next.updated_at_us = now_us;
-    next.nonce = nonce;
-    AddPut(ops, j->counter_key, EncodeCounter(next));
+    AddWaits(j, ops);
+    j->next.cursor += j->in->events.size();
+    j->next.updated_at_us = now_us;
+    j->next.nonce = nonce;
+    AddPut(ops, j->counter_key, EncodeCounter(j->next));
     AddGet(txn.mutable_failure(), j->counter_key);
     AddGet(txn.mutable_failure(), j->owner_key);
   }
   auto applied = [&](std::int64_t revision) {  // revision 0: not seen
     for (AppendJob* j : chunk) {
-      CounterState next{j->state.value, revision};
-      next.value.cursor += j->in->events.size();
-      next.value.updated_at_us = now_us;
-      next.value.nonce = nonce;
       if (revision != 0) {
-        c_->Cache(j->counter_key, next);
+        c_->Cache(j->counter_key, CounterState{j->next, revision});
       } else {
         c_->Uncache(j->counter_key);
       }
-      j->result = next.value.cursor;
+      j->result = j->next.cursor;
     }
   };
   auto unknown = [&](const Status& s) {
@@ -260,7 +269,7 @@ void EtcdTables::CommitChunk(std::span<AppendJob*> chunk, Deadline deadline) {
       j->state = *st;
       // A state that contradicts the expected cursor is re-read
       // linearizably before it is called a conflict.
-      j->known = !j->in->expected_cursor || *j->in->expected_cursor == st->value.cursor;
+      j->known = !j->in->options->expected_cursor || *j->in->options->expected_cursor == st->value.cursor;
     }
     return;
   }

@@ -72,7 +72,7 @@ Status EtcdTables::ImportWorkflow(std::string_view id, const WorkflowImport& w) 
   // replace, so that every event in the range stays readable throughout.
   std::size_t fix_bytes = 0;
   for (const auto& [key, batch] : fixes) fix_bytes += key.size() + (batch ? batch->size() : 0);
-  if (fixes.size() > kMaxTxnOps - 8 || fix_bytes > kMaxRequestBytes / 4) {
+  if (fixes.size() > kMaxTxnOps - 20 || fix_bytes > kMaxRequestBytes / 4) {
     for (bool puts : {true, false}) {
       pb::TxnRequest fix;
       std::size_t bytes = 0;
@@ -104,9 +104,47 @@ Status EtcdTables::ImportWorkflow(std::string_view id, const WorkflowImport& w) 
       if (Status st = flush(); !st.ok()) return st;
     }
   }
+  // The old index entries go; the inbox keeps the imported entries in
+  // (consumed, last], which must all be there.
+  Result<CounterState> old = ReadCounter(id, c_->client().NewDeadline(), /*linearizable=*/true);
+  if (!old.ok()) return old.status();
+  if (w.inbox_last > w.inbox_consumed) {
+    pb::RangeRequest req;
+    req.set_key(k_.InboxEntry(id, w.inbox_consumed + 1));
+    req.set_range_end(k_.InboxEntry(id, w.inbox_last + 1));
+    req.set_count_only(true);
+    pb::RangeResponse r;
+    if (Status s = c_->client().Range(req, &r, c_->client().NewDeadline()); !s.ok()) return s;
+    if (static_cast<std::uint64_t>(r.count()) != w.inbox_last - w.inbox_consumed) {
+      return Status::InvalidArgument("import of " + Quote(id) + ": inbox entries " +
+                                     std::to_string(w.inbox_consumed + 1) + " to " + std::to_string(w.inbox_last) +
+                                     " must be imported first (" + std::to_string(r.count()) + " are)");
+    }
+  }
   pb::TxnRequest txn;
   CompareOwner(&txn, owner, c_->TokenFor(owner));
   auto* ops = txn.mutable_success();
+  if (!old->value.state_tag.empty()) AddDelete(ops, k_.StateEntry(old->value.state_tag, id));
+  if (old->value.due != 0) AddDelete(ops, k_.DueEntry(old->value.due, id));
+  AddDelete(ops, k_.Inbox(id), k_.InboxEntry(id, w.inbox_consumed + 1));
+  AddDelete(ops, k_.InboxEntry(id, w.inbox_last + 1), keys::PrefixSuccessor(k_.Inbox(id)));
+  for (const auto& [key, value] :
+       {std::pair{k_.InboxLast(id), w.inbox_last}, {k_.InboxConsumed(id), w.inbox_consumed}}) {
+    if (value == 0) {
+      AddDelete(ops, key);
+    } else {
+      std::string v;
+      keys::PutFixed64(&v, value);
+      AddPut(ops, key, v);
+    }
+  }
+  if (w.inbox_closed) {
+    AddPut(ops, k_.InboxClosed(id), "1");
+  } else {
+    AddDelete(ops, k_.InboxClosed(id));
+  }
+  if (!w.state_tag.empty()) AddPut(ops, k_.StateEntry(w.state_tag, id), "");
+  if (w.due != 0) AddPut(ops, k_.DueEntry(w.due, id), "");
   AddDelete(ops, events, k_.Event(id, w.trimmed + 1));
   AddDelete(ops, k_.Event(id, w.cursor + 1), keys::PrefixSuccessor(events));
   for (auto& [key, batch] : fixes) {
@@ -117,7 +155,7 @@ Status EtcdTables::ImportWorkflow(std::string_view id, const WorkflowImport& w) 
     }
   }
   if (w.cursor > 0) {
-    AddPut(ops, k_.Counter(id), EncodeCounter({w.cursor, w.trimmed, ToMicros(w.updated_at), 0}));
+    AddPut(ops, k_.Counter(id), EncodeCounter({w.cursor, w.trimmed, ToMicros(w.updated_at), 0, w.due, w.state_tag}));
   } else {
     AddDelete(ops, k_.Counter(id));
   }

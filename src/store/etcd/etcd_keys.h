@@ -10,9 +10,17 @@
 //   event batch    = runner prefix 'e' escaped id, u64 big-endian sequence
 //                    of the batch's first event
 //   fact           = runner prefix 'f' raw hash
+//   inbox entry    = runner prefix 'i' escaped id, u64 big-endian sequence
+//   inbox last     = runner prefix 'h' escaped id   (written by appenders)
+//   inbox consumed = runner prefix 'q' escaped id   (written by the owner)
+//   inbox closed   = runner prefix 'x' escaped id   (written by the owner)
+//   state entry    = runner prefix 't' tag 0x00 escaped id
+//   due entry      = runner prefix 'd' u64 big-endian due, escaped id
 //
 // Values (integers u64 big-endian):
-//   counter  = cursor, trimmed, updated_at (µs), nonce of the last append
+//   counter  = cursor, trimmed, updated_at (µs), nonce of the last append;
+//              then, once the workflow has index entries, its due time and
+//              state tag (so an append knows which entries to move)
 //   log      = updated_at (µs), the log
 //   snapshot = cursor, the bytes
 //   batch    = nonce of the append that wrote it, u32 count, then per
@@ -25,6 +33,11 @@
 // batch they cut, so no key holds events outside (trimmed, cursor], except
 // events imported and not (yet) made part of the workflow.
 //   owner    = the owner's lease id
+//   inbox last, consumed = a u64 sequence; closed = "1"; index entries = ""
+// An inbox append compares the last and consumed keys and the closed key's
+// absence, so the bound and the closing are checked in its own write; the
+// owner's appends never touch the last key, so they never conflict with
+// senders.
 // The nonces let a client whose append timed out find out whether it was
 // applied (etcd_append_combiner.cc, Reconcile).
 #ifndef RUNIC_SRC_STORE_ETCD_ETCD_KEYS_H_
@@ -66,6 +79,22 @@ class RunnerKeys {
   std::string Events(std::string_view id) const { return Workflow('e', id); }  // + sequence
   std::string Event(std::string_view id, std::uint64_t seq) const { return keys::EventKey(Events(id), seq); }
   std::string Fact(std::string_view hash) const { return Table('f') + std::string(hash); }
+  std::string Inbox(std::string_view id) const { return Workflow('i', id); }  // + sequence
+  std::string InboxEntry(std::string_view id, std::uint64_t seq) const { return keys::EventKey(Inbox(id), seq); }
+  std::string InboxLast(std::string_view id) const { return Workflow('h', id); }
+  std::string InboxConsumed(std::string_view id) const { return Workflow('q', id); }
+  std::string InboxClosed(std::string_view id) const { return Workflow('x', id); }
+  std::string StateEntry(std::string_view tag, std::string_view id) const {
+    std::string p = Table('t');
+    p.append(tag);
+    p.push_back('\0');
+    return keys::WorkflowKey(p, id);
+  }
+  std::string DueEntry(std::uint64_t due, std::string_view id) const {
+    std::string p = Table('d');
+    keys::PutFixed64(&p, due);
+    return keys::WorkflowKey(p, id);
+  }
 
  private:
   std::string prefix_;
@@ -75,6 +104,8 @@ struct CounterValue {
   std::uint64_t cursor = 0, trimmed = 0;
   std::int64_t updated_at_us = 0;
   std::uint64_t nonce = 0;
+  std::uint64_t due = 0;  // the workflow's due entry (0: none)
+  std::string state_tag;  // its state entry ("": none)
 };
 
 inline std::string EncodeCounter(const CounterValue& c) {
@@ -84,17 +115,22 @@ inline std::string EncodeCounter(const CounterValue& c) {
   keys::PutFixed64(&out, c.trimmed);
   keys::PutFixed64(&out, static_cast<std::uint64_t>(c.updated_at_us));
   keys::PutFixed64(&out, c.nonce);
+  if (c.due == 0 && c.state_tag.empty()) return out;
+  keys::PutFixed64(&out, c.due);
+  out.append(c.state_tag);
   return out;
 }
 
 // False when `v` is not a counter (damage).
 inline bool DecodeCounter(std::string_view v, CounterValue* c) {
-  if (v.size() != 32) return false;
+  if (v.size() != 32 && v.size() < 40) return false;
   c->cursor = keys::GetFixed64(v);
   c->trimmed = keys::GetFixed64(v.substr(8));
   c->updated_at_us = static_cast<std::int64_t>(keys::GetFixed64(v.substr(16)));
   c->nonce = keys::GetFixed64(v.substr(24));
-  return c->trimmed <= c->cursor;
+  c->due = v.size() >= 40 ? keys::GetFixed64(v.substr(32)) : 0;
+  c->state_tag = v.size() > 40 ? std::string(v.substr(40)) : std::string();
+  return c->trimmed <= c->cursor && c->state_tag.find('\0') == std::string::npos;
 }
 
 inline constexpr std::uint64_t kMaxBatchEvents = 127;

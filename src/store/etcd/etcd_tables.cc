@@ -98,20 +98,39 @@ Status EtcdTables::DeleteFact(std::string_view hash) {
   return IdempotentWrite(txn, hash, "deleting fact", c_->client().NewDeadline(), &succeeded);
 }
 
+// With the workflow's index entries (named by its counter, which the
+// delete compares) and its inbox.
 Status EtcdTables::Delete(std::string_view id) {
   const std::string owner = k_.Owner(id);
-  pb::TxnRequest txn;
-  CompareOwner(&txn, owner, c_->TokenFor(owner));
-  auto* ops = txn.mutable_success();
-  AddDelete(ops, k_.Log(id));
-  AddDelete(ops, k_.Counter(id));
-  AddDelete(ops, k_.Snapshot(id));
-  const std::string events = k_.Events(id);
-  AddDelete(ops, events, keys::PrefixSuccessor(events));
-  c_->Uncache(k_.Counter(id));
-  Status s = FencedWrite(txn, id, "deleting");
-  c_->Uncache(k_.Counter(id));
-  return s;
+  const std::string counter = k_.Counter(id);
+  const Deadline deadline = c_->client().NewDeadline();
+  for (int round = 0; round < kMaxRounds; ++round) {
+    Result<CounterState> c = ReadCounter(id, deadline, /*linearizable=*/true);
+    if (!c.ok() && !c.status().IsCorruption()) return c.status();
+    pb::TxnRequest txn;
+    CompareOwner(&txn, owner, c_->TokenFor(owner));
+    if (c.ok()) CompareMod(&txn, counter, c->mod_revision);
+    auto* ops = txn.mutable_success();
+    AddDelete(ops, k_.Log(id));
+    AddDelete(ops, counter);
+    AddDelete(ops, k_.Snapshot(id));
+    const std::string events = k_.Events(id);
+    AddDelete(ops, events, keys::PrefixSuccessor(events));
+    const std::string inbox = k_.Inbox(id);
+    AddDelete(ops, inbox, keys::PrefixSuccessor(inbox));
+    AddDelete(ops, k_.InboxLast(id));
+    AddDelete(ops, k_.InboxConsumed(id));
+    AddDelete(ops, k_.InboxClosed(id));
+    if (c.ok() && !c->value.state_tag.empty()) AddDelete(ops, k_.StateEntry(c->value.state_tag, id));
+    if (c.ok() && c->value.due != 0) AddDelete(ops, k_.DueEntry(c->value.due, id));
+    AddGet(txn.mutable_failure(), owner);
+    c_->Uncache(counter);
+    bool succeeded = false;
+    Status s = IdempotentWrite(txn, id, "deleting", deadline, &succeeded);
+    c_->Uncache(counter);
+    if (!s.ok() || succeeded) return s;
+  }
+  return Status::Unavailable("deleting " + Quote(id) + ": the workflow kept changing");
 }
 
 Result<ListPage> EtcdTables::List(const ListOptions& options) {
@@ -402,6 +421,9 @@ Result<WorkflowSummary> EtcdTables::Describe(std::string_view id) {
   AddGet(txn.mutable_success(), k_.Counter(id));
   AddGet(txn.mutable_success(), k_.Log(id));
   AddGet(txn.mutable_success(), k_.Snapshot(id));
+  AddGet(txn.mutable_success(), k_.InboxLast(id));
+  AddGet(txn.mutable_success(), k_.InboxConsumed(id));
+  AddGet(txn.mutable_success(), k_.InboxClosed(id));
   pb::TxnResponse r;
   if (Status s = ReadTxn(txn, id, &r); !s.ok()) return s;
   Result<CounterState> c = ParseCounter(r.responses(0).response_range(), id);
@@ -427,6 +449,18 @@ Result<WorkflowSummary> EtcdTables::Describe(std::string_view id) {
   sum.trimmed = c->value.trimmed;
   sum.events = sum.cursor - sum.trimmed;
   sum.updated_at = std::chrono::system_clock::time_point(std::chrono::microseconds(updated_at_us));
+  sum.state_tag = c->value.state_tag;
+  sum.due = c->value.due;
+  for (auto [at, field] : {std::pair{3, &sum.inbox_last}, {4, &sum.inbox_consumed}}) {
+    const auto& kvs = r.responses(at).response_range().kvs();
+    if (kvs.empty()) continue;
+    if (kvs[0].value().size() != 8) return Status::Corruption("the inbox cursors of " + Quote(id) + " are malformed");
+    *field = keys::GetFixed64(kvs[0].value());
+  }
+  if (sum.inbox_consumed > sum.inbox_last)
+    return Status::Corruption("the inbox cursors of " + Quote(id) + " are inconsistent");
+  sum.inbox_pending = sum.inbox_last - sum.inbox_consumed;
+  sum.inbox_closed = !r.responses(5).response_range().kvs().empty();
   if (sum.events > 0) {
     // The events' bytes, at the revision of the reads above.
     BatchCursor cursor(shared_from_this(), std::string(id), sum.trimmed + 1, sum.cursor, r.header().revision(), true);
@@ -452,11 +486,12 @@ Result<StoreStats> EtcdTables::Stats() {
     std::uint64_t* bytes;
     std::size_t header;
   };
-  std::uint64_t counters = 0, counter_bytes = 0;
+  std::uint64_t counters = 0, counter_bytes = 0, index_bytes = 0;
   std::int64_t revision = 0;  // all tables at one revision
   for (Sum sum : {Sum{'l', &stats.logs, &stats.log_bytes, 8}, Sum{'e', &stats.events, &stats.event_bytes, 8},
                   Sum{'s', &stats.snapshots, &stats.snapshot_bytes, 8}, Sum{'f', &stats.facts, &stats.fact_bytes, 0},
-                  Sum{'c', &counters, &counter_bytes, 0}}) {
+                  Sum{'c', &counters, &counter_bytes, 0}, Sum{'i', &stats.inbox_entries, &stats.inbox_bytes, 0},
+                  Sum{'t', &stats.state_entries, &index_bytes, 0}, Sum{'d', &stats.due_entries, &index_bytes, 0}}) {
     const std::string base = k_.Table(sum.table);
     pb::RangeRequest req;
     req.set_range_end(keys::PrefixSuccessor(base));

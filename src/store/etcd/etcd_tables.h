@@ -30,16 +30,20 @@ struct AppendJob {
   const RunnerTables::AppendInput* in = nullptr;
   std::string counter_key, owner_key;
   std::optional<std::string> token;
-  CounterState state;  // what the transaction compares against
-  bool known = false;  // `state` is worth trying
+  CounterState state;                // what the transaction compares against
+  bool known = false;                // `state` is worth trying
+  CounterValue next;                 // the counter it writes (CommitChunk)
+  std::size_t extra_ops = 0;         // index and inbox writes (ExtraEntries)
+  std::uint64_t inbox_consumed = 0;  // read by Prepare when it consumes
   std::optional<Result<std::uint64_t>> result;
   bool finished = false;  // for the combiner: set under its lock, after the result
 
-  std::size_t Ops() const { return 2 + in->facts.size(); }  // counter, batch, facts
+  // Counter, batch, facts, index and inbox writes.
+  std::size_t Ops() const { return 2 + in->options->facts.size() + extra_ops; }
   std::size_t Bytes() const {
-    std::size_t n = counter_key.size() * 3 + 96;
+    std::size_t n = counter_key.size() * (3 + extra_ops) + 96 + extra_ops * 600;  // a tag is at most 256 bytes
     for (std::string_view e : in->events) n += e.size() + 4;
-    for (const auto& [hash, value] : in->facts) n += hash.size() + value.size() + counter_key.size() + 16;
+    for (const auto& [hash, value] : in->options->facts) n += hash.size() + value.size() + counter_key.size() + 16;
     return n;
   }
 };
@@ -59,8 +63,7 @@ class EtcdTables final : public RunnerTables, public std::enable_shared_from_thi
 
   // --- Appends -----------------------------------------------------------
 
-  Result<std::uint64_t> Append(std::string_view id, std::span<const std::string_view> events,
-                               std::optional<std::uint64_t> expected_cursor, FactList facts) override;
+  Result<std::uint64_t> Append(const AppendInput& in) override;
   std::vector<Result<std::uint64_t>> AppendMany(std::span<const AppendInput> inputs) override;
   void Prepare(const AppendInput* in, AppendJob* job);
 
@@ -99,6 +102,16 @@ class EtcdTables final : public RunnerTables, public std::enable_shared_from_thi
                       std::span<const std::string_view> events) override;
 
   Status ImportWorkflow(std::string_view id, const WorkflowImport& w) override;
+  Status ImportInbox(std::string_view id, std::span<const InboxEntry> entries) override;
+
+  // --- Inboxes and indexes (etcd_waits.cc) ------------------------------------
+
+  Result<std::uint64_t> AppendInbox(std::string_view id, std::string_view entry) override;
+  Result<InboxPage> ReadInbox(std::string_view id, const InboxReadOptions& options) override;
+  Result<ListPage> ListInboxes(const ListOptions& options) override;
+  Result<std::unique_ptr<InboxWatch>> WatchInboxes(InboxListener listener) override;
+  Result<StatePage> ListByState(const StateListOptions& options) override;
+  Result<DuePage> ListDue(const DueListOptions& options) override;
 
   // --- Ownership ------------------------------------------------------------
 
@@ -133,6 +146,11 @@ class EtcdTables final : public RunnerTables, public std::enable_shared_from_thi
   };
   Outcome Reconcile(std::span<AppendJob*> jobs, std::uint64_t nonce, Deadline deadline);
   void CommitChunk(std::span<AppendJob*> chunk, Deadline deadline);
+  // The index and inbox writes of job `j`'s append (sets j->next's tag and
+  // due time).
+  void AddWaits(AppendJob* j, google::protobuf::RepeatedPtrField<pb::RequestOp>* ops);
+  // Reads the inbox cursors a consuming append needs (Prepare).
+  Status ReadInboxCursors(std::string_view id, std::uint64_t* last, std::uint64_t* consumed);
 
   const std::shared_ptr<Cluster> c_;
   const RunnerKeys k_;

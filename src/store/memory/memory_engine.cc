@@ -20,6 +20,8 @@
 #include <unordered_map>
 
 #include "store/engine.h"
+#include "store/inbox_listeners.h"
+#include "store/memory/memory_waits.h"
 
 namespace runic::internal {
 namespace {
@@ -64,9 +66,13 @@ struct Workflow {
   // Events written by ImportEvents, by sequence, until ImportWorkflow puts
   // them into chunks: kept apart, so that no open stream's slot is rewritten.
   std::map<std::uint64_t, std::string> imported;
+  WorkflowWaits waits;
+  std::map<std::uint64_t, std::string> imported_inbox;  // by ImportInbox, until ImportWorkflow
 
   bool exists() const { return log.has_value() || counter > 0; }
-  bool empty() const { return !exists() && !snapshot.has_value() && imported.empty(); }
+  bool empty() const {
+    return !exists() && !snapshot.has_value() && imported.empty() && waits.empty() && imported_inbox.empty();
+  }
 };
 
 // Hands out one chunk's events per page.
@@ -115,24 +121,30 @@ class MemoryTables final : public RunnerTables {
     return LogRecord{*w->log, std::chrono::system_clock::time_point(std::chrono::microseconds(w->updated_at_us))};
   }
 
-  Result<std::uint64_t> Append(std::string_view id, std::span<const std::string_view> events,
-                               std::optional<std::uint64_t> expected, FactList facts) override {
+  Result<std::uint64_t> Append(const AppendInput& in) override {
     registered.store(true, std::memory_order_relaxed);
+    const std::string_view id = in.id;
+    const AppendOptions& o = *in.options;
     std::unique_lock lock(mu_);
     auto it = workflows_.find(id);
     const std::uint64_t counter = it == workflows_.end() ? 0 : it->second.counter;
-    if (expected && *expected != counter) return ConflictStatus(id, *expected, counter);
+    if (o.expected_cursor && *o.expected_cursor != counter) return ConflictStatus(id, *o.expected_cursor, counter);
+    static const WorkflowWaits kNone;
+    if (Status s = WaitIndexes::Check(id, it == workflows_.end() ? kNone : it->second.waits, o); !s.ok()) return s;
+    const FactList facts = o.facts;
     if (!facts.empty()) {  // before the events are visible (lock order: mu_, then facts_mu_)
       std::unique_lock facts_lock(facts_mu_);
       for (const auto& [hash, value] : facts) facts_[std::string(hash)].assign(value);
     }
     if (it == workflows_.end()) it = workflows_.emplace(std::string(id), Workflow{}).first;
     Workflow& w = it->second;
+    const std::span<const std::string_view> events = in.events;
     // As on disk, where both write the same keys: the last write of a
     // sequence wins over an imported event.
     if (!w.imported.empty()) {
       w.imported.erase(w.imported.upper_bound(w.counter), w.imported.upper_bound(w.counter + events.size()));
     }
+    waits_.Apply(it->first, w.waits, o);
     for (std::string_view e : events) {
       const std::uint64_t index = w.counter;  // sequence - 1
       const std::uint64_t chunk = index / kChunkEvents;
@@ -202,7 +214,10 @@ class MemoryTables final : public RunnerTables {
   Status Delete(std::string_view id) override {
     std::unique_lock lock(mu_);
     auto it = workflows_.find(id);
-    if (it != workflows_.end()) workflows_.erase(it);
+    if (it != workflows_.end()) {
+      waits_.Remove(it->first, it->second.waits);
+      workflows_.erase(it);
+    }
     return Status::OK();
   }
 
@@ -247,6 +262,12 @@ class MemoryTables final : public RunnerTables {
     }
     sum.updated_at =
         std::chrono::system_clock::time_point(std::chrono::microseconds(std::max(w->updated_at_us, w->appended_at_us)));
+    sum.state_tag = w->waits.state_tag;
+    sum.due = w->waits.due;
+    sum.inbox_last = w->waits.inbox_last;
+    sum.inbox_consumed = w->waits.inbox_consumed;
+    sum.inbox_pending = w->waits.inbox.size();
+    sum.inbox_closed = w->waits.inbox_closed;
     return sum;
   }
 
@@ -286,7 +307,11 @@ class MemoryTables final : public RunnerTables {
           ++stats.snapshots;
           stats.snapshot_bytes += w.snapshot->bytes.size();
         }
+        stats.inbox_entries += w.waits.inbox.size();
+        for (const auto& [seq, entry] : w.waits.inbox) stats.inbox_bytes += entry.size();
       }
+      stats.state_entries = waits_.state_entries();
+      stats.due_entries = waits_.due_entries();
     }
     std::shared_lock lock(facts_mu_);
     for (const auto& [hash, value] : facts_) {
@@ -341,6 +366,11 @@ class MemoryTables final : public RunnerTables {
     const bool created = it == workflows_.end();
     if (created) it = workflows_.emplace(std::string(id), Workflow{}).first;
     Workflow& w = it->second;
+    Result<std::map<std::uint64_t, std::string>> inbox = WaitIndexes::ImportedInbox(id, w.waits, w.imported_inbox, in);
+    if (!inbox.ok()) {
+      if (created) workflows_.erase(it);
+      return inbox.status();
+    }
     const std::uint64_t first_chunk = in.trimmed / kChunkEvents;  // the chunk of sequence trimmed + 1
     std::deque<std::shared_ptr<Chunk>> chunks;
     auto imported = w.imported.upper_bound(in.trimmed);
@@ -374,14 +404,65 @@ class MemoryTables final : public RunnerTables {
     }
     w.snapshot = in.snapshot;
     w.imported.clear();
+    waits_.Import(it->first, w.waits, in, std::move(*inbox));
+    w.imported_inbox.clear();
     if (w.empty()) workflows_.erase(it);
     return Status::OK();
+  }
+
+  Status ImportInbox(std::string_view id, std::span<const InboxEntry> entries) override {
+    registered.store(true, std::memory_order_relaxed);
+    std::unique_lock lock(mu_);
+    auto it = workflows_.find(id);
+    if (it == workflows_.end()) it = workflows_.emplace(std::string(id), Workflow{}).first;
+    for (const InboxEntry& e : entries) it->second.imported_inbox[e.sequence] = e.bytes;
+    return Status::OK();
+  }
+
+  // --- Inboxes and indexes (memory_waits.h) ---------------------------------
+
+  Result<std::uint64_t> AppendInbox(std::string_view id, std::string_view entry) override {
+    Result<std::uint64_t> seq = [&]() -> Result<std::uint64_t> {
+      std::unique_lock lock(mu_);
+      auto it = workflows_.find(id);
+      if (it == workflows_.end() || it->second.counter == 0) return WaitIndexes::NoWorkflow(id);
+      return waits_.AppendInbox(it->first, it->second.waits, EmbeddedLimits().max_inbox_entries, entry);
+    }();
+    if (seq.ok()) listeners_->Notify(id);
+    return seq;
+  }
+
+  Result<InboxPage> ReadInbox(std::string_view id, const InboxReadOptions& options) override {
+    std::shared_lock lock(mu_);
+    const Workflow* w = Find(id);
+    if (w == nullptr) return InboxPage{};
+    return WaitIndexes::Read(w->waits, options);
+  }
+
+  Result<ListPage> ListInboxes(const ListOptions& options) override {
+    std::shared_lock lock(mu_);
+    return waits_.ListInboxes(options);
+  }
+
+  Result<std::unique_ptr<InboxWatch>> WatchInboxes(InboxListener listener) override {
+    return listeners_->Add(std::move(listener));
+  }
+
+  Result<StatePage> ListByState(const StateListOptions& options) override {
+    std::shared_lock lock(mu_);
+    return waits_.ListByState(options);
+  }
+
+  Result<DuePage> ListDue(const DueListOptions& options) override {
+    std::shared_lock lock(mu_);
+    return waits_.ListDue(options);
   }
 
   void Clear() {
     {
       std::unique_lock lock(mu_);
       workflows_.clear();
+      waits_.Clear();
     }
     std::unique_lock lock(facts_mu_);
     facts_.clear();
@@ -425,6 +506,8 @@ class MemoryTables final : public RunnerTables {
 
   std::shared_mutex mu_;
   std::map<std::string, Workflow, std::less<>> workflows_;
+  WaitIndexes waits_;  // over workflows_[*].waits, under mu_
+  const std::shared_ptr<InboxListeners> listeners_ = std::make_shared<InboxListeners>();
   std::shared_mutex facts_mu_;
   std::unordered_map<std::string, std::string> facts_;
 };
