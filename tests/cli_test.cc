@@ -436,6 +436,18 @@ TEST_F(CliTest, MigrateCopiesEverythingAndResumesAfterSIGKILL) {
       EXPECT_EQ(a->updated_at, b->updated_at) << id;
       EXPECT_EQ(a->has_snapshot, b->has_snapshot) << id;
       EXPECT_EQ(*copy->LoadFact("fact-" + id), "value of " + id);
+      EXPECT_EQ(a->state_tag, b->state_tag) << id;
+      EXPECT_EQ(a->due, b->due) << id;
+      EXPECT_EQ(a->inbox_last, b->inbox_last) << id;
+      EXPECT_EQ(a->inbox_consumed, b->inbox_consumed) << id;
+      EXPECT_EQ(a->inbox_closed, b->inbox_closed) << id;
+      Result<InboxPage> pa = store_->ReadInbox(id), pb = copy->ReadInbox(id);
+      ASSERT_TRUE(pa.ok() && pb.ok()) << id;
+      ASSERT_EQ(pa->entries.size(), pb->entries.size()) << id;
+      for (std::size_t k = 0; k < pa->entries.size(); ++k) {
+        EXPECT_EQ(pa->entries[k].sequence, pb->entries[k].sequence) << id;
+        EXPECT_EQ(pa->entries[k].bytes, pb->entries[k].bytes) << id;
+      }
     }
     Release();
   }

@@ -96,7 +96,18 @@ inline std::vector<std::string> FillForCopy(Store& store, int workflows) {
     const std::string hash = "fact-" + id, value = "value of " + id;  // the views below point here
     AppendOptions with_fact;
     with_fact.facts = {{hash, value}};
+    // Index entries and inboxes too: pending, consumed, closed.
+    const std::string tag = i % 2 == 0 ? "idle/copy@1" : "halted/copy@1";
+    with_fact.state_tag = tag;
+    if (i % 6 == 0) with_fact.due = 1000 + i;
     EXPECT_TRUE(store.Append(id, events, with_fact).ok());
+    for (int n = 0; n < i % 4; ++n) EXPECT_TRUE(store.AppendInbox(id, id + "/signal-" + std::to_string(n)).ok());
+    if (i % 4 == 3 || i % 8 == 1) {
+      AppendOptions consume;
+      consume.consume_inbox_through = 1;
+      consume.close_inbox = i % 8 == 1;
+      EXPECT_TRUE(store.Append(id, std::vector<std::string>{id + "/consumed"}, consume).ok());
+    }
     if (i % 3 == 0) {
       EXPECT_TRUE(store.Save(id, "log of " + id).ok());
     }

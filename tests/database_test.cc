@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -378,6 +379,62 @@ TEST(DataDirectory, MissingEngineFilesAreReportedNotRecreated) {
 // A database written before counters recorded the time of the last append
 // (16-byte counters) still opens, reads and appends; its updated_at is the
 // log's, or the epoch for a workflow with events only.
+// A database written before the waits table (inboxes, indexes) existed:
+// read-only it reads as having none; opened as owner it gains the table.
+TEST(DiskEngine, ADatabaseWithoutTheWaitsTableReadsAndGainsIt) {
+  test::TempDir tmp;
+  const std::string dir = tmp.Sub("db");
+  {
+    auto db = Database::Open(Disk(dir));
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    ASSERT_TRUE((*(*db)->OpenStore("r"))->Append("wf", std::vector<std::string>{"a"}).ok());
+  }
+  {
+    rocksdb::Options o;
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(o, dir + "/rocksdb", &names).ok());
+    ASSERT_NE(std::find(names.begin(), names.end(), "waits"), names.end());
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    for (const std::string& name : names) cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(o, dir + "/rocksdb", cfs, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == "waits") {
+        ASSERT_TRUE(db->DropColumnFamily(handles[i]).ok());
+      }
+    }
+    for (rocksdb::ColumnFamilyHandle* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+    ASSERT_TRUE(db->Close().ok());
+  }
+  {
+    DatabaseOptions ro = Disk(dir);
+    ro.read_only = true;
+    auto db = Database::Open(ro);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    auto store = std::move(*(*db)->OpenStore("r"));
+    EXPECT_EQ(store->Describe("wf")->cursor, 1u);
+    Result<InboxPage> inbox = store->ReadInbox("wf");
+    ASSERT_TRUE(inbox.ok()) << inbox.status().ToString();
+    EXPECT_TRUE(inbox->entries.empty());
+    StateListOptions all;
+    all.tag_is_prefix = true;
+    Result<StatePage> states = store->ListByState(all);
+    ASSERT_TRUE(states.ok()) << states.status().ToString();
+    EXPECT_TRUE(states->entries.empty());
+    Result<ListPage> pending = store->ListInboxes();
+    ASSERT_TRUE(pending.ok());
+    EXPECT_TRUE(pending->ids.empty());
+  }
+  auto db = Database::Open(Disk(dir));
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  auto store = std::move(*(*db)->OpenStore("r"));
+  Result<std::uint64_t> seq = store->AppendInbox("wf", "s");
+  ASSERT_TRUE(seq.ok()) << seq.status().ToString();
+  EXPECT_EQ(*seq, 1u);
+}
+
 TEST(DiskEngine, CountersWithoutATimeStillDecode) {
   test::TempDir tmp;
   const std::string dir = tmp.Sub("db");

@@ -18,8 +18,9 @@
 //   5. checks the journal: no (workflow, node, input) whose completion was in
 //      the store when a resume started ran again in or after that resume,
 //      and every stored completion has its journal line.
-// Over all rounds, at least one resume re-dispatched runnables that were in
-// flight at the kill.
+// After each kill and each resume, the store's state index agrees with the
+// histories. Over all rounds, at least one resume re-dispatched runnables
+// that were in flight at the kill.
 //
 // RUNIC_CRASH_SEED fixes the random targets (the seed is printed);
 // RUNIC_CRASH_ROUNDS raises the number of rounds (at least 20).
@@ -46,6 +47,7 @@
 #include <vector>
 
 #include "child_process.h"
+#include "runic/runic.h"
 #include "test_util.h"
 
 #ifndef RUNIC_RUNNER_CRASH_HELPER
@@ -155,6 +157,37 @@ JournalCheck CheckJournal(const std::string& dir) {
   return check;
 }
 
+// After every kill: each workflow's entry in the store's state index is
+// the state its history reads (written in the same atomic write as the
+// events), and the index names no other workflow.
+void ExpectStateIndexMatchesHistories(const std::string& dir) {
+  DatabaseOptions o;
+  o.dir = dir + "/db";
+  Result<std::shared_ptr<Database>> db = Database::Open(o);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  Result<std::unique_ptr<Store>> store = (*db)->OpenStore("crash");  // the helper's runner
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  Result<ListPage> ids = (*store)->List({.prefix = "", .start_after = "", .limit = 100000});
+  ASSERT_TRUE(ids.ok()) << ids.status().ToString();
+  HistoryReadOptions read;
+  read.values = read.structure = false;
+  std::size_t with_history = 0;
+  for (const std::string& id : ids->ids) {
+    Result<WorkflowHistory> h = ReadHistory(**store, id, read);
+    ASSERT_TRUE(h.ok()) << id << ": " << h.status().ToString();
+    ++with_history;
+    Result<WorkflowSummary> w = (*store)->Describe(id);
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    EXPECT_EQ(w->state_tag, StateIndexTag(h->state, h->definition.name, h->definition.version)) << id;
+  }
+  StateListOptions all;
+  all.tag_is_prefix = true;
+  all.limit = 100000;
+  Result<StatePage> index = (*store)->ListByState(all);
+  ASSERT_TRUE(index.ok()) << index.status().ToString();
+  EXPECT_EQ(index->entries.size(), with_history);
+}
+
 TEST(RunnerCrash, KillAtRandomCompletionsAndResumeInANewProcess) {
   const auto test_deadline = Clock::now() + seconds(540);
 
@@ -200,6 +233,7 @@ TEST(RunnerCrash, KillAtRandomCompletionsAndResumeInANewProcess) {
         ASSERT_TRUE(ExitedOk(status)) << "run: " << Describe(status) << " after " << seen;
       }
     }
+    ExpectStateIndexMatchesHistories(dir.path());
 
     // 2. Sometimes a crash during recovery as well.
     if (round % 3 == 2) {
@@ -216,6 +250,7 @@ TEST(RunnerCrash, KillAtRandomCompletionsAndResumeInANewProcess) {
       if (!reached) {
         ASSERT_TRUE(ExitedOk(status)) << "first resume: " << Describe(status);
       }
+      ExpectStateIndexMatchesHistories(dir.path());
     }
 
     // 3. Resume to the end, in a new process.
@@ -233,6 +268,7 @@ TEST(RunnerCrash, KillAtRandomCompletionsAndResumeInANewProcess) {
         }
       }
       ASSERT_TRUE(reported) << "resume printed no summary";
+      ExpectStateIndexMatchesHistories(dir.path());
       total_redispatched += redispatched;
       rounds_with_redispatch += redispatched > 0;
     }

@@ -55,6 +55,24 @@ std::int64_t ToMicros(std::chrono::system_clock::time_point t) {
   return std::chrono::floor<std::chrono::microseconds>(t.time_since_epoch()).count();
 }
 
+Status NoInbox(std::string_view id) {
+  return Status::NotFound("workflow '" + std::string(id) + "' has no events: no inbox to append to");
+}
+
+Status InboxClosed(std::string_view id) {
+  return Status::FailedPrecondition("the inbox of workflow '" + std::string(id) + "' is closed");
+}
+
+Status InboxFull(std::string_view id, std::uint64_t limit) {
+  return Status::ResourceExhausted("the inbox of workflow '" + std::string(id) + "' holds " + std::to_string(limit) +
+                                   " unconsumed entries, its limit");
+}
+
+Status ConsumeAbove(std::string_view id, std::uint64_t through, std::uint64_t last) {
+  return Status::InvalidArgument("consuming inbox entries of '" + std::string(id) + "' up to " +
+                                 std::to_string(through) + ", above its last entry " + std::to_string(last));
+}
+
 Status CheckNotTrimmed(std::string_view id, std::uint64_t after, std::uint64_t trimmed) {
   if (after >= trimmed) return Status::OK();
   return Status::Trimmed(trimmed + 1, "workflow '" + std::string(id) + "': events up to " + std::to_string(trimmed) +

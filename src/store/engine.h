@@ -122,6 +122,12 @@ class Engine {
   }
 };
 
+// The inbox errors every engine gives (one wording for all).
+Status NoInbox(std::string_view id);                                                  // kNotFound
+Status InboxClosed(std::string_view id);                                              // kFailedPrecondition
+Status InboxFull(std::string_view id, std::uint64_t limit);                           // kResourceExhausted
+Status ConsumeAbove(std::string_view id, std::uint64_t through, std::uint64_t last);  // kInvalidArgument
+
 // Builds the stream status for a workflow whose events up to `trimmed` are
 // gone, when a reader asks for events after `after`. OK when none is missing.
 Status CheckNotTrimmed(std::string_view id, std::uint64_t after, std::uint64_t trimmed);

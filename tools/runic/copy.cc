@@ -49,8 +49,9 @@ class Checksum {
   std::uint64_t h_ = 14695981039346656037ull;
 };
 
-// What a runner holds, counted and summed (ids, counters, times, every event,
-// log, snapshot and fact), to compare a copy with its source.
+// What a runner holds, counted and summed (ids, counters, times, index
+// entries, inboxes, every event, log, snapshot and fact), to compare a copy
+// with its source.
 struct RunnerDigest {
   std::uint64_t workflows = 0, events = 0, facts = 0;
   std::uint64_t checksum = 0;
@@ -74,6 +75,21 @@ RunnerDigest Digest(Session& session, Store& store, Progress& meter) {
       sum.Mix(w->cursor);
       sum.Mix(w->trimmed);
       sum.Mix(static_cast<std::uint64_t>(w->updated_at.time_since_epoch().count()));
+      sum.Add(w->state_tag);
+      sum.Mix(w->due);
+      sum.Mix(w->inbox_last);
+      sum.Mix(w->inbox_consumed);
+      sum.Mix(w->inbox_closed ? 1 : 0);
+      for (std::uint64_t after = w->inbox_consumed; after < w->inbox_last;) {
+        Result<InboxPage> inbox = store.ReadInbox(id, {after, 1000});
+        if (!inbox.ok()) session.Fail(inbox.status(), "reading the inbox of '" + id + "'");
+        if (inbox->entries.empty()) break;
+        for (const InboxEntry& e : inbox->entries) {
+          sum.Mix(e.sequence);
+          sum.Add(e.bytes);
+        }
+        after = inbox->entries.back().sequence;
+      }
       if (w->has_log) {
         Result<LogRecord> log = store.Load(id);
         if (!log.ok()) session.Fail(log.status(), "loading the log of '" + id + "'");

@@ -7,6 +7,7 @@
 #include <shared_mutex>
 
 #include "store/disk/disk_engine.h"
+#include "store/index_keys.h"
 #include "store/keys.h"
 
 namespace runic::internal::disk {
@@ -80,9 +81,8 @@ Status DiskTables::ImportWorkflow(std::string_view id, const WorkflowImport& w) 
   // (consumed, last] only.
   if (!old->state_tag.empty()) batch.Delete(s_->cf[kWaits], StateKey(old->state_tag, id));
   if (old->due != 0) batch.Delete(s_->cf[kWaits], DueKey(old->due, id));
-  const std::string inbox_key = keys::WorkflowKey(prefix_ + 'i', id);
-  batch.DeleteRange(s_->cf[kWaits], inbox_key, InboxKey(id, w.inbox_consumed + 1));
-  batch.DeleteRange(s_->cf[kWaits], InboxKey(id, w.inbox_last + 1), keys::PrefixSuccessor(inbox_key));
+  batch.DeleteRange(s_->cf[kWaits], InboxKey(id, 0), InboxKey(id, w.inbox_consumed + 1));
+  batch.DeleteRange(s_->cf[kWaits], InboxKey(id, w.inbox_last + 1), keys::AfterInboxesOf(prefix_ + 'i', id));
   // No counter for a workflow without events, as after Save alone (it has
   // no index entry nor inbox either: CheckImport).
   if (w.cursor > 0) {

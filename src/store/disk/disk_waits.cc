@@ -1,11 +1,7 @@
 // The disk engine's inboxes and state and due-time indexes, in the kWaits
-// column family under the runner prefix:
-//
-//   inbox entry  = 'i' escaped id (keys.h WorkflowKey), u64 sequence -> bytes
-//   state entry  = 's' tag 0x00 escaped id                         -> ""
-//   due entry    = 'd' u64 due, escaped id                          -> ""
-//
-// A tag holds no 0x00 byte, so (tag, id) keys sort as the pairs do. The
+// column family under the runner prefix, in the layout of index_keys.h:
+// inbox entries (-> their bytes) behind 'i', state entries behind 's', due
+// entries behind 'd' (-> ""). The
 // workflow's own place in them (its tag, due time, inbox cursors and closed
 // flag) is in its counter record, which every append and inbox append reads
 // under the workflow's stripe lock: a write and the index keys it moves are
@@ -19,32 +15,26 @@
 #include <shared_mutex>
 
 #include "store/disk/disk_engine.h"
+#include "store/index_keys.h"
 #include "store/keys.h"
 
 namespace runic::internal::disk {
 
 std::string DiskTables::InboxKey(std::string_view id, std::uint64_t seq) const {
-  return keys::EventKey(keys::WorkflowKey(prefix_ + 'i', id), seq);
+  return keys::InboxEntryKey(prefix_ + 'i', id, seq);
 }
 
 std::string DiskTables::StateKey(std::string_view tag, std::string_view id) const {
-  std::string p = prefix_ + 's';
-  p.append(tag);
-  p.push_back('\0');
-  return keys::WorkflowKey(p, id);
+  return keys::StateEntryKey(prefix_ + 's', tag, id);
 }
 
 std::string DiskTables::DueKey(std::uint64_t due, std::string_view id) const {
-  std::string p = prefix_ + 'd';
-  keys::PutFixed64(&p, due);
-  return keys::WorkflowKey(p, id);
+  return keys::DueEntryKey(prefix_ + 'd', due, id);
 }
 
 Status DiskTables::AddWaits(rocksdb::WriteBatch* batch, std::string_view id, Counter& c, const AppendOptions& o) {
   if (o.consume_inbox_through > c.inbox_last) {
-    return Status::InvalidArgument("consuming inbox entries of '" + std::string(id) + "' up to " +
-                                   std::to_string(o.consume_inbox_through) + ", above its last entry " +
-                                   std::to_string(c.inbox_last));
+    return ConsumeAbove(id, o.consume_inbox_through, c.inbox_last);
   }
   if (!has_waits() && (o.state_tag || o.due || o.consume_inbox_through != 0)) {
     return Status::InvalidArgument("database " + s_->dir.path() + " is open read-only");
@@ -85,13 +75,12 @@ Result<std::uint64_t> DiskTables::AppendInbox(std::string_view id, std::string_v
     Result<Counter> c = s_->ReadCounter(rocksdb::ReadOptions(), wkey, id, &found);
     if (!c.ok()) return c.status();
     if (!found || c->counter == 0) {
-      return Status::NotFound("workflow '" + std::string(id) + "' has no events: no inbox to append to");
+      return NoInbox(id);
     }
-    if (c->inbox_closed) return Status::FailedPrecondition("the inbox of workflow '" + std::string(id) + "' is closed");
+    if (c->inbox_closed) return InboxClosed(id);
     const std::size_t limit = EmbeddedLimits().max_inbox_entries;
     if (c->inbox_last - c->inbox_consumed >= limit) {
-      return Status::ResourceExhausted("the inbox of workflow '" + std::string(id) + "' holds " +
-                                       std::to_string(limit) + " unconsumed entries, its limit");
+      return InboxFull(id, limit);
     }
     if (!has_waits()) return Status::InvalidArgument("database " + s_->dir.path() + " is open read-only");
     Counter next = std::move(*c);
@@ -137,28 +126,21 @@ Result<ListPage> DiskTables::ListInboxes(const ListOptions& options) {
   ListPage page;
   if (!has_waits()) return page;
   const std::string table = prefix_ + 'i';
-  std::string range = table;
-  keys::AppendEscaped(&range, options.prefix);
-  std::string start = range;
-  if (!options.start_after.empty() && options.start_after >= options.prefix) {
-    start = keys::PrefixSuccessor(keys::WorkflowKey(table, options.start_after));
-  }
-  const std::string limit = keys::PrefixSuccessor(range);
+  const keys::KeyRange range = keys::InboxesRange(table, options);
   rocksdb::ReadOptions ro;
-  const rocksdb::Slice upper(limit);
-  if (!limit.empty()) ro.iterate_upper_bound = &upper;
+  const rocksdb::Slice upper(range.end);
+  if (!range.end.empty()) ro.iterate_upper_bound = &upper;
   std::unique_ptr<rocksdb::Iterator> it(s_->db->NewIterator(ro, s_->cf[kWaits]));
-  for (it->Seek(start); it->Valid();) {
-    const std::string_view key(it->key().data(), it->key().size());
+  for (it->Seek(range.start); it->Valid();) {
     std::optional<std::string> id =
-        key.size() >= table.size() + 8 ? keys::DecodeId(key.substr(0, key.size() - 8), table) : std::nullopt;
+        keys::DecodeInboxEntryId(std::string_view(it->key().data(), it->key().size()), table);
     if (!id) return Status::Corruption("malformed inbox key in runner '" + runner_ + "'");
     if (page.ids.size() == options.limit) {
       page.more = true;
       break;
     }
     page.ids.push_back(std::move(*id));
-    it->Seek(keys::PrefixSuccessor(keys::WorkflowKey(table, page.ids.back())));
+    it->Seek(keys::AfterInboxesOf(table, page.ids.back()));
   }
   if (!it->status().ok()) return FromRocks(it->status(), "listing inboxes");
   return page;
@@ -168,40 +150,37 @@ Result<std::unique_ptr<InboxWatch>> DiskTables::WatchInboxes(InboxListener liste
   return listeners_->Add(std::move(listener));
 }
 
+// Both listings: one scan of `range` in kWaits, each key decoded by
+// `decode` (nullopt: damage), at most `limit` of them and one more to tell
+// `more`.
+template <typename Entry, typename Decode>
+static Status ScanIndex(Shared& s, const keys::KeyRange& range, std::size_t limit, Decode decode,
+                        std::vector<Entry>* entries, bool* more, const std::string& what) {
+  rocksdb::ReadOptions ro;
+  const rocksdb::Slice upper(range.end);
+  if (!range.end.empty()) ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(s.db->NewIterator(ro, s.cf[kWaits]));
+  for (it->Seek(range.start); it->Valid(); it->Next()) {
+    std::optional<Entry> e = decode(std::string_view(it->key().data(), it->key().size()));
+    if (!e) return Status::Corruption("malformed key in " + what);
+    if (entries->size() == limit) {
+      *more = true;
+      break;
+    }
+    entries->push_back(std::move(*e));
+  }
+  return FromRocks(it->status(), "listing " + what);
+}
+
 Result<StatePage> DiskTables::ListByState(const StateListOptions& options) {
   StatePage page;
   if (!has_waits()) return page;
   const std::string table = prefix_ + 's';
-  std::string range = table + options.tag;
-  if (!options.tag_is_prefix) {
-    range.push_back('\0');
-    keys::AppendEscaped(&range, options.id_prefix);
-  }
-  std::string start = range;
-  if (!options.start_after_tag.empty() || !options.start_after_id.empty()) {
-    std::string after = table + options.start_after_tag;
-    after.push_back('\0');
-    after = options.start_after_id.empty() ? after : keys::WorkflowKey(after, options.start_after_id) + '\0';
-    if (after > start) start = std::move(after);
-  }
-  const std::string limit = keys::PrefixSuccessor(range);
-  rocksdb::ReadOptions ro;
-  const rocksdb::Slice upper(limit);
-  if (!limit.empty()) ro.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(s_->db->NewIterator(ro, s_->cf[kWaits]));
-  for (it->Seek(start); it->Valid(); it->Next()) {
-    const std::string_view key(it->key().data() + table.size(), it->key().size() - table.size());
-    const std::size_t end = key.find('\0');
-    std::optional<std::string> id =
-        end == std::string_view::npos ? std::nullopt : keys::DecodeId(key.substr(end + 1), "");
-    if (!id) return Status::Corruption("malformed state-index key in runner '" + runner_ + "'");
-    if (page.entries.size() == options.limit) {
-      page.more = true;
-      break;
-    }
-    page.entries.push_back(TaggedId{std::string(key.substr(0, end)), std::move(*id)});
-  }
-  if (!it->status().ok()) return FromRocks(it->status(), "listing the state index");
+  Status st = ScanIndex<TaggedId>(
+      *s_, keys::StateRange(table, options), options.limit,
+      [&](std::string_view key) { return keys::DecodeStateEntry(key, table); }, &page.entries, &page.more,
+      "the state index of runner '" + runner_ + "'");
+  if (!st.ok()) return st;
   return page;
 }
 
@@ -209,27 +188,11 @@ Result<DuePage> DiskTables::ListDue(const DueListOptions& options) {
   DuePage page;
   if (!has_waits()) return page;
   const std::string table = prefix_ + 'd';
-  std::string start = table;
-  keys::PutFixed64(&start, options.start_after_due);
-  if (!options.start_after_id.empty()) start = keys::WorkflowKey(start, options.start_after_id) + '\0';
-  std::string limit = table;
-  keys::PutFixed64(&limit, options.before);  // entries due before it
-  rocksdb::ReadOptions ro;
-  const rocksdb::Slice upper(limit);
-  ro.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(s_->db->NewIterator(ro, s_->cf[kWaits]));
-  for (it->Seek(start); it->Valid(); it->Next()) {
-    const std::string_view key(it->key().data(), it->key().size());
-    std::optional<std::string> id =
-        key.size() > table.size() + 8 ? keys::DecodeId(key.substr(table.size() + 8), "") : std::nullopt;
-    if (!id) return Status::Corruption("malformed due-index key in runner '" + runner_ + "'");
-    if (page.entries.size() == options.limit) {
-      page.more = true;
-      break;
-    }
-    page.entries.push_back(DueEntry{keys::GetFixed64(key.substr(table.size())), std::move(*id)});
-  }
-  if (!it->status().ok()) return FromRocks(it->status(), "listing the due-time index");
+  Status st = ScanIndex<DueEntry>(
+      *s_, keys::DueRange(table, options), options.limit,
+      [&](std::string_view key) { return keys::DecodeDueEntry(key, table); }, &page.entries, &page.more,
+      "the due-time index of runner '" + runner_ + "'");
+  if (!st.ok()) return st;
   return page;
 }
 

@@ -38,9 +38,7 @@ void EtcdTables::Prepare(const AppendInput* in, AppendJob* job) {
     std::uint64_t last = 0;
     Status s = ReadInboxCursors(in->id, &last, &job->inbox_consumed);
     if (s.ok() && o.consume_inbox_through > last) {
-      s = Status::InvalidArgument("consuming inbox entries of " + Quote(in->id) + " up to " +
-                                  std::to_string(o.consume_inbox_through) + ", above its last entry " +
-                                  std::to_string(last));
+      s = ConsumeAbove(in->id, o.consume_inbox_through, last);
     }
     if (!s.ok()) job->result = s;
   }

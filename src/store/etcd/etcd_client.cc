@@ -97,6 +97,7 @@ struct Client::Member {
   std::unique_ptr<pb::Lease::Stub> lease;
   std::unique_ptr<pb::Maintenance::Stub> maintenance;
   std::unique_ptr<pb::Auth::Stub> auth;
+  std::unique_ptr<pb::Watch::Stub> watch;
 };
 
 Client::Client(EtcdOptions options) : options_(std::move(options)) {}
@@ -148,6 +149,7 @@ Result<std::unique_ptr<Client>> Client::Connect(const std::vector<std::string>& 
     m->lease = pb::Lease::NewStub(m->channel);
     m->maintenance = pb::Maintenance::NewStub(m->channel);
     m->auth = pb::Auth::NewStub(m->channel);
+    m->watch = pb::Watch::NewStub(m->channel);
     client->members_.push_back(std::move(m));
   }
   const Deadline deadline = client->NewDeadline();
@@ -290,6 +292,70 @@ Status Client::LeaseRevoke(std::int64_t lease, Deadline deadline) {
   pb::LeaseRevokeResponse resp;
   return Invoke("lease revoke", Kind::kRead, deadline,
                 [&](Member& m, grpc::ClientContext* ctx) { return m.lease->LeaseRevoke(ctx, req, &resp); });
+}
+
+namespace {
+
+class GrpcWatchStream final : public WatchStream {
+ public:
+  GrpcWatchStream(std::unique_ptr<grpc::ClientContext> ctx,
+                  std::unique_ptr<grpc::ClientReaderWriter<pb::WatchRequest, pb::WatchResponse>> stream)
+      : ctx_(std::move(ctx)), stream_(std::move(stream)) {}
+  ~GrpcWatchStream() override {
+    ctx_->TryCancel();
+    (void)stream_->Finish();
+  }
+  bool Read(pb::WatchResponse* response) override { return stream_->Read(response); }
+  void Cancel() override { ctx_->TryCancel(); }
+
+ private:
+  std::unique_ptr<grpc::ClientContext> ctx_;
+  std::unique_ptr<grpc::ClientReaderWriter<pb::WatchRequest, pb::WatchResponse>> stream_;
+};
+
+}  // namespace
+
+// A stream lives as long as its watcher wants it: no deadline on its
+// context; each member is tried once per round, a round at most every 50 ms.
+Result<std::unique_ptr<WatchStream>> Client::Watch(const pb::WatchCreateRequest& create, pb::WatchResponse* created,
+                                                   Deadline deadline) {
+  pb::WatchRequest req;
+  *req.mutable_create_request() = create;
+  std::string last_error = "no attempt made";
+  for (int attempt = 0; attempt < 1000 && Clock::now() < deadline; ++attempt) {
+    const std::size_t index = (current_.load(std::memory_order_relaxed) + attempt) % members_.size();
+    Member& m = *members_[index];
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    if (!options_.user.empty()) {
+      if (std::string token = Token(); !token.empty()) ctx->AddMetadata("token", token);
+    }
+    auto stream = m.watch->Watch(ctx.get());
+    // The confirmation must come within the deadline: a member that hangs
+    // is cancelled and the next one tried.
+    std::atomic<bool> answered{false};
+    std::thread guard([&] {
+      while (!answered.load() && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      if (!answered.load()) ctx->TryCancel();
+    });
+    const bool ok = stream->Write(req) && stream->Read(created);
+    answered.store(true);
+    guard.join();
+    if (ok && created->created() && !created->canceled()) {
+      return std::unique_ptr<WatchStream>(new GrpcWatchStream(std::move(ctx), std::move(stream)));
+    }
+    ctx->TryCancel();
+    const grpc::Status st = stream->Finish();
+    last_error = m.endpoint + ": " +
+                 (ok                           ? "the watch was refused: " + created->cancel_reason()
+                  : st.error_message().empty() ? std::string("the stream closed")
+                                               : st.error_message());
+    if (ok) return Status::InvalidArgument("etcd watch: " + last_error);
+    if ((attempt + 1) % members_.size() == 0) {
+      std::this_thread::sleep_until(std::min(deadline, Clock::now() + std::chrono::milliseconds(50)));
+    }
+  }
+  return Status::Unavailable("etcd watch: no member answered within " + std::to_string(options_.call_timeout.count()) +
+                             " ms (last error: " + last_error + ")");
 }
 
 Status Client::MemberStatus(pb::StatusResponse* resp, Deadline deadline) {

@@ -36,6 +36,17 @@ using Deadline = Clock::time_point;
 inline constexpr std::string_view kCompacted = "revision compacted: ";
 bool IsCompacted(const Status& s);
 
+// A watch stream on one member: responses until it ends or is cancelled.
+class WatchStream {
+ public:
+  virtual ~WatchStream() = default;
+  // Blocks for the next response; false once the stream has ended
+  // (cancelled, or the member went away).
+  virtual bool Read(etcdserverpb::WatchResponse* response) = 0;
+  // Ends the stream from any thread: a blocked Read returns false.
+  virtual void Cancel() = 0;
+};
+
 class Client {
  public:
   // Connects to the members and checks that one answers within the call
@@ -63,6 +74,12 @@ class Client {
   // The lease's remaining TTL after the renewal; <= 0 when it had expired.
   Result<std::int64_t> LeaseKeepAlive(std::int64_t lease, Deadline deadline);
   Status LeaseRevoke(std::int64_t lease, Deadline deadline);
+
+  // Opens a watch (`create`) on the first member that accepts it before
+  // `deadline`, and returns once etcd confirmed it (the confirmation's
+  // header, with the revision it watches from, in *created).
+  Result<std::unique_ptr<WatchStream>> Watch(const etcdserverpb::WatchCreateRequest& create,
+                                             etcdserverpb::WatchResponse* created, Deadline deadline);
 
   // The status of the first member that answers (database size, leader).
   Status MemberStatus(etcdserverpb::StatusResponse* resp, Deadline deadline);

@@ -11,6 +11,7 @@
 //                    of the batch's first event
 //   fact           = runner prefix 'f' raw hash
 //   inbox entry    = runner prefix 'i' escaped id, u64 big-endian sequence
+//                    (this and the index entries as index_keys.h lays them out)
 //   inbox last     = runner prefix 'h' escaped id   (written by appenders)
 //   inbox consumed = runner prefix 'q' escaped id   (written by the owner)
 //   inbox closed   = runner prefix 'x' escaped id   (written by the owner)
@@ -48,6 +49,7 @@
 #include <string_view>
 #include <vector>
 
+#include "store/index_keys.h"
 #include "store/keys.h"
 
 namespace runic::internal::etcd {
@@ -80,21 +82,16 @@ class RunnerKeys {
   std::string Event(std::string_view id, std::uint64_t seq) const { return keys::EventKey(Events(id), seq); }
   std::string Fact(std::string_view hash) const { return Table('f') + std::string(hash); }
   std::string Inbox(std::string_view id) const { return Workflow('i', id); }  // + sequence
-  std::string InboxEntry(std::string_view id, std::uint64_t seq) const { return keys::EventKey(Inbox(id), seq); }
+  std::string InboxEntry(std::string_view id, std::uint64_t seq) const {
+    return keys::InboxEntryKey(Table('i'), id, seq);
+  }
   std::string InboxLast(std::string_view id) const { return Workflow('h', id); }
   std::string InboxConsumed(std::string_view id) const { return Workflow('q', id); }
   std::string InboxClosed(std::string_view id) const { return Workflow('x', id); }
   std::string StateEntry(std::string_view tag, std::string_view id) const {
-    std::string p = Table('t');
-    p.append(tag);
-    p.push_back('\0');
-    return keys::WorkflowKey(p, id);
+    return keys::StateEntryKey(Table('t'), tag, id);
   }
-  std::string DueEntry(std::uint64_t due, std::string_view id) const {
-    std::string p = Table('d');
-    keys::PutFixed64(&p, due);
-    return keys::WorkflowKey(p, id);
-  }
+  std::string DueEntry(std::uint64_t due, std::string_view id) const { return keys::DueEntryKey(Table('d'), due, id); }
 
  private:
   std::string prefix_;

@@ -149,6 +149,9 @@ class EtcdTables final : public RunnerTables, public std::enable_shared_from_thi
   // The index and inbox writes of job `j`'s append (sets j->next's tag and
   // due time).
   void AddWaits(AppendJob* j, google::protobuf::RepeatedPtrField<pb::RequestOp>* ops);
+  template <typename Entry, typename Decode>
+  Status ScanIndex(const keys::KeyRange& range, std::size_t limit, Decode decode, std::vector<Entry>* entries,
+                   bool* more, const char* what);
   // Reads the inbox cursors a consuming append needs (Prepare).
   Status ReadInboxCursors(std::string_view id, std::uint64_t* last, std::uint64_t* consumed);
 

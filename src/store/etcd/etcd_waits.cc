@@ -96,10 +96,10 @@ Result<std::uint64_t> EtcdTables::AppendInbox(std::string_view id, std::string_v
     if (Status s = c_->client().Txn(look, &seen, deadline, /*read_only=*/true); !s.ok()) return s;
     const auto& counter = seen.responses(0).response_range().kvs();
     if (counter.empty()) {
-      return Status::NotFound("workflow " + Quote(id) + " has no events: no inbox to append to");
+      return NoInbox(id);
     }
     if (!seen.responses(3).response_range().kvs().empty()) {
-      return Status::FailedPrecondition("the inbox of workflow " + Quote(id) + " is closed");
+      return InboxClosed(id);
     }
     std::uint64_t last = 0, consumed = 0;
     std::int64_t last_mod = 0, consumed_mod = 0;
@@ -108,8 +108,7 @@ Result<std::uint64_t> EtcdTables::AppendInbox(std::string_view id, std::string_v
       return Status::Corruption("the inbox cursors of " + Quote(id) + " are malformed");
     }
     if (last - consumed >= limit) {
-      return Status::ResourceExhausted("the inbox of workflow " + Quote(id) + " holds " + std::to_string(limit) +
-                                       " unconsumed entries, its limit");
+      return InboxFull(id, limit);
     }
     pb::TxnRequest txn;
     CompareCreate(&txn, k_.Counter(id), counter[0].create_revision());  // not deleted (and made again) since
@@ -170,27 +169,20 @@ Result<InboxPage> EtcdTables::ReadInbox(std::string_view id, const InboxReadOpti
 // goes on past the workflow's other entries.
 Result<ListPage> EtcdTables::ListInboxes(const ListOptions& options) {
   const std::string table = k_.Table('i');
-  std::string range = table;
-  keys::AppendEscaped(&range, options.prefix);
-  std::string from = range;
-  if (!options.start_after.empty() && options.start_after >= options.prefix) {
-    from = keys::PrefixSuccessor(keys::WorkflowKey(table, options.start_after));
-  }
-  const std::string end = keys::PrefixSuccessor(range);
+  const keys::KeyRange range = keys::InboxesRange(table, options);
+  std::string from = range.start;
   ListPage page;
   for (int round = 0; round < 1'000'000; ++round) {
     pb::RangeRequest req;
     req.set_key(from);
-    req.set_range_end(end);
+    req.set_range_end(range.end);
     req.set_keys_only(true);
     req.set_limit(static_cast<std::int64_t>(std::min<std::size_t>(options.limit + 1 - page.ids.size(), 256)));
     req.set_serializable(!c_->client().options().linearizable_reads);
     pb::RangeResponse r;
     if (Status s = c_->client().Range(req, &r, c_->client().NewDeadline()); !s.ok()) return s;
     for (const pb::KeyValue& kv : r.kvs()) {
-      const std::string_view key = kv.key();
-      std::optional<std::string> id =
-          key.size() >= table.size() + 8 ? keys::DecodeId(key.substr(0, key.size() - 8), table) : std::nullopt;
+      std::optional<std::string> id = keys::DecodeInboxEntryId(kv.key(), table);
       if (!id) return Status::Corruption("malformed inbox key in runner '" + runner_ + "'");
       if (!page.ids.empty() && page.ids.back() == *id) continue;
       if (page.ids.size() == options.limit) {
@@ -200,78 +192,55 @@ Result<ListPage> EtcdTables::ListInboxes(const ListOptions& options) {
       page.ids.push_back(std::move(*id));
     }
     if (!r.more() || r.kvs().empty()) break;
-    from = keys::PrefixSuccessor(keys::WorkflowKey(table, page.ids.back()));
+    from = keys::AfterInboxesOf(table, page.ids.back());
   }
   return page;
 }
 
-Result<std::unique_ptr<InboxWatch>> EtcdTables::WatchInboxes(InboxListener) {
-  return Status::InvalidArgument(
-      "WatchInboxes is not available on etcd yet: list the pending inboxes with ListInboxes");
+// Both listings: one range of keys, each decoded by `decode` (nullopt:
+// damage), at most `limit` and one more to tell `more`.
+template <typename Entry, typename Decode>
+Status EtcdTables::ScanIndex(const keys::KeyRange& range, std::size_t limit, Decode decode, std::vector<Entry>* entries,
+                             bool* more, const char* what) {
+  pb::RangeRequest req;
+  req.set_key(range.start);
+  req.set_range_end(range.end);
+  req.set_keys_only(true);
+  req.set_limit(static_cast<std::int64_t>(limit) + 1);
+  req.set_serializable(!c_->client().options().linearizable_reads);
+  pb::RangeResponse r;
+  if (Status s = c_->client().Range(req, &r, c_->client().NewDeadline()); !s.ok()) return s;
+  for (const pb::KeyValue& kv : r.kvs()) {
+    std::optional<Entry> e = decode(kv.key());
+    if (!e) return Status::Corruption(std::string("malformed key in ") + what + " of runner '" + runner_ + "'");
+    if (entries->size() == limit) {
+      *more = true;
+      break;
+    }
+    entries->push_back(std::move(*e));
+  }
+  return Status::OK();
 }
 
 Result<StatePage> EtcdTables::ListByState(const StateListOptions& options) {
   const std::string table = k_.Table('t');
-  std::string range = table + options.tag;
-  if (!options.tag_is_prefix) {
-    range.push_back('\0');
-    keys::AppendEscaped(&range, options.id_prefix);
-  }
-  std::string from = range;
-  if (!options.start_after_tag.empty() || !options.start_after_id.empty()) {
-    std::string after = table + options.start_after_tag;
-    after.push_back('\0');
-    after = options.start_after_id.empty() ? after : keys::WorkflowKey(after, options.start_after_id) + '\0';
-    if (after > from) from = std::move(after);
-  }
-  pb::RangeRequest req;
-  req.set_key(from);
-  req.set_range_end(keys::PrefixSuccessor(range));
-  req.set_keys_only(true);
-  req.set_limit(static_cast<std::int64_t>(options.limit) + 1);
-  req.set_serializable(!c_->client().options().linearizable_reads);
-  pb::RangeResponse r;
-  if (Status s = c_->client().Range(req, &r, c_->client().NewDeadline()); !s.ok()) return s;
   StatePage page;
-  for (const pb::KeyValue& kv : r.kvs()) {
-    const std::string_view key = std::string_view(kv.key()).substr(table.size());
-    const std::size_t at = key.find('\0');
-    std::optional<std::string> id =
-        at == std::string_view::npos ? std::nullopt : keys::DecodeId(key.substr(at + 1), "");
-    if (!id) return Status::Corruption("malformed state-index key in runner '" + runner_ + "'");
-    if (page.entries.size() == options.limit) {
-      page.more = true;
-      break;
-    }
-    page.entries.push_back(TaggedId{std::string(key.substr(0, at)), std::move(*id)});
-  }
+  Status s = ScanIndex<TaggedId>(
+      keys::StateRange(table, options), options.limit,
+      [&](std::string_view key) { return keys::DecodeStateEntry(key, table); }, &page.entries, &page.more,
+      "the state index");
+  if (!s.ok()) return s;
   return page;
 }
 
 Result<DuePage> EtcdTables::ListDue(const DueListOptions& options) {
   const std::string table = k_.Table('d');
-  std::string from = table + U64(options.start_after_due);
-  if (!options.start_after_id.empty()) from = keys::WorkflowKey(from, options.start_after_id) + '\0';
-  pb::RangeRequest req;
-  req.set_key(from);
-  req.set_range_end(table + U64(options.before));
-  req.set_keys_only(true);
-  req.set_limit(static_cast<std::int64_t>(options.limit) + 1);
-  req.set_serializable(!c_->client().options().linearizable_reads);
-  pb::RangeResponse r;
-  if (Status s = c_->client().Range(req, &r, c_->client().NewDeadline()); !s.ok()) return s;
   DuePage page;
-  for (const pb::KeyValue& kv : r.kvs()) {
-    const std::string_view key = kv.key();
-    std::optional<std::string> id =
-        key.size() > table.size() + 8 ? keys::DecodeId(key.substr(table.size() + 8), "") : std::nullopt;
-    if (!id) return Status::Corruption("malformed due-index key in runner '" + runner_ + "'");
-    if (page.entries.size() == options.limit) {
-      page.more = true;
-      break;
-    }
-    page.entries.push_back(DueEntry{keys::GetFixed64(key.substr(table.size())), std::move(*id)});
-  }
+  Status s = ScanIndex<DueEntry>(
+      keys::DueRange(table, options), options.limit,
+      [&](std::string_view key) { return keys::DecodeDueEntry(key, table); }, &page.entries, &page.more,
+      "the due-time index");
+  if (!s.ok()) return s;
   return page;
 }
 

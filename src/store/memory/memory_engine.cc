@@ -425,7 +425,7 @@ class MemoryTables final : public RunnerTables {
     Result<std::uint64_t> seq = [&]() -> Result<std::uint64_t> {
       std::unique_lock lock(mu_);
       auto it = workflows_.find(id);
-      if (it == workflows_.end() || it->second.counter == 0) return WaitIndexes::NoWorkflow(id);
+      if (it == workflows_.end() || it->second.counter == 0) return NoInbox(id);
       return waits_.AppendInbox(it->first, it->second.waits, EmbeddedLimits().max_inbox_entries, entry);
     }();
     if (seq.ok()) listeners_->Notify(id);

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "runic/store.h"
+#include "store/engine.h"
 
 namespace runic::internal {
 
@@ -160,21 +161,6 @@ class WaitIndexes {
     by_state_.clear();
     by_due_.clear();
     pending_.clear();
-  }
-
-  static Status ConsumeAbove(std::string_view id, std::uint64_t through, std::uint64_t last) {
-    return Status::InvalidArgument("consuming inbox entries of '" + std::string(id) + "' up to " +
-                                   std::to_string(through) + ", above its last entry " + std::to_string(last));
-  }
-  static Status InboxClosed(std::string_view id) {
-    return Status::FailedPrecondition("the inbox of workflow '" + std::string(id) + "' is closed");
-  }
-  static Status InboxFull(std::string_view id, std::uint64_t limit) {
-    return Status::ResourceExhausted("the inbox of workflow '" + std::string(id) + "' holds " + std::to_string(limit) +
-                                     " unconsumed entries, its limit");
-  }
-  static Status NoWorkflow(std::string_view id) {
-    return Status::NotFound("workflow '" + std::string(id) + "' has no events: no inbox to append to");
   }
 
  private:
