@@ -124,20 +124,25 @@ TEST(InboxCrash, DiskEntriesAreConsumedOnceAcrossKills) {
   std::vector<std::string> acknowledged;  // consumed, as the helpers reported before their kills
   for (int round = 0; round < rounds; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
+    const int n = std::uniform_int_distribution<int>(1, 15)(rng);
     with_store([&](Store& s) {
-      const int n = std::uniform_int_distribution<int>(1, 15)(rng);
       for (int i = 0; i < n; ++i) ASSERT_TRUE(s.AppendInbox(id, "e" + std::to_string(sent++)).ok());
     });
-    auto p = ChildProcess::Start(RUNIC_INBOX_CONSUMER_HELPER, {uri, id});
+    // Ends by itself once the inbox is empty (no entry comes meanwhile).
+    auto p = ChildProcess::Start(RUNIC_INBOX_CONSUMER_HELPER, {uri, id, "--until-empty"});
     ASSERT_NE(p, nullptr);
     std::string errors;
-    const std::size_t target = std::uniform_int_distribution<std::size_t>(1, 10)(rng);
+    // At most what this round sent: the kill comes while entries are left.
+    const std::size_t target = std::uniform_int_distribution<std::size_t>(1, static_cast<std::size_t>(n))(rng);
     if (ReadConsumed(*p, target, Clock::now() + seconds(60), &acknowledged, &errors)) {
       p->Kill();
       ++kills;
     }
-    p->Wait(Clock::now() + seconds(30));
+    const int status = p->Wait(Clock::now() + seconds(30));
     ASSERT_TRUE(errors.empty()) << errors;
+    if (!WIFSIGNALED(status)) {
+      ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << DescribeWait(status);
+    }
   }
   with_store([&](Store& s) { ASSERT_TRUE(s.AppendInbox(id, kStopEntry).ok()); });
   {
