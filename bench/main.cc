@@ -62,9 +62,10 @@ Options Parse(int argc, char** argv) {
       ->delimiter(',')
       ->option_text("a,b");
   app.add_option("--workloads", o.workloads,
-                 "store: W1, W2, W2-cold, W3, W4, W5, W6, W7, W6-kill; Runner: R1, R2, R3 (engines none,\n"
-                 "memory, disk; R3 disk only; R1 on rocksdb-raw: the disk engine's R1 writes alone)\n"
-                 "(default: all of them, R1-R3 included; each Runner workload runs on a fresh store,\n"
+                 "store: W1, W2, W2-cold, W3, W4, W5, W6, W7, W6-kill; Runner: R1, R2, R3, R4 (timers),\n"
+                 "R5 (signals) (engines none, memory, disk; R3 disk only; R1 on rocksdb-raw: the disk\n"
+                 "engine's R1 writes alone)\n"
+                 "(default: all of them, R1-R5 included; each Runner workload runs on a fresh store,\n"
                  "with the Runner's default threads)")
       ->delimiter(',')
       ->option_text("a,b");
@@ -151,6 +152,11 @@ double EstimateSeconds(const Options& o, const Scale& s, double fsync_us) {
       const double step_us = e == "none" ? 15 : 40 + (mode == "sync" ? fsync_us / 2 : 0);
       for (const char* r : {"R1", "R2", "R3"}) {
         if (Has(o.workloads, r) && Applies(e, mode, r)) us += runner_steps * step_us * (r[1] == '3' ? 1.5 : 1) + 1e5;
+      }
+      // R4: 10 x the workflows, each a commit for the wait and one for the
+      // timer's firing, and a second of waiting; R5 the same, signalled.
+      for (const char* r : {"R4", "R5"}) {
+        if (Has(o.workloads, r) && Applies(e, mode, r)) us += runner_steps * 2 * step_us + (r[1] == '4' ? 1.2e6 : 1e5);
       }
       if (e == "fsync-floor") {
         us = s.fsync_samples * fsync_us;
@@ -254,6 +260,22 @@ void PrintRunnerTable(const std::vector<Row>& rows) {
                 r.workload.c_str(), Fmt(Extra(r, "workflows_per_s"), 0).c_str(),
                 Fmt(Extra(r, "steps_per_s"), 0).c_str(), Fmt(r.mean_us).c_str(), Fmt(r.p50_us).c_str(),
                 Fmt(r.p99_us).c_str(), Fmt(r.rss_mb).c_str(), Fmt(r.disk_mb).c_str());
+  }
+  for (const Row& r : rows) {
+    if (r.workload == "R4") {
+      std::printf(
+          "  R4 %s-%s: %.0f workflows waited 1 s: woken late p50 %.1f ms, p99 %.1f ms; woken early %.0f (must be "
+          "0); rss %.0f MB\n",
+          r.engine.c_str(), r.mode.c_str(), Extra(r, "workflows"), Extra(r, "wake_late_p50_ms"),
+          Extra(r, "wake_late_p99_ms"), Extra(r, "woken_early"), r.rss_mb);
+    } else if (r.workload == "R5") {
+      std::printf(
+          "  R5 %s-%s: %.0f signals from 4 threads, %.0f/s; signal to done p50 %.1f ms, p99 %.1f ms; lost "
+          "%.0f, duplicated %.0f (both must be 0)\n",
+          r.engine.c_str(), r.mode.c_str(), Extra(r, "workflows"), Extra(r, "signals_per_s"),
+          Extra(r, "signal_to_done_p50_ms"), Extra(r, "signal_to_done_p99_ms"), Extra(r, "signals_lost"),
+          Extra(r, "signals_duplicated"));
+    }
   }
   for (const Row& r : rows) {
     if (r.workload != "R3") continue;

@@ -1,4 +1,5 @@
 #include "runner_workloads.h"
+#include "runner_env.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -114,17 +115,10 @@ std::shared_ptr<const runic::Workflow> FanOut() {
 
 std::int64_t FanOutResult(std::int64_t input) { return kFanOut * (input + 1) + kFanOut * (kFanOut - 1) / 2; }
 
-// A database, its store and a Runner on it (members release in reverse).
-struct RunnerEnv {
-  std::shared_ptr<runic::Database> db;
-  std::unique_ptr<runic::Store> store;
-  std::unique_ptr<runic::Runner> runner;
-};
+}  // namespace
 
-// `on_complete`: the runner's (RunnerOptions::on_complete).
-std::unique_ptr<RunnerEnv> OpenEnv(
-    const std::string& engine, const std::string& mode, const std::string& dir,
-    std::function<void(const std::string&, const runic::Status&)> on_complete = nullptr) {
+std::unique_ptr<RunnerEnv> OpenEnv(const std::string& engine, const std::string& mode, const std::string& dir,
+                                   std::function<void(const std::string&, const runic::Status&)> on_complete) {
   auto env = std::make_unique<RunnerEnv>();
   if (engine != "none") {
     runic::DatabaseOptions o;
@@ -147,6 +141,8 @@ std::unique_ptr<RunnerEnv> OpenEnv(
   env->runner = std::move(*runner);
   return env;
 }
+
+namespace {
 
 // The steady-clock time (ns) each workflow last became idle, from on_complete.
 class IdleStamps {
@@ -515,6 +511,8 @@ Row RunRunnerWorkload(const std::string& engine, const std::string& mode, const 
     if (engine != "disk") throw BenchError("R3 needs the disk engine");
     return RunR3(mode, scale, dir);
   }
+  if (workload == "R4") return RunR4(engine, mode, scale, dir);
+  if (workload == "R5") return RunR5(engine, mode, scale, dir);
   throw BenchError("unknown Runner workload '" + workload + "'");
 }
 

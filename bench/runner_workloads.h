@@ -7,6 +7,9 @@
 //   R3  R1 in a child process killed (SIGKILL) once half of the steps ran,
 //       then resumed here: time to ResumeAll and finish, and the count of
 //       steps whose persisted completion ran again (must be 0)
+//   R4  workflows x 10 each waiting 1 s of real time (a Delay), then a step
+//       (runner_waits.cc)
+//   R5  workflows x 10 at an Await, signalled from 4 threads (runner_waits.cc)
 //
 // R3's count: every step execution appends "<process> <input>" to a journal
 // with one write(2) before the step returns (an input names its workflow and

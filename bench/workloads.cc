@@ -380,6 +380,14 @@ const std::vector<WorkloadImpl>& Table() {
        false,
        false,
        nullptr},
+      {{"R4", "Runner: workflows x 10 waiting 1 s (a durable timer), then a step", false, true, true},
+       false,
+       false,
+       nullptr},
+      {{"R5", "Runner: workflows x 10 at an Await, signalled from 4 threads", false, true, true},
+       false,
+       false,
+       nullptr},
   };
   return table;
 }

@@ -16,18 +16,31 @@
 //                    so a SIGKILL loses at most the line being written
 //   DIR/persisted.log  per resume: the step completions found in the store
 //   DIR/resume.log   per resume: workflows resumed, runnables re-dispatched
+//   DIR/payments.log one line per acknowledged payment signal
 // (The database gets a directory of its own because Runic refuses to create
 // a database in a non-empty directory that is not one already.)
 //
 // The workflow, "orders" version 1, for one order (the input):
 //
-//   validate -> check_inventory -+-> screen_fraud ------+-> finalize (join)
-//                                +-> estimate_shipping -+
+//   validate -> check_inventory -+-> screen_fraud ------+-> finalize (join) -+-> await_payment -> charge
+//                                +-> estimate_shipping -+                    +-> remind (1 s) -> send_reminder
 //
 // check_inventory is flaky: for every fourth order its first attempt in a
 // process fails, and its policy retries it (3 retries, exponential backoff
 // from 20 ms). screen_fraud and estimate_shipping run in parallel (a fan-out);
-// finalize waits for both (a join).
+// finalize waits for both (a join). Then the order waits for its payment:
+// await_payment is an Await of the signal "payment" (at most 3 s: an order
+// nobody pays halts with kDeadlineExceeded and is then cancelled with a
+// reason), and remind a durable timer (Delay) that sends a reminder 1 s
+// after the order was finalized, paid or not.
+//
+// Payments come from another thread, as a payment provider's webhooks
+// would (Runner::Signal, key "pay-<order>"): for even orders right after
+// the order starts (before it waits: the signal is kept for its await), for
+// the others once the order waits, every tenth twice with the same key
+// (applied once), and never for orders ending in 7. Each acknowledged
+// payment is journalled to DIR/payments.log; `resume` sends them all again
+// (a provider retrying after our crash: the keys make that safe).
 //
 // Output goes through write(2) as well, one line at a time, so a parent
 // reading our stdout through a pipe sees every line as soon as it happens:
@@ -65,8 +78,18 @@ using std::chrono::milliseconds;
 constexpr const char* kRunner = "orders";    // the store's runner name
 constexpr const char* kWorkflow = "orders";  // the definition's name
 constexpr int kVersion = 1;
-constexpr const char* kNodes[] = {"validate", "check_inventory", "screen_fraud", "estimate_shipping", "finalize"};
-constexpr auto kAwait = std::chrono::minutes(2);  // longest wait for one order
+// The nodes every order ends with one value of (a paid one also await_payment and charge).
+constexpr const char* kNodes[] = {"validate", "check_inventory", "screen_fraud", "estimate_shipping",
+                                  "finalize", "remind",          "send_reminder"};
+constexpr auto kAwait = std::chrono::minutes(2);           // longest wait for one order
+constexpr auto kPaymentTimeout = std::chrono::seconds(3);  // an order's wait for its payment
+constexpr auto kReminderDelay = std::chrono::seconds(1);
+
+// Who pays when (see the top of the file).
+bool NeverPaid(int n) { return n % 10 == 7; }
+bool PaidEarly(int n) { return n % 2 == 0; }
+bool PaidTwice(int n) { return n % 10 == 3; }
+Value Payment(int n) { return {{"paid_cents", n * 100}, {"provider", "acme-pay"}}; }
 
 // ---------------------------------------------------------------------------
 // Unbuffered output.
@@ -162,6 +185,15 @@ Value ExpectedFinal(int n) {
   return Finalize(ScreenFraud(inventory), EstimateShipping(inventory));
 }
 
+// An Await produces {"input": what it was fed, "signal": the signal's value}.
+Value Charge(const Value& awaited) {
+  return {{"order", awaited["input"]["order"]},
+          {"charged_cents", awaited["signal"]["paid_cents"]},
+          {"provider", awaited["signal"]["provider"]}};
+}
+
+Value Reminder(const Value& final) { return {{"order", final["order"]}, {"reminder", "sent"}}; }
+
 // ---------------------------------------------------------------------------
 // The steps: the business functions plus what makes them look like real
 // work (a few ms of "I/O"), the flaky inventory service, and the journal.
@@ -188,7 +220,9 @@ bool Work(const std::stop_token& stop, int ms) {
 // completion the runner could have persisted has its line.
 void Journal(const Env& env, const Value& v, std::string_view node, bool ok) {
   if (env.journal_fd < 0) return;
-  std::string line = v["order"].get<std::string>() + " " + std::string(node) + (ok ? " ok\n" : " failed\n");
+  // (An await's value carries the order in its input.)
+  const Value& order = v.contains("order") ? v["order"] : v["input"]["order"];
+  std::string line = order.get<std::string>() + " " + std::string(node) + (ok ? " ok\n" : " failed\n");
   WriteAll(env.journal_fd, line);
 }
 
@@ -244,6 +278,18 @@ Result<std::shared_ptr<const runic::Workflow>> MakeWorkflow(std::shared_ptr<cons
               Journal(*env, in[0], "finalize", true);
               return out;
             })
+      // The payment: a durable wait for the signal "payment" (kept if it came
+      // earlier), then the charge. Its timeout halts the order (the default
+      // policy) with kDeadlineExceeded, not retried; the service cancels it.
+      .Await("await_payment", "payment", "finalize", std::chrono::duration_cast<milliseconds>(kPaymentTimeout))
+      .Step("charge", MakeStep(env, "charge", 2, [](const Value& v, int) -> Result<Value> { return Charge(v); }),
+            "await_payment")
+      // A durable timer: its due time is in the store, so a crash neither
+      // loses the reminder nor sends it early or twice.
+      .Delay("remind", std::chrono::duration_cast<milliseconds>(kReminderDelay), "finalize")
+      .Step("send_reminder",
+            MakeStep(env, "send_reminder", 1, [](const Value& v, int) -> Result<Value> { return Reminder(v); }),
+            "remind")
       .Policy("check_inventory", flaky)
       .Build();
 }
@@ -265,9 +311,11 @@ struct Service {
   std::shared_ptr<runic::Database> db;
   std::unique_ptr<runic::Store> store;
   std::shared_ptr<Env> env = std::make_shared<Env>();
+  int payments_fd = -1;  // DIR/payments.log
 
   ~Service() {
     if (env->journal_fd >= 0) ::close(env->journal_fd);
+    if (payments_fd >= 0) ::close(payments_fd);
   }
 
   Status Open(const std::string& d, bool journal) {
@@ -284,13 +332,16 @@ struct Service {
     if (journal) {
       env->journal_fd = ::open((dir + "/journal.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
       if (env->journal_fd < 0) return Status::IOError("cannot open " + dir + "/journal.log");
+      payments_fd = ::open((dir + "/payments.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      if (payments_fd < 0) return Status::IOError("cannot open " + dir + "/payments.log");
     }
     return Status::OK();
   }
 
   // A runner on this service's store. `counter`, when given, counts the
   // completed steps and prints "completed K" after each.
-  // `halted`: counts the workflows that halt (none: nothing is told).
+  // `halted`: counts the workflows that halt other than by an unpaid order's
+  // timeout (none: nothing is told).
   Result<std::unique_ptr<runic::Runner>> MakeRunner(std::atomic<std::uint64_t>* counter, std::size_t threads,
                                                     std::atomic<int>* halted = nullptr) {
     runic::RunnerOptions options;
@@ -306,7 +357,8 @@ struct Service {
     if (halted != nullptr) {
       // For every order of this runner, whether it started it or resumed it.
       options.on_complete = [halted](const std::string& id, const Status& outcome) {
-        if (!outcome.ok()) halted->fetch_add(1);
+        // An unpaid order's timeout, and the cancel that follows it, are expected.
+        if (!outcome.ok() && !outcome.IsDeadlineExceeded() && !outcome.IsCancelled()) halted->fetch_add(1);
         Say("done " + id + " " + (outcome.ok() ? std::string("ok") : outcome.ToString()));
       };
     }
@@ -348,6 +400,75 @@ runic::WorkflowOptions OrderOptions() {
 }
 
 // ---------------------------------------------------------------------------
+// The payment provider and the orders nobody paid.
+
+// Sends order n's payment (every tenth twice, with the same key: applied
+// once) and journals each one acknowledged. A cancelled order refuses it
+// (kFailedPrecondition): not an error.
+Status Pay(runic::Runner& runner, Service& svc, int n) {
+  const std::string id = OrderId(n), key = "pay-" + id;
+  for (int k = 0; k < (PaidTwice(n) ? 2 : 1); ++k) {
+    // Returns once the signal is durable in the order's inbox, whether the
+    // order waits for it yet or not.
+    Status s = runner.Signal(id, "payment", Payment(n), key);
+    if (s.IsFailedPrecondition()) return Status::OK();
+    if (!s.ok()) return s;
+    WriteAll(svc.payments_fd, id + " " + key + "\n");
+  }
+  return Status::OK();
+}
+
+// The provider's thread: the early payments at once, the others once their
+// order waits for one (it was finalized), none for the unpaid orders.
+std::thread PaymentProvider(runic::Runner& runner, Service& svc, int orders, std::atomic<int>* failures) {
+  return std::thread([&runner, &svc, orders, failures] {
+    auto pay = [&](int n) {
+      if (Status s = Pay(runner, svc, n); !s.ok()) {
+        failures->fetch_add(1);
+        Fail("pay " + OrderId(n), s);
+      }
+    };
+    for (int n = 1; n <= orders; ++n) {
+      if (PaidEarly(n) && !NeverPaid(n)) pay(n);
+    }
+    for (int n = 1; n <= orders; ++n) {
+      if (PaidEarly(n) || NeverPaid(n)) continue;
+      for (int i = 0; i < 60000; ++i) {  // at most a minute
+        Result<runic::WorkflowResults> results = runner.GetResults(OrderId(n));
+        if (!results.ok() || results->count("finalize")) break;  // waiting (or not loaded here: sent all the same)
+        std::this_thread::sleep_for(milliseconds(1));
+      }
+      pay(n);
+    }
+  });
+}
+
+// Cancels the orders whose payment never came (their await timed out and
+// halted them), with a reason, and waits until each is cancelled; returns
+// how many. The halted ones are found in the store's state index.
+Result<int> CancelUnpaid(runic::Runner& runner, runic::Store& store) {
+  runic::StoredWorkflowQuery query;
+  query.state = runic::WorkflowState::kHalted;
+  Result<runic::StoredWorkflowPage> halted = runner.ListStoredWorkflows(query);
+  if (!halted.ok()) return halted.status();
+  int cancelled = 0;
+  for (const runic::StoredWorkflow& w : halted->workflows) {
+    Result<runic::WorkflowHistory> history = runic::ReadHistory(store, w.id);
+    if (!history.ok()) return history.status();
+    if (!history->halt_error.IsDeadlineExceeded()) continue;  // halted by something else: left for an operator
+    // Durable in the order's inbox; the order's runner records it.
+    if (Status s = runner.Cancel(w.id, "no payment within 3 s"); !s.ok()) return s;
+    ++cancelled;
+    for (int i = 0; i < 30000; ++i) {
+      Result<runic::WorkflowHistory> now = runic::ReadHistory(store, w.id);
+      if (now.ok() && now->state == runic::WorkflowState::kCancelled) break;
+      std::this_thread::sleep_for(milliseconds(1));
+    }
+  }
+  return cancelled;
+}
+
+// ---------------------------------------------------------------------------
 // run DIR N
 
 int Run(const std::string& dir, int n) {
@@ -374,14 +495,23 @@ int Run(const std::string& dir, int n) {
     std::this_thread::sleep_for(milliseconds(1));
   }
   Say("started " + std::to_string(n));
+  std::atomic<int> payment_failures{0};
+  std::thread provider = PaymentProvider(**runner, svc, n, &payment_failures);
 
   for (int i = 1; i <= n; ++i) {
-    if (Status s = (*runner)->AwaitIdle(OrderId(i), kAwait); !s.ok()) return Fail("await " + OrderId(i), s);
+    if (Status s = (*runner)->AwaitIdle(OrderId(i), kAwait); !s.ok()) {
+      provider.join();
+      return Fail("await " + OrderId(i), s);
+    }
   }
+  provider.join();
+  Result<int> cancelled = CancelUnpaid(**runner, *svc.store);
+  if (!cancelled.ok()) return Fail("cancel the unpaid orders", cancelled.status());
   const auto ms = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - t0).count();
   Say("run: " + std::to_string(n) + " orders, " + std::to_string(completed.load()) + " steps completed, " +
-      std::to_string(halted.load()) + " halted, in " + std::to_string(ms) + " ms");
-  return halted.load() == 0 ? 0 : 1;
+      std::to_string(*cancelled) + " unpaid cancelled, " + std::to_string(halted.load()) + " halted, in " +
+      std::to_string(ms) + " ms");
+  return halted.load() == 0 && payment_failures.load() == 0 ? 0 : 1;
 }
 
 // ---------------------------------------------------------------------------
@@ -405,6 +535,8 @@ int Resume(const std::string& dir) {
       auto results = StoredResults(*svc.store, id);
       if (!results.ok()) return Fail("read the history of " + id, results.status());
       for (const auto& [node, values] : *results) {
+        // The steps journal their runs; the await and the timer run no code.
+        if (node == "await_payment" || node == "remind") continue;
         for (std::size_t i = 0; i < values.size(); ++i) persisted += id + " " + node + "\n";
       }
     }
@@ -428,20 +560,37 @@ int Resume(const std::string& dir) {
   // at its start.
   auto resumed = (*runner)->ResumeAll();
   if (!resumed.ok()) return Fail("resume", resumed.status());
+  // The provider sends every payment again (it cannot know which ones we
+  // recorded before the crash): the keys make each count once.
+  auto ids = svc.AllIds();
+  if (!ids.ok()) return Fail("list workflows", ids.status());
+  std::atomic<int> payment_failures{0};
+  std::thread provider = PaymentProvider(**runner, svc, static_cast<int>(ids->size()), &payment_failures);
   // One order that cannot be resumed does not keep the others from running.
   for (const runic::ResumeAllReport::Failure& f : resumed->failed) {
     std::fprintf(stderr, "order_service: order %s not resumed: %s\n", f.id.c_str(), f.status.ToString().c_str());
   }
   std::uint64_t redispatched = 0;
   for (const std::string& id : resumed->resumed) {
-    if (Status s = (*runner)->AwaitIdle(id, kAwait); !s.ok()) return Fail("await " + id, s);
+    if (Status s = (*runner)->AwaitIdle(id, kAwait); !s.ok()) {
+      provider.join();
+      return Fail("await " + id, s);
+    }
     auto info = (*runner)->Lookup(id);
     if (!info.ok()) return Fail("lookup " + id, info.status());
     redispatched += info->redispatched;
   }
+  provider.join();
+  // Orders the payments loaded again (they were idle, or waited) finish too.
+  for (const std::string& id : (*runner)->ListWorkflows()) {
+    if (Status s = (*runner)->AwaitIdle(id, kAwait); !s.ok()) return Fail("await " + id, s);
+  }
+  Result<int> cancelled = CancelUnpaid(**runner, *svc.store);
+  if (!cancelled.ok()) return Fail("cancel the unpaid orders", cancelled.status());
   Say("resume: " + std::to_string(resumed->resumed.size()) + " workflows resumed, " + std::to_string(redispatched) +
       " runnables dispatched again, " + std::to_string(completed.load()) + " steps completed, " +
-      std::to_string(halted.load()) + " halted");
+      std::to_string(*cancelled) + " unpaid cancelled, " + std::to_string(halted.load()) + " halted");
+  if (payment_failures.load() != 0) return 1;
   if (Status s = svc.AppendFile("resume.log", "resumed " + std::to_string(resumed->resumed.size()) + " redispatched " +
                                                   std::to_string(redispatched) + "\n");
       !s.ok()) {
@@ -478,20 +627,63 @@ int Report(const std::string& dir, int n) {
   Service svc;
   if (Status s = svc.Open(dir, /*journal=*/false); !s.ok()) return Fail("open " + dir, s);
 
-  // Did every order finish with the value an uninterrupted run gives?
-  int finished = 0;
+  // Did every order finish with the value an uninterrupted run gives: paid
+  // and charged, or (unpaid) cancelled? And the signals and timers, from
+  // the histories: every acknowledged payment recorded once (its key kept
+  // once, the duplicates dropped), every reminder fired once, never before
+  // its due time.
+  std::set<std::string> acknowledged;  // payment keys the provider was told were durable
+  int sent = 0;
+  for (const std::string& line : ReadLines(dir + "/payments.log")) {
+    acknowledged.insert(line.substr(line.find(' ') + 1));
+    ++sent;
+  }
+  int finished = 0, cancelled = 0, unpaid = 0, consumed = 0, consumed_twice = 0, lost = 0, early = 0, fired_twice = 0;
   std::vector<std::string> unfinished;
-  {
-    for (int i = 1; i <= n; ++i) {
-      auto results = StoredResults(*svc.store, OrderId(i));
-      bool ok = results.ok();
-      for (const char* node : kNodes) ok = ok && results->count(node) && results->at(node).size() == 1;
-      ok = ok && results->at("finalize")[0] == ExpectedFinal(i);
-      if (ok) {
-        ++finished;
-      } else {
-        unfinished.push_back(OrderId(i) + (results.ok() ? "" : " (" + results.status().ToString() + ")"));
+  runic::HistoryReadOptions with_events;
+  with_events.events = true;
+  for (int i = 1; i <= n; ++i) {
+    const std::string id = OrderId(i);
+    unpaid += NeverPaid(i);
+    Result<runic::WorkflowHistory> h = runic::ReadHistory(*svc.store, id, with_events);
+    if (!h.ok()) {
+      unfinished.push_back(id + " (" + h.status().ToString() + ")");
+      continue;
+    }
+    runic::WorkflowResults& results = h->results;
+    bool ok = true;
+    for (const char* node : kNodes) ok = ok && results.count(node) && results.at(node).size() == 1;
+    ok = ok && results["finalize"][0] == ExpectedFinal(i);
+    if (NeverPaid(i)) {
+      ok = ok && h->state == runic::WorkflowState::kCancelled && results.count("charge") == 0;
+    } else {
+      ok = ok && h->state == runic::WorkflowState::kIdle && results["charge"].size() == 1 &&
+           results["charge"][0] == Charge({{"input", ExpectedFinal(i)}, {"signal", Payment(i)}});
+    }
+    cancelled += h->state == runic::WorkflowState::kCancelled;
+    std::map<std::string, int> kept;  // key -> signals recorded and kept
+    std::int64_t due = 0;
+    int fired = 0;
+    for (const runic::HistoryEvent& e : h->events) {
+      if (e.kind == runic::HistoryEventKind::kSignal && e.dropped.empty()) ++kept[e.idempotency_key];
+      if (e.kind == runic::HistoryEventKind::kWait && e.node == "remind") due = e.due_us;
+      if (e.kind == runic::HistoryEventKind::kDone && e.node == "remind") {
+        ++fired;
+        early += e.at_us < due;
       }
+    }
+    fired_twice += fired > 1;
+    for (const auto& [key, count] : kept) {
+      consumed += count;
+      consumed_twice += count > 1;
+    }
+    consumed_twice += results["await_payment"].size() > 1;
+    const std::string key = "pay-" + id;
+    lost += acknowledged.count(key) != 0 && kept.count(key) == 0;
+    if (ok) {
+      ++finished;
+    } else {
+      unfinished.push_back(id + " (" + runic::WorkflowStateName(h->state) + ")");
     }
   }
 
@@ -545,7 +737,7 @@ int Report(const std::string& dir, int n) {
   }
 
   Say("report: " + std::to_string(finished) + "/" + std::to_string(n) +
-      " orders finished with the values of an uninterrupted run");
+      " orders finished with the values of an uninterrupted run (paid and charged, or unpaid and cancelled)");
   for (const std::string& id : unfinished) Say("  NOT FINISHED: " + id);
   Say("  workflows resumed:              " + std::to_string(resumed));
   Say("  runnables dispatched again:     " + std::to_string(redispatched));
@@ -554,7 +746,17 @@ int Report(const std::string& dir, int n) {
   Say("  persisted steps that ran again: " + std::to_string(ran_again.size()));
   for (const std::string& key : ran_again) Say("    RAN AGAIN: " + key);
   if (unjournalled) Say("  persisted completions with no journal line: " + std::to_string(unjournalled));
-  const bool good = finished == n && ran_again.empty() && unjournalled == 0;
+  Say("  payment signals sent:           " + std::to_string(sent) + " (acknowledged; " +
+      std::to_string(acknowledged.size()) + " keys)");
+  Say("  payment signals consumed:       " + std::to_string(consumed));
+  Say("  signals consumed twice:         " + std::to_string(consumed_twice) + " (must be 0)");
+  Say("  signals lost:                   " + std::to_string(lost) + " (must be 0)");
+  Say("  reminders fired early:          " + std::to_string(early) + " (must be 0)");
+  Say("  reminders fired twice:          " + std::to_string(fired_twice) + " (must be 0)");
+  Say("  orders cancelled (unpaid):      " + std::to_string(cancelled) + " of " + std::to_string(unpaid) +
+      " never paid");
+  const bool good = finished == n && ran_again.empty() && unjournalled == 0 && consumed_twice == 0 && lost == 0 &&
+                    early == 0 && fired_twice == 0 && cancelled == unpaid;
   Say(good ? "report: OK" : "report: FAILED");
   return good ? 0 : 1;
 }

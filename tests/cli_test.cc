@@ -86,7 +86,8 @@ class CliTest : public ::testing::Test {
 TEST_F(CliTest, HelpOnEverySubcommand) {
   Output top = RunCli({"--help"});
   EXPECT_EQ(top.exit_code, 0) << top.text();
-  for (const char* sub : {"runners", "ls", "show", "stats", "trim", "delete", "drop-runner"}) {
+  for (const char* sub : {"runners", "ls", "show", "stats", "trim", "delete", "drop-runner", "signal", "cancel",
+                          "terminate", "pause", "unpause", "retry"}) {
     EXPECT_NE(top.text().find(sub), std::string::npos) << sub;
     Output help = RunCli({sub, "--help"});
     EXPECT_EQ(help.exit_code, 0) << sub << ": " << help.text();
@@ -392,6 +393,77 @@ TEST_F(CliTest, ReadsWorkOnAStoreHeldByAnotherProcessAndWritesSayItIsInUse) {
   ::kill(follow->pid(), SIGTERM);
   EXPECT_EQ(follow->Wait(test::Clock::now() + 10s), 0);
   Release();
+}
+
+// An order waiting for its payment, written by a Runner of this process
+// (runner "orders"), then the store closed.
+std::shared_ptr<const Workflow> PaymentWorkflow() {
+  return *Workflow::Builder("payment", 1).Await("pay", "payment").Build();
+}
+
+TEST_F(CliTest, SignalsAndControlsGoToTheInboxAndTheServiceAppliesThem) {
+  auto make_runner = [this] {
+    RunnerOptions o;
+    o.name = "orders";
+    o.store = store_.get();
+    return std::move(*Runner::Create(o));
+  };
+  Hold();
+  {
+    auto runner = make_runner();
+    StartOptions start;
+    start.input = "o-9";
+    ASSERT_TRUE(runner->StartWorkflow("paying", PaymentWorkflow(), std::nullopt, start).ok());
+    ASSERT_TRUE(runner->Checkpoint("paying").ok());
+    ASSERT_TRUE(runner->StartWorkflow("stuck", PaymentWorkflow(), std::nullopt, start).ok());
+    ASSERT_TRUE(runner->Checkpoint("stuck").ok());
+  }
+  // While this process holds the store, writes say so in one line.
+  Output held = RunCli(With({"signal", "paying", "payment", "{\"amount\": 5}"}));
+  EXPECT_EQ(held.exit_code, 1) << held.text();
+  ASSERT_EQ(held.lines.size(), 1u) << held.text();
+  EXPECT_NE(held.lines[0].find("in use"), std::string::npos) << held.lines[0];
+  Release();
+
+  Output sent = RunCli(With({"signal", "paying", "payment", "{\"amount\": 5}", "--key", "pay-9"}));
+  ASSERT_EQ(sent.exit_code, 0) << sent.text();
+  EXPECT_NE(sent.text().find("inbox entry 1"), std::string::npos) << sent.text();
+  Output bad_json = RunCli(With({"signal", "paying", "payment", "{amount"}));
+  EXPECT_EQ(bad_json.exit_code, 2) << bad_json.text();
+  Output unknown = RunCli(With({"signal", "nobody", "payment", "1"}));
+  EXPECT_EQ(unknown.exit_code, 1) << unknown.text();
+  EXPECT_NE(unknown.text().find("NotFound"), std::string::npos) << unknown.text();
+  Output wrong_state = RunCli(With({"unpause", "stuck"}));
+  EXPECT_EQ(wrong_state.exit_code, 1) << wrong_state.text();
+  ASSERT_EQ(wrong_state.lines.size(), 1u) << wrong_state.text();
+  EXPECT_NE(wrong_state.lines[0].find("cannot unpause a workflow that is waiting"), std::string::npos)
+      << wrong_state.lines[0];
+  Output cancel = RunCli(With({"cancel", "stuck", "--reason", "customer left"}));
+  ASSERT_EQ(cancel.exit_code, 0) << cancel.text();
+
+  // The service, started again, records them.
+  Hold();
+  {
+    auto runner = make_runner();
+    ASSERT_TRUE(runner->Register(PaymentWorkflow()).ok());
+    Result<ResumeAllReport> report = runner->ResumeAll();
+    ASSERT_TRUE(report.ok()) << report.status().ToString();
+    Result<WorkflowHistory> paying = ReadHistory(*store_, "paying");
+    ASSERT_TRUE(paying.ok()) << paying.status().ToString();
+    EXPECT_EQ(paying->state, WorkflowState::kIdle);
+    EXPECT_EQ(paying->results["pay"], std::vector<Value>{(Value{{"input", "o-9"}, {"signal", {{"amount", 5}}}})});
+    Result<WorkflowHistory> stuck = ReadHistory(*store_, "stuck");
+    ASSERT_TRUE(stuck.ok()) << stuck.status().ToString();
+    EXPECT_EQ(stuck->state, WorkflowState::kCancelled);
+    EXPECT_NE(stuck->halt_error.message().find("customer left"), std::string::npos) << stuck->halt_error.ToString();
+  }
+  Release();
+  Output after = RunCli(With({"signal", "stuck", "payment", "1"}));
+  EXPECT_EQ(after.exit_code, 1) << after.text();
+  EXPECT_NE(after.text().find("FailedPrecondition"), std::string::npos) << after.text();
+  Output show = RunCli(With({"show", "stuck"}));
+  ASSERT_EQ(show.exit_code, 0) << show.text();
+  EXPECT_NE(show.text().find("\"control\":\"cancel\""), std::string::npos) << show.text();
 }
 
 TEST_F(CliTest, MigrateCopiesEverythingAndResumesAfterSIGKILL) {

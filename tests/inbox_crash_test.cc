@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "child_process.h"
+#include "crash_rounds.h"
 #include "inbox_consumer.h"
 #include "runic/runic.h"
 #include "shared_etcd_cluster.h"
@@ -34,23 +35,6 @@ namespace runic::test {
 namespace {
 
 using std::chrono::seconds;
-
-std::uint64_t Seed() {
-  std::uint64_t seed = std::random_device{}();
-  if (const char* s = std::getenv("RUNIC_CRASH_SEED")) seed = std::strtoull(s, nullptr, 10);
-  std::printf("seed %llu (RUNIC_CRASH_SEED)\n", static_cast<unsigned long long>(seed));
-  return seed;
-}
-
-int Rounds() {
-#ifdef RUNIC_SANITIZED
-  int rounds = 3;
-#else
-  int rounds = 20;
-#endif
-  if (const char* s = std::getenv("RUNIC_CRASH_ROUNDS")) rounds = std::max(1, std::atoi(s));
-  return rounds;
-}
 
 // Reads "consumed X" lines into *consumed until `target` of them, the end
 // of the output or the deadline; true when the target was reached.
@@ -107,8 +91,8 @@ std::vector<std::string> Expected(int entries) {
 // Entries come while the consumer is down (the database has one owner
 // process); each round kills it after a random number of consumptions.
 TEST(InboxCrash, DiskEntriesAreConsumedOnceAcrossKills) {
-  std::mt19937_64 rng(Seed());
-  const int rounds = Rounds();
+  std::mt19937_64 rng(CrashSeed());
+  const int rounds = CrashRounds();
   TempDir dir;
   const std::string uri = "disk://" + dir.path() + "/db?sync=1";
   const std::string id = "wf";
@@ -169,7 +153,7 @@ TEST(InboxCrash, DiskEntriesAreConsumedOnceAcrossKills) {
 // killed; B takes the workflow over once A's lease expired and consumes the
 // rest, while its sender goes on.
 TEST(InboxCrash, EtcdEntriesFromAnotherProcessAreConsumedOnceAcrossAKillAndATakeover) {
-  std::mt19937_64 rng(Seed());
+  std::mt19937_64 rng(CrashSeed());
   // A database of its own on the shared cluster.
   const std::string uri = SharedEtcdCluster().Uri("lease_ttl_ms=2000&linearizable=1");
   const std::string db_uri =

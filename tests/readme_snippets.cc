@@ -23,11 +23,31 @@ runic::Result<runic::Value> check_inventory(const runic::Value& v, std::stop_tok
 runic::Result<runic::Value> screen_fraud(const runic::Value& v, std::stop_token) { return v; }
 runic::Result<runic::Value> estimate_shipping(const runic::Value& v, std::stop_token) { return v; }
 runic::Result<runic::Value> finalize(const std::vector<runic::Value>& v, std::stop_token) { return v.at(0); }
+runic::Result<runic::Value> finalize_order(const runic::Value& v, std::stop_token) { return v; }
+runic::Result<runic::Value> charge(const runic::Value& v, std::stop_token) { return v; }
+runic::Result<runic::Value> send_reminder(const runic::Value& v, std::stop_token) { return v; }
 void log(const std::string&) {}
 void use(std::uint64_t, std::string_view) {}
 void handle(const runic::Status&) {}
 
 // clang-format off
+// README "Durable waits, signals and controls".
+void WaitsExample(runic::Runner* runner, runic::Value payment_json) {
+// Wait for the payment webhook, at most 24 h; send a reminder in an hour.
+auto order = *runic::Workflow::Builder("order", 1)
+    .Step("finalize", finalize_order)
+    .Await("paid", "payment", "finalize", std::chrono::hours(24))  // {"input": ..., "signal": ...}
+    .Step("charge", charge, "paid")
+    .Delay("remind", std::chrono::hours(1), "finalize")            // a durable timer
+    .Step("send_reminder", send_reminder, "remind")
+    .Build();
+
+// From the webhook handler, in any process that can open the store:
+runic::Status s = runner->Signal("order-1001", "payment", payment_json, /*key=*/"pay-1001");
+s = runner->Cancel("order-1002", "customer asked");   // also Terminate, Pause, Unpause, Retry
+handle(s);
+}
+
 // README "The Runner".
 void RunnerExample(std::unique_ptr<runic::Store> store, runic::Value order_json) {
 #include <runic/runic.h>

@@ -1435,11 +1435,12 @@ TEST(StatusTest, EveryCodeHasItsPredicate) {
       {Status::InUse("m"), Status::Code::kInUse, &Status::IsInUse},
       {Status::FailedPrecondition("m"), Status::Code::kFailedPrecondition, &Status::IsFailedPrecondition},
       {Status::ResourceExhausted("m"), Status::Code::kResourceExhausted, &Status::IsResourceExhausted},
+      {Status::Cancelled("m"), Status::Code::kCancelled, &Status::IsCancelled},
   };
   // Every code but kOk, once each: a code added later without a case here fails.
   std::set<Status::Code> codes;
   for (const Case& c : cases) codes.insert(c.code);
-  EXPECT_EQ(codes.size(), static_cast<std::size_t>(Status::Code::kResourceExhausted));
+  EXPECT_EQ(codes.size(), static_cast<std::size_t>(Status::Code::kCancelled));
   EXPECT_EQ(cases.size(), codes.size());
   for (const Case& c : cases) {
     EXPECT_EQ(c.status.code(), c.code) << c.status.ToString();

@@ -21,6 +21,7 @@
 #ifndef RUNIC_HISTORY_H_
 #define RUNIC_HISTORY_H_
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -42,8 +43,11 @@ enum class HistoryEventKind {
   kDispatch,  // an attempt of a runnable was dispatched to the pool
   kDone,      // a runnable completed (produced a value, or nothing)
   kFail,      // an attempt failed, and what followed
+  kWait,      // a wait started: a delay's (its due time) or an await's
+  kSignal,    // an inbox entry was recorded: a signal kept for an await, or dropped
+  kControl,   // a control was applied (or refused): pause, unpause, cancel, ...
 };
-// "start", "input", "dispatch", "done", "fail".
+// "start", "input", "dispatch", "done", "fail", "wait", "signal", "control".
 RUNIC_EXPORT const char* HistoryEventKindName(HistoryEventKind kind);
 
 // What followed a failed attempt.
@@ -96,6 +100,24 @@ struct HistoryEvent {
   Status error;
   FailureOutcome outcome = FailureOutcome::kRetry;
   std::string halt_message;
+  // kWait: when the wait ends (an await's timeout; 0: none); kFail with
+  // kRetry: when the retry may start after its backoff (0: at once). UTC
+  // microseconds since the Unix epoch.
+  std::int64_t due_us = 0;
+  // kWait of an await: the event it waits for; kSignal: the signal's name.
+  std::string event;
+  // kSignal: its inbox entry (and in `fact` its value's fact, "" when
+  // dropped); kDone of an await: the signal it took.
+  std::uint64_t inbox_sequence = 0;
+  // kSignal: why the entry was consumed without being kept (a repeated
+  // idempotency key, an entry that does not decode); "" when kept.
+  // kControl: why it was refused (the workflow's state); "" when applied.
+  std::string dropped;
+  // kControl: "pause", "unpause", "cancel", "terminate", "retry", or
+  // "cancelled" (recorded when a cancel or terminate has finished), and the
+  // reason given with it.
+  std::string control;
+  std::string reason;
 };
 
 // Decodes one stored event. kCorruption (naming the sequence) when `bytes`
@@ -108,6 +130,12 @@ struct NodeStructure {
   Workflow::NodeKind kind = Workflow::NodeKind::kStep;
   std::vector<std::string> parents;  // empty: fed by the workflow's inputs
   StepPolicy policy;                 // as resolved when the workflow was built
+  // kDelay: a fixed delay, or (delay_until) an instant computed from the
+  // input. kAwait: the event it waits for, and its timeout in `delay` (0:
+  // none).
+  std::chrono::milliseconds delay{0};
+  bool delay_until = false;
+  std::string event;
 };
 
 struct StoredDefinition {
@@ -133,6 +161,19 @@ struct PendingRunnable {
   std::string runnable;
   std::string node;         // "" when only a snapshot of an older release names it
   int failed_attempts = 0;  // attempts that failed so far
+  // A delay's wait, an await's timeout, or a retry's backoff: when it ends
+  // (UTC microseconds); 0 when it is not waiting for a time.
+  std::int64_t due_us = 0;
+  // An await's: the event it waits for ("" for other runnables).
+  std::string event;
+};
+
+// A signal recorded and not yet taken by an await (buffered).
+struct BufferedSignal {
+  std::uint64_t inbox_sequence = 0;
+  std::string name;
+  std::string idempotency_key;
+  Value value;  // with HistoryReadOptions::values
 };
 
 struct WorkflowHistory {
@@ -141,14 +182,20 @@ struct WorkflowHistory {
   // What it runs with, as recorded at its start (none in older histories:
   // it then runs with its definition's registered defaults).
   std::optional<WorkflowOptions> options;
-  // As the history says: kHalted when a node halted it; kRunning while a
-  // runnable is pending (`waiting_for`); else kIdle. (A stopped workflow
+  // As the history says: kHalted when a node halted it; kWaiting while
+  // every pending runnable (`waiting_for`) waits for a due time (a delay, a
+  // retry's backoff) or a signal (an await); kRunning while another is
+  // pending; else kIdle. (A stopped workflow
   // whose dispatched runnables all finished, with more made ready that
   // were never dispatched, reads as idle: runnables are recorded when they
   // are dispatched.)
   WorkflowState state = WorkflowState::kIdle;
-  Status halt_error;  // why it halted
+  Status halt_error;  // why it halted (kCancelled: why it was cancelled or terminated)
   std::vector<PendingRunnable> waiting_for;
+  // The earliest due time of the pending runnables (0: none).
+  std::int64_t due_us = 0;
+  // Signals no await has taken yet, in inbox order.
+  std::vector<BufferedSignal> signals;
   // With HistoryReadOptions::values: the inputs in the order recorded, and
   // the produced values by node in production order (as Runner::GetResults
   // gives them).

@@ -6,6 +6,7 @@
 #include "runic/database.h"
 #include "runic/event_iterator.h"
 #include "runic/history.h"
+#include "runic/inbox.h"
 #include "runic/options.h"
 #include "runic/result.h"
 #include "runic/runner.h"

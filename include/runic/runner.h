@@ -124,16 +124,15 @@ struct RunnerOptions {
   std::function<void(const std::string& id, const Status& outcome)> on_complete;
 };
 
-// A workflow's state (SEMANTICS.md 4, "States"). The Runner of this release
-// enters running, waiting, idle and halted; the others come with the
-// controls (pause, cancel) of the next releases.
+// A workflow's state (SEMANTICS.md 4, "States"); the controls (Pause,
+// Cancel, ...) enter paused, cancelling and cancelled.
 enum class WorkflowState {
   kRunning,     // has runnables ready or running
   kIdle,        // nothing left to run: complete until the next input (Run and
                 // signals are still accepted: not terminal)
   kHalted,      // a node failed with OnFailure::kHalt, or the store failed
                 // (WorkflowInfo::error says which); not terminal
-  kWaiting,     // only retry backoffs pending (later also timers, awaits,
+  kWaiting,     // only timers, awaits and retry backoffs pending (later also
                 // children)
   kPaused,      // nothing new dispatches; inputs are recorded and dispatched on
                 // unpause
@@ -283,6 +282,58 @@ class RUNIC_EXPORT Runner {
   // kFailedPrecondition as above, unless the key was applied before.
   Status Run(std::string_view id, Value input, std::string_view idempotency_key);
 
+  // Sends the event `name` with `value` to workflow `id` (SEMANTICS.md 4,
+  // "Signals"; Workflow::Builder::Await). Returns once it is durable in the
+  // workflow's inbox, whether the workflow is loaded here, in another
+  // runner (etcd: its owner records it), or in none (this runner loads it
+  // when its definition is registered here; otherwise the next runner that
+  // resumes it records it). An Await of that name takes it, the one that
+  // started first, or it is kept (buffered) until one starts. `key`: an
+  // idempotency key (scope: the workflow, shared with Run's and the
+  // start's): a signal with a key the workflow has seen is acknowledged and
+  // not applied again. Without a store it goes straight to a workflow
+  // running here (and is lost with the process). Errors, with nothing
+  // stored: kInvalidArgument (an empty id, an empty name or one over
+  // kMaxSignalNameBytes, a key over kMaxIdempotencyKeyBytes, a value over
+  // the store's limit or nested deeper than kMaxValueDepth); kNotFound (no
+  // such workflow in the store; without a store: not running here);
+  // kFailedPrecondition (its inbox is closed: it was cancelled);
+  // kResourceExhausted (StoreLimits::max_inbox_entries are waiting to be
+  // recorded); the store's errors.
+  Status Signal(std::string_view id, std::string_view name, Value value, std::string_view key = {});
+
+  // Controls (SEMANTICS.md 4, "Controls"). Each returns once it is durable
+  // in the workflow's inbox (without a store: once applied to the workflow
+  // running here); the workflow's owner applies it, here or in another
+  // runner (etcd), in the order controls and signals were sent, and records
+  // it in the history. Errors, with nothing written: kFailedPrecondition
+  // when the workflow's state refuses it (as this runner, or the store's
+  // state index, sees it; a state that changed before the owner applies it
+  // is recorded in the history as a refusal, with why); kNotFound (no such
+  // workflow; without a store: not running here); kInvalidArgument (an
+  // empty id, a reason over 4,096 bytes); the store's errors.
+  //
+  // Cancel: nothing new starts, timers and awaits end, running steps are
+  // asked to stop (their results are still recorded); state cancelling until
+  // none runs, then cancelled: terminal, never resumed to run again, its
+  // inbox closed (Run, Signal and controls fail with kFailedPrecondition);
+  // on_complete and Lookup give kCancelled with the reason. Refused once
+  // cancelling or cancelled. (Child workflows, then compensations, come
+  // first with the composition release.)
+  Status Cancel(std::string_view id, std::string_view reason = {});
+  // A cancel without compensations; also ends a cancel under way.
+  Status Terminate(std::string_view id, std::string_view reason = {});
+  // From running, waiting or idle: nothing new starts; running steps finish
+  // and are recorded; timers that come due are recorded and what follows
+  // them starts on Unpause; signals are kept for it; inputs are recorded.
+  Status Pause(std::string_view id);
+  // From paused: it runs on.
+  Status Unpause(std::string_view id);
+  // From halted by a node: its failed runnables run again with fresh
+  // attempts (their policies' retries apply anew). A workflow halted by the
+  // store is not halted in its history: Stop and Resume it instead.
+  Status Retry(std::string_view id);
+
   // The values produced so far.
   Result<WorkflowResults> GetResults(std::string_view id);
 
@@ -330,7 +381,7 @@ class RUNIC_EXPORT Runner {
   Result<WorkflowInfo> Lookup(std::string_view id);
 
   // Waits (real time) until the workflow is idle, halted or cancelled (not
-  // merely waiting for a retry's backoff) and the runner's
+  // merely waiting for a timer, a signal or a retry's backoff) and the runner's
   // on_complete callback has returned. kDeadlineExceeded when `timeout`
   // passes first.
   Status AwaitIdle(std::string_view id, std::chrono::milliseconds timeout);

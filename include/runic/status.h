@@ -37,6 +37,7 @@ class [[nodiscard]] RUNIC_EXPORT Status {
     kFailedPrecondition = 12,  // the workflow is not in a state that allows this (a
                                // halted workflow takes no input); nothing written
     kResourceExhausted = 13,   // a per-workflow bound was reached; nothing written
+    kCancelled = 14,           // the workflow was cancelled or terminated (the reason)
   };
 
   // An ok status.
@@ -55,6 +56,7 @@ class [[nodiscard]] RUNIC_EXPORT Status {
   static Status InUse(std::string_view msg) { return Status(Code::kInUse, msg); }
   static Status FailedPrecondition(std::string_view msg) { return Status(Code::kFailedPrecondition, msg); }
   static Status ResourceExhausted(std::string_view msg) { return Status(Code::kResourceExhausted, msg); }
+  static Status Cancelled(std::string_view msg) { return Status(Code::kCancelled, msg); }
   // `first_kept` is the lowest sequence still stored for the workflow.
   static Status Trimmed(std::uint64_t first_kept, std::string_view msg);
 
@@ -74,6 +76,7 @@ class [[nodiscard]] RUNIC_EXPORT Status {
   bool IsInUse() const { return code_ == Code::kInUse; }
   bool IsFailedPrecondition() const { return code_ == Code::kFailedPrecondition; }
   bool IsResourceExhausted() const { return code_ == Code::kResourceExhausted; }
+  bool IsCancelled() const { return code_ == Code::kCancelled; }
 
   // The human-readable detail, without the code's name. Empty when ok().
   const std::string& message() const { return message_; }

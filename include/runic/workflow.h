@@ -11,6 +11,21 @@
 //           input (the first such value of each parent).
 //   Rule  — a condition and a reaction: the reaction runs only for inputs
 //           that satisfy the condition; otherwise the rule produces nothing.
+//   Delay — a durable timer: it waits a fixed delay, or until an instant
+//           computed from its input, then passes its input on. It holds no
+//           thread while it waits and does not count against
+//           max_concurrency. Its due time (wall clock, UTC) is recorded when
+//           the wait starts: after a crash or a stop it waits only what is
+//           left, and one that came due meanwhile fires at once, once.
+//   Await — waits for an event of a given name sent to the workflow
+//           (Runner::Signal), then produces {"input": its input, "signal":
+//           the event's value}. Events are matched first in first out: the
+//           oldest unconsumed event of a name goes to the Await of that
+//           name that started waiting first; an event nobody waits for is
+//           kept (buffered) for a later Await. With a timeout, an Await
+//           that no event reached in time fails with kDeadlineExceeded,
+//           not retried: its policy's fallback, skip or halt applies. Like
+//           a delay it holds no thread and no concurrency slot.
 // Values are nlohmann::json. Every input and produced value is a fact with a
 // SHA-256 hash over a canonical encoding of the value, the producing node
 // and the parent facts' hashes (stable across builds and machines).
@@ -55,6 +70,9 @@ inline constexpr std::size_t kMaxValueDepth = 512;
 // and version it names the workflow's entry in the store's state index.
 inline constexpr std::size_t kMaxDefinitionNameBytes = 200;
 
+// The longest event name of an Await or a Runner::Signal (bytes, not empty).
+inline constexpr std::size_t kMaxSignalNameBytes = 256;
+
 // A step's function. Return a value, or a non-ok Status to fail the attempt
 // (its message is recorded). `stop` is requested when the attempt times out
 // or the runner shuts down: cooperative steps return early. A step that
@@ -65,6 +83,12 @@ using StepFn = std::function<Result<Value>(const Value& input, std::stop_token s
 using JoinFn = std::function<Result<Value>(const std::vector<Value>& inputs, std::stop_token stop)>;
 // A rule's condition. Must be a pure function of its input.
 using ConditionFn = std::function<bool(const Value& input)>;
+// When a DelayUntil node's wait ends, computed from its input when the wait
+// starts (under the workflow's lock: quick and pure, like a condition). An
+// error (or an exception) fails the node, not retried (a pure function would
+// fail again): its policy's fallback, skip or halt applies. An instant in
+// the past fires at once.
+using DelayUntilFn = std::function<Result<std::chrono::system_clock::time_point>(const Value& input)>;
 
 // What a step, join or rule reaction may learn of the attempt it runs (the
 // ContextStepFn and ContextJoinFn forms). The views are valid during the
@@ -119,7 +143,7 @@ struct StepPolicy {
 class RUNIC_EXPORT Workflow {
  public:
   class Builder;
-  enum class NodeKind { kStep, kJoin, kRule };
+  enum class NodeKind { kStep, kJoin, kRule, kDelay, kAwait };
   struct Node {
     std::string name;
     NodeKind kind;
@@ -128,6 +152,13 @@ class RUNIC_EXPORT Workflow {
     ContextJoinFn join;                // kJoin
     ConditionFn condition;             // kRule
     StepPolicy policy;                 // resolved from the builder's policies
+    // kDelay: the fixed delay, or (when set) the function of its input that
+    // gives the instant its wait ends.
+    std::chrono::milliseconds delay{0};
+    DelayUntilFn until = nullptr;
+    // kAwait: the event's name, and how long it waits for one (0: no limit).
+    std::string event = {};
+    std::chrono::milliseconds await_timeout{0};
   };
 
   const std::string& name() const { return name_; }
@@ -151,7 +182,9 @@ class RUNIC_EXPORT Workflow {
 // Builds a Workflow. Nodes must be declared after their parents (so the
 // graph has no cycle). Build() reports the first mistake as
 // kInvalidArgument: an empty or duplicate name, an unknown parent, a join
-// with fewer than two parents, a missing function, a bad policy.
+// with fewer than two parents, a missing function, a negative delay, an
+// Await's empty or oversized event name (kMaxSignalNameBytes) or negative
+// timeout, a bad policy.
 class RUNIC_EXPORT Workflow::Builder {
  public:
   Builder(std::string name, int version);
@@ -168,6 +201,15 @@ class RUNIC_EXPORT Workflow::Builder {
   // A rule fed by `parent` (empty: by inputs).
   Builder& Rule(std::string name, ConditionFn when, StepFn then, std::string parent = {});
   Builder& Rule(std::string name, ConditionFn when, ContextStepFn then, std::string parent = {});
+  // A durable timer fed by `parent` (empty: by inputs) that passes each
+  // input on `delay` after its wait started (0: at once, still recorded).
+  Builder& Delay(std::string name, std::chrono::milliseconds delay, std::string parent = {});
+  // The same, waiting until the instant `until` gives for the input.
+  Builder& DelayUntil(std::string name, DelayUntilFn until, std::string parent = {});
+  // Waits for an event named `event` (see Await above) for at most
+  // `timeout` (0: no limit), once for each value `parent` produces.
+  Builder& Await(std::string name, std::string event, std::string parent = {},
+                 std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
 
   // The policy of the nodes `pattern` names: an exact node name, a prefix
   // ending in '*' ("charge-*"), or "*" for the default. The most specific

@@ -61,6 +61,8 @@ const char* Status::CodeName(Code code) {
       return "FailedPrecondition";
     case Code::kResourceExhausted:
       return "ResourceExhausted";
+    case Code::kCancelled:
+      return "Cancelled";
   }
   return "Unknown";
 }

@@ -101,6 +101,9 @@ void Committer::CommitBatch(std::vector<std::shared_ptr<Worker>> workers) {
     r.options.expected_cursor = c.expected_cursor;  // each worker is its workflow's only writer
     r.options.facts = std::move(c.facts);
     r.options.state_tag = c.state_tag;
+    r.options.due = c.due;
+    r.options.consume_inbox_through = c.consume_inbox_through;
+    r.options.close_inbox = c.close_inbox;
   }
   std::vector<Result<std::uint64_t>> written = store_->AppendMany(requests);
   for (std::size_t i = 0; i < commits.size(); ++i) commits[i].worker->FinishCommit(&written[i]);

@@ -38,6 +38,9 @@ struct QueuedCommit {
   std::vector<std::pair<std::string_view, std::string_view>> facts;  // hash, value
   std::uint64_t expected_cursor = 0;
   std::optional<std::string_view> state_tag;  // when it changes (a view of the worker's)
+  std::optional<std::uint64_t> due;           // when it changes
+  std::uint64_t consume_inbox_through = 0;    // the inbox entries the events record
+  bool close_inbox = false;                   // entering cancelled
 };
 
 class Committer {

@@ -33,6 +33,12 @@ std::string NodeLabel(const NodeStructure& n) {
   const StepPolicy& p = n.policy;
   if (p.max_retries > 0) label += ", retries " + std::to_string(p.max_retries);
   if (p.timeout.count() > 0) label += ", timeout " + std::to_string(p.timeout.count()) + " ms";
+  if (n.kind == Workflow::NodeKind::kDelay) {
+    label += n.delay_until ? ", until an instant" : ", " + std::to_string(n.delay.count()) + " ms";
+  } else if (n.kind == Workflow::NodeKind::kAwait) {
+    label += ", event " + n.event;
+    if (n.delay.count() > 0) label += " within " + std::to_string(n.delay.count()) + " ms";
+  }
   if (p.fallback) {
     label += ", fallback";
   } else if (p.on_failure == OnFailure::kSkip) {
@@ -135,16 +141,41 @@ Result<WorkflowHistory> ReadHistory(Store& store, std::string_view id, const His
   out.halt_error = state.halt_error;
   std::set<std::string> pending = state.dispatched;
   for (const auto& [runnable, failures] : state.failures) pending.insert(runnable);
+  for (const auto& [runnable, due] : state.due) pending.insert(runnable);
+  std::map<std::string, std::string> awaiting(state.awaits.begin(), state.awaits.end());
+  for (const auto& [runnable, event] : state.awaits) pending.insert(runnable);
+  bool all_waiting = true;
   for (const std::string& runnable : pending) {
     auto node = state.nodes.find(runnable);
     auto failures = state.failures.find(runnable);
-    out.waiting_for.push_back(PendingRunnable{runnable, node == state.nodes.end() ? "" : node->second,
-                                              failures == state.failures.end() ? 0 : failures->second});
+    auto due = state.due.find(runnable);
+    PendingRunnable p{runnable, node == state.nodes.end() ? "" : node->second,
+                      failures == state.failures.end() ? 0 : failures->second, due == state.due.end() ? 0 : due->second,
+                      ""};
+    if (auto a = awaiting.find(runnable); a != awaiting.end()) p.event = a->second;
+    all_waiting = all_waiting && (p.due_us > 0 || !p.event.empty());
+    if (p.due_us > 0 && (out.due_us == 0 || p.due_us < out.due_us)) out.due_us = p.due_us;
+    out.waiting_for.push_back(std::move(p));
   }
-  out.state = state.halted              ? WorkflowState::kHalted
+  out.state = state.cancelled           ? WorkflowState::kCancelled
+              : state.cancelling        ? WorkflowState::kCancelling
+              : state.halted            ? WorkflowState::kHalted
+              : state.paused            ? WorkflowState::kPaused
               : out.waiting_for.empty() ? WorkflowState::kIdle
+              : all_waiting             ? WorkflowState::kWaiting
                                         : WorkflowState::kRunning;
+  if (state.cancelled || state.cancelling)
+    out.halt_error = internal::CancelStatus(id, state.terminated, state.cancel_reason);
   out.idempotency_keys.assign(state.keys.begin(), state.keys.end());
+  for (const internal::HistoryState::Signal& g : state.signals) {
+    BufferedSignal signal{g.sequence, g.name, g.key, Value()};
+    if (options.values) {
+      Result<Value> value = internal::LoadFactValue(store, id, g.fact);
+      if (!value.ok()) return value.status();
+      signal.value = std::move(*value);
+    }
+    out.signals.push_back(std::move(signal));
+  }
   out.completed = state.completed;
   out.cursor = state.cursor;
   if (options.values) {

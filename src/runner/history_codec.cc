@@ -10,7 +10,7 @@ namespace runic::internal {
 namespace {
 
 constexpr const char* kOutcomes[] = {"retry", "fallback", "skip", "halt"};
-constexpr const char* kKinds[] = {"start", "input", "dispatch", "done", "fail"};
+constexpr const char* kKinds[] = {"start", "input", "dispatch", "done", "fail", "wait", "signal", "control"};
 
 // An event's head: a map of `fields` entries besides t and at, which it
 // writes.
@@ -70,24 +70,108 @@ std::string EncodeDispatchEvent(std::int64_t at_us, std::string_view runnable, s
       .Take();
 }
 
+std::string EncodeWaitEvent(std::int64_t at_us, std::string_view runnable, std::string_view node, std::int64_t due_us,
+                            std::string_view event) {
+  CborWriter w = Head(HistoryEventKind::kWait, at_us, 2 + (due_us > 0) + !event.empty());
+  w.Text("r").Text(runnable).Text("n").Text(node);
+  if (due_us > 0) w.Text("due").Int(due_us);
+  if (!event.empty()) w.Text("ev").Text(event);
+  return w.Take();
+}
+
+std::string EncodeSignalEvent(std::int64_t at_us, std::uint64_t inbox_sequence, std::string_view name,
+                              std::string_view fact, std::string_view key, std::string_view dropped) {
+  CborWriter w = Head(HistoryEventKind::kSignal, at_us, 3 + !key.empty());
+  w.Text("q").Uint(inbox_sequence).Text("n").Text(name);
+  if (fact.empty()) {
+    w.Text("x").Text(dropped.substr(0, kMaxRecordedError));
+  } else {
+    w.Text("f").Text(fact);
+  }
+  if (!key.empty()) w.Text("k").Text(key);
+  return w.Take();
+}
+
+std::string EncodeControlEvent(std::int64_t at_us, std::uint64_t inbox_sequence, std::string_view control,
+                               std::string_view reason, std::string_view refused) {
+  CborWriter w = Head(HistoryEventKind::kControl, at_us, 2 + !reason.empty() + !refused.empty());
+  w.Text("q").Uint(inbox_sequence).Text("c").Text(control);
+  if (!reason.empty()) w.Text("why").Text(reason.substr(0, kMaxRecordedError));
+  if (!refused.empty()) w.Text("x").Text(refused.substr(0, kMaxRecordedError));
+  return w.Take();
+}
+
+std::string EncodeControlEntry(std::string_view control, std::string_view reason) {
+  CborWriter w;
+  w.Map(reason.empty() ? 2 : 3).Text("t").Text("control").Text("c").Text(control);
+  if (!reason.empty()) w.Text("why").Text(reason);
+  return w.Take();
+}
+
+std::string EncodeSignalEntry(std::string_view name, std::string_view value, std::string_view key) {
+  CborWriter w;
+  w.Map(key.empty() ? 3 : 4).Text("t").Text("signal").Text("n").Text(name).Text("v").Raw(value);
+  if (!key.empty()) w.Text("k").Text(key);
+  return w.Take();
+}
+
+Result<InboxMessage> DecodeInboxEntry(std::string_view bytes) {
+  if (!CborNestingWithin(bytes, kMaxValueDepth + 1)) return Status::Corruption("an inbox entry nests too deeply");
+  Result<Value> decoded = DecodeValue(bytes);
+  if (!decoded.ok() || !decoded->is_object()) return Status::Corruption("an inbox entry is not a CBOR map");
+  const Value& e = *decoded;
+  InboxMessage out;
+  try {
+    const std::string type = Get<std::string>(e, "t");
+    if (type == "control") {
+      out.kind = InboxMessage::Kind::kControl;
+      out.name = Get<std::string>(e, "c");
+      out.reason = GetOr<std::string>(e, "why", "");
+      if (out.name != "pause" && out.name != "unpause" && out.name != "cancel" && out.name != "terminate" &&
+          out.name != "retry") {
+        return Status::Corruption("an inbox entry of unknown control '" + out.name + "'");
+      }
+      if (out.reason.size() > kMaxRecordedError) return Status::Corruption("an inbox entry's reason is too long");
+      return out;
+    }
+    if (type != "signal") return Status::Corruption("an inbox entry of unknown type '" + type + "'");
+    out.name = Get<std::string>(e, "n");
+    out.value = e.at("v");
+    out.key = GetOr<std::string>(e, "k", "");
+  } catch (const Value::exception& x) {
+    return Status::Corruption(std::string("an inbox entry: a field is missing or of the wrong type (") + x.what() +
+                              ")");
+  }
+  if (out.name.empty() || out.name.size() > kMaxSignalNameBytes) {
+    return Status::Corruption("an inbox entry's signal name is empty or over " + std::to_string(kMaxSignalNameBytes) +
+                              " bytes");
+  }
+  if (out.key.size() > kMaxIdempotencyKeyBytes) return Status::Corruption("an inbox entry's key is too long");
+  return out;
+}
+
 std::string EncodeDoneEvent(std::int64_t at_us, std::string_view runnable, std::string_view node,
                             std::int64_t duration_us, std::string_view fact, const std::vector<std::string>& parents,
-                            std::string_view root, bool fallback) {
+                            std::string_view root, bool fallback, std::uint64_t inbox_sequence) {
   const bool produced = !fact.empty();
-  CborWriter w = Head(HistoryEventKind::kDone, at_us, produced ? (fallback ? 7 : 6) : 4);
+  const std::size_t fields = (produced ? (fallback ? 7 : 6) : 4) + (produced && inbox_sequence > 0);
+  CborWriter w = Head(HistoryEventKind::kDone, at_us, fields);
   w.Text("r").Text(runnable).Text("n").Text(node).Text("us").Int(duration_us).Text("f");
   if (!produced) return w.Null().Take();
   w.Text(fact).Text("p").TextArray(parents).Text("root").Text(root);
   if (fallback) w.Text("fb").Bool(true);
+  if (inbox_sequence > 0) w.Text("q").Uint(inbox_sequence);
   return w.Take();
 }
 
 std::string EncodeFailEvent(std::int64_t at_us, std::string_view runnable, std::string_view node, int attempt,
                             std::int64_t duration_us, const Status& error, FailureOutcome outcome,
-                            std::string_view halt_message) {
+                            std::string_view halt_message, std::int64_t retry_due_us) {
   const bool halts = outcome == FailureOutcome::kHalt;
-  CborWriter w = Head(HistoryEventKind::kFail, at_us, halts ? 8 : 7);
+  const bool due = retry_due_us > 0 && outcome == FailureOutcome::kRetry;
+  CborWriter w = Head(HistoryEventKind::kFail, at_us, halts || due ? 8 : 7);
   if (halts) w.Text("h").Text(halt_message);
+  if (due) w.Text("due").Int(retry_due_us);
   return w.Text("r")
       .Text(runnable)
       .Text("n")
@@ -111,6 +195,11 @@ std::string AttemptError(int attempt, Status::Code code, std::string_view messag
   out += message.substr(0, kMaxPerAttempt);
   if (message.size() > kMaxPerAttempt) out += "...";
   return out;
+}
+
+Status CancelStatus(std::string_view id, bool terminated, std::string_view reason) {
+  return Status::Cancelled("workflow '" + std::string(id) + "' was " + (terminated ? "terminated" : "cancelled") +
+                           (reason.empty() ? std::string() : ": " + std::string(reason)));
 }
 
 Status StatusWithCode(Status::Code code, std::string_view msg) {
@@ -137,6 +226,8 @@ Status StatusWithCode(Status::Code code, std::string_view msg) {
       return Status::FailedPrecondition(msg);
     case Status::Code::kResourceExhausted:
       return Status::ResourceExhausted(msg);
+    case Status::Code::kCancelled:
+      return Status::Cancelled(msg);
     default:
       return Status::Unavailable(msg);
   }
@@ -195,6 +286,30 @@ Result<HistoryEvent> DecodeHistoryEvent(std::uint64_t sequence, std::string_view
         out.node = Get<std::string>(e, "n");
         out.attempt = Get<int>(e, "a");
         break;
+      case HistoryEventKind::kWait:
+        out.runnable = Get<std::string>(e, "r");
+        out.node = Get<std::string>(e, "n");
+        out.due_us = GetOr<std::int64_t>(e, "due", 0);
+        out.event = GetOr<std::string>(e, "ev", "");
+        if (out.due_us <= 0 && out.event.empty()) return corrupt("a wait with neither a due time nor an event");
+        break;
+      case HistoryEventKind::kSignal:
+        out.inbox_sequence = Get<std::uint64_t>(e, "q");
+        out.event = Get<std::string>(e, "n");
+        out.fact = GetOr<std::string>(e, "f", "");
+        if (out.fact.empty()) out.dropped = Get<std::string>(e, "x");
+        if (out.inbox_sequence == 0) return corrupt("a signal of inbox sequence 0");
+        break;
+      case HistoryEventKind::kControl:
+        out.inbox_sequence = Get<std::uint64_t>(e, "q");
+        out.control = Get<std::string>(e, "c");
+        out.reason = GetOr<std::string>(e, "why", "");
+        out.dropped = GetOr<std::string>(e, "x", "");
+        if (out.control != "pause" && out.control != "unpause" && out.control != "cancel" &&
+            out.control != "terminate" && out.control != "retry" && out.control != "cancelled") {
+          return corrupt("unknown control '" + out.control + "'");
+        }
+        break;
       case HistoryEventKind::kDone:
         out.runnable = Get<std::string>(e, "r");
         out.node = Get<std::string>(e, "n");
@@ -204,6 +319,7 @@ Result<HistoryEvent> DecodeHistoryEvent(std::uint64_t sequence, std::string_view
           out.parents = Get<std::vector<std::string>>(e, "p");
           out.root = Get<std::string>(e, "root");
           out.fallback = GetOr<bool>(e, "fb", false);
+          out.inbox_sequence = GetOr<std::uint64_t>(e, "q", 0);
         }
         break;
       case HistoryEventKind::kFail: {
@@ -217,6 +333,7 @@ Result<HistoryEvent> DecodeHistoryEvent(std::uint64_t sequence, std::string_view
         Result<FailureOutcome> outcome = internal::OutcomeByName(Get<std::string>(e, "o"));
         if (!outcome.ok()) return corrupt(outcome.status().message());
         out.outcome = *outcome;
+        if (out.outcome == FailureOutcome::kRetry) out.due_us = GetOr<std::int64_t>(e, "due", 0);
         // Histories written before halt messages were recorded have none:
         // the message is made as it was then.
         out.halt_message =

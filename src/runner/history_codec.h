@@ -10,9 +10,19 @@
 //             before options were recorded have none)}
 //   input    {t, at, f: fact, o: ordinal, k: idempotency key (when given)}
 //   dispatch {t, at, r: runnable, n: node, a: attempt}
-//   done     {t, at, r, n, us: duration, f: fact or null, p: parent facts, root, fb: fallback}
+//   wait     {t, at, r, n, due: UTC microseconds when it ends (an await without
+//             a timeout: none), ev: the event an await waits for}: a wait started
+//   signal   {t, at, q: inbox sequence, n: name, f: the value's fact, k: key (when
+//             given), x: why it was dropped (instead of f: a repeated key, an entry
+//             that does not decode)}: an inbox entry recorded (consumed)
+//   control  {t, at, q: inbox sequence (0: applied without a store's inbox), c: pause |
+//             unpause | cancel | terminate | retry | cancelled, why: reason (when
+//             given), x: why it was refused (instead of applied)}
+//   done     {t, at, r, n, us: duration, f: fact or null, p: parent facts, root, fb: fallback,
+//             q: the inbox sequence of the signal an await took}
 //   fail     {t, at, r, n, a, us, e: error, c: status code, o: retry | skip | halt | fallback,
-//             h: the halt message (with o = halt; older histories have none)}
+//             h: the halt message (with o = halt; older histories have none),
+//             due: when the retry may start (with o = retry after a backoff)}
 // A snapshot is a CBOR map (see EncodeSnapshot); a definition structure is
 // the array the fingerprint hashes (see DefinitionShape).
 //
@@ -45,15 +55,42 @@ std::string EncodeStartEvent(std::int64_t at_us, const Workflow& workflow, const
                              std::string_view key);
 std::string EncodeInputEvent(std::int64_t at_us, std::string_view fact, std::uint64_t ordinal, std::string_view key);
 std::string EncodeDispatchEvent(std::int64_t at_us, std::string_view runnable, std::string_view node, int attempt);
+// `due_us` 0: no due time (an await without a timeout); `event`: an await's.
+std::string EncodeWaitEvent(std::int64_t at_us, std::string_view runnable, std::string_view node, std::int64_t due_us,
+                            std::string_view event = {});
+// `fact` empty: dropped (`dropped` says why).
+std::string EncodeSignalEvent(std::int64_t at_us, std::uint64_t inbox_sequence, std::string_view name,
+                              std::string_view fact, std::string_view key, std::string_view dropped);
 // `fact` empty: the runnable produced nothing (parents, root and fallback
 // are then not written).
 std::string EncodeDoneEvent(std::int64_t at_us, std::string_view runnable, std::string_view node,
                             std::int64_t duration_us, std::string_view fact, const std::vector<std::string>& parents,
-                            std::string_view root, bool fallback);
-// The error's message is cut at kMaxRecordedError bytes.
+                            std::string_view root, bool fallback, std::uint64_t inbox_sequence = 0);
+
+std::string EncodeControlEvent(std::int64_t at_us, std::uint64_t inbox_sequence, std::string_view control,
+                               std::string_view reason, std::string_view refused);
+
+// --- Inbox entries (any process appends them; the owner decodes them) ------
+//   signal  {t: "signal", n: name, v: the value (one CBOR item), k: key (when given)}
+//   control {t: "control", c: pause | unpause | cancel | terminate | retry, why: reason (when given)}
+struct InboxMessage {
+  enum class Kind { kSignal, kControl } kind = Kind::kSignal;
+  std::string name;    // a signal's name, or a control's ("pause", ...)
+  Value value;         // a signal's
+  std::string key;     // a signal's
+  std::string reason;  // a control's
+};
+std::string EncodeControlEntry(std::string_view control, std::string_view reason);
+// `value` is one encoded CBOR item (EncodeValue).
+std::string EncodeSignalEntry(std::string_view name, std::string_view value, std::string_view key);
+// kCorruption when `bytes` are not an entry of a known kind with its fields
+// (an empty or oversized name, a value nested too deeply).
+Result<InboxMessage> DecodeInboxEntry(std::string_view bytes);
+// The error's message is cut at kMaxRecordedError bytes. `retry_due_us`:
+// when a retry after a backoff may start (0: at once, or no retry).
 std::string EncodeFailEvent(std::int64_t at_us, std::string_view runnable, std::string_view node, int attempt,
                             std::int64_t duration_us, const Status& error, FailureOutcome outcome,
-                            std::string_view halt_message);
+                            std::string_view halt_message, std::int64_t retry_due_us = 0);
 
 // An error message is recorded up to this size, so that one huge message
 // (say, an HTTP body in an exception) cannot make an event too large to
@@ -64,6 +101,10 @@ inline constexpr std::size_t kMaxRecordedError = 4096;
 // DeadlineExceeded: ..."), its message cut so that the halt message of many
 // attempts stays within kMaxRecordedError.
 std::string AttemptError(int attempt, Status::Code code, std::string_view message);
+
+// Why a cancelled workflow ended: kCancelled, "workflow 'id' was cancelled
+// (or terminated): reason".
+Status CancelStatus(std::string_view id, bool terminated, std::string_view reason);
 
 // A Status of a recorded code (a code no Status has: kUnavailable).
 Status StatusWithCode(Status::Code code, std::string_view message);
@@ -98,6 +139,25 @@ struct HistoryState {
   std::map<std::string, std::vector<std::string>> errors;
   std::set<std::string> dispatched;
   std::map<std::string, std::string> nodes;
+  // Runnables that wait for a due time (UTC microseconds): a delay's wait,
+  // an await's timeout, or a retry's backoff, until the next dispatch.
+  std::map<std::string, std::int64_t> due;
+  // Awaits waiting for a signal (runnable, event), in the order they started.
+  std::vector<std::pair<std::string, std::string>> awaits;
+  // Signals recorded and not yet taken by an await, in inbox order.
+  struct Signal {
+    std::uint64_t sequence = 0;
+    std::string name, fact, key;
+  };
+  std::vector<Signal> signals;
+  std::uint64_t inbox_through = 0;  // the last inbox entry recorded
+  // Controls: paused; cancelling (cancel or terminate recorded), cancelled
+  // (finished), with the reason given.
+  bool paused = false;
+  bool cancelling = false;
+  bool cancelled = false;
+  std::string cancel_reason;
+  bool terminated = false;                  // terminate, not cancel
   std::set<std::string, std::less<>> keys;  // idempotency keys
   bool halted = false;
   Status halt_error;

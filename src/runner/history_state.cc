@@ -4,12 +4,13 @@
 
 #include "runner/hash.h"
 #include "runner/history_codec.h"
+#include "runner/lifecycle.h"
 #include "runner/options_codec.h"
 
 namespace runic::internal {
 namespace {
 
-constexpr const char* kNodeKinds[] = {"step", "join", "rule"};
+constexpr const char* kNodeKinds[] = {"step", "join", "rule", "delay", "await"};
 
 Value PolicyValue(const StepPolicy& p) {
   return Value{{"retries", p.max_retries},
@@ -46,13 +47,51 @@ StepPolicy PolicyFromValue(const Value& v) {
   return p;
 }
 
+void StopAwaiting(const std::string& runnable, HistoryState& state) {
+  std::erase_if(state.awaits, [&](const auto& a) { return a.first == runnable; });
+}
+
 void Finish(const std::string& runnable, HistoryState& state) {
+  StopAwaiting(runnable, state);
   state.done.insert(runnable);
   ++state.completed;
   state.failures.erase(runnable);
   state.errors.erase(runnable);
   state.dispatched.erase(runnable);
   state.nodes.erase(runnable);
+  state.due.erase(runnable);
+}
+
+void ApplyControl(const HistoryEvent& e, HistoryState& state) {
+  std::optional<Control> control = ControlByName(e.control);
+  if (!control) return;  // DecodeHistoryEvent refuses unknown controls
+  switch (*control) {
+    case Control::kPause:
+      state.paused = true;
+      break;
+    case Control::kUnpause:
+      state.paused = false;
+      break;
+    case Control::kCancel:
+    case Control::kTerminate:
+      state.paused = false;
+      state.cancelling = true;
+      state.terminated = *control == Control::kTerminate;
+      state.cancel_reason = e.reason;
+      break;
+    case Control::kCancelled:
+      state.cancelling = false;
+      state.cancelled = true;
+      break;
+    case Control::kRetry:
+      // The failed nodes run again with fresh attempts.
+      state.halted = false;
+      state.halt_error = Status::OK();
+      for (const auto& [runnable, failures] : state.failures) state.due.erase(runnable);
+      state.failures.clear();
+      state.errors.clear();
+      break;
+  }
 }
 
 }  // namespace
@@ -62,6 +101,8 @@ void Finish(const std::string& runnable, HistoryState& state) {
 std::string EncodeSnapshot(const HistoryState& s) {
   Value facts = Value::array();
   for (const FactRecord& f : s.facts) facts.push_back(Value::array({f.hash, f.node, f.parents, f.root}));
+  Value signals = Value::array();
+  for (const HistoryState::Signal& g : s.signals) signals.push_back(Value::array({g.sequence, g.name, g.fact, g.key}));
   return EncodeValue(Value{{"w", s.definition},
                            {"v", s.version},
                            {"fp", s.fingerprint},
@@ -74,6 +115,15 @@ std::string EncodeSnapshot(const HistoryState& s) {
                            {"options", s.options ? WorkflowOptionsToValue(*s.options) : Value()},
                            {"dispatched", s.dispatched},
                            {"nodes", s.nodes},
+                           {"due", s.due},
+                           {"awaits", s.awaits},
+                           {"signals", signals},
+                           {"inbox", s.inbox_through},
+                           {"paused", s.paused},
+                           {"cancelling", s.cancelling},
+                           {"cancelled", s.cancelled},
+                           {"cancel_reason", s.cancel_reason},
+                           {"terminated", s.terminated},
                            {"completed", s.completed},
                            {"halted", s.halted},
                            {"error", s.halt_error.message()},
@@ -110,6 +160,22 @@ Result<HistoryState> DecodeSnapshot(std::string_view bytes) {
     }
     for (const Value& id : v.at("dispatched")) s.dispatched.insert(id.get<std::string>());
     if (auto n = v.find("nodes"); n != v.end()) s.nodes = n->get<std::map<std::string, std::string>>();
+    if (auto d = v.find("due"); d != v.end()) s.due = d->get<std::map<std::string, std::int64_t>>();
+    if (auto a = v.find("awaits"); a != v.end()) s.awaits = a->get<std::vector<std::pair<std::string, std::string>>>();
+    if (auto g = v.find("signals"); g != v.end()) {
+      for (const Value& x : *g) {
+        s.signals.push_back(HistoryState::Signal{x.at(0).get<std::uint64_t>(), x.at(1).get<std::string>(),
+                                                 x.at(2).get<std::string>(), x.at(3).get<std::string>()});
+      }
+    }
+    if (auto i = v.find("inbox"); i != v.end()) s.inbox_through = i->get<std::uint64_t>();
+    if (auto c = v.find("cancelling"); c != v.end()) {
+      s.paused = v.at("paused").get<bool>();
+      s.cancelling = c->get<bool>();
+      s.cancelled = v.at("cancelled").get<bool>();
+      s.cancel_reason = v.at("cancel_reason").get<std::string>();
+      s.terminated = v.at("terminated").get<bool>();
+    }
     s.completed = v.at("completed").get<std::uint64_t>();
     s.halted = v.at("halted").get<bool>();
     if (s.halted) {
@@ -154,15 +220,40 @@ Status ApplyEvent(const HistoryEvent& e, HistoryState& state) {
     case HistoryEventKind::kDispatch:
       state.dispatched.insert(e.runnable);
       state.nodes[e.runnable] = e.node;
+      state.due.erase(e.runnable);  // a retry's backoff ended
+      break;
+    case HistoryEventKind::kWait:
+      state.nodes[e.runnable] = e.node;
+      if (e.due_us > 0) state.due[e.runnable] = e.due_us;
+      if (!e.event.empty()) state.awaits.emplace_back(e.runnable, e.event);
+      break;
+    case HistoryEventKind::kSignal:
+      state.inbox_through = std::max(state.inbox_through, e.inbox_sequence);
+      if (!e.idempotency_key.empty()) state.keys.insert(e.idempotency_key);
+      if (!e.fact.empty()) {
+        state.signals.push_back(HistoryState::Signal{e.inbox_sequence, e.event, e.fact, e.idempotency_key});
+      }
+      break;
+    case HistoryEventKind::kControl:
+      state.inbox_through = std::max(state.inbox_through, e.inbox_sequence);
+      if (e.dropped.empty()) ApplyControl(e, state);
       break;
     case HistoryEventKind::kDone:
       Finish(e.runnable, state);
+      if (e.inbox_sequence > 0) {
+        std::erase_if(state.signals, [&](const HistoryState::Signal& g) { return g.sequence == e.inbox_sequence; });
+      }
       if (!e.fact.empty()) AddFactRecord(FactRecord{e.fact, e.node, e.parents, e.root}, state);
       break;
     case HistoryEventKind::kFail:
       state.failures[e.runnable] = e.attempt;
       state.errors[e.runnable].push_back(AttemptError(e.attempt, e.error.code(), e.error.message()));
       state.nodes[e.runnable] = e.node;
+      if (e.outcome == FailureOutcome::kRetry && e.due_us > 0) state.due[e.runnable] = e.due_us;
+      if (e.outcome != FailureOutcome::kRetry) {  // it waits no longer (an await timed out)
+        StopAwaiting(e.runnable, state);
+        state.due.erase(e.runnable);
+      }
       if (e.outcome == FailureOutcome::kSkip) {
         Finish(e.runnable, state);
       } else if (e.outcome == FailureOutcome::kHalt) {
@@ -185,8 +276,21 @@ const char* NodeKindName(Workflow::NodeKind kind) {
 Value DefinitionShape(const std::vector<Workflow::Node>& nodes) {
   Value shape = Value::array();
   for (const Workflow::Node& n : nodes) {
-    shape.push_back(Value{
-        {"name", n.name}, {"kind", NodeKindName(n.kind)}, {"parents", n.parents}, {"policy", PolicyValue(n.policy)}});
+    Value node{
+        {"name", n.name}, {"kind", NodeKindName(n.kind)}, {"parents", n.parents}, {"policy", PolicyValue(n.policy)}};
+    // Only the kinds that have them carry these (the other nodes' shapes,
+    // and so the fingerprints of existing definitions, stay as they were).
+    if (n.kind == Workflow::NodeKind::kDelay) {
+      if (n.until) {
+        node["until"] = true;
+      } else {
+        node["delay_ms"] = n.delay.count();
+      }
+    } else if (n.kind == Workflow::NodeKind::kAwait) {
+      node["event"] = n.event;
+      node["timeout_ms"] = n.await_timeout.count();
+    }
+    shape.push_back(std::move(node));
   }
   return shape;
 }
@@ -204,6 +308,13 @@ Result<std::vector<NodeStructure>> NodesFromShape(const Value& shape) {
       node.kind = static_cast<Workflow::NodeKind>(k - std::begin(kNodeKinds));
       node.parents = n.at("parents").get<std::vector<std::string>>();
       node.policy = PolicyFromValue(n.at("policy"));
+      if (node.kind == Workflow::NodeKind::kDelay) {
+        node.delay_until = n.contains("until");
+        if (!node.delay_until) node.delay = std::chrono::milliseconds(n.at("delay_ms").get<std::int64_t>());
+      } else if (node.kind == Workflow::NodeKind::kAwait) {
+        node.event = n.at("event").get<std::string>();
+        node.delay = std::chrono::milliseconds(n.at("timeout_ms").get<std::int64_t>());
+      }
       nodes.push_back(std::move(node));
     }
   } catch (const Value::exception& x) {

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 
 namespace runic::internal {
 
@@ -29,6 +30,53 @@ bool PhaseMayBecome(Phase from, Phase to) {
       return false;  // terminal
   }
   return false;
+}
+
+namespace {
+constexpr const char* kControlNames[] = {"pause", "unpause", "cancel", "terminate", "retry", "cancelled"};
+}  // namespace
+
+const char* ControlName(Control control) {
+  const auto i = static_cast<std::size_t>(control);
+  return i < std::size(kControlNames) ? kControlNames[i] : "?";
+}
+
+std::optional<Control> ControlByName(std::string_view name) {
+  for (std::size_t i = 0; i < std::size(kControlNames); ++i) {
+    if (name == kControlNames[i]) return static_cast<Control>(i);
+  }
+  return std::nullopt;
+}
+
+std::string ControlRefusal(Control control, Phase phase, bool halted_by_node) {
+  using P = Phase;
+  bool allowed = false;
+  switch (control) {
+    case Control::kPause:
+      allowed = phase == P::kRunning || phase == P::kWaiting || phase == P::kIdle;
+      break;
+    case Control::kUnpause:
+      allowed = phase == P::kPaused;
+      break;
+    case Control::kCancel:
+      allowed = phase != P::kCancelling && phase != P::kCancelled;
+      break;
+    case Control::kTerminate:
+      allowed = phase != P::kCancelled;
+      break;
+    case Control::kRetry:
+      allowed = phase == P::kHalted && halted_by_node;
+      break;
+    case Control::kCancelled:
+      allowed = phase == P::kCancelling;
+      break;
+  }
+  if (allowed) return {};
+  std::string why = std::string("cannot ") + ControlName(control) + " a workflow that is " + WorkflowStateName(phase);
+  if (control == Control::kRetry && phase == P::kHalted) {
+    why += " by the store (not by a node): stop and resume it instead";
+  }
+  return why;
 }
 
 bool OwnershipMayBecome(Ownership from, Ownership to) {

@@ -15,13 +15,17 @@
 #ifndef RUNIC_SRC_RUNNER_LIFECYCLE_H_
 #define RUNIC_SRC_RUNNER_LIFECYCLE_H_
 
+#include <optional>
+#include <string>
+#include <string_view>
+
 #include "runic/runner.h"
 
 namespace runic::internal {
 
 // The phases are WorkflowState's:
 //   running    runnables ready or running
-//   waiting    only retry backoffs pending (later: timers, awaits, children)
+//   waiting    only timers, awaits and retry backoffs pending (later: children)
 //   paused     nothing new dispatches (entered by the controls issue)
 //   idle       nothing left to run: complete until the next input
 //   halted     a node failed with halt, or the store failed (HaltCause)
@@ -59,6 +63,20 @@ enum class CommitStage {
   kLeftToWaiter,  // a commit is wanted; a thread waiting in Checkpoint makes it
 };
 bool CommitStageMayBecome(CommitStage from, CommitStage to);
+
+// The controls (SEMANTICS.md 4, "Controls") and the phase each is refused
+// in. kCancelled is not sent: the Runner records it when a cancel (or
+// terminate) has finished (running steps returned; later, compensations).
+enum class Control { kPause, kUnpause, kCancel, kTerminate, kRetry, kCancelled };
+// "pause", "unpause", "cancel", "terminate", "retry", "cancelled".
+const char* ControlName(Control control);
+// nullopt for another name.
+std::optional<Control> ControlByName(std::string_view name);
+// Why `control` is refused in `phase` ("" when allowed): pause from running,
+// waiting or idle; unpause from paused; cancel from any phase but cancelling
+// and cancelled; terminate from any but cancelled; retry from halted (by a
+// node: `halted_by_node`).
+std::string ControlRefusal(Control control, Phase phase, bool halted_by_node = true);
 
 // Aborts naming the part and both states when `allowed` is false.
 void CheckTransition(bool allowed, const char* part, int from, int to);

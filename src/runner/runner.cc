@@ -6,108 +6,11 @@
 #include <set>
 #include <thread>
 
-#include "runner/committer.h"
 #include "runner/hash.h"
 #include "runner/history_codec.h"
-#include "runner/thread_pool.h"
-#include "runner/timer.h"
-#include "runner/worker.h"
+#include "runner/runner_impl.h"
 
 namespace runic {
-
-using internal::Definition;
-using internal::Worker;
-
-struct Runner::Impl {
-  RunnerOptions options;
-  std::shared_ptr<Clock> clock;
-  std::unique_ptr<internal::ThreadPool> pool;
-  std::unique_ptr<internal::Timer> timer;
-  std::unique_ptr<internal::Committer> committer;  // with a store
-
-  std::mutex mu;
-  std::map<std::pair<std::string, int>, Definition> definitions;  // by (name, version)
-  std::map<std::string, std::shared_ptr<Worker>, std::less<>> workers;
-  // Ids being started or resumed: taken, but not visible until ready.
-  std::set<std::string, std::less<>> loading;
-  // The fingerprints whose structure this runner has stored.
-  std::set<std::string, std::less<>> structures_stored;
-  bool shut_down = false;
-  std::mutex shutdown_mu;  // a second Shutdown waits for the first
-
-  // Reserves `id` for a worker being built. kConflict when it is taken.
-  Status Reserve(std::string_view id) {
-    std::lock_guard lock(mu);
-    if (shut_down) return Status::Unavailable("runner '" + options.name + "' is shut down");
-    if (workers.count(id) || loading.count(id)) {
-      return Status::Conflict("workflow '" + std::string(id) + "' is already running in runner '" + options.name + "'");
-    }
-    loading.emplace(id);
-    return Status::OK();
-  }
-
-  // Publishes a worker built for a reserved id (or just frees the id).
-  void Publish(std::string_view id, std::shared_ptr<Worker> worker) {
-    std::lock_guard lock(mu);
-    loading.erase(loading.find(id));
-    if (worker) workers.emplace(std::string(id), std::move(worker));
-  }
-
-  internal::RunnerContext Context() {
-    return internal::RunnerContext{options.store,      clock,           pool.get(),          timer.get(),
-                                   &options.telemetry, committer.get(), &options.on_complete};
-  }
-
-  std::shared_ptr<Worker> Find(std::string_view id) {
-    std::lock_guard lock(mu);
-    auto it = workers.find(id);
-    return it == workers.end() ? nullptr : it->second;
-  }
-
-  Status NotRunning(std::string_view id) {
-    return Status::NotFound("workflow '" + std::string(id) + "' is not running in runner '" + options.name + "'");
-  }
-
-  // The structure of `workflow` to store with the next write of one of its
-  // workflows (as the fact named by its fingerprint: runic/history.h), or
-  // "" once this runner has stored it. A structure over the store's value
-  // limit is never stored (nothing can draw it; the workflow runs all the
-  // same).
-  std::string StructureToStore(const Workflow& workflow) {
-    if (options.store == nullptr) return {};
-    {
-      std::lock_guard lock(mu);
-      if (structures_stored.count(workflow.fingerprint())) return {};
-    }
-    std::string bytes = internal::EncodeValue(internal::DefinitionShape(workflow.nodes()));
-    return bytes.size() <= options.store->limits().max_value_bytes ? bytes : std::string();
-  }
-  void StructureStored(const Workflow& workflow) {
-    std::lock_guard lock(mu);
-    structures_stored.insert(workflow.fingerprint());
-  }
-
-  Result<Definition> Lookup(const std::string& name, int version, const std::string& fingerprint) {
-    std::lock_guard lock(mu);
-    auto it = definitions.find({name, version});
-    if (it == definitions.end()) {
-      std::string versions;
-      for (const auto& [key, wf] : definitions) {
-        if (key.first == name) versions += (versions.empty() ? " v" : ", v") + std::to_string(key.second);
-      }
-      if (versions.empty()) return Status::NotFound("no definition of workflow '" + name + "' is registered");
-      return Status::InvalidArgument("the workflow was started with '" + name + "' v" + std::to_string(version) +
-                                     "; registered:" + versions);
-    }
-    const std::string& now = it->second.workflow->fingerprint();
-    if (now != fingerprint) {
-      return Status::InvalidArgument("definition '" + name + "' v" + std::to_string(version) +
-                                     " changed since the workflow started (fingerprint " + fingerprint.substr(0, 12) +
-                                     " then, " + now.substr(0, 12) + " now): give a changed graph a new version");
-    }
-    return it->second;
-  }
-};
 
 const char* WorkflowStateName(WorkflowState state) {
   switch (state) {
@@ -139,7 +42,16 @@ Result<std::unique_ptr<Runner>> Runner::Create(RunnerOptions options) {
   impl->pool = std::make_unique<internal::ThreadPool>(threads);
   impl->timer = std::make_unique<internal::Timer>(impl->clock);
   if (impl->options.store != nullptr) impl->committer = std::make_unique<internal::Committer>(impl->options.store);
-  return std::unique_ptr<Runner>(new Runner(std::move(impl)));
+  Impl* state = impl.get();
+  std::unique_ptr<Runner> runner(new Runner(std::move(impl)));
+  state->runner = runner.get();
+  if (state->options.store != nullptr) {
+    Result<std::unique_ptr<InboxWatch>> watch =
+        state->options.store->WatchInboxes([state](std::string_view id) { state->OnInbox(id); });
+    if (!watch.ok()) return watch.status().Annotate("runner '" + state->options.name + "': watching the inboxes");
+    state->inbox_watch = std::move(*watch);
+  }
+  return runner;
 }
 
 Runner::Runner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -421,6 +333,7 @@ void Runner::Shutdown() {
     impl_->shut_down = true;
     for (auto& [id, w] : impl_->workers) workers.push_back(w);
   }
+  impl_->inbox_watch.reset();  // waits for a listener call under way
   for (auto& w : workers) w->Drain();
   impl_->timer->Stop();  // no retry or timeout fires any more
   // Steps finish (or honour their stop token); their results are recorded.

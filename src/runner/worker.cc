@@ -8,11 +8,6 @@
 namespace runic::internal {
 namespace {
 
-// When an event is recorded: the clock's wall time in UTC microseconds.
-std::int64_t WallMicros(Clock& clock) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(clock.WallNow().time_since_epoch()).count();
-}
-
 // "workflow 'id' (orders v1): node 'n' failed after 3 attempt(s): attempt
 // 1: ...; attempt 2: ...; attempt 3: ...", at most kMaxRecordedError bytes
 // (the last attempts kept when it must be cut).
@@ -78,6 +73,7 @@ Status Worker::Start(std::optional<Value> input, std::string_view key, std::stri
   // Nothing is written for a workflow that another runner holds.
   if (Status claimed = ClaimLocked(); !claimed.ok()) return claimed;
   AddStructure(std::move(structure));
+  stored_due_ = 0;  // a new workflow has no entry in the due-time index
   Record(EncodeStartEvent(WallMicros(*ctx_.clock), *workflow_, options_, key));
   if (!key.empty()) keys_.emplace(key);
   std::string hash;
@@ -275,7 +271,16 @@ void Worker::Derive(const std::string& hash) {
     r.root = fact.root;
     if (auto f = replay_failures_.find(id); f != replay_failures_.end()) r.failures = f->second;
     if (auto e = replay_errors_.find(id); e != replay_errors_.end()) r.errors = e->second;
-    active_.emplace(id, std::move(r));
+    Runnable& added = active_.emplace(id, std::move(r)).first->second;
+    if (auto d = replay_due_.find(id); d != replay_due_.end()) {
+      // Waiting when the history was written: only what is left of it (an
+      // await without a timeout waits for its signal: Resume).
+      if (d->second != 0) {
+        SetDue(added, d->second);
+        ScheduleDue(id, added);
+      }
+      continue;
+    }
     ready_.push_back(std::move(id));
   }
 }
@@ -288,16 +293,9 @@ void Worker::Forget(const std::string& id) {
   auto it = active_.find(id);
   if (it == active_.end()) return;
   if (it->second.recorded) --recorded_pending_;
+  ClearDue(it->second);
+  ClearAwaiting(id, it->second);
   active_.erase(it);
-}
-
-// As history.cc reads a history's state: halted by a node, else running
-// while a recorded runnable is not done, else idle.
-std::string Worker::StateTag() const {
-  const WorkflowState state = phase_.is(Phase::kHalted) && halt_cause_ == HaltCause::kNode ? WorkflowState::kHalted
-                              : recorded_pending_ > 0                                      ? WorkflowState::kRunning
-                                                                                           : WorkflowState::kIdle;
-  return StateIndexTag(state, workflow_->name(), workflow_->version());
 }
 
 std::vector<Worker::Task> Worker::DispatchReady() {
@@ -308,12 +306,29 @@ std::vector<Worker::Task> Worker::DispatchReady() {
     return tasks;
   }
   const std::size_t limit = std::max<std::size_t>(1, options_.max_concurrency);
-  while (running_ < limit && !ready_.empty()) {
+  while (!ready_.empty() && !Ended()) {
+    auto it = active_.find(ready_.front());
+    if (it == active_.end() || it->second.running) {
+      ready_.pop_front();
+      continue;
+    }
+    Runnable& r = it->second;
+    if (r.node->kind == Workflow::NodeKind::kDelay || r.node->kind == Workflow::NodeKind::kAwait) {
+      // A wait holds no thread: not counted against the limit.
+      const std::string id = std::move(ready_.front());
+      ready_.pop_front();
+      if (r.due_us != 0 || r.awaiting) continue;  // waiting already
+      if (r.node->kind == Workflow::NodeKind::kDelay) {
+        StartWait(id, r);
+      } else {
+        StartAwait(id, r);
+      }
+      continue;
+    }
+    if (running_ >= limit) break;
     const std::string id = std::move(ready_.front());
     ready_.pop_front();
-    auto it = active_.find(id);
-    if (it == active_.end() || it->second.running) continue;
-    Runnable& r = it->second;
+    ClearDue(r);  // a retry's backoff ends with its dispatch
     r.running = true;
     ++r.generation;
     r.stop = std::stop_source();
@@ -451,33 +466,39 @@ void Worker::Run(const std::string& id, std::uint64_t generation) {
   (void)AfterChange(lock, false);  // a failed checkpoint halts the workflow
 }
 
-void Worker::OnFailure(const std::string& id, Runnable& r, const Status& error, std::chrono::nanoseconds took) {
+void Worker::OnFailure(const std::string& id, Runnable& r, const Status& error, std::chrono::nanoseconds took,
+                       bool may_retry) {
   const StepPolicy& policy = r.node->policy;
   ++r.failures;
-  const FailureOutcome outcome = r.failures <= policy.max_retries        ? FailureOutcome::kRetry
-                                 : policy.fallback                       ? FailureOutcome::kFallback
-                                 : policy.on_failure == OnFailure::kSkip ? FailureOutcome::kSkip
-                                                                         : FailureOutcome::kHalt;
+  const FailureOutcome outcome = may_retry && r.failures <= policy.max_retries ? FailureOutcome::kRetry
+                                 : policy.fallback                             ? FailureOutcome::kFallback
+                                 : policy.on_failure == OnFailure::kSkip       ? FailureOutcome::kSkip
+                                                                               : FailureOutcome::kHalt;
   r.errors.push_back(AttemptError(r.failures, error.code(), error.message()));
   const bool halts = outcome == FailureOutcome::kHalt;
+  const auto delay = outcome == FailureOutcome::kRetry ? Backoff(policy, r.failures) : std::chrono::milliseconds(0);
+  // The backoff is durable: the retry's due time is recorded with the failure.
+  const std::int64_t retry_due =
+      delay.count() > 0 ? WallMicros(*ctx_.clock) + std::chrono::microseconds(delay).count() : 0;
   // The halt message names every attempt's error, the timeouts too (the
   // last one alone may hide why the earlier ones failed).
   const std::string halt_message =
       halts ? HaltMessage(id_, *workflow_, r.node->name, r.failures, r.errors) : std::string();
   if (ctx_.store != nullptr) {
     Record(EncodeFailEvent(WallMicros(*ctx_.clock), id, r.node->name, r.failures, took.count() / 1000, error, outcome,
-                           halt_message));
+                           halt_message, retry_due));
+    // (A delay whose instant could not be computed fails before anything
+    // else of it is recorded.)
+    if (!r.recorded) ++recorded_pending_;
+    r.recorded = true;
   }
-  if (r.failures <= policy.max_retries) {
-    const auto delay = Backoff(policy, r.failures);
-    if (delay.count() == 0) {
+  if (outcome == FailureOutcome::kRetry) {
+    if (retry_due == 0) {
       ready_.push_back(id);
       return;
     }
-    std::weak_ptr<Worker> weak = weak_from_this();
-    ctx_.timer->At(ctx_.clock->Now() + delay, [weak, id] {
-      if (auto self = weak.lock()) self->Retry(id);
-    });
+    SetDue(r, retry_due);
+    ScheduleDue(id, r);
   } else if (policy.fallback) {
     Complete(id, r, *policy.fallback, {}, took, true);
   } else if (policy.on_failure == OnFailure::kSkip) {
@@ -486,23 +507,17 @@ void Worker::OnFailure(const std::string& id, Runnable& r, const Status& error, 
     ++completed_since_checkpoint_;
     Forget(id);
   } else {
-    phase_.To(Phase::kHalted);
-    halt_cause_ = HaltCause::kNode;
-    halt_error_ = StatusWithCode(error.code(), halt_message);
+    if (!phase_.is(Phase::kCancelling)) {  // a cancel under way is not a halt
+      phase_.To(Phase::kHalted);
+      halt_cause_ = HaltCause::kNode;
+      halt_error_ = StatusWithCode(error.code(), halt_message);
+    }
     Forget(id);
   }
 }
 
-void Worker::Retry(const std::string& id) {
-  std::unique_lock lock(mu_);
-  auto it = active_.find(id);
-  if (it == active_.end() || it->second.running) return;
-  ready_.push_back(id);
-  (void)AfterChange(lock, false);  // a failed checkpoint halts the workflow
-}
-
 void Worker::Complete(const std::string& id, Runnable& r, std::optional<Value> produced, std::string bytes,
-                      std::chrono::nanoseconds took, bool fallback) {
+                      std::chrono::nanoseconds took, bool fallback, std::uint64_t inbox_sequence) {
   std::string hash;
   if (produced) {
     if (bytes.empty()) bytes = EncodeValue(*produced);
@@ -510,7 +525,7 @@ void Worker::Complete(const std::string& id, Runnable& r, std::optional<Value> p
   }
   if (ctx_.store != nullptr) {
     Record(EncodeDoneEvent(WallMicros(*ctx_.clock), id, r.node->name, took.count() / 1000, hash, r.inputs, r.root,
-                           fallback));
+                           fallback, inbox_sequence));
   }
   if (produced) {
     if (ctx_.store == nullptr) bytes.clear();  // kept only until written
@@ -529,8 +544,10 @@ Status Worker::AfterChange(std::unique_lock<std::mutex>& lock, bool must_commit)
     changed_.notify_all();
     return Status::OK();
   }
+  // A cancel ends once no step runs; that end is always written.
+  const bool cancelled = FinishCancelIfDone();
   std::vector<Task> tasks = DispatchReady();
-  bool commit = must_commit;
+  bool commit = must_commit || cancelled;
   switch (options_.checkpoint) {
     case CheckpointStrategy::kEveryCycle:
       commit = true;

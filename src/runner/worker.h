@@ -62,6 +62,10 @@ struct Definition {
   std::string structure = {};
 };
 
+// The clock's wall time in UTC microseconds since the Unix epoch: how
+// event times and due times are stored.
+std::int64_t WallMicros(Clock& clock);
+
 // Runs a telemetry callback (if set); what it throws is dropped: telemetry
 // never changes what the runner does.
 void Notify(const std::function<void(const RunnerTelemetry::Event&)>& fn, const RunnerTelemetry::Event& event);
@@ -103,6 +107,20 @@ class Worker : public std::enable_shared_from_this<Worker> {
   // Waits (real time) until nothing runs; with `for_idle`, until nothing is
   // left to run either (or the workflow halted).
   bool Await(std::chrono::milliseconds timeout, bool for_idle);
+
+  // Reads the workflow's inbox entries not yet recorded and records them
+  // (claiming the workflow first; nothing when another runner holds it),
+  // then runs what the signals let go on. On a pool thread.
+  void TakeInbox();
+  // Without a store: the signal goes straight to the workflow's buffer.
+  // `bytes`: the value's encoding.
+  Status DeliverSignal(std::string_view name, Value value, std::string_view key);
+
+  // Why `control` would be refused now ("" when it would be applied).
+  std::string RefusalOf(Control control);
+  // Without a store: applies the control at once (kFailedPrecondition when
+  // refused).
+  Status DeliverControl(Control control, std::string reason);
 
   // Whether Resume found runnables left to run.
   bool had_work_on_resume() {
@@ -157,8 +175,14 @@ class Worker : public std::enable_shared_from_this<Worker> {
     // The running attempt returned within its deadline (its result is being
     // recorded): a timeout that fires now is too late and reports nothing.
     bool returned = false;
-    Clock::time_point dispatched_at;  // when the attempt was queued
-    std::uint64_t generation = 0;     // results of older attempts are stale
+    Clock::time_point dispatched_at;  // when the attempt was queued (a delay: when its wait started)
+    std::uint64_t generation = 0;     // results (and due times) of older attempts are stale
+    // A delay's wait, an await's timeout, or a retry's backoff: when it ends
+    // (UTC microseconds; in dues_); 0 when it does not wait for a time.
+    std::int64_t due_us = 0;
+    // An await waiting for its event (in awaiting_).
+    bool awaiting = false;
+    bool waits() const { return due_us != 0 || awaiting; }  // counted in waiting_
     std::stop_source stop;
   };
 
@@ -183,9 +207,61 @@ class Worker : public std::enable_shared_from_this<Worker> {
   void Record(std::string event);
   // Removes a finished runnable (done, skipped or halted).
   void Forget(const std::string& id);
-  // The workflow's entry in the store's state index, as its history reads
-  // once the pending events are written: "state/definition@version".
-  std::string StateTag() const;
+  // The workflow's state as its history reads once the pending events are
+  // written (its entry in the store's state index).
+  WorkflowState StoredStateNow() const;
+  // What the next write moves in the store's indexes: the state tag and the
+  // earliest due time, each only when it differs from what the store holds.
+  struct IndexChange {
+    std::optional<WorkflowState> state;
+    std::string tag;  // of `state`
+    std::optional<std::uint64_t> due;
+    std::uint64_t consume_inbox_through = 0;  // 0: nothing more consumed
+    bool close_inbox = false;                 // entering cancelled
+    std::size_t cost = 0;                     // in batch entries (StoreLimits)
+  };
+  IndexChange IndexChangeNow() const;
+  // The store holds `change` now.
+  void IndexWritten(const IndexChange& change);
+
+  // Durable waits (worker_waits.cc): a delay's wait and a retry's backoff.
+  // Starts a delay runnable's wait: records its due time and schedules it.
+  void StartWait(const std::string& id, Runnable& r);
+  // `r` waits until `due_us` (in dues_), or no longer (ClearDue).
+  void SetDue(Runnable& r, std::int64_t due_us);
+  void ClearDue(Runnable& r);
+  // `r` (an await) waits for its event, or no longer.
+  void SetAwaiting(const std::string& id, Runnable& r);
+  void ClearAwaiting(const std::string& id, Runnable& r);
+
+  // Signals (worker_signals.cc).
+  // Starts an await runnable's wait: records it, then takes a buffered
+  // signal if one is there.
+  void StartAwait(const std::string& id, Runnable& r);
+  // Gives the buffered signals of `event` to its awaits, oldest to first.
+  void MatchSignals(const std::string& event);
+  // Records inbox entry `sequence` (a signal, or one dropped with `dropped`
+  // saying why) and buffers it.
+  void RecordSignal(std::uint64_t sequence, std::string name, Value value, std::string key, std::string dropped);
+  // Reads and records the inbox entries after inbox_read_.
+  Status ReadInboxLocked();
+  // MatchSignals for every event an await waits for.
+  void MatchAllSignals();
+
+  // Controls (worker_controls.cc). Records control `control` (inbox entry
+  // `sequence`; 0 when applied without the store's inbox) and applies it,
+  // or records why it is refused in the state the workflow is in now.
+  void ApplyControl(std::uint64_t sequence, Control control, std::string reason);
+  // Retry of a halted workflow: its failed runnables run again with fresh
+  // attempts.
+  void RetryHalted();
+  // Cancel (or terminate): nothing new starts, waits end, running steps are
+  // asked to stop; FinishCancelIfDone ends it once none runs.
+  void BeginCancel(bool terminate, const std::string& reason);
+  // Records "cancelled" and enters it once nothing runs; true when it did.
+  bool FinishCancelIfDone();
+  // Asks the timer thread to call OnDue when r's due time comes.
+  void ScheduleDue(const std::string& id, const Runnable& r);
   // Waits for a queued checkpoint, then commits the rest here.
   Status CheckpointLocked(std::unique_lock<std::mutex>& lock);
   void WaitForCommitter(std::unique_lock<std::mutex>& lock);
@@ -211,10 +287,14 @@ class Worker : public std::enable_shared_from_this<Worker> {
   // the workflow meanwhile (it is then halted); other failures are ignored:
   // resume replays the events instead.
   Status MaybeSnapshot();
-  void OnFailure(const std::string& id, Runnable& r, const Status& error, std::chrono::nanoseconds took);
-  // `bytes`: the produced value's encoding, when already made.
+  // `may_retry` false: the policy's retries do not apply (an await that
+  // timed out).
+  void OnFailure(const std::string& id, Runnable& r, const Status& error, std::chrono::nanoseconds took,
+                 bool may_retry = true);
+  // `bytes`: the produced value's encoding, when already made;
+  // `inbox_sequence`: the signal an await took.
   void Complete(const std::string& id, Runnable& r, std::optional<Value> produced, std::string bytes,
-                std::chrono::nanoseconds took, bool fallback);
+                std::chrono::nanoseconds took, bool fallback, std::uint64_t inbox_sequence = 0);
   // After any change: dispatch, checkpoint as the strategy says (on a pool
   // or timer thread through the Committer, unless `must_commit`), then
   // Settle. Returns the checkpoint's status (ok when queued).
@@ -238,7 +318,9 @@ class Worker : public std::enable_shared_from_this<Worker> {
   // Pool and timer entry points (take mu_).
   void Run(const std::string& id, std::uint64_t generation);
   void OnTimeout(const std::string& id, std::uint64_t generation);
-  void Retry(const std::string& id);
+  // A due time came: a delay passes its input on, an await times out, a
+  // retry's backoff ends.
+  void OnDue(const std::string& id, std::uint64_t generation);
 
   const RunnerContext ctx_;
   const std::string id_;
@@ -284,15 +366,38 @@ class Worker : public std::enable_shared_from_this<Worker> {
   std::size_t taken_events_ = 0, taken_facts_ = 0;
   // Runnables whose dispatch is recorded and which are not done.
   std::size_t recorded_pending_ = 0;
-  // The state tag the store holds ("" before the first write here: the
-  // store then compares), and the one the committer took with the events.
-  std::string stored_tag_, taken_tag_;
+  // The due times of the runnables that wait for one, and how many
+  // runnables wait (for a time or a signal).
+  std::multiset<std::int64_t> dues_;
+  std::size_t waiting_ = 0;
+  // Awaits waiting, by event, in the order they started; signals recorded
+  // and not taken, by name, in inbox order (their values in signal_facts_,
+  // by hash); the last inbox entry recorded.
+  std::map<std::string, std::deque<std::string>> awaiting_;
+  struct Buffered {
+    std::uint64_t sequence;
+    std::string fact;
+  };
+  std::map<std::string, std::deque<Buffered>> buffered_;
+  std::unordered_map<std::string, Fact> signal_facts_;
+  std::uint64_t inbox_read_ = 0;
+  // What the store's indexes hold for the workflow (none before the first
+  // write here: the store then compares), and what the committer took with
+  // the events.
+  std::optional<WorkflowState> stored_state_;
+  std::optional<std::uint64_t> stored_due_;
+  std::uint64_t stored_consumed_ = 0;
+  bool stored_closed_ = false;
+  IndexChange taken_index_;
   std::vector<Task> held_tasks_, taken_tasks_;
   std::uint64_t cursor_ = 0;
   std::uint64_t snapshot_cursor_ = 0;
   std::uint64_t completed_ = 0, completed_since_checkpoint_ = 0, redispatched_ = 0;
   std::unordered_map<std::string, int> replay_failures_;                     // during Resume
   std::unordered_map<std::string, std::vector<std::string>> replay_errors_;  // during Resume
+  // During Resume: runnables waiting when the history was written, with
+  // their due time (0: an await without one).
+  std::unordered_map<std::string, std::int64_t> replay_due_;
   bool was_idle_ = true;
   int reporting_ = 0;  // idle callbacks still running (outside mu_)
   bool had_work_on_resume_ = false;

@@ -29,15 +29,30 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
   done_.insert(state.done.begin(), state.done.end());
   completed_ = state.completed;
   keys_ = std::move(state.keys);
-  if (state.halted) {
+  if (state.cancelled || state.cancelling) {
+    phase_.To(state.cancelled ? Phase::kCancelled : Phase::kCancelling);
+    halt_error_ = CancelStatus(id_, state.terminated, state.cancel_reason);
+  } else if (state.halted) {
     phase_.To(Phase::kHalted);
     halt_cause_ = HaltCause::kNode;
     halt_error_ = state.halt_error;
+  } else if (state.paused) {
+    phase_.To(Phase::kPaused);
   }
   cursor_ = state.cursor;
   snapshot_cursor_ = loaded->snapshot_cursor;
   replay_failures_ = {state.failures.begin(), state.failures.end()};
   replay_errors_ = {state.errors.begin(), state.errors.end()};
+  replay_due_ = {state.due.begin(), state.due.end()};
+  for (const auto& [runnable, event] : state.awaits)
+    replay_due_.try_emplace(runnable, 0);  // waiting, maybe without a due time
+  inbox_read_ = state.inbox_through;
+  for (const HistoryState::Signal& g : state.signals) {
+    Result<Value> value = LoadFactValue(*ctx_.store, id_, g.fact);
+    if (!value.ok()) return value.status();
+    signal_facts_.try_emplace(g.fact, Fact{std::move(*value), {}, "", {}, ""});
+    buffered_[g.name].push_back(Buffered{g.sequence, g.fact});
+  }
 
   // Every runnable the facts call for and that did not complete runs
   // (again); those that were dispatched before the crash are counted.
@@ -45,14 +60,36 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
   for (const std::string& h : order) Derive(h);
   for (auto& [id, r] : active_) {
     redispatched_ += state.dispatched.count(id);
-    r.recorded = state.dispatched.count(id) > 0 || state.failures.count(id) > 0;
+    r.recorded = state.dispatched.count(id) > 0 || state.failures.count(id) > 0 || replay_due_.count(id) > 0;
     recorded_pending_ += r.recorded;
+  }
+  // The awaits wait again in the order they started.
+  for (const auto& [runnable, event] : state.awaits) {
+    if (auto it = active_.find(runnable); it != active_.end()) SetAwaiting(runnable, it->second);
   }
   replay_failures_.clear();
   replay_errors_.clear();
+  replay_due_.clear();
+  // Entries that came while nobody had it loaded.
+  if (Status read = ReadInboxLocked(); !read.ok()) return read;
+  MatchAllSignals();
+  // A cancel the crash cut short ends now: what ran then is lost with it.
+  if (phase_.is(Phase::kCancelling)) {
+    for (auto& [id, r] : active_) {
+      ClearDue(r);
+      ClearAwaiting(id, r);
+    }
+    ready_.clear();
+    FinishCancelIfDone();
+  }
   had_work_on_resume_ = !active_.empty() && !Ended();
-  was_idle_ = !had_work_on_resume_;           // a finished workflow is not "completed" again
-  if (!had_work_on_resume_) ReleaseLocked();  // finished: as when it finished (a later input claims it again)
+  was_idle_ = !had_work_on_resume_;  // a finished workflow is not "completed" again
+  if (!had_work_on_resume_) {
+    // Finished: given up as when it finished (a later input claims it
+    // again), once the signals it recorded are written.
+    if (Status s = CheckpointLocked(lock); !s.ok()) return s;
+    ReleaseLocked();
+  }
   lock.unlock();
   Notify(ctx_.telemetry->workflow_start, {id_, {}, 0, {}, nullptr});
   lock.lock();

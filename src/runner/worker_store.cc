@@ -82,9 +82,8 @@ Worker::Take Worker::TakeCommit(QueuedCommit* out) {
   }
   if (!ownership_.is(Ownership::kHeld)) return Take::kAlone;  // Commit refuses
   const StoreLimits& lim = ctx_.store->limits();
-  std::string tag = StateTag();
-  const std::size_t tag_cost = tag != stored_tag_ ? lim.state_tag_cost : 0;
-  if (pending_.size() + pending_facts_.size() + tag_cost > lim.max_batch_events) return Take::kAlone;
+  IndexChange index = IndexChangeNow();
+  if (pending_.size() + pending_facts_.size() + index.cost > lim.max_batch_events) return Take::kAlone;
   std::size_t bytes = 0;
   out->facts.reserve(pending_facts_.size());
   for (const FactEntry* f : pending_facts_) {
@@ -98,8 +97,11 @@ Worker::Take Worker::TakeCommit(QueuedCommit* out) {
   }
   if (bytes > lim.max_batch_bytes) return Take::kAlone;
   out->expected_cursor = cursor_;
-  taken_tag_ = std::move(tag);
-  if (tag_cost > 0) out->state_tag = taken_tag_;
+  taken_index_ = std::move(index);
+  if (taken_index_.state) out->state_tag = taken_index_.tag;
+  out->due = taken_index_.due;
+  out->consume_inbox_through = taken_index_.consume_inbox_through;
+  out->close_inbox = taken_index_.close_inbox;
   taken_events_ = pending_.size();
   taken_facts_ = pending_facts_.size();
   taken_tasks_ = std::exchange(held_tasks_, {});
@@ -115,7 +117,7 @@ void Worker::FinishCommit(const Result<std::uint64_t>* written) {
     s = written->status();
     if (s.ok()) {
       cursor_ = **written;
-      stored_tag_ = taken_tag_;
+      IndexWritten(taken_index_);
       Written(taken_events_, taken_facts_);
     }
   }
@@ -184,18 +186,23 @@ Status Worker::Commit() {
       bytes += f->second.bytes.size();
     }
     // Events go only once every pending fact is in this or an earlier
-    // append; the state tag goes with the last events (it is the state after
-    // them), so its cost is kept free for it.
-    const std::string tag = StateTag();
-    const std::size_t tag_cost = tag != stored_tag_ ? lim.state_tag_cost : 0;
+    // append; the index changes go with the last events (they are the state
+    // after them), so their cost is kept free for them.
+    const IndexChange index = IndexChangeNow();
     if (append.facts.size() == pending_facts_.size()) {
       while (batch.size() < pending_.size() && fits(pending_[batch.size()].size()) &&
-             batch.size() + append.facts.size() + tag_cost < lim.max_batch_events) {
+             batch.size() + append.facts.size() + index.cost < lim.max_batch_events) {
         batch.push_back(pending_[batch.size()]);
         bytes += batch.back().size();
       }
     }
-    if (batch.size() == pending_.size() && tag_cost > 0) append.state_tag = tag;
+    const bool last = batch.size() == pending_.size();
+    if (last && index.state) append.state_tag = index.tag;
+    if (last) {
+      append.due = index.due;
+      append.consume_inbox_through = index.consume_inbox_through;
+      append.close_inbox = index.close_inbox;
+    }
     if (batch.empty()) {
       // Only facts fit: save them on their own (they name no event yet).
       for (const auto& [hash, value] : append.facts) {
@@ -208,7 +215,7 @@ Status Worker::Commit() {
     Result<std::uint64_t> cursor = ctx_.store->Append(id_, batch, append);
     if (!cursor.ok()) return cursor.status();
     cursor_ = *cursor;
-    if (append.state_tag) stored_tag_ = tag;
+    if (last) IndexWritten(index);
     Written(batch.size(), append.facts.size());
   }
   return Status::OK();
@@ -254,6 +261,7 @@ HistoryState Worker::StateSnapshot() const {
     if (r.failures > 0) state.failures[id] = r.failures;
     if (!r.errors.empty()) state.errors[id] = r.errors;
     if (r.running) state.dispatched.insert(id);
+    if (r.due_us > 0) state.due[id] = r.due_us;
     state.nodes[id] = r.node->name;
   }
   state.keys = keys_;

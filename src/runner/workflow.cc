@@ -42,6 +42,9 @@ ContextJoinFn WithContext(JoinFn fn) {
   };
 }
 
+// A DelayUntil without its function (told apart from a fixed Delay).
+constexpr std::chrono::milliseconds kNoUntilFunction = std::chrono::milliseconds::min();
+
 }  // namespace
 
 const Workflow::Node* Workflow::Find(std::string_view name) const {
@@ -92,6 +95,39 @@ Workflow::Builder& Workflow::Builder::Rule(std::string name, ConditionFn when, C
   return *this;
 }
 
+Workflow::Builder& Workflow::Builder::Delay(std::string name, std::chrono::milliseconds delay, std::string parent) {
+  Node n;
+  n.name = std::move(name);
+  n.kind = NodeKind::kDelay;
+  n.delay = delay;
+  if (!parent.empty()) n.parents.push_back(std::move(parent));
+  nodes_.push_back(std::move(n));
+  return *this;
+}
+
+Workflow::Builder& Workflow::Builder::DelayUntil(std::string name, DelayUntilFn until, std::string parent) {
+  Node n;
+  n.name = std::move(name);
+  n.kind = NodeKind::kDelay;
+  n.until = std::move(until);
+  if (!n.until) n.delay = kNoUntilFunction;  // Build refuses it
+  if (!parent.empty()) n.parents.push_back(std::move(parent));
+  nodes_.push_back(std::move(n));
+  return *this;
+}
+
+Workflow::Builder& Workflow::Builder::Await(std::string name, std::string event, std::string parent,
+                                            std::chrono::milliseconds timeout) {
+  Node n;
+  n.name = std::move(name);
+  n.kind = NodeKind::kAwait;
+  n.event = std::move(event);
+  n.await_timeout = timeout;
+  if (!parent.empty()) n.parents.push_back(std::move(parent));
+  nodes_.push_back(std::move(n));
+  return *this;
+}
+
 Workflow::Builder& Workflow::Builder::Policy(std::string pattern, StepPolicy policy) {
   policies_.emplace_back(std::move(pattern), std::move(policy));
   return *this;
@@ -125,9 +161,19 @@ Result<std::shared_ptr<const Workflow>> Workflow::Builder::Build() const {
     }
     if (n.kind == NodeKind::kJoin && n.parents.size() < 2)
       return bad("join '" + n.name + "' needs two parents or more");
-    if ((n.kind != NodeKind::kJoin && !n.step) || (n.kind == NodeKind::kJoin && !n.join) ||
-        (n.kind == NodeKind::kRule && !n.condition)) {
-      return bad("node '" + n.name + "' has no function");
+    const bool has_function = n.kind == NodeKind::kJoin    ? static_cast<bool>(n.join)
+                              : n.kind == NodeKind::kDelay ? n.until || n.delay != kNoUntilFunction
+                              : n.kind == NodeKind::kRule  ? n.step && n.condition
+                              : n.kind == NodeKind::kAwait ? true
+                                                           : static_cast<bool>(n.step);
+    if (!has_function) return bad("node '" + n.name + "' has no function");
+    if (n.kind == NodeKind::kDelay && n.delay.count() < 0) return bad("delay '" + n.name + "' has a negative delay");
+    if (n.kind == NodeKind::kAwait) {
+      if (n.event.empty() || n.event.size() > kMaxSignalNameBytes) {
+        return bad("await '" + n.name + "' needs an event name of 1 to " + std::to_string(kMaxSignalNameBytes) +
+                   " bytes");
+      }
+      if (n.await_timeout.count() < 0) return bad("await '" + n.name + "' has a negative timeout");
     }
     Node resolved = n;
     resolved.policy = Resolve(policies_, n.name);

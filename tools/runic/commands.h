@@ -12,7 +12,7 @@ namespace runic::cli {
 
 // Reading (works on a disk store that a running service holds).
 int Runners(const Target& t, bool json);
-// `state`: only workflows in this state ("running", "idle", "halted"; ""
+// `state`: only workflows in this state (a WorkflowStateName; ""
 // all: main.cc checks the word).
 int List(const Target& t, const std::string& prefix, const std::string& state, bool json);
 struct ShowOptions {
@@ -32,6 +32,13 @@ int Stats(const Target& t, bool json);
 int Trim(const Target& t, const std::string& id, std::uint64_t cursor, bool force);
 int Delete(const Target& t, const std::string& id, bool yes);
 int DropRunner(const Target& t, const std::string& runner, bool yes);
+
+// Sending to a workflow's inbox (writing: on a disk store, not while a
+// service holds it; on etcd, also while services run). `json`: the
+// signal's value; a value that is not JSON is bad usage.
+int Signal(const Target& t, const std::string& id, const std::string& name, const std::string& json,
+           const std::string& key);
+int Control(const Target& t, const std::string& id, WorkflowControl control, const std::string& reason);
 
 // Copies. backup reads (works while a service writes the store); restore
 // writes a missing or empty disk store; migrate reads its source and writes

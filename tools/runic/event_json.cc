@@ -48,7 +48,25 @@ Json EventJson(std::uint64_t sequence, std::string_view bytes, Store& store) {
       if (e.kind != HistoryEventKind::kDone) out["attempt"] = e.attempt;
       if (e.kind != HistoryEventKind::kDispatch) out["duration_us"] = e.duration_us;
       break;
+    case HistoryEventKind::kWait:
+      out["step"] = e.node;
+      out["runnable"] = e.runnable;
+      if (!e.event.empty()) out["event"] = e.event;
+      break;
+    case HistoryEventKind::kControl:
+      out["control"] = e.control;
+      if (e.inbox_sequence != 0) out["inbox_sequence"] = e.inbox_sequence;
+      if (!e.reason.empty()) out["reason"] = e.reason;
+      if (!e.dropped.empty()) out["refused"] = e.dropped;
+      break;
+    case HistoryEventKind::kSignal:
+      out["signal"] = e.event;
+      out["inbox_sequence"] = e.inbox_sequence;
+      if (!e.dropped.empty()) out["dropped"] = e.dropped;
+      break;
   }
+  if (e.kind == HistoryEventKind::kDone && e.inbox_sequence != 0) out["inbox_sequence"] = e.inbox_sequence;
+  if (e.due_us != 0) out["due"] = IsoTimeMicros(e.due_us);
   if (!e.idempotency_key.empty()) out["idempotency_key"] = e.idempotency_key;
   if (e.kind == HistoryEventKind::kDone && !e.fact.empty()) {
     out["parents"] = e.parents;
@@ -60,7 +78,8 @@ Json EventJson(std::uint64_t sequence, std::string_view bytes, Store& store) {
     out["outcome"] = FailureOutcomeName(e.outcome);
     if (e.outcome == FailureOutcome::kHalt) out["halt"] = e.halt_message;
   }
-  if (e.kind == HistoryEventKind::kInput || e.kind == HistoryEventKind::kDone) {
+  if (e.kind == HistoryEventKind::kInput || e.kind == HistoryEventKind::kDone ||
+      (e.kind == HistoryEventKind::kSignal && !e.fact.empty())) {
     out["fact"] = e.fact.empty() ? Json() : Json(e.fact);
     if (!e.fact.empty()) out["value"] = FactValue(store, e.fact);
   }
@@ -82,7 +101,10 @@ Json SnapshotJson(std::string_view bytes) {
 Json HistoryJson(const WorkflowHistory& h) {
   Json waiting = Json::array();
   for (const PendingRunnable& p : h.waiting_for) {
-    waiting.push_back(Json{{"runnable", p.runnable}, {"step", p.node}, {"failed_attempts", p.failed_attempts}});
+    Json runnable{{"runnable", p.runnable}, {"step", p.node}, {"failed_attempts", p.failed_attempts}};
+    if (p.due_us != 0) runnable["due"] = IsoTimeMicros(p.due_us);
+    if (!p.event.empty()) runnable["awaits"] = p.event;
+    waiting.push_back(std::move(runnable));
   }
   Json out{{"state", WorkflowStateName(h.state)},
            {"definition", h.definition.name + "@" + std::to_string(h.definition.version)},
@@ -91,6 +113,16 @@ Json HistoryJson(const WorkflowHistory& h) {
            {"waiting_for", waiting},
            {"idempotency_keys", h.idempotency_keys}};
   if (h.state == WorkflowState::kHalted) out["halt_reason"] = h.halt_error.ToString();
+  if (h.state == WorkflowState::kCancelled || h.state == WorkflowState::kCancelling) {
+    out["cancel_reason"] = h.halt_error.ToString();
+  }
+  if (!h.signals.empty()) {
+    Json signals = Json::array();
+    for (const BufferedSignal& g : h.signals)
+      signals.push_back(Json{{"name", g.name}, {"inbox_sequence", g.inbox_sequence}});
+    out["buffered_signals"] = signals;
+  }
+  if (h.due_us != 0) out["due"] = IsoTimeMicros(h.due_us);
   return out;
 }
 

@@ -24,8 +24,10 @@ namespace runic::cli {
 Json EventJson(std::uint64_t sequence, std::string_view bytes, Store& store);
 
 // What ReadHistory makes of a workflow: {"state", "definition"
-// ("name@version"), "fingerprint", "completed", "waiting_for", "idempotency_keys",
-// "halt_reason" (halted only)}.
+// ("name@version"), "fingerprint", "completed", "waiting_for" (each with its
+// "due" time and "awaits" event when it waits), "idempotency_keys",
+// "halt_reason" (halted only), "cancel_reason" (cancelling or cancelled),
+// "due" (the earliest), "buffered_signals" (when there are)}.
 Json HistoryJson(const WorkflowHistory& history);
 
 // A snapshot's bytes: the Runner's snapshot decoded (its "code" by name),

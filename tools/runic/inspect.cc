@@ -102,7 +102,9 @@ int List(const Target& t, const std::string& prefix, const std::string& state, b
   // With a state, the candidates come from the store's state index (only
   // its entries of that state are read); the history still decides.
   std::optional<WorkflowState> wanted;
-  for (WorkflowState s : {WorkflowState::kRunning, WorkflowState::kIdle, WorkflowState::kHalted}) {
+  for (WorkflowState s :
+       {WorkflowState::kRunning, WorkflowState::kWaiting, WorkflowState::kPaused, WorkflowState::kIdle,
+        WorkflowState::kHalted, WorkflowState::kCancelling, WorkflowState::kCancelled}) {
     if (state == WorkflowStateName(s)) wanted = s;
   }
   StateListOptions by_state;
@@ -147,7 +149,7 @@ int List(const Target& t, const std::string& prefix, const std::string& state, b
       all.push_back(j);
       rows.push_back({id, shown_state, h.ok() ? j["definition"].get<std::string>() : "-", std::to_string(w->cursor),
                       std::to_string(w->events), IsoTime(w->updated_at),
-                      h.ok() ? (h->state == WorkflowState::kHalted ? SafeLine(h->halt_error.ToString()) : "")
+                      h.ok()                    ? (!h->halt_error.ok() ? SafeLine(h->halt_error.ToString()) : "")
                       : h.status().IsNotFound() ? ""
                                                 : SafeLine(h.status().ToString())});
     }

@@ -184,7 +184,7 @@ int main(int argc, char** argv) {
   ls->add_option("--state", state,
                  "only workflows in this state, found through the store's state index (workflows last written by "
                  "a release before it join it at their next write)")
-      ->check(CLI::IsMember({"running", "idle", "halted"}));
+      ->check(CLI::IsMember({"running", "waiting", "paused", "idle", "halted", "cancelling", "cancelled"}));
   ls->add_flag("--json", json, "one JSON document");
   ls->callback([&] { code = List(target(), prefix, state, json); });
 
@@ -224,6 +224,35 @@ int main(int argc, char** argv) {
   drop->add_option("name", runner_arg, "runner name")->required();
   drop->add_flag("--yes", yes, "do not ask for confirmation");
   drop->callback([&] { code = DropRunner(target(), runner_arg, yes); });
+
+  std::string signal_name, signal_json, signal_key, reason;
+  auto* signal = app.add_subcommand("signal", "send a signal to a workflow (an Await of that name takes it)");
+  signal->add_option("id", id, "workflow id")->required();
+  signal->add_option("name", signal_name, "the signal's name")->required();
+  signal->add_option("json", signal_json, "its value, as JSON")->required();
+  signal->add_option("--key", signal_key, "idempotency key: a signal with a key the workflow saw is applied once");
+  signal->callback([&] { code = Signal(target(), id, signal_name, signal_json, signal_key); });
+  struct ControlCommand {
+    const char* name;
+    runic::WorkflowControl control;
+    const char* help;
+  };
+  for (const ControlCommand& c : {
+           ControlCommand{"cancel", runic::WorkflowControl::kCancel,
+                          "cancel a workflow: running steps are asked to stop, then it is cancelled for good"},
+           ControlCommand{"terminate", runic::WorkflowControl::kTerminate, "cancel a workflow without compensations"},
+           ControlCommand{"pause", runic::WorkflowControl::kPause, "pause a workflow: nothing new starts"},
+           ControlCommand{"unpause", runic::WorkflowControl::kUnpause, "let a paused workflow run on"},
+           ControlCommand{"retry", runic::WorkflowControl::kRetry,
+                          "run a halted workflow's failed steps again, with fresh attempts"},
+       }) {
+    auto* sub = app.add_subcommand(c.name, c.help);
+    sub->add_option("id", id, "workflow id")->required();
+    if (c.control == runic::WorkflowControl::kCancel || c.control == runic::WorkflowControl::kTerminate) {
+      sub->add_option("--reason", reason, "why (recorded in its history)");
+    }
+    sub->callback([&, control = c.control] { code = Control(target(), id, control, reason); });
+  }
 
   std::string path, from_uri, to_uri;
   bool verbose = false;

@@ -1,0 +1,34 @@
+// What the Runner workloads share (runner_workloads.cc, runner_waits.cc):
+// a Runner on a fresh store of an engine.
+#ifndef RUNIC_BENCH_RUNNER_ENV_H_
+#define RUNIC_BENCH_RUNNER_ENV_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "runic/runic.h"
+#include "workloads.h"
+
+namespace bench {
+
+// A database, its store and a Runner on it (members release in reverse).
+struct RunnerEnv {
+  std::shared_ptr<runic::Database> db;
+  std::unique_ptr<runic::Store> store;
+  std::unique_ptr<runic::Runner> runner;
+};
+
+// A fresh store for engine/mode in `dir` ("none": no store) and a Runner on
+// it; `on_complete`: the runner's (RunnerOptions::on_complete). Throws
+// BenchError.
+std::unique_ptr<RunnerEnv> OpenEnv(const std::string& engine, const std::string& mode, const std::string& dir,
+                                   std::function<void(const std::string&, const runic::Status&)> on_complete = nullptr);
+
+// R4 and R5 (runner_waits.cc).
+Row RunR4(const std::string& engine, const std::string& mode, const Scale& scale, const std::string& dir);
+Row RunR5(const std::string& engine, const std::string& mode, const Scale& scale, const std::string& dir);
+
+}  // namespace bench
+
+#endif  // RUNIC_BENCH_RUNNER_ENV_H_

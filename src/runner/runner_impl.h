@@ -1,0 +1,132 @@
+// Runner::Impl: the registry of definitions and the map of running
+// workers, shared by runner.cc (starts, resumes, lookups) and
+// runner_inbox.cc (signals, controls and the inbox watch).
+#ifndef RUNIC_SRC_RUNNER_RUNNER_IMPL_H_
+#define RUNIC_SRC_RUNNER_RUNNER_IMPL_H_
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "runic/runner.h"
+#include "runner/committer.h"
+#include "runner/hash.h"
+#include "runner/history_codec.h"
+#include "runner/thread_pool.h"
+#include "runner/timer.h"
+#include "runner/worker.h"
+
+namespace runic {
+
+using internal::Definition;
+using internal::Worker;
+
+struct Runner::Impl {
+  RunnerOptions options;
+  std::shared_ptr<Clock> clock;
+  std::unique_ptr<internal::ThreadPool> pool;
+  std::unique_ptr<internal::Timer> timer;
+  std::unique_ptr<internal::Committer> committer;  // with a store
+
+  std::mutex mu;
+  std::map<std::pair<std::string, int>, Definition> definitions;  // by (name, version)
+  std::map<std::string, std::shared_ptr<Worker>, std::less<>> workers;
+  // Ids being started or resumed: taken, but not visible until ready.
+  std::set<std::string, std::less<>> loading;
+  // The fingerprints whose structure this runner has stored.
+  std::set<std::string, std::less<>> structures_stored;
+  bool shut_down = false;
+  std::mutex shutdown_mu;  // a second Shutdown waits for the first
+  // With a store: told of every inbox entry appended (OnInbox). Reset first
+  // at Shutdown, so that no listener runs on what Shutdown stops.
+  std::unique_ptr<InboxWatch> inbox_watch;
+  Runner* runner = nullptr;  // the Runner this is the state of
+
+  // An entry was appended to workflow `id`'s inbox (on the appending thread
+  // or the store's watch thread: quick). Its worker here records it, or, if
+  // it is not loaded here, this runner tries to load it (runner_inbox.cc).
+  void OnInbox(std::string_view id);
+  // Checks `control` against the workflow's state (kFailedPrecondition,
+  // nothing written) and appends it to its inbox (without a store: applies
+  // it to the workflow loaded here).
+  Status SendControl(std::string_view id, internal::Control control, std::string_view reason);
+
+  // Reserves `id` for a worker being built. kConflict when it is taken.
+  Status Reserve(std::string_view id) {
+    std::lock_guard lock(mu);
+    if (shut_down) return Status::Unavailable("runner '" + options.name + "' is shut down");
+    if (workers.count(id) || loading.count(id)) {
+      return Status::Conflict("workflow '" + std::string(id) + "' is already running in runner '" + options.name + "'");
+    }
+    loading.emplace(id);
+    return Status::OK();
+  }
+
+  // Publishes a worker built for a reserved id (or just frees the id).
+  void Publish(std::string_view id, std::shared_ptr<Worker> worker) {
+    std::lock_guard lock(mu);
+    loading.erase(loading.find(id));
+    if (worker) workers.emplace(std::string(id), std::move(worker));
+  }
+
+  internal::RunnerContext Context() {
+    return internal::RunnerContext{options.store,      clock,           pool.get(),          timer.get(),
+                                   &options.telemetry, committer.get(), &options.on_complete};
+  }
+
+  std::shared_ptr<Worker> Find(std::string_view id) {
+    std::lock_guard lock(mu);
+    auto it = workers.find(id);
+    return it == workers.end() ? nullptr : it->second;
+  }
+
+  Status NotRunning(std::string_view id) {
+    return Status::NotFound("workflow '" + std::string(id) + "' is not running in runner '" + options.name + "'");
+  }
+
+  // The structure of `workflow` to store with the next write of one of its
+  // workflows (as the fact named by its fingerprint: runic/history.h), or
+  // "" once this runner has stored it. A structure over the store's value
+  // limit is never stored (nothing can draw it; the workflow runs all the
+  // same).
+  std::string StructureToStore(const Workflow& workflow) {
+    if (options.store == nullptr) return {};
+    {
+      std::lock_guard lock(mu);
+      if (structures_stored.count(workflow.fingerprint())) return {};
+    }
+    std::string bytes = internal::EncodeValue(internal::DefinitionShape(workflow.nodes()));
+    return bytes.size() <= options.store->limits().max_value_bytes ? bytes : std::string();
+  }
+  void StructureStored(const Workflow& workflow) {
+    std::lock_guard lock(mu);
+    structures_stored.insert(workflow.fingerprint());
+  }
+
+  Result<Definition> Lookup(const std::string& name, int version, const std::string& fingerprint) {
+    std::lock_guard lock(mu);
+    auto it = definitions.find({name, version});
+    if (it == definitions.end()) {
+      std::string versions;
+      for (const auto& [key, wf] : definitions) {
+        if (key.first == name) versions += (versions.empty() ? " v" : ", v") + std::to_string(key.second);
+      }
+      if (versions.empty()) return Status::NotFound("no definition of workflow '" + name + "' is registered");
+      return Status::InvalidArgument("the workflow was started with '" + name + "' v" + std::to_string(version) +
+                                     "; registered:" + versions);
+    }
+    const std::string& now = it->second.workflow->fingerprint();
+    if (now != fingerprint) {
+      return Status::InvalidArgument("definition '" + name + "' v" + std::to_string(version) +
+                                     " changed since the workflow started (fingerprint " + fingerprint.substr(0, 12) +
+                                     " then, " + now.substr(0, 12) + " now): give a changed graph a new version");
+    }
+    return it->second;
+  }
+};
+
+}  // namespace runic
+
+#endif  // RUNIC_SRC_RUNNER_RUNNER_IMPL_H_
