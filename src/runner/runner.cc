@@ -236,6 +236,9 @@ Result<ResumeAllReport> Runner::ResumeAll(std::optional<WorkflowOptions> options
         report.owned_elsewhere.push_back(id);
         continue;
       }
+      // Loaded here meanwhile (a signal or a control loads the workflow it
+      // is for): that load goes on.
+      if (s.IsConflict()) continue;
       if (!s.ok()) {
         report.failed.push_back({id, std::move(s)});
         continue;
