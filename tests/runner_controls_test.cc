@@ -230,6 +230,59 @@ TEST_P(RunnerControlsTest, AControlToAWorkflowNotLoadedHereLoadsItAndAPausedOneS
   EXPECT_EQ(after.load(), 1);
 }
 
+// A snapshot stands for the events it covers, which are trimmed: it must
+// hold what the waits and controls recorded (awaits, buffered signals, the
+// inbox read, paused, cancelled with its reason).
+TEST_P(RunnerControlsTest, ASnapshotKeepsAwaitsBufferedSignalsAndControlsAcrossATrim) {
+  if (!has_store()) GTEST_SKIP() << "snapshots are the store's";
+  std::atomic<int> charged{0};
+  auto wf = *Workflow::Builder("snap", 1)
+                 .Await("paid", "payment")
+                 .Step(
+                     "charge",
+                     [&charged](const Value& v, std::stop_token) -> Result<Value> {
+                       ++charged;
+                       return v["signal"];
+                     },
+                     "paid")
+                 .Build();
+  WorkflowOptions options;
+  options.snapshot_every = 1;
+  options.trim_after_snapshot = true;
+  ASSERT_TRUE(runner_->StartWorkflow("wf", wf, options, StartOptions{.input = 1}).ok());
+  ASSERT_TRUE(runner_->StartWorkflow("gone", wf, options, StartOptions{.input = 2}).ok());
+  ASSERT_EQ(AwaitState("wf", WorkflowState::kWaiting), WorkflowState::kWaiting);
+  ASSERT_TRUE(runner_->Signal("wf", "refund", 7, "refund-key").ok());  // no await of it: buffered
+  ASSERT_TRUE(runner_->Pause("wf").ok());
+  ASSERT_EQ(AwaitState("wf", WorkflowState::kPaused), WorkflowState::kPaused);
+  ASSERT_TRUE(runner_->Cancel("gone", "no longer wanted").ok());
+  ASSERT_EQ(AwaitState("gone", WorkflowState::kCancelled), WorkflowState::kCancelled);
+  for (const char* id : {"wf", "gone"}) {
+    ASSERT_TRUE(runner_->Checkpoint(id).ok());
+    Result<WorkflowHistory> h = ReadHistory(*store_, id);
+    ASSERT_TRUE(h.ok()) << h.status().ToString();
+    EXPECT_GT(h->snapshot_cursor, 0u) << id << ": the test needs its events trimmed";
+  }
+
+  RestartAt(kT0, wf, "wf");
+  EXPECT_EQ(runner_->Lookup("wf")->state, WorkflowState::kPaused);
+  EXPECT_TRUE(runner_->Signal("wf", "refund", 7, "refund-key").ok());  // the key survived: acknowledged
+  ASSERT_TRUE(runner_->Signal("wf", "payment", 50).ok());
+  ASSERT_TRUE(runner_->Unpause("wf").ok());
+  ASSERT_TRUE(runner_->AwaitIdle("wf", 5s).ok());
+  EXPECT_EQ((*runner_->GetResults("wf"))["charge"], std::vector<Value>{50});
+  EXPECT_EQ(charged.load(), 1);
+  Result<WorkflowHistory> h = ReadHistory(*store_, "wf");
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  ASSERT_EQ(h->signals.size(), 1u) << "the refund stays buffered, once";
+  EXPECT_EQ(h->signals[0].name, "refund");
+
+  Result<WorkflowHistory> gone = ReadHistory(*store_, "gone");
+  ASSERT_TRUE(gone.ok()) << gone.status().ToString();
+  EXPECT_EQ(gone->state, WorkflowState::kCancelled);
+  EXPECT_NE(gone->halt_error.message().find("no longer wanted"), std::string::npos) << gone->halt_error.ToString();
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, RunnerControlsTest, ::testing::ValuesIn(kWaitEngines),
                          [](const ::testing::TestParamInfo<WaitEngine>& info) { return std::string(info.param.name); });
 

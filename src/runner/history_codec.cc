@@ -4,6 +4,7 @@
 
 #include "runner/cbor_writer.h"
 #include "runner/hash.h"
+#include "runner/lifecycle.h"
 #include "runner/options_codec.h"
 
 namespace runic::internal {
@@ -127,8 +128,9 @@ Result<InboxMessage> DecodeInboxEntry(std::string_view bytes) {
       out.kind = InboxMessage::Kind::kControl;
       out.name = Get<std::string>(e, "c");
       out.reason = GetOr<std::string>(e, "why", "");
-      if (out.name != "pause" && out.name != "unpause" && out.name != "cancel" && out.name != "terminate" &&
-          out.name != "retry") {
+      // "cancelled" is recorded by the owner, never sent.
+      const std::optional<Control> control = ControlByName(out.name);
+      if (!control || *control == Control::kCancelled) {
         return Status::Corruption("an inbox entry of unknown control '" + out.name + "'");
       }
       if (out.reason.size() > kMaxRecordedError) return Status::Corruption("an inbox entry's reason is too long");
@@ -305,8 +307,7 @@ Result<HistoryEvent> DecodeHistoryEvent(std::uint64_t sequence, std::string_view
         out.control = Get<std::string>(e, "c");
         out.reason = GetOr<std::string>(e, "why", "");
         out.dropped = GetOr<std::string>(e, "x", "");
-        if (out.control != "pause" && out.control != "unpause" && out.control != "cancel" &&
-            out.control != "terminate" && out.control != "retry" && out.control != "cancelled") {
+        if (!internal::ControlByName(out.control)) {
           return corrupt("unknown control '" + out.control + "'");
         }
         break;

@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "runic/history.h"
+#include "runic/inbox.h"
 #include "runic/runner.h"
 #include "runic/status.h"
 #include "runic/store.h"
@@ -94,8 +95,8 @@ std::string EncodeFailEvent(std::int64_t at_us, std::string_view runnable, std::
 
 // An error message is recorded up to this size, so that one huge message
 // (say, an HTTP body in an exception) cannot make an event too large to
-// store.
-inline constexpr std::size_t kMaxRecordedError = 4096;
+// store. A control's reason is recorded whole: the same bound.
+inline constexpr std::size_t kMaxRecordedError = kMaxControlReasonBytes;
 
 // One failed attempt as a halt message lists it ("attempt 2:
 // DeadlineExceeded: ..."), its message cut so that the halt message of many

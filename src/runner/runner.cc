@@ -93,16 +93,6 @@ Status Runner::StartWorkflow(std::string_view id, std::shared_ptr<const Workflow
   return StartWorkflow(id, std::move(workflow), std::move(options), StartOptions{});
 }
 
-namespace {
-
-Status CheckKey(std::string_view key) {
-  if (key.size() <= kMaxIdempotencyKeyBytes) return Status::OK();
-  return Status::InvalidArgument("an idempotency key is at most " + std::to_string(kMaxIdempotencyKeyBytes) +
-                                 " bytes; this one has " + std::to_string(key.size()));
-}
-
-}  // namespace
-
 Status Runner::StartWorkflow(std::string_view id, std::shared_ptr<const Workflow> workflow,
                              std::optional<WorkflowOptions> options, const StartOptions& start) {
   Result<WorkflowOptions> defaults = [&] {
@@ -113,7 +103,7 @@ Status Runner::StartWorkflow(std::string_view id, std::shared_ptr<const Workflow
   const WorkflowOptions run_with = options.value_or(*defaults);
   Status s;
   if (id.empty()) return Status::InvalidArgument("a workflow id is empty");
-  if (s = CheckKey(start.idempotency_key); !s.ok()) return s;
+  if (s = internal::CheckKey(start.idempotency_key); !s.ok()) return s;
   // An id that exists: the start is acknowledged when it repeats the key the
   // workflow was started with, or when asked to and the definition matches.
   auto existing_matches = [&](Worker& w) {
@@ -159,7 +149,7 @@ Status Runner::StartWorkflow(std::string_view id, std::shared_ptr<const Workflow
 Status Runner::Run(std::string_view id, Value input) { return Run(id, std::move(input), {}); }
 
 Status Runner::Run(std::string_view id, Value input, std::string_view idempotency_key) {
-  if (Status s = CheckKey(idempotency_key); !s.ok()) return s;
+  if (Status s = internal::CheckKey(idempotency_key); !s.ok()) return s;
   std::shared_ptr<Worker> w = impl_->Find(id);
   if (!w) return impl_->NotRunning(id);
   return w->AddInput(std::move(input), idempotency_key);

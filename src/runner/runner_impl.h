@@ -19,6 +19,16 @@
 #include "runner/worker.h"
 
 namespace runic {
+namespace internal {
+
+// kInvalidArgument for an idempotency key over kMaxIdempotencyKeyBytes.
+inline Status CheckKey(std::string_view key) {
+  if (key.size() <= kMaxIdempotencyKeyBytes) return Status::OK();
+  return Status::InvalidArgument("an idempotency key is at most " + std::to_string(kMaxIdempotencyKeyBytes) +
+                                 " bytes; this one has " + std::to_string(key.size()));
+}
+
+}  // namespace internal
 
 using internal::Definition;
 using internal::Worker;

@@ -40,13 +40,27 @@ std::string SignalRefusal(std::string_view id, std::string_view name, std::strin
     return "a signal's name is 1 to " + std::to_string(kMaxSignalNameBytes) + " bytes; this one has " +
            std::to_string(name.size());
   }
-  if (key.size() > kMaxIdempotencyKeyBytes) {
-    return what + ": an idempotency key is at most " + std::to_string(kMaxIdempotencyKeyBytes) + " bytes";
-  }
+  if (Status bad_key = internal::CheckKey(key); !bad_key.ok()) return what + ": " + bad_key.message();
   if (!internal::CborNestingWithin(bytes, kMaxValueDepth)) {
     return what + ": its value nests deeper than " + std::to_string(kMaxValueDepth) + " levels";
   }
   return {};
+}
+
+// Appends a signal that SignalRefusal let through (`bytes`: its value's
+// encoding) to the workflow's inbox.
+Result<std::uint64_t> AppendSignal(Store& store, std::string_view id, std::string_view name, const std::string& bytes,
+                                   std::string_view key) {
+  const std::string what = "signal '" + std::string(name) + "' to workflow '" + std::string(id) + "'";
+  const std::string entry = internal::EncodeSignalEntry(name, bytes, key);
+  if (entry.size() > store.limits().max_value_bytes) {
+    return Status::InvalidArgument(what + " of " + std::to_string(entry.size()) +
+                                   " bytes is over the store's limit of " +
+                                   std::to_string(store.limits().max_value_bytes));
+  }
+  Result<std::uint64_t> sequence = store.AppendInbox(id, entry);
+  if (!sequence.ok()) return sequence.status().Annotate(what);
+  return sequence;
 }
 
 // The state of a workflow not loaded here, as the store's state index (or,
@@ -98,16 +112,7 @@ Result<std::uint64_t> SendSignal(Store& store, std::string_view id, std::string_
   if (std::string refused = SignalRefusal(id, name, bytes, key); !refused.empty()) {
     return Status::InvalidArgument(refused);
   }
-  const std::string what = "signal '" + std::string(name) + "' to workflow '" + std::string(id) + "'";
-  const std::string entry = internal::EncodeSignalEntry(name, bytes, key);
-  if (entry.size() > store.limits().max_value_bytes) {
-    return Status::InvalidArgument(what + " of " + std::to_string(entry.size()) +
-                                   " bytes is over the store's limit of " +
-                                   std::to_string(store.limits().max_value_bytes));
-  }
-  Result<std::uint64_t> sequence = store.AppendInbox(id, entry);
-  if (!sequence.ok()) return sequence.status().Annotate(what);
-  return sequence;
+  return AppendSignal(store, id, name, bytes, key);
 }
 
 Result<std::uint64_t> SendControl(Store& store, std::string_view id, WorkflowControl control, std::string_view reason) {
@@ -128,13 +133,15 @@ Result<std::uint64_t> SendControl(Store& store, std::string_view id, WorkflowCon
 
 Status Runner::Signal(std::string_view id, std::string_view name, Value value, std::string_view key) {
   Store* store = impl_->options.store;
+  // Checked first: a bad signal is refused even with a key seen before.
+  const std::string bytes = internal::EncodeValue(value);
+  if (std::string refused = SignalRefusal(id, name, bytes, key); !refused.empty()) {
+    return Status::InvalidArgument(refused);
+  }
   std::shared_ptr<Worker> loaded = impl_->Find(id);
   if (store != nullptr) {
     if (loaded && !key.empty() && loaded->HasKey(key)) return Status::OK();  // applied before
-    return SendSignal(*store, id, name, value, key).status();
-  }
-  if (std::string refused = SignalRefusal(id, name, internal::EncodeValue(value), key); !refused.empty()) {
-    return Status::InvalidArgument(refused);
+    return AppendSignal(*store, id, name, bytes, key).status();
   }
   if (!loaded) return impl_->NotRunning(id);
   return loaded->DeliverSignal(name, std::move(value), key);

@@ -348,6 +348,12 @@ class Worker : public std::enable_shared_from_this<Worker> {
   PhaseState phase_{Phase::kIdle, "phase"};
   HaltCause halt_cause_ = HaltCause::kNone;
   Status halt_error_;
+  // The cancel (or terminate) under way or done, as recorded (snapshots).
+  struct CancelRecord {
+    bool terminated = false;
+    std::string reason;
+  };
+  CancelRecord cancel_;
   OwnershipState ownership_{Ownership::kNotHeld, "ownership"};
   Status fence_;
   DispatchState dispatch_{Dispatch::kOn, "dispatch"};
@@ -377,6 +383,7 @@ class Worker : public std::enable_shared_from_this<Worker> {
   struct Buffered {
     std::uint64_t sequence;
     std::string fact;
+    std::string key;  // its idempotency key ("" none)
   };
   std::map<std::string, std::deque<Buffered>> buffered_;
   std::unordered_map<std::string, Fact> signal_facts_;

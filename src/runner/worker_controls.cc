@@ -74,6 +74,7 @@ void Worker::RetryHalted() {
 
 void Worker::BeginCancel(bool terminate, const std::string& reason) {
   phase_.To(Phase::kCancelling);
+  cancel_ = {terminate, reason};
   halt_error_ = CancelStatus(id_, terminate, reason);
   ready_.clear();
   for (auto& [id, r] : active_) {

@@ -31,6 +31,7 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
   keys_ = std::move(state.keys);
   if (state.cancelled || state.cancelling) {
     phase_.To(state.cancelled ? Phase::kCancelled : Phase::kCancelling);
+    cancel_ = {state.terminated, state.cancel_reason};
     halt_error_ = CancelStatus(id_, state.terminated, state.cancel_reason);
   } else if (state.halted) {
     phase_.To(Phase::kHalted);
@@ -51,7 +52,7 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
     Result<Value> value = LoadFactValue(*ctx_.store, id_, g.fact);
     if (!value.ok()) return value.status();
     signal_facts_.try_emplace(g.fact, Fact{std::move(*value), {}, "", {}, ""});
-    buffered_[g.name].push_back(Buffered{g.sequence, g.fact});
+    buffered_[g.name].push_back(Buffered{g.sequence, g.fact, g.key});
   }
 
   // Every runnable the facts call for and that did not complete runs

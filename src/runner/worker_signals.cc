@@ -69,7 +69,7 @@ void Worker::RecordSignal(std::uint64_t sequence, std::string name, Value value,
     auto [it, added] = signal_facts_.try_emplace(hash, Fact{std::move(value), std::move(bytes), "", {}, ""});
     if (ctx_.store != nullptr && added) pending_facts_.push_back(&*it);
     if (!key.empty()) keys_.insert(key);
-    buffered_[name].push_back(Buffered{sequence, hash});
+    buffered_[name].push_back(Buffered{sequence, hash, key});
   }
   if (ctx_.store != nullptr) {
     Record(EncodeSignalEvent(WallMicros(*ctx_.clock), sequence, name, hash, dropped.empty() ? key : "", dropped));

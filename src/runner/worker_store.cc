@@ -2,6 +2,8 @@
 // the Committer), and snapshots.
 #include "runner/worker.h"
 
+#include <algorithm>
+
 #include "runner/hash.h"
 
 namespace runic::internal {
@@ -263,6 +265,22 @@ HistoryState Worker::StateSnapshot() const {
     if (r.running) state.dispatched.insert(id);
     if (r.due_us > 0) state.due[id] = r.due_us;
     state.nodes[id] = r.node->name;
+  }
+  for (const auto& [event, ids] : awaiting_) {
+    for (const std::string& id : ids) state.awaits.emplace_back(id, event);
+  }
+  for (const auto& [name, signals] : buffered_) {
+    for (const Buffered& b : signals) state.signals.push_back(HistoryState::Signal{b.sequence, name, b.fact, b.key});
+  }
+  std::sort(state.signals.begin(), state.signals.end(),
+            [](const HistoryState::Signal& a, const HistoryState::Signal& b) { return a.sequence < b.sequence; });
+  state.inbox_through = inbox_read_;
+  state.paused = phase_.is(Phase::kPaused);
+  state.cancelling = phase_.is(Phase::kCancelling);
+  state.cancelled = phase_.is(Phase::kCancelled);
+  if (state.cancelling || state.cancelled) {
+    state.cancel_reason = cancel_.reason;
+    state.terminated = cancel_.terminated;
   }
   state.keys = keys_;
   // A halt of the store's making is not part of the workflow's history.
