@@ -48,6 +48,10 @@ TEST(LifecycleTest, DispatchOnlyStops) {
   EXPECT_TRUE(DispatchMayBecome(Dispatch::kStopped, Dispatch::kDetached));
   EXPECT_FALSE(DispatchMayBecome(Dispatch::kStopped, Dispatch::kOn));
   EXPECT_FALSE(DispatchMayBecome(Dispatch::kDetached, Dispatch::kStopped));
+  EXPECT_TRUE(DispatchMayBecome(Dispatch::kOn, Dispatch::kUnloaded));
+  EXPECT_FALSE(DispatchMayBecome(Dispatch::kStopped, Dispatch::kUnloaded)) << "a stopping worker is not unloaded";
+  EXPECT_FALSE(DispatchMayBecome(Dispatch::kUnloaded, Dispatch::kStopped));
+  EXPECT_FALSE(DispatchMayBecome(Dispatch::kUnloaded, Dispatch::kOn));
 }
 
 TEST(LifecycleTest, ACommitIsQueuedBeforeItIsWantedAgainOrLeftToAWaiter) {

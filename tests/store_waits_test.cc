@@ -345,6 +345,50 @@ TEST_P(StoreConformance, DeleteStatsAndDropRunnerCoverInboxesAndIndexes) {
   EXPECT_TRUE(Tagged(*store_, Tag("", true)).empty());
 }
 
+TEST_P(StoreConformance, PeekReadsTheHeadAndAConditionalDeleteKeepsWhatChanged) {
+  EXPECT_TRUE(store_->Peek("nobody").status().IsNotFound());
+  EXPECT_TRUE(store_->Peek("").status().IsInvalidArgument());
+  AppendOptions o;
+  o.state_tag = "idle/x@1";
+  o.due = 10;
+  ASSERT_TRUE(AppendWith(*store_, "a", o).ok());
+  ASSERT_TRUE(AppendWith(*store_, "a", {}).ok());
+  ASSERT_TRUE(store_->AppendInbox("a", "s").ok());
+  Result<WorkflowHead> head = store_->Peek("a");
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  EXPECT_EQ(head->cursor, 2u);
+  EXPECT_EQ(head->state_tag, "idle/x@1");
+  EXPECT_EQ(head->due, 10u);
+  EXPECT_EQ(head->inbox_last, 1u);
+  EXPECT_EQ(head->inbox_consumed, 0u);
+  EXPECT_FALSE(head->inbox_closed);
+
+  // What changed since the read keeps the workflow, whole.
+  DeleteOptions stale_cursor;
+  stale_cursor.expected_cursor = 1;
+  Status s = store_->Delete("a", stale_cursor);
+  EXPECT_TRUE(s.IsConflict()) << s.ToString();
+  DeleteOptions stale_inbox;
+  stale_inbox.expected_cursor = 2;
+  stale_inbox.expected_inbox_last = 0;
+  s = store_->Delete("a", stale_inbox);
+  EXPECT_TRUE(s.IsConflict()) << s.ToString();
+  EXPECT_EQ(Entries(*store_, "a"), (std::vector<std::string>{"1:s"}));
+  EXPECT_EQ(store_->Peek("a")->cursor, 2u);
+  EXPECT_TRUE(store_->Delete("missing", stale_cursor).IsNotFound());
+
+  DeleteOptions current;
+  current.expected_cursor = head->cursor;
+  current.expected_inbox_last = head->inbox_last;
+  ASSERT_TRUE(store_->Delete("a", current).ok());
+  EXPECT_FALSE(*store_->Exists("a"));
+  EXPECT_TRUE(Pending(*store_).empty());
+  EXPECT_TRUE(Tagged(*store_, Tag("", true)).empty());
+  Result<DuePage> due = store_->ListDue({});
+  ASSERT_TRUE(due.ok());
+  EXPECT_TRUE(due->entries.empty());
+}
+
 TEST_P(StoreConformance, InboxesAndIndexesSurviveReopening) {
   if (!durable()) GTEST_SKIP() << "a memory database is gone when it closes";
   AppendOptions o;

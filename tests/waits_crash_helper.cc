@@ -4,7 +4,11 @@
 //   waits_crash_helper resume DIR W  resume them and drive them to the end
 //   waits_crash_helper check DIR W   print every broken invariant, then "checked W"
 //
-// DIR/db is the disk database (sync on; runner "waits"). Workflow "waits" v1,
+// DIR/db is the disk database (sync on; runner "waits"), whose runner
+// unloads every workflow as soon as it is quiet and polls the due-time
+// index every 10 ms (the 30 ms timer unloads, then comes back by the poll;
+// each signal and control reloads the workflow it is for): kills land in
+// unloading and reloading too. Workflow "waits" v1,
 // per workflow i (one input {"wf", "i"}):
 //   a (step) -> t (Delay 30 ms) -> w (Await "go") -> b (step)
 // b fails its first attempt ever for i % 5 == 2 (a marker file remembers it
@@ -110,6 +114,8 @@ struct Helper {
     options.name = kRunner;
     options.store = store.get();
     options.threads = 4;
+    options.unload_after = 0ms;
+    options.due_poll_interval = 10ms;
     options.telemetry.runnable_stop = [](const runic::RunnerTelemetry::Event&) { Progress(); };
     Result<std::unique_ptr<runic::Runner>> r = runic::Runner::Create(std::move(options));
     if (!r.ok()) return r.status();
@@ -241,8 +247,8 @@ int Resume(const std::string& dir, int w) {
     if (history.status().IsNotFound()) continue;  // its start was cut off: started below
     if (!history.ok()) return Fail("history " + Id(i), history.status());
     // (Not one with an unpause waiting in its inbox: the client sent it.)
-    Result<runic::WorkflowSummary> summary = h.store->Describe(Id(i));
-    if (history->state == WorkflowState::kPaused && summary.ok() && summary->inbox_pending == 0) {
+    Result<runic::WorkflowHead> summary = h.store->Peek(Id(i));
+    if (history->state == WorkflowState::kPaused && summary.ok() && summary->inbox_last == summary->inbox_consumed) {
       paused.push_back(Id(i));
     }
     for (const char* node : {"a", "b"}) {

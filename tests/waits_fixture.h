@@ -91,8 +91,13 @@ class RunnerWaitsTest : public ::testing::TestWithParam<WaitEngine> {
     o.store = store_.get();
     o.threads = 2;
     o.clock = std::move(clock);
-    return std::move(*Runner::Create(std::move(o)));
+    Configure(o);
+    Result<std::unique_ptr<Runner>> runner = Runner::Create(std::move(o));
+    EXPECT_TRUE(runner.ok()) << runner.status().ToString();
+    return runner.ok() ? std::move(*runner) : nullptr;
   }
+  // What a suite changes of the runner's options.
+  virtual void Configure(RunnerOptions&) {}
 
   bool has_store() const { return GetParam().store; }
 

@@ -203,6 +203,7 @@ struct WorkflowHistory {
   WorkflowResults results;
   // The idempotency keys of its start and inputs, in byte order.
   std::vector<std::string> idempotency_keys;
+  std::uint64_t facts = 0;            // inputs and produced values recorded
   std::uint64_t completed = 0;        // runnables completed (including skipped)
   std::uint64_t cursor = 0;           // the last event's sequence
   std::uint64_t snapshot_cursor = 0;  // 0: read from its first event

@@ -122,6 +122,40 @@ struct RunnerOptions {
   // workflows it resumed or took over, whoever started them. Must not call
   // Shutdown.
   std::function<void(const std::string& id, const Status& outcome)> on_complete;
+
+  // Unloading (SEMANTICS.md 4, "Unloading"), with a store: a workflow with
+  // nothing to run now (waiting for a time or a signal, idle, paused,
+  // halted by a node, cancelled) is unloaded once it has been so for this
+  // long with everything it recorded written: its memory is freed and its
+  // ownership given up (etcd), and it holds no thread or timer. The store
+  // brings it back when it has work: its due time (see due_poll_interval),
+  // a signal or a control in its inbox, an input (Run loads it), ResumeAll.
+  // A workflow with a due time within 2 x due_poll_interval, or one a
+  // thread waits for in AwaitIdle, stays loaded. Zero: as soon as it is
+  // quiet; milliseconds::max(): never. Default 60 s.
+  std::chrono::milliseconds unload_after = std::chrono::seconds(60);
+  // With a store: how often the runner reads the store's due-time index for
+  // workflows not loaded here (unloaded, or left by ResumeAll because their
+  // time was far) and loads those due within 2 x this, so that their timers
+  // fire on time. Every runner of a shared store (etcd) polls; the one that
+  // claims a workflow first runs it. Reads only the entries due within the
+  // window. Default 1 s; at least 1 ms.
+  std::chrono::milliseconds due_poll_interval = std::chrono::seconds(1);
+  // Retention of finished workflows (SEMANTICS.md 4, "Retention"), with a
+  // store: a workflow that is idle (completed) or cancelled for this long
+  // (from the write that finished it, on this runner's clock) is deleted
+  // from the store with its index entries, inbox and idempotency keys
+  // (which live in its events), by the runner's poll of the due-time index
+  // (the expiry is the workflow's due time while it is finished), at most
+  // 10,000 a poll. It is kept when it is loaded here (it is deleted once
+  // unloaded), has inbox entries not yet recorded, or changed since the
+  // poll read it (the store's conditional delete); an input before then
+  // makes it run again, and its next finish starts the period again. The
+  // facts it named stay in the fact table until a fact sweep (runic/gc.h,
+  // `runic gc`). Workflows that finished while retention was off are kept.
+  // On etcd a runner deletes only what it can claim. Zero (the default):
+  // kept for ever.
+  std::chrono::milliseconds retention{0};
 };
 
 // A workflow's state (SEMANTICS.md 4, "States"); the controls (Pause,
@@ -214,6 +248,17 @@ struct StartOptions {
   IfExists if_exists = IfExists::kFail;
 };
 
+struct ResumeAllOptions {
+  // As for Resume, for every workflow it resumes.
+  std::optional<WorkflowOptions> options = std::nullopt;
+  // Also look at every workflow the store's state index does not name:
+  // those last written by a release before the index (they join it at
+  // their next write). Reads each workflow's head (Store::Peek): time in
+  // proportion to the workflows in the store. Default false: only the
+  // indexes are read, in proportion to the workflows with work now.
+  bool scan_unindexed = false;
+};
+
 // What Runner::ResumeAll did, workflow by workflow, each list in id order.
 struct ResumeAllReport {
   // Resumed, with work left, and running here now.
@@ -267,9 +312,11 @@ class RUNIC_EXPORT Runner {
   Status StartWorkflow(std::string_view id, std::shared_ptr<const Workflow> workflow,
                        std::optional<WorkflowOptions> options, const StartOptions& start);
 
-  // Adds an input; returns once it is durable (with a store). kNotFound for
-  // an id not running here; kInvalidArgument for a value over the store's
-  // limits. When the store fails, the error is returned and the workflow
+  // Adds an input; returns once it is durable (with a store). A workflow
+  // not loaded here (unloaded, or only in the store) is loaded first, as
+  // Resume does. kNotFound for an id neither here nor in the store (or
+  // whose definition is not registered here); kInvalidArgument for a value
+  // over the store's limits. When the store fails, the error is returned and the workflow
   // halts; the input may still be recorded by a later checkpoint. kNotOwner:
   // another runner holds the workflow (this one had given it up when it
   // finished, and nothing was recorded; or it lost it, see above).
@@ -334,7 +381,9 @@ class RUNIC_EXPORT Runner {
   // store is not halted in its history: Stop and Resume it instead.
   Status Retry(std::string_view id);
 
-  // The values produced so far.
+  // The values produced so far: the worker's, or for a workflow not loaded
+  // here, what its history in the store says (read, not loaded). kNotFound
+  // when it is in neither.
   Result<WorkflowResults> GetResults(std::string_view id);
 
   // Commits every event not yet in the store (after a group checkpoint of
@@ -342,13 +391,18 @@ class RUNIC_EXPORT Runner {
   // A store error is returned and halts the workflow, as any failed
   // checkpoint does: what cannot be made durable does not run on.
   // kNotOwner: this runner lost the workflow; nothing more is written for it.
+  // A workflow not loaded here has everything in the store: OK (kNotFound
+  // when the store has no such workflow).
   Status Checkpoint(std::string_view id);
 
   // Stops dispatching, checkpoints when `persist`, asks running steps to
   // stop, gives the ownership up, and unloads the workflow. Results of steps
   // still running are discarded (resume runs them again); nothing more is
   // written for it. kNotOwner: this runner had lost the workflow, so the
-  // checkpoint was not written; it is unloaded all the same.
+  // checkpoint was not written; it is unloaded all the same. Stop is not a
+  // cancel: the workflow comes back when it has work (its due time, a
+  // signal, an input, ResumeAll). One not loaded here: OK (kNotFound when
+  // the store has no such workflow).
   Status Stop(std::string_view id, bool persist = true);
 
   // Loads workflow `id` from the store and dispatches what is left.
@@ -363,27 +417,41 @@ class RUNIC_EXPORT Runner {
   // ones again).
   Status Resume(std::string_view id, std::optional<WorkflowOptions> options = std::nullopt);
 
-  // Resumes every workflow in the store that is not running here and still
-  // has work left (finished and halted ones are not kept loaded). One
+  // Loads the store's workflows that have work now and are not loaded here,
+  // as its indexes say: running or cancelling (a crash cut them short),
+  // due within 2 x RunnerOptions::due_poll_interval, or with inbox entries
+  // to record. Waiting ones with a far due time are loaded by the runner's
+  // poll of the due-time index when their time comes; idle, halted and
+  // paused ones by the input, retry or unpause that gives them work. So it
+  // reads and holds in proportion to the work now, not to the store (a
+  // million workflows waiting on far timers cost nothing here). One
   // workflow that cannot be resumed never keeps the others from running:
   // the report lists it with its error and goes on. Fails only when there
-  // is no store, or the store cannot list its workflows at all (nothing was
+  // is no store, or the store cannot list its indexes at all (nothing was
   // resumed then).
-  // `options`: as for Resume, for every workflow it resumes.
+  Result<ResumeAllReport> ResumeAll(const ResumeAllOptions& options);
+  // ResumeAll with ResumeAllOptions::options = `options`.
   Result<ResumeAllReport> ResumeAll(std::optional<WorkflowOptions> options = std::nullopt);
 
-  // The ids running in this runner.
+  // The ids loaded in this runner now (not those unloaded: see
+  // ListStoredWorkflows).
   std::vector<std::string> ListWorkflows();
   // The store's workflows by state, definition and id prefix, from its
   // state index (runic/history.h), one page at a time, whether loaded here
   // or not. kFailedPrecondition without a store.
   Result<StoredWorkflowPage> ListStoredWorkflows(const StoredWorkflowQuery& query = {});
+  // The worker's view, or for a workflow not loaded here, its history's in
+  // the store (read, not loaded: redispatched 0, running = its pending
+  // runnables). kNotFound when it is in neither.
   Result<WorkflowInfo> Lookup(std::string_view id);
 
   // Waits (real time) until the workflow is idle, halted or cancelled (not
   // merely waiting for a timer, a signal or a retry's backoff) and the runner's
-  // on_complete callback has returned. kDeadlineExceeded when `timeout`
-  // passes first.
+  // on_complete callback has returned. A workflow not loaded here that the
+  // store says is finished: OK at once; one with work: loaded here (as
+  // Resume) and waited for, or, when another runner holds it, its state in
+  // the store is polled. kDeadlineExceeded when `timeout` passes first;
+  // kNotFound when the store has no such workflow.
   Status AwaitIdle(std::string_view id, std::chrono::milliseconds timeout);
 
   // Stops accepting work and dispatching, lets the steps already running

@@ -236,6 +236,32 @@ struct WorkflowSummary {
   bool inbox_closed = false;
 };
 
+// A workflow's head (Store::Peek): what Describe says without reading its
+// events, so its cost does not grow with the workflow's history.
+struct WorkflowHead {
+  std::uint64_t cursor = 0;   // the highest sequence appended (0: none)
+  std::uint64_t trimmed = 0;  // events up to this sequence were trimmed
+  bool has_log = false;
+  // The last Save, Checkpoint or Append of this workflow.
+  std::chrono::system_clock::time_point updated_at;
+  std::string state_tag;  // its entry in the state index ("": none)
+  std::uint64_t due = 0;  // its entry in the due-time index (0: none)
+  // Its inbox: the last sequence appended and the last consumed.
+  std::uint64_t inbox_last = 0, inbox_consumed = 0;
+  bool inbox_closed = false;
+};
+
+// Conditions of Store::Delete, compared in the same atomic step as the
+// delete: kConflict (and nothing deleted) when one does not hold.
+struct DeleteOptions {
+  // The workflow's cursor must be this (no event appended since it was
+  // read). Unset: any.
+  std::optional<std::uint64_t> expected_cursor;
+  // The last sequence appended to its inbox must be this (no signal or
+  // control sent since it was read). Unset: any.
+  std::optional<std::uint64_t> expected_inbox_last;
+};
+
 // A workflow's state as another store held it, for copying between stores
 // (Store::ImportWorkflow; `runic migrate`).
 struct WorkflowImport {
@@ -338,6 +364,12 @@ class RUNIC_EXPORT Store {
   // starts again at sequence 1 and no old event is ever read again. Deleting
   // a missing workflow is ok.
   Status Delete(std::string_view id);
+  // Delete, only if `options`' conditions hold when it applies: kConflict
+  // (nothing deleted) when one does not; kNotFound for a missing workflow
+  // when a condition is set. What a retention sweep uses: a workflow that
+  // received an event or an inbox entry since it was judged expired is
+  // kept.
+  Status Delete(std::string_view id, const DeleteOptions& options);
 
   // Ids for which Exists is true, in byte order, one page at a time.
   Result<ListPage> List(const ListOptions& options = {});
@@ -346,6 +378,9 @@ class RUNIC_EXPORT Store {
   // What the store holds for the workflow. kNotFound when !Exists(id).
   // Reads the workflow's events to count their bytes.
   Result<WorkflowSummary> Describe(std::string_view id);
+  // Describe's counters and indexes without reading the events: a few
+  // point reads whatever the history's length. kNotFound when !Exists(id).
+  Result<WorkflowHead> Peek(std::string_view id);
 
   // Deletes the events with sequence <= cursor (normally covered by a
   // snapshot). The counter never goes down: the next append still gets

@@ -176,6 +176,7 @@ Result<WorkflowHistory> ReadHistory(Store& store, std::string_view id, const His
     }
     out.signals.push_back(std::move(signal));
   }
+  out.facts = state.facts.size();
   out.completed = state.completed;
   out.cursor = state.cursor;
   if (options.values) {

@@ -94,7 +94,19 @@ bool OwnershipMayBecome(Ownership from, Ownership to) {
   return false;
 }
 
-bool DispatchMayBecome(Dispatch from, Dispatch to) { return static_cast<int>(to) > static_cast<int>(from); }
+bool DispatchMayBecome(Dispatch from, Dispatch to) {
+  using D = Dispatch;
+  switch (from) {
+    case D::kOn:
+      return to == D::kStopped || to == D::kDetached || to == D::kUnloaded;
+    case D::kStopped:
+      return to == D::kDetached;
+    case D::kDetached:
+    case D::kUnloaded:
+      return false;  // for good: a new Worker loads the workflow again
+  }
+  return false;
+}
 
 bool CommitStageMayBecome(CommitStage from, CommitStage to) {
   using C = CommitStage;

@@ -53,6 +53,8 @@ enum class Dispatch {
   kOn,        // runnables start as they become ready
   kStopped,   // Drain or Stop: nothing new starts; results are still recorded
   kDetached,  // Stop, once written: nothing is recorded, committed or reported
+  kUnloaded,  // unloaded with nothing to run and everything written: a call
+              // that reaches it goes to a new Worker loaded from the store
 };
 bool DispatchMayBecome(Dispatch from, Dispatch to);
 

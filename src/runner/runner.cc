@@ -32,8 +32,22 @@ const char* WorkflowStateName(WorkflowState state) {
   return "?";
 }
 
+namespace {
+
+// Why `options` cannot make a runner ("" when they can).
+std::string OptionsRefusal(const RunnerOptions& options) {
+  using std::chrono::milliseconds;
+  if (options.name.empty()) return "a runner needs a name";
+  if (options.unload_after < milliseconds(0)) return "unload_after is negative";
+  if (options.due_poll_interval < milliseconds(1)) return "due_poll_interval is under 1 ms";
+  if (options.retention < milliseconds(0)) return "retention is negative";
+  return {};
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Runner>> Runner::Create(RunnerOptions options) {
-  if (options.name.empty()) return Status::InvalidArgument("a runner needs a name");
+  if (std::string refused = OptionsRefusal(options); !refused.empty()) return Status::InvalidArgument(refused);
   auto impl = std::make_unique<Impl>();
   const std::size_t threads =
       options.threads != 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
@@ -50,6 +64,7 @@ Result<std::unique_ptr<Runner>> Runner::Create(RunnerOptions options) {
         state->options.store->WatchInboxes([state](std::string_view id) { state->OnInbox(id); });
     if (!watch.ok()) return watch.status().Annotate("runner '" + state->options.name + "': watching the inboxes");
     state->inbox_watch = std::move(*watch);
+    state->StartBackground();
   }
   return runner;
 }
@@ -150,26 +165,27 @@ Status Runner::Run(std::string_view id, Value input) { return Run(id, std::move(
 
 Status Runner::Run(std::string_view id, Value input, std::string_view idempotency_key) {
   if (Status s = internal::CheckKey(idempotency_key); !s.ok()) return s;
-  std::shared_ptr<Worker> w = impl_->Find(id);
-  if (!w) return impl_->NotRunning(id);
-  return w->AddInput(std::move(input), idempotency_key);
+  // A retry of the call on a new worker needs the input again.
+  return impl_->WithWorker(id, [&](Worker& w) { return w.AddInput(input, idempotency_key); });
 }
 
 Result<WorkflowResults> Runner::GetResults(std::string_view id) {
-  std::shared_ptr<Worker> w = impl_->Find(id);
-  if (!w) return impl_->NotRunning(id);
-  return w->Results();
+  if (std::shared_ptr<Worker> w = impl_->Find(id)) return w->Results();
+  if (impl_->options.store == nullptr) return impl_->NotRunning(id);
+  Result<WorkflowHistory> history = ReadHistory(*impl_->options.store, id);
+  if (!history.ok()) return history.status();
+  return std::move(history->results);
 }
 
 Status Runner::Checkpoint(std::string_view id) {
   std::shared_ptr<Worker> w = impl_->Find(id);
-  if (!w) return impl_->NotRunning(id);
+  if (!w) return impl_->InStore(id);  // unloaded: everything is written
   return w->Checkpoint();
 }
 
 Status Runner::Stop(std::string_view id, bool persist) {
   std::shared_ptr<Worker> w = impl_->Find(id);
-  if (!w) return impl_->NotRunning(id);
+  if (!w) return impl_->InStore(id);  // unloaded already
   // Detach while still listed, so that no Resume of the same id can start
   // while this worker may still write.
   Status s = w->Detach(persist);
@@ -180,70 +196,37 @@ Status Runner::Stop(std::string_view id, bool persist) {
 }
 
 Status Runner::Resume(std::string_view id, std::optional<WorkflowOptions> options) {
-  if (impl_->options.store == nullptr)
-    return Status::InvalidArgument("runner '" + impl_->options.name + "' has no store");
-  Status s = impl_->Reserve(id);
+  return impl_->Load(id, std::move(options)).status();
+}
+
+Result<std::shared_ptr<Worker>> Runner::Impl::Load(std::string_view id, std::optional<WorkflowOptions> options) {
+  if (this->options.store == nullptr) {
+    return Status::InvalidArgument("runner '" + this->options.name + "' has no store");
+  }
+  Status s = Reserve(id);
   if (!s.ok()) return s;
-  auto worker = std::make_shared<Worker>(impl_->Context(), std::string(id), nullptr, options);
+  auto worker = std::make_shared<Worker>(Context(), std::string(id), nullptr, options);
   // With the structure to store when this runner has not (histories of
   // older releases have none): the workflow's next write stores it.
   std::shared_ptr<const Workflow> with_structure;  // the definition whose structure it writes
   s = worker->Resume([&](const std::string& name, int version, const std::string& fp) -> Result<Definition> {
-    Result<Definition> found = impl_->Lookup(name, version, fp);
-    if (found.ok()) found->structure = impl_->StructureToStore(*found->workflow);
+    Result<Definition> found = Lookup(name, version, fp);
+    if (found.ok()) found->structure = StructureToStore(*found->workflow);
     if (found.ok() && !found->structure.empty()) with_structure = found->workflow;
     return found;
   });
   // A workflow with work left writes (its dispatches) and the structure with
   // them: the next resumes of its definition need not carry it again. (One
   // with nothing to run may never write; the next one tries again.)
-  if (s.ok() && with_structure && worker->had_work_on_resume()) impl_->StructureStored(*with_structure);
+  if (s.ok() && with_structure && worker->had_work_on_resume()) StructureStored(*with_structure);
   // Whatever it dispatched is dropped, and what it claimed given up.
   if (!s.ok()) {
     (void)worker->Detach(/*persist=*/false);
-    s = s.Annotate("workflow '" + std::string(id) + "'");
+    Publish(id, nullptr);
+    return s.Annotate("workflow '" + std::string(id) + "'");
   }
-  impl_->Publish(id, s.ok() ? worker : nullptr);
-  return s;
-}
-
-Result<ResumeAllReport> Runner::ResumeAll(std::optional<WorkflowOptions> options) {
-  Store* store = impl_->options.store;
-  if (store == nullptr) return Status::InvalidArgument("runner '" + impl_->options.name + "' has no store");
-  ResumeAllReport report;
-  ListOptions page_options;
-  for (bool first_page = true;; first_page = false) {
-    Result<ListPage> page = store->List(page_options);
-    if (!page.ok() && first_page) return page.status();
-    if (!page.ok()) {
-      report.listing = page.status();
-      break;
-    }
-    for (const std::string& id : page->ids) {
-      if (impl_->Find(id)) continue;
-      Status s = Resume(id, options);
-      if (s.IsNotOwner()) {
-        report.owned_elsewhere.push_back(id);
-        continue;
-      }
-      // Loaded here meanwhile (a signal or a control loads the workflow it
-      // is for): that load goes on.
-      if (s.IsConflict()) continue;
-      if (!s.ok()) {
-        report.failed.push_back({id, std::move(s)});
-        continue;
-      }
-      std::shared_ptr<Worker> w = impl_->Find(id);
-      if (w && w->had_work_on_resume()) {
-        report.resumed.push_back(id);
-      } else {
-        (void)Stop(id, /*persist=*/true);  // finished or halted: nothing to run
-      }
-    }
-    if (!page->more) break;
-    page_options.start_after = page->ids.back();
-  }
-  return report;
+  Publish(id, worker);
+  return worker;
 }
 
 std::vector<std::string> Runner::ListWorkflows() {
@@ -302,19 +285,47 @@ Result<StoredWorkflowPage> Runner::ListStoredWorkflows(const StoredWorkflowQuery
 }
 
 Result<WorkflowInfo> Runner::Lookup(std::string_view id) {
-  std::shared_ptr<Worker> w = impl_->Find(id);
-  if (!w) return impl_->NotRunning(id);
-  return w->Info();
+  if (std::shared_ptr<Worker> w = impl_->Find(id)) return w->Info();
+  return impl_->StoredInfo(id);
 }
 
 Status Runner::AwaitIdle(std::string_view id, std::chrono::milliseconds timeout) {
-  std::shared_ptr<Worker> w = impl_->Find(id);
-  if (!w) return impl_->NotRunning(id);
-  if (!w->Await(timeout, /*for_idle=*/true)) {
-    return Status::DeadlineExceeded("workflow '" + std::string(id) + "' still running after " +
-                                    std::to_string(timeout.count()) + " ms");
+  using Steady = std::chrono::steady_clock;
+  const Steady::time_point deadline = Steady::now() + timeout;
+  auto left = [&] {
+    return std::max(std::chrono::milliseconds(0),
+                    std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Steady::now()));
+  };
+  // Bounded by the deadline: each round waits on the worker, or polls the
+  // store while another runner holds the workflow.
+  for (int round = 0; round == 0 || left() > std::chrono::milliseconds(0); ++round) {
+    std::shared_ptr<Worker> w = impl_->Find(id);
+    if (w) {
+      switch (w->Await(left(), /*for_idle=*/true)) {
+        case Worker::Awaited::kDone:
+          return Status::OK();
+        case Worker::Awaited::kUnloaded:
+          continue;  // finished and unloaded, or unloaded to wait: the store says which
+        case Worker::Awaited::kTimedOut:
+          break;
+      }
+      break;
+    } else {
+      Result<WorkflowInfo> stored = impl_->StoredInfo(id);
+      if (!stored.ok()) return stored.status();
+      const WorkflowState state = stored->state;
+      if (state == WorkflowState::kIdle || state == WorkflowState::kHalted || state == WorkflowState::kCancelled) {
+        return Status::OK();
+      }
+      // It has work: load it here to run it, unless another runner has it.
+      Result<std::shared_ptr<Worker>> loaded = impl_->FindOrLoad(id);
+      if (loaded.ok()) continue;
+      if (!loaded.status().IsNotOwner()) return loaded.status();
+      std::this_thread::sleep_for(std::min(left(), std::chrono::milliseconds(20)));
+    }
   }
-  return Status::OK();
+  return Status::DeadlineExceeded("workflow '" + std::string(id) + "' still running after " +
+                                  std::to_string(timeout.count()) + " ms");
 }
 
 void Runner::Shutdown() {
@@ -331,7 +342,7 @@ void Runner::Shutdown() {
   impl_->timer->Stop();  // no retry or timeout fires any more
   // Steps finish (or honour their stop token); their results are recorded.
   for (auto& w : workers) {
-    while (!w->Await(std::chrono::milliseconds(1000), /*for_idle=*/false)) {
+    while (w->Await(std::chrono::milliseconds(1000), /*for_idle=*/false) == Worker::Awaited::kTimedOut) {
     }
   }
   for (auto& w : workers) (void)w->Checkpoint();  // waits for what the committer has queued

@@ -4,9 +4,11 @@
 #ifndef RUNIC_SRC_RUNNER_RUNNER_IMPL_H_
 #define RUNIC_SRC_RUNNER_RUNNER_IMPL_H_
 
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -43,8 +45,18 @@ struct Runner::Impl {
   std::mutex mu;
   std::map<std::pair<std::string, int>, Definition> definitions;  // by (name, version)
   std::map<std::string, std::shared_ptr<Worker>, std::less<>> workers;
-  // Ids being started or resumed: taken, but not visible until ready.
+  // Ids being started, resumed or unloaded: taken, but not visible until
+  // ready (loading_done is notified when one leaves).
   std::set<std::string, std::less<>> loading;
+  std::condition_variable loading_done;
+  // The background work (runner_background.cc): ids whose load by the
+  // due-time poll failed (or that another runner holds), not tried again
+  // before the time given; ids the poll queued a load of.
+  std::map<std::string, Clock::time_point, std::less<>> poll_failures;
+  std::set<std::string, std::less<>> poll_queued;
+  // Where the next poll goes on reading the due-time index (none: from its
+  // first entry). Only the poll touches it, one at a time.
+  std::optional<DueEntry> poll_cursor;
   // The fingerprints whose structure this runner has stored.
   std::set<std::string, std::less<>> structures_stored;
   bool shut_down = false;
@@ -63,6 +75,44 @@ struct Runner::Impl {
   // it to the workflow loaded here).
   Status SendControl(std::string_view id, internal::Control control, std::string_view reason);
 
+  // The background work (runner_background.cc), with a store: the poll of
+  // the due-time index (loads what comes due, deletes what expired), every
+  // due_poll_interval on the runner's clock, run on the pool until Shutdown.
+  void StartBackground();
+  void PollDue();
+  // Deletes finished workflow `id` if it is still expired at `now_us`
+  // (retention), not loaded here and claimed by this runner.
+  void Expire(const std::string& id, std::uint64_t now_us);
+  // Unloads `worker` if it is still this runner's and TryUnload agrees
+  // (`at_once`: however short it has been quiet).
+  void Unload(const std::shared_ptr<Worker>& worker, bool at_once = false);
+
+  // Runner::Resume: the worker it loaded and published (which may be
+  // unloaded again by the time the caller looks at it).
+  Result<std::shared_ptr<Worker>> Load(std::string_view id, std::optional<WorkflowOptions> options);
+  // The worker of `id`, loaded from the store (as Resume) when it is not
+  // loaded here (then *loaded_here is set); waits for a load or unload of it
+  // under way. kNotFound (not in the store, or not here without a store),
+  // kNotOwner (another runner holds it) and Resume's other errors.
+  Result<std::shared_ptr<Worker>> FindOrLoad(std::string_view id, bool* loaded_here = nullptr);
+  // Calls `call` on the worker of `id` (loaded on demand), again on a new
+  // worker when the one it reached was unloaded meanwhile.
+  template <typename Call>
+  Status WithWorker(std::string_view id, const Call& call) {
+    Status s;
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      Result<std::shared_ptr<Worker>> w = FindOrLoad(id);
+      if (!w.ok()) return w.status();
+      s = call(**w);
+      if (s.ok() || !(*w)->unloaded()) return s;
+    }
+    return s;
+  }
+  // What the store's history of `id` says, for a workflow not loaded here.
+  Result<WorkflowInfo> StoredInfo(std::string_view id);
+  // kNotFound unless the store has workflow `id`.
+  Status InStore(std::string_view id);
+
   // Reserves `id` for a worker being built. kConflict when it is taken.
   Status Reserve(std::string_view id) {
     std::lock_guard lock(mu);
@@ -76,14 +126,32 @@ struct Runner::Impl {
 
   // Publishes a worker built for a reserved id (or just frees the id).
   void Publish(std::string_view id, std::shared_ptr<Worker> worker) {
-    std::lock_guard lock(mu);
-    loading.erase(loading.find(id));
-    if (worker) workers.emplace(std::string(id), std::move(worker));
+    {
+      std::lock_guard lock(mu);
+      loading.erase(loading.find(id));
+      if (worker) workers.emplace(std::string(id), worker);
+    }
+    loading_done.notify_all();
+    // An unload check that came before it was published was dropped.
+    if (worker) worker->NoteQuiet();
   }
 
   internal::RunnerContext Context() {
-    return internal::RunnerContext{options.store,      clock,           pool.get(),          timer.get(),
-                                   &options.telemetry, committer.get(), &options.on_complete};
+    internal::RunnerContext ctx;
+    ctx.store = options.store;
+    ctx.unload_after = options.unload_after;
+    ctx.keep_loaded_within_us = 2 * std::chrono::microseconds(options.due_poll_interval).count();
+    ctx.retention_us = std::chrono::microseconds(options.retention).count();
+    ctx.request_unload = [this](std::shared_ptr<Worker> worker) {
+      pool->Submit([this, worker = std::move(worker)] { Unload(worker); });
+    };
+    ctx.clock = clock;
+    ctx.pool = pool.get();
+    ctx.timer = timer.get();
+    ctx.telemetry = &options.telemetry;
+    ctx.committer = committer.get();
+    ctx.on_complete = &options.on_complete;
+    return ctx;
   }
 
   std::shared_ptr<Worker> Find(std::string_view id) {

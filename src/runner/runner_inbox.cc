@@ -16,17 +16,24 @@ void Runner::Impl::OnInbox(std::string_view id) {
     auto it = workers.find(id);
     if (it != workers.end()) worker = it->second;
   }
-  if (worker) {
-    pool->Submit([worker] { worker->TakeInbox(); });
-    return;
-  }
-  // Not loaded here: load it (its Resume records the entry) if its
-  // definition is registered and no other runner holds it; one with nothing
-  // to run afterwards is unloaded again, as ResumeAll does.
-  pool->Submit([this, id = std::string(id)] {
-    if (!runner->Resume(id).ok()) return;  // held elsewhere, unregistered, loading already: theirs to record
-    std::shared_ptr<Worker> loaded = Find(id);
-    if (loaded && !loaded->had_work_on_resume()) (void)runner->Stop(id, /*persist=*/true);
+  // On the pool: this runs on the appending thread. Not loaded here (or
+  // unloaded meanwhile): loaded (its Resume records the entry) if its
+  // definition is registered and no other runner holds it; one loaded for
+  // it with nothing to run afterwards is unloaded again at once, as
+  // ResumeAll does. A load or an unload under way is waited for.
+  pool->Submit([this, id = std::string(id), worker = std::move(worker)] {
+    if (worker && worker->TakeInbox()) return;
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      bool loaded_here = false;
+      Result<std::shared_ptr<Worker>> loaded = FindOrLoad(id, &loaded_here);
+      if (!loaded.ok()) return;  // held elsewhere, unregistered, not in the store: theirs to record
+      if (loaded_here) {
+        // Its resume read the inbox after the entry came.
+        if (!(*loaded)->had_work_on_resume()) Unload(*loaded, /*at_once=*/true);
+        return;
+      }
+      if ((*loaded)->TakeInbox()) return;  // recorded
+    }
   });
 }
 
@@ -66,10 +73,10 @@ Result<std::uint64_t> AppendSignal(Store& store, std::string_view id, std::strin
 // The state of a workflow not loaded here, as the store's state index (or,
 // for a workflow last written before the index, its history) says.
 Result<WorkflowState> StoredState(Store& store, std::string_view id) {
-  Result<WorkflowSummary> summary = store.Describe(id);
-  if (summary.status().IsNotFound()) return Status::NotFound("no workflow '" + std::string(id) + "' in the store");
-  if (!summary.ok()) return summary.status();
-  if (std::optional<StateIndexEntry> entry = ParseStateIndexTag(summary->state_tag)) return entry->state;
+  Result<WorkflowHead> head = store.Peek(id);
+  if (head.status().IsNotFound()) return Status::NotFound("no workflow '" + std::string(id) + "' in the store");
+  if (!head.ok()) return head.status();
+  if (std::optional<StateIndexEntry> entry = ParseStateIndexTag(head->state_tag)) return entry->state;
   HistoryReadOptions read;
   read.values = false;
   read.structure = false;
@@ -153,10 +160,15 @@ Status Runner::Impl::SendControl(std::string_view id, internal::Control control,
   }
   std::shared_ptr<Worker> loaded = Find(id);
   Store* store = options.store;
+  std::string refused;
+  if (loaded) {
+    refused = loaded->RefusalOf(control);
+    if (loaded->unloaded()) loaded = nullptr;  // meanwhile: the store has its state
+  }
   if (!loaded && store == nullptr) return NotRunning(id);
   // Not loaded here: the store's state index says whether it is refused.
   if (!loaded) return runic::SendControl(*store, id, static_cast<WorkflowControl>(control), reason).status();
-  if (std::string refused = loaded->RefusalOf(control); !refused.empty()) {
+  if (!refused.empty()) {
     return Status::FailedPrecondition(std::string(internal::ControlName(control)) + " of workflow '" + std::string(id) +
                                       "': " + refused);
   }

@@ -89,8 +89,9 @@ Status Worker::Start(std::optional<Value> input, std::string_view key, std::stri
   return AfterChange(lock, /*must_commit=*/false);
 }
 
-Status Worker::AddInput(Value input, std::string_view key) {
+Status Worker::AddInput(Value& input, std::string_view key) {
   std::unique_lock lock(mu_);
+  if (dispatch_.is(Dispatch::kUnloaded)) return Status::Unavailable("workflow '" + id_ + "' was unloaded");
   if (!dispatch_.is(Dispatch::kOn)) return Status::Unavailable("workflow '" + id_ + "' is stopping");
   if (ownership_.is(Ownership::kFenced)) return fence_;
   if (!key.empty() && keys_.count(key) != 0) {
@@ -142,11 +143,14 @@ std::string Worker::RecordInput(Value input, std::string bytes, std::string_view
 
 Status Worker::Checkpoint() {
   std::unique_lock lock(mu_);
-  return CheckpointLocked(lock);
+  Status s = CheckpointLocked(lock);
+  NoteQuietLocked();  // its unload may have waited for this thread
+  return s;
 }
 
 void Worker::Drain() {
   std::lock_guard lock(mu_);
+  if (dispatch_.is(Dispatch::kUnloaded)) return;  // everything is written already
   dispatch_.To(Dispatch::kStopped);
   ready_.clear();
   changed_.notify_all();
@@ -154,6 +158,7 @@ void Worker::Drain() {
 
 Status Worker::Detach(bool persist) {
   std::unique_lock lock(mu_);
+  if (dispatch_.is(Dispatch::kUnloaded)) return Status::OK();  // everything is written already
   dispatch_.To(Dispatch::kStopped);
   ready_.clear();
   Status s = Status::OK();
@@ -177,9 +182,16 @@ void Worker::GiveUpOwnership() {
   GiveUpLocked();
 }
 
-bool Worker::Await(std::chrono::milliseconds timeout, bool for_idle) {
+Worker::Awaited Worker::Await(std::chrono::milliseconds timeout, bool for_idle) {
   std::unique_lock lock(mu_);
-  return changed_.wait_for(lock, timeout, [&] { return reporting_ == 0 && (for_idle ? IdleLocked() : running_ == 0); });
+  ++awaiters_;
+  const bool done = changed_.wait_for(lock, timeout, [&] {
+    return dispatch_.is(Dispatch::kUnloaded) || (reporting_ == 0 && (for_idle ? IdleLocked() : running_ == 0));
+  });
+  --awaiters_;
+  if (dispatch_.is(Dispatch::kUnloaded)) return Awaited::kUnloaded;
+  NoteQuietLocked();  // its unload waited for this thread
+  return done ? Awaited::kDone : Awaited::kTimedOut;
 }
 
 bool Worker::WorkDoneLocked() const {
@@ -419,7 +431,7 @@ void Worker::Complete(const std::string& id, Runnable& r, std::optional<Value> p
 }
 
 Status Worker::AfterChange(std::unique_lock<std::mutex>& lock, bool must_commit) {
-  if (dispatch_.is(Dispatch::kDetached)) {
+  if (dispatch_.is(Dispatch::kDetached) || dispatch_.is(Dispatch::kUnloaded)) {
     changed_.notify_all();
     return Status::OK();
   }
@@ -491,6 +503,7 @@ void Worker::SubmitOrUndo(std::vector<Task> tasks) {
 
 void Worker::Settle(std::unique_lock<std::mutex>& lock) {
   UpdatePhaseLocked();
+  NoteQuietLocked();
   const bool idle = IdleLocked();
   const bool became_idle = idle && !was_idle_ && dispatch_.is(Dispatch::kOn);  // a stop is not a completion
   if (idle) was_idle_ = true;
@@ -526,6 +539,7 @@ void Worker::ReportIdle(const Status& outcome) {
   }
   std::lock_guard lock(mu_);
   --reporting_;
+  NoteQuietLocked();  // its unload waited for the callbacks
   changed_.notify_all();
 }
 

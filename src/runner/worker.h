@@ -44,6 +44,15 @@ namespace runic::internal {
 // What a Worker needs from its Runner. Outlives every Worker.
 struct RunnerContext {
   Store* store = nullptr;
+  // RunnerOptions::unload_after (max(): never), and how near a due time
+  // keeps a workflow loaded (2 x due_poll_interval, in microseconds).
+  std::chrono::milliseconds unload_after = std::chrono::milliseconds::max();
+  std::int64_t keep_loaded_within_us = 0;
+  // RunnerOptions::retention in microseconds (0: kept for ever).
+  std::int64_t retention_us = 0;
+  // Asks the runner to unload the worker (Worker::TryUnload) off the
+  // timer thread.
+  std::function<void(std::shared_ptr<class Worker>)> request_unload;
   std::shared_ptr<Clock> clock;
   ThreadPool* pool = nullptr;
   Timer* timer = nullptr;
@@ -92,7 +101,9 @@ class Worker : public std::enable_shared_from_this<Worker> {
 
   // Records an input and runs what it makes ready. A non-empty `key` seen
   // before (by an input or the start) is acknowledged and not applied again.
-  Status AddInput(Value input, std::string_view key);
+  // `input` is moved from only when it is recorded (a caller may try it on
+  // another worker when this one was unloaded).
+  Status AddInput(Value& input, std::string_view key);
   Status Checkpoint();
   // Shutdown: stops dispatching; steps already running finish and their
   // results are recorded; queued ones do not start.
@@ -105,13 +116,17 @@ class Worker : public std::enable_shared_from_this<Worker> {
   // claims it again.
   void GiveUpOwnership();
   // Waits (real time) until nothing runs; with `for_idle`, until nothing is
-  // left to run either (or the workflow halted).
-  bool Await(std::chrono::milliseconds timeout, bool for_idle);
+  // left to run either (or the workflow halted). A worker is not unloaded
+  // while a thread waits here.
+  enum class Awaited { kDone, kTimedOut, kUnloaded };
+  Awaited Await(std::chrono::milliseconds timeout, bool for_idle);
 
   // Reads the workflow's inbox entries not yet recorded and records them
   // (claiming the workflow first; nothing when another runner holds it),
-  // then runs what the signals let go on. On a pool thread.
-  void TakeInbox();
+  // then runs what the signals let go on. On a pool thread. False when the
+  // worker was unloaded meanwhile: the runner loads the workflow again,
+  // which records them.
+  bool TakeInbox();
   // Without a store: the signal goes straight to the workflow's buffer.
   // `bytes`: the value's encoding.
   Status DeliverSignal(std::string_view name, Value value, std::string_view key);
@@ -121,6 +136,34 @@ class Worker : public std::enable_shared_from_this<Worker> {
   // Without a store: applies the control at once (kFailedPrecondition when
   // refused).
   Status DeliverControl(Control control, std::string reason);
+
+  // Unloading (worker_unload.cc). Called by the runner with its map
+  // locked: true when the worker has nothing to run and everything written,
+  // and has had so for RunnerOptions::unload_after (unless `at_once`: a
+  // workflow loaded only to record a signal), with no due time near: it
+  // is unloaded then (Dispatch::kUnloaded), its timers cancelled, and the
+  // runner forgets it and calls ReleaseUnloaded. Otherwise it schedules the
+  // next check when one is wanted.
+  bool TryUnload(bool at_once = false);
+  // Gives the ownership of an unloaded worker's workflow up (if held).
+  void ReleaseUnloaded();
+  // The runner could not look at the check (the worker was not published
+  // yet, or stopped): it is not scheduled any more.
+  void DropUnloadCheck() {
+    std::lock_guard lock(mu_);
+    unload_timer_ = 0;
+  }
+  // Schedules the check of TryUnload if the worker is quiet (it is
+  // published now).
+  void NoteQuiet() {
+    std::lock_guard lock(mu_);
+    NoteQuietLocked();
+  }
+  // Whether it was unloaded: a call that reached it goes to a new worker.
+  bool unloaded() {
+    std::lock_guard lock(mu_);
+    return dispatch_.is(Dispatch::kUnloaded);
+  }
 
   // Whether Resume found runnables left to run.
   bool had_work_on_resume() {
@@ -180,6 +223,10 @@ class Worker : public std::enable_shared_from_this<Worker> {
     // A delay's wait, an await's timeout, or a retry's backoff: when it ends
     // (UTC microseconds; in dues_); 0 when it does not wait for a time.
     std::int64_t due_us = 0;
+    // Its callbacks on the timer thread (0: none), cancelled when they are
+    // no longer wanted, so that the timer holds nothing of a workflow that
+    // finished or was unloaded.
+    Timer::Id due_timer = 0, timeout_timer = 0;
     // An await waiting for its event (in awaiting_).
     bool awaiting = false;
     bool waits() const { return due_us != 0 || awaiting; }  // counted in waiting_
@@ -261,7 +308,7 @@ class Worker : public std::enable_shared_from_this<Worker> {
   // Records "cancelled" and enters it once nothing runs; true when it did.
   bool FinishCancelIfDone();
   // Asks the timer thread to call OnDue when r's due time comes.
-  void ScheduleDue(const std::string& id, const Runnable& r);
+  void ScheduleDue(const std::string& id, Runnable& r);
   // Waits for a queued checkpoint, then commits the rest here.
   Status CheckpointLocked(std::unique_lock<std::mutex>& lock);
   void WaitForCommitter(std::unique_lock<std::mutex>& lock);
@@ -312,6 +359,17 @@ class Worker : public std::enable_shared_from_this<Worker> {
   bool Ended() const;
   // Moves the phase between running, waiting and idle as the work says.
   void UpdatePhaseLocked();
+  // Nothing runs or will run until a due time, a signal, a control or an
+  // input, and everything is written: it may be unloaded.
+  bool QuietLocked() const;
+  // Schedules a check of TryUnload at `when` unless one is scheduled.
+  void ScheduleUnloadCheck(Clock::time_point when);
+  // After a change: starts or ends the quiet time that unloads it.
+  void NoteQuietLocked();
+  // At Stop or Shutdown: the runnables made ready and never dispatched are
+  // recorded as dispatched, so that the history (and the state index) says
+  // the workflow has work and ResumeAll loads it.
+  void RecordUndispatched();
   // What a snapshot records of the state now.
   HistoryState StateSnapshot() const;
 
@@ -407,6 +465,11 @@ class Worker : public std::enable_shared_from_this<Worker> {
   std::unordered_map<std::string, std::int64_t> replay_due_;
   bool was_idle_ = true;
   int reporting_ = 0;  // idle callbacks still running (outside mu_)
+  int awaiters_ = 0;   // threads in Await
+  // Since when it has been quiet (QuietLocked), and the scheduled unload
+  // check (0: none).
+  std::optional<Clock::time_point> quiet_since_;
+  Timer::Id unload_timer_ = 0;
   bool had_work_on_resume_ = false;
 };
 

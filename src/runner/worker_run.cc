@@ -57,7 +57,7 @@ void Worker::Run(const std::string& id, std::uint64_t generation) {
     std::weak_ptr<Worker> weak = weak_from_this();
     // Handled on the timer thread: a pool whose threads all run stuck steps
     // must still time them out.
-    ctx_.timer->At(context.deadline, [weak, id, generation] {
+    current.timeout_timer = ctx_.timer->At(context.deadline, [weak, id, generation] {
       if (auto self = weak.lock()) self->OnTimeout(id, generation);
     });
   }
@@ -107,6 +107,7 @@ void Worker::Run(const std::string& id, std::uint64_t generation) {
   Runnable* r = current_attempt();
   if (r == nullptr) return;
   r->returned = true;  // a timeout firing from here on is too late
+  ctx_.timer->Cancel(std::exchange(r->timeout_timer, 0));
   lock.unlock();
   const Status status = result->status();
   Notify(status.ok() ? ctx_.telemetry->runnable_stop : ctx_.telemetry->runnable_exception,

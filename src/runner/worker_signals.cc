@@ -104,12 +104,13 @@ Status Worker::ReadInboxLocked() {
   return Status::OK();
 }
 
-void Worker::TakeInbox() {
+bool Worker::TakeInbox() {
   std::unique_lock lock(mu_);
-  if (ctx_.store == nullptr || !dispatch_.is(Dispatch::kOn) || ownership_.is(Ownership::kFenced)) return;
+  if (dispatch_.is(Dispatch::kUnloaded)) return false;
+  if (ctx_.store == nullptr || !dispatch_.is(Dispatch::kOn) || ownership_.is(Ownership::kFenced)) return true;
   const bool held = ownership_.is(Ownership::kHeld);
   // Another runner holding the workflow records the entries itself.
-  if (!ClaimLocked().ok()) return;
+  if (!ClaimLocked().ok()) return true;
   const std::uint64_t before = inbox_read_;
   const Status read = ReadInboxLocked();
   if (inbox_read_ != before) {
@@ -123,6 +124,7 @@ void Worker::TakeInbox() {
   // A workflow that was given up when it finished is given up again once
   // its signals are written (they may be for a later await).
   if (!held && dispatch_.is(Dispatch::kOn) && IdleLocked() && pending_.empty() && reporting_ == 0) ReleaseLocked();
+  return true;
 }
 
 Status Worker::DeliverSignal(std::string_view name, Value value, std::string_view key) {

@@ -45,6 +45,7 @@ void Worker::WaitForCommitter(std::unique_lock<std::mutex>& lock) {
 Status Worker::CheckpointLocked(std::unique_lock<std::mutex>& lock) {
   if (ctx_.store == nullptr) return Status::OK();
   WaitForCommitter(lock);
+  if (dispatch_.is(Dispatch::kStopped)) RecordUndispatched();                  // Stop, Shutdown
   if (commit_.is(CommitStage::kLeftToWaiter)) commit_.To(CommitStage::kNone);  // committed here
   if (ownership_.is(Ownership::kFenced)) {
     SubmitOrUndo(std::exchange(held_tasks_, {}));  // halted: undone

@@ -54,6 +54,7 @@ void Worker::SetDue(Runnable& r, std::int64_t due_us) {
 }
 
 void Worker::ClearDue(Runnable& r) {
+  ctx_.timer->Cancel(std::exchange(r.due_timer, 0));
   if (r.due_us == 0) return;
   dues_.erase(dues_.find(r.due_us));
   r.due_us = 0;
@@ -77,12 +78,13 @@ void Worker::ClearAwaiting(const std::string& id, Runnable& r) {
   if (it->second.empty()) awaiting_.erase(it);
 }
 
-void Worker::ScheduleDue(const std::string& id, const Runnable& r) {
+void Worker::ScheduleDue(const std::string& id, Runnable& r) {
   // Due times are wall-clock instants; the timer runs on steady time, which
   // does not jump: wait what is left now, and OnDue checks the wall clock.
   const auto left = std::chrono::microseconds(std::max<std::int64_t>(0, r.due_us - WallMicros(*ctx_.clock)));
   std::weak_ptr<Worker> weak = weak_from_this();
-  ctx_.timer->At(ctx_.clock->Now() + left, [weak, id, generation = r.generation] {
+  ctx_.timer->Cancel(r.due_timer);
+  r.due_timer = ctx_.timer->At(ctx_.clock->Now() + left, [weak, id, generation = r.generation] {
     if (auto self = weak.lock()) self->OnDue(id, generation);
   });
 }
@@ -94,6 +96,7 @@ void Worker::OnDue(const std::string& id, std::uint64_t generation) {
     return;  // done, stopped or superseded meanwhile
   }
   Runnable& r = it->second;
+  r.due_timer = 0;  // this one fired
   // Resume (or a retry) schedules it again; a paused workflow records what
   // comes due and dispatches what follows on unpause.
   if (!dispatch_.is(Dispatch::kOn) || Ended() || phase_.is(Phase::kCancelling)) return;
@@ -142,7 +145,13 @@ Worker::IndexChange Worker::IndexChangeNow() const {
   }
   // The earliest due time of a runnable the history names (a delay not yet
   // recorded is not waiting in the store's eyes).
-  const std::uint64_t due = dues_.empty() ? 0 : static_cast<std::uint64_t>(*dues_.begin());
+  // Nothing fires while it is halted (a retry schedules its times again),
+  // so the index does not bring back a halted workflow for them. A
+  // finished one's due time is its expiry (retention), from its last write.
+  std::uint64_t due = dues_.empty() || Ended() ? 0 : static_cast<std::uint64_t>(*dues_.begin());
+  if (ctx_.retention_us > 0 && (state == WorkflowState::kIdle || state == WorkflowState::kCancelled)) {
+    due = static_cast<std::uint64_t>(WallMicros(*ctx_.clock) + ctx_.retention_us);
+  }
   if (stored_due_ != due) {
     change.due = due;
     change.cost += lim.due_cost;

@@ -68,6 +68,20 @@ Status InboxFull(std::string_view id, std::uint64_t limit) {
                                    " unconsumed entries, its limit");
 }
 
+Status DeleteConflict(std::string_view id, const DeleteOptions& options, std::uint64_t cursor,
+                      std::uint64_t inbox_last) {
+  if (options.expected_cursor && *options.expected_cursor != cursor) {
+    return Status::Conflict("workflow '" + std::string(id) + "' is at event " + std::to_string(cursor) +
+                            ", not the expected " + std::to_string(*options.expected_cursor) + ": not deleted");
+  }
+  if (options.expected_inbox_last && *options.expected_inbox_last != inbox_last) {
+    return Status::Conflict("the inbox of workflow '" + std::string(id) + "' is at entry " +
+                            std::to_string(inbox_last) + ", not the expected " +
+                            std::to_string(*options.expected_inbox_last) + ": not deleted");
+  }
+  return Status::OK();
+}
+
 Status ConsumeAbove(std::string_view id, std::uint64_t through, std::uint64_t last) {
   return Status::InvalidArgument("consuming inbox entries of '" + std::string(id) + "' up to " +
                                  std::to_string(through) + ", above its last entry " + std::to_string(last));

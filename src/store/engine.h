@@ -65,11 +65,14 @@ class RunnerTables {
   virtual Status SaveFact(std::string_view hash, std::string_view value) = 0;
   virtual Result<std::string> LoadFact(std::string_view hash) = 0;
   virtual Status DeleteFact(std::string_view hash) = 0;
-  virtual Status Delete(std::string_view id) = 0;
+  // Checks `options`' conditions and deletes in one atomic step.
+  virtual Status Delete(std::string_view id, const DeleteOptions& options) = 0;
   virtual Result<ListPage> List(const ListOptions& options) = 0;
   virtual Result<bool> Exists(std::string_view id) = 0;
   // kNotFound when !Exists(id). One consistent view of the workflow.
-  virtual Result<WorkflowSummary> Describe(std::string_view id) = 0;
+  // `count_events` false: event_bytes is left 0 and no event is read
+  // (Store::Peek).
+  virtual Result<WorkflowSummary> Describe(std::string_view id, bool count_events) = 0;
   virtual Status Trim(std::string_view id, std::uint64_t cursor) = 0;
   virtual Result<StoreStats> Stats() = 0;
   // Fact hashes in byte order, paged as List pages ids.
@@ -127,6 +130,10 @@ Status NoInbox(std::string_view id);                                            
 Status InboxClosed(std::string_view id);                                              // kFailedPrecondition
 Status InboxFull(std::string_view id, std::uint64_t limit);                           // kResourceExhausted
 Status ConsumeAbove(std::string_view id, std::uint64_t through, std::uint64_t last);  // kInvalidArgument
+// Store::Delete's conditions against what the engine read: kConflict when
+// one does not hold.
+Status DeleteConflict(std::string_view id, const DeleteOptions& options, std::uint64_t cursor,
+                      std::uint64_t inbox_last);
 
 // Builds the stream status for a workflow whose events up to `trimmed` are
 // gone, when a reader asks for events after `after`. OK when none is missing.

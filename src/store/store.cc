@@ -280,12 +280,14 @@ Status Store::DeleteFact(std::string_view hash) {
   });
 }
 
-Status Store::Delete(std::string_view id) {
+Status Store::Delete(std::string_view id) { return Delete(id, DeleteOptions{}); }
+
+Status Store::Delete(std::string_view id, const DeleteOptions& options) {
   return Instrumented(*rep_, StoreOp::kDelete, id, 0, [&]() -> Status {
     if (Status w = rep_->db->CheckWritable(); !w.ok()) return w;
     Status s = CheckSize("workflow id", id, limits().max_id_bytes);
     if (!s.ok()) return s;
-    return rep_->tables->Delete(id);
+    return rep_->tables->Delete(id, options);
   });
 }
 
@@ -326,7 +328,7 @@ Result<WorkflowSummary> Store::Describe(std::string_view id) {
   return Instrumented(*rep_, StoreOp::kDescribe, id, 0, [&]() -> Result<WorkflowSummary> {
     Status s = CheckSize("workflow id", id, limits().max_id_bytes);
     if (!s.ok()) return s;
-    return rep_->tables->Describe(id);
+    return rep_->tables->Describe(id, /*count_events=*/true);
   });
 }
 
@@ -419,6 +421,25 @@ Status Store::ImportWorkflow(std::string_view id, const WorkflowImport& w) {
     if (Status s = rep_->db->CheckWritable(); !s.ok()) return s;
     if (Status s = CheckImport(limits(), id, w); !s.ok()) return s;
     return rep_->tables->ImportWorkflow(id, w);
+  });
+}
+
+Result<WorkflowHead> Store::Peek(std::string_view id) {
+  return Instrumented(*rep_, StoreOp::kDescribe, id, 0, [&]() -> Result<WorkflowHead> {
+    if (Status s = CheckSize("workflow id", id, limits().max_id_bytes); !s.ok()) return s;
+    Result<WorkflowSummary> d = rep_->tables->Describe(id, /*count_events=*/false);
+    if (!d.ok()) return d.status();
+    WorkflowHead h;
+    h.cursor = d->cursor;
+    h.trimmed = d->trimmed;
+    h.has_log = d->has_log;
+    h.updated_at = d->updated_at;
+    h.state_tag = std::move(d->state_tag);
+    h.due = d->due;
+    h.inbox_last = d->inbox_last;
+    h.inbox_consumed = d->inbox_consumed;
+    h.inbox_closed = d->inbox_closed;
+    return h;
   });
 }
 

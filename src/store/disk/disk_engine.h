@@ -161,10 +161,10 @@ class DiskTables final : public RunnerTables {
   Status SaveFact(std::string_view hash, std::string_view value) override;
   Result<std::string> LoadFact(std::string_view hash) override;
   Status DeleteFact(std::string_view hash) override;
-  Status Delete(std::string_view id) override;
+  Status Delete(std::string_view id, const DeleteOptions& options) override;
   Result<ListPage> List(const ListOptions& options) override;
   Result<bool> Exists(std::string_view id) override;
-  Result<WorkflowSummary> Describe(std::string_view id) override;
+  Result<WorkflowSummary> Describe(std::string_view id, bool count_events) override;
   Status Trim(std::string_view id, std::uint64_t cursor) override;
   Result<StoreStats> Stats() override;
   Result<ListPage> ListFacts(const ListOptions& options) override;

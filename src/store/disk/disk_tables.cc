@@ -269,12 +269,20 @@ Status DiskTables::DeleteFact(std::string_view hash) {
   return st;
 }
 
-Status DiskTables::Delete(std::string_view id) {
+Status DiskTables::Delete(std::string_view id, const DeleteOptions& options) {
   std::shared_lock drop(drop_mu);
   if (Status r = EnsureRegistered(); !r.ok()) return r;
   const std::string wkey = keys::WorkflowKey(prefix_, id);
+  // Appends and inbox appends take the same stripe: the conditions hold
+  // until the batch is written.
   std::lock_guard lock(s_->StripeOf(wkey));
-  Result<Counter> c = s_->ReadCounter(rocksdb::ReadOptions(), wkey, id);
+  bool found = false;
+  Result<Counter> c = s_->ReadCounter(rocksdb::ReadOptions(), wkey, id, &found);
+  if (options.expected_cursor || options.expected_inbox_last) {
+    if (!c.ok()) return c.status();
+    if (!found) return Status::NotFound("no workflow '" + std::string(id) + "' to delete");
+    if (Status s = DeleteConflict(id, options, c->counter, c->inbox_last); !s.ok()) return s;
+  }
   rocksdb::WriteBatch batch;
   if (c.ok()) {
     AddWaitsRemoval(&batch, id, *c);
@@ -348,7 +356,7 @@ Result<bool> DiskTables::Exists(std::string_view id) {
   return false;
 }
 
-Result<WorkflowSummary> DiskTables::Describe(std::string_view id) {
+Result<WorkflowSummary> DiskTables::Describe(std::string_view id, bool count_events) {
   const std::string wkey = keys::WorkflowKey(prefix_, id);
   ReadView view(*s_);
   const rocksdb::ReadOptions ro = view.Options();
@@ -381,7 +389,7 @@ Result<WorkflowSummary> DiskTables::Describe(std::string_view id) {
   } else if (!rs.IsNotFound()) {
     return FromRocks(rs, "loading the snapshot of '" + std::string(id) + "'");
   }
-  if (sum.events > 0) {
+  if (count_events && sum.events > 0) {
     const std::string upper = keys::EventKey(wkey, c->counter + 1);
     const rocksdb::Slice upper_bound(upper);
     rocksdb::ReadOptions events_ro = ro;

@@ -100,14 +100,25 @@ Status EtcdTables::DeleteFact(std::string_view hash) {
 
 // With the workflow's index entries (named by its counter, which the
 // delete compares) and its inbox.
-Status EtcdTables::Delete(std::string_view id) {
+Status EtcdTables::Delete(std::string_view id, const DeleteOptions& options) {
   const std::string owner = k_.Owner(id);
   const std::string counter = k_.Counter(id);
+  const bool conditional = options.expected_cursor || options.expected_inbox_last;
   const Deadline deadline = c_->client().NewDeadline();
   for (int round = 0; round < kMaxRounds; ++round) {
     Result<CounterState> c = ReadCounter(id, deadline, /*linearizable=*/true);
-    if (!c.ok() && !c.status().IsCorruption()) return c.status();
+    if (!c.ok() && (conditional || !c.status().IsCorruption())) return c.status();
     pb::TxnRequest txn;
+    if (conditional) {
+      if (!c->exists()) return Status::NotFound("no workflow " + Quote(id) + " to delete");
+      // The inbox's last key, compared by revision: an entry appended after
+      // this read fails the delete.
+      std::uint64_t last = 0;
+      std::int64_t last_mod = 0;
+      if (Status s = ReadInboxLast(id, deadline, &last, &last_mod); !s.ok()) return s;
+      if (Status s = DeleteConflict(id, options, c->value.cursor, last); !s.ok()) return s;
+      CompareMod(&txn, k_.InboxLast(id), last_mod);
+    }
     CompareOwner(&txn, owner, c_->TokenFor(owner));
     if (c.ok()) CompareMod(&txn, counter, c->mod_revision);
     auto* ops = txn.mutable_success();
@@ -416,7 +427,7 @@ Result<ListPage> EtcdTables::ListTable(char table, const ListOptions& options, b
   return page;
 }
 
-Result<WorkflowSummary> EtcdTables::Describe(std::string_view id) {
+Result<WorkflowSummary> EtcdTables::Describe(std::string_view id, bool count_events) {
   pb::TxnRequest txn;
   AddGet(txn.mutable_success(), k_.Counter(id));
   AddGet(txn.mutable_success(), k_.Log(id));
@@ -461,7 +472,7 @@ Result<WorkflowSummary> EtcdTables::Describe(std::string_view id) {
     return Status::Corruption("the inbox cursors of " + Quote(id) + " are inconsistent");
   sum.inbox_pending = sum.inbox_last - sum.inbox_consumed;
   sum.inbox_closed = !r.responses(5).response_range().kvs().empty();
-  if (sum.events > 0) {
+  if (count_events && sum.events > 0) {
     // The events' bytes, at the revision of the reads above.
     BatchCursor cursor(shared_from_this(), std::string(id), sum.trimmed + 1, sum.cursor, r.header().revision(), true);
     std::vector<std::string_view> events;

@@ -86,11 +86,11 @@ class EtcdTables final : public RunnerTables, public std::enable_shared_from_thi
 
   // --- Workflows ------------------------------------------------------------
 
-  Status Delete(std::string_view id) override;
+  Status Delete(std::string_view id, const DeleteOptions& options) override;
   Result<ListPage> List(const ListOptions& options) override;
   Result<bool> Exists(std::string_view id) override;
 
-  Result<WorkflowSummary> Describe(std::string_view id) override;
+  Result<WorkflowSummary> Describe(std::string_view id, bool count_events) override;
 
   Status Trim(std::string_view id, std::uint64_t cursor) override;
 
@@ -154,6 +154,9 @@ class EtcdTables final : public RunnerTables, public std::enable_shared_from_thi
                    bool* more, const char* what);
   // Reads the inbox cursors a consuming append needs (Prepare).
   Status ReadInboxCursors(std::string_view id, std::uint64_t* last, std::uint64_t* consumed);
+  // The inbox's last sequence and its key's mod revision (0, 0: none), for a
+  // conditional Delete.
+  Status ReadInboxLast(std::string_view id, Deadline deadline, std::uint64_t* last, std::int64_t* mod);
 
   const std::shared_ptr<Cluster> c_;
   const RunnerKeys k_;

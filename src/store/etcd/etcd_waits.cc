@@ -83,6 +83,15 @@ Status EtcdTables::ReadInboxCursors(std::string_view id, std::uint64_t* last, st
   return Status::OK();
 }
 
+Status EtcdTables::ReadInboxLast(std::string_view id, Deadline deadline, std::uint64_t* last, std::int64_t* mod) {
+  pb::RangeRequest request;
+  request.set_key(k_.InboxLast(id));
+  pb::RangeResponse got;
+  if (Status s = c_->client().Range(request, &got, deadline); !s.ok()) return s;
+  if (!ReadU64(got, last, mod)) return Status::Corruption("the inbox cursors of " + Quote(id) + " are malformed");
+  return Status::OK();
+}
+
 Result<std::uint64_t> EtcdTables::AppendInbox(std::string_view id, std::string_view entry) {
   const Deadline deadline = c_->client().NewDeadline();
   const std::size_t limit = EmbeddedLimits().max_inbox_entries;

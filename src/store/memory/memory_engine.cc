@@ -211,9 +211,13 @@ class MemoryTables final : public RunnerTables {
     return Status::OK();
   }
 
-  Status Delete(std::string_view id) override {
+  Status Delete(std::string_view id, const DeleteOptions& options) override {
     std::unique_lock lock(mu_);
     auto it = workflows_.find(id);
+    if (options.expected_cursor || options.expected_inbox_last) {
+      if (it == workflows_.end() || !it->second.exists()) return NotFound("workflow", id);
+      if (Status s = DeleteConflict(id, options, it->second.counter, it->second.waits.inbox_last); !s.ok()) return s;
+    }
     if (it != workflows_.end()) {
       waits_.Remove(it->first, it->second.waits);
       workflows_.erase(it);
@@ -244,7 +248,7 @@ class MemoryTables final : public RunnerTables {
     return w != nullptr && w->exists();
   }
 
-  Result<WorkflowSummary> Describe(std::string_view id) override {
+  Result<WorkflowSummary> Describe(std::string_view id, bool count_events) override {
     std::shared_lock lock(mu_);
     const Workflow* w = Find(id);
     if (w == nullptr || !w->exists()) return NotFound("workflow", id);
@@ -252,7 +256,7 @@ class MemoryTables final : public RunnerTables {
     sum.cursor = w->counter;
     sum.trimmed = w->trimmed;
     sum.events = w->counter - w->trimmed;
-    sum.event_bytes = EventBytes(*w);
+    sum.event_bytes = count_events ? EventBytes(*w) : 0;
     sum.has_log = w->log.has_value();
     sum.log_bytes = w->log ? w->log->size() : 0;
     sum.has_snapshot = w->snapshot.has_value();
