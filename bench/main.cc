@@ -26,6 +26,7 @@
 #include <CLI/CLI.hpp>
 
 #include "row_json.h"
+#include "runner_env.h"
 #include "runner_workloads.h"
 #include "stats.h"
 #include "support/progress.h"
@@ -63,9 +64,9 @@ Options Parse(int argc, char** argv) {
       ->option_text("a,b");
   app.add_option("--workloads", o.workloads,
                  "store: W1, W2, W2-cold, W3, W4, W5, W6, W7, W6-kill; Runner: R1, R2, R3, R4 (timers),\n"
-                 "R5 (signals) (engines none, memory, disk; R3 disk only; R1 on rocksdb-raw: the disk\n"
-                 "engine's R1 writes alone)\n"
-                 "(default: all of them, R1-R5 included; each Runner workload runs on a fresh store,\n"
+                 "R5 (signals), R6 (many waiting) (engines none, memory, disk; R3 disk only; R6 disk\n"
+                 "nosync only; R1 on rocksdb-raw: the disk engine's R1 writes alone)\n"
+                 "(default: all of them, R1-R6 included; each Runner workload runs on a fresh store,\n"
                  "with the Runner's default threads)")
       ->delimiter(',')
       ->option_text("a,b");
@@ -158,13 +159,17 @@ double EstimateSeconds(const Options& o, const Scale& s, double fsync_us) {
       for (const char* r : {"R4", "R5"}) {
         if (Has(o.workloads, r) && Applies(e, mode, r)) us += runner_steps * 2 * step_us + (r[1] == '4' ? 1.2e6 : 1e5);
       }
+      // R6: about 100 us a workflow stored (4 starters, 2 cores), then the
+      // new process's open and ResumeAll.
+      if (Has(o.workloads, "R6") && Applies(e, mode, "R6")) us += s.r6_workflows * 100.0 + 3e6;
       if (e == "fsync-floor") {
         us = s.fsync_samples * fsync_us;
       } else if (mode == "cluster") {
         // etcd on this machine: a cluster start, then about 1.5 ms a write
         // (a save or one append) from one thread, 1 ms with 8 threads,
         // 0.2 ms a load and 1.5 ms a stream. W2, W4 and W6 need W1 or W3.
-        us = 2e6;
+        // (The Runner workloads, above, run at a tenth of the scale.)
+        us += 2e6;
         const bool needs_logs = Has(o.workloads, "W2") || Has(o.workloads, "W6");
         const bool needs_events = Has(o.workloads, "W4") || Has(o.workloads, "W6");
         if (Has(o.workloads, "W1") || needs_logs) us += ids * 1500;
@@ -268,6 +273,12 @@ void PrintRunnerTable(const std::vector<Row>& rows) {
           "0); rss %.0f MB\n",
           r.engine.c_str(), r.mode.c_str(), Extra(r, "workflows"), Extra(r, "wake_late_p50_ms"),
           Extra(r, "wake_late_p99_ms"), Extra(r, "woken_early"), r.rss_mb);
+    } else if (r.workload == "R6") {
+      std::printf(
+          "  R6 %s-%s: %.0f workflows (100 halted), stored in %.0f s; a new process: ResumeAll %.3f ms, loaded %.0f; "
+          "halted listed in %.1f ms reading %.0f index keys; rss %.0f MB (target: at most 512 at 1,000,000)\n",
+          r.engine.c_str(), r.mode.c_str(), Extra(r, "workflows"), Extra(r, "populate_s"), Extra(r, "resume_all_ms"),
+          Extra(r, "loaded_after_resume"), Extra(r, "list_halted_ms"), Extra(r, "index_keys_read"), r.rss_mb);
     } else if (r.workload == "R5") {
       std::printf(
           "  R5 %s-%s: %.0f signals from 4 threads, %.0f/s; signal to done p50 %.1f ms, p99 %.1f ms; lost "
@@ -493,6 +504,7 @@ std::vector<Row> RunEngineOnce(const std::string& engine, const std::string& mod
 int Main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "--child-writer") == 0) return ChildWriterMain(argc, argv);
   if (argc > 1 && std::strcmp(argv[1], "--child-runner") == 0) return ChildRunnerMain(argc, argv);
+  if (argc > 1 && std::strcmp(argv[1], "--child-r6") == 0) return ChildR6Main(argc, argv);
   const Options o = Parse(argc, argv);
   const Scale scale = ScaleFor(o.quick);
   // The etcd clusters (support/etcd_cluster.h) make their directories under

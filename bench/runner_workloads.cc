@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -26,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "etcd_bench_cluster.h"
 #include "runic/runic.h"
 #include "runic/runner.h"
 #include "runic/workflow.h"
@@ -118,13 +120,18 @@ std::int64_t FanOutResult(std::int64_t input) { return kFanOut * (input + 1) + k
 }  // namespace
 
 std::unique_ptr<RunnerEnv> OpenEnv(const std::string& engine, const std::string& mode, const std::string& dir,
-                                   std::function<void(const std::string&, const runic::Status&)> on_complete) {
+                                   std::function<void(const std::string&, const runic::Status&)> on_complete,
+                                   const std::function<void(runic::RunnerOptions&)>& configure) {
   auto env = std::make_unique<RunnerEnv>();
   if (engine != "none") {
     runic::DatabaseOptions o;
-    o.disc_copies = engine == "disk";
+    o.disc_copies = engine == "disk" || engine == "etcd";
     o.sync = mode == "sync";
-    o.dir = dir;  // for the memory engine, a name unique to this run
+    o.dir = dir;  // for the memory engine (and etcd's database), a name unique to this run
+    if (engine == "etcd") {
+      env->cluster = std::make_shared<BenchCluster>();
+      o.nodes = env->cluster->endpoints();
+    }
     auto db = runic::Database::Open(o);
     Check(db.status(), "opening the database");
     env->db = std::move(*db);
@@ -136,6 +143,7 @@ std::unique_ptr<RunnerEnv> OpenEnv(const std::string& engine, const std::string&
   ro.name = "bench-runner";
   ro.store = env->store.get();  // null for "none"
   ro.on_complete = std::move(on_complete);
+  if (configure) configure(ro);
   auto runner = runic::Runner::Create(std::move(ro));
   Check(runner.status(), "creating the runner");
   env->runner = std::move(*runner);
@@ -496,7 +504,9 @@ Row RunR3(const std::string& mode, const Scale& scale, const std::string& dir) {
 
 }  // namespace
 
-bool RunnerEngine(const std::string& engine) { return engine == "none" || engine == "memory" || engine == "disk"; }
+bool RunnerEngine(const std::string& engine) {
+  return engine == "none" || engine == "memory" || engine == "disk" || engine == "etcd";
+}
 
 Row RunRunnerWorkload(const std::string& engine, const std::string& mode, const std::string& workload,
                       const Scale& scale, const std::string& dir) {
@@ -506,6 +516,16 @@ Row RunRunnerWorkload(const std::string& engine, const std::string& mode, const 
   } cleanup{dir};
   if (engine == "rocksdb-raw" && workload == "R1") return RunR1Floor(mode, scale, dir);
   if (!RunnerEngine(engine)) throw BenchError("engine '" + engine + "' cannot run workflows");
+  if (engine == "etcd") {
+    // A tenth of the scale: the three members share this machine's cores
+    // with the runner.
+    Scale tenth = scale;
+    tenth.runner_workflows = std::max(1, scale.runner_workflows / 10);
+    if (workload == "R1" || workload == "R2") return RunR1R2(engine, mode, workload, tenth, dir);
+    if (workload == "R4") return RunR4(engine, mode, tenth, dir);
+    if (workload == "R5") return RunR5(engine, mode, tenth, dir);
+    throw BenchError("Runner workload " + workload + " does not run on etcd");
+  }
   if (workload == "R1" || workload == "R2") return RunR1R2(engine, mode, workload, scale, dir);
   if (workload == "R3") {
     if (engine != "disk") throw BenchError("R3 needs the disk engine");
@@ -513,6 +533,10 @@ Row RunRunnerWorkload(const std::string& engine, const std::string& mode, const 
   }
   if (workload == "R4") return RunR4(engine, mode, scale, dir);
   if (workload == "R5") return RunR5(engine, mode, scale, dir);
+  if (workload == "R6") {
+    if (engine != "disk") throw BenchError("R6 needs the disk engine");
+    return RunR6(mode, scale, dir);
+  }
   throw BenchError("unknown Runner workload '" + workload + "'");
 }
 

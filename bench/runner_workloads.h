@@ -10,6 +10,9 @@
 //   R4  workflows x 10 each waiting 1 s of real time (a Delay), then a step
 //       (runner_waits.cc)
 //   R5  workflows x 10 at an Await, signalled from 4 threads (runner_waits.cc)
+//   R6  1,000,000 workflows waiting on a far timer, 100 halted, resumed by
+//       a new process: its RSS, ResumeAll's time, listing the halted ones
+//       (runner_r6.cc)
 //
 // R3's count: every step execution appends "<process> <input>" to a journal
 // with one write(2) before the step returns (an input names its workflow and
@@ -29,7 +32,8 @@
 
 namespace bench {
 
-// True for the engines a Runner can use: "none", "memory", "disk".
+// True for the engines a Runner can use: "none", "memory", "disk", "etcd"
+// (R1, R2, R4, R5 at a tenth of the scale).
 bool RunnerEngine(const std::string& engine);
 
 // Runs Runner workload R1, R2 or R3 once on a fresh store for engine/mode in

@@ -388,6 +388,11 @@ const std::vector<WorkloadImpl>& Table() {
        false,
        false,
        nullptr},
+      {{"R6", "Runner: 1,000,000 waiting on a far timer, 100 halted; a new process resumes them (disk)", true, true,
+        true},
+       false,
+       false,
+       nullptr},
   };
   return table;
 }
@@ -456,6 +461,7 @@ Scale ScaleFor(bool quick) {
     s.w7_appends_per_thread /= 10;
     s.fsync_samples /= 10;
     s.runner_workflows /= 10;
+    s.r6_workflows /= 100;
   }
   return s;
 }
@@ -483,7 +489,6 @@ std::string NotApplicable(const std::string& engine, const std::string& workload
 }
 
 bool Applies(const std::string& engine, const std::string& mode, const std::string& workload) {
-  (void)mode;
   auto it = std::find_if(Table().begin(), Table().end(), [&](const WorkloadImpl& w) { return w.def.name == workload; });
   if (it == Table().end()) return false;
   const WorkloadDef& w = it->def;
@@ -491,7 +496,9 @@ bool Applies(const std::string& engine, const std::string& mode, const std::stri
   if (etcd && !NotApplicable(engine, w.name).empty()) return false;
   const bool durable = engine == "disk" || engine == "rocksdb-raw" || etcd;
   if (engine == "fsync-floor") return w.name == "fsync";
-  if (engine == "rocksdb-raw" && w.name == "R1") return true;  // R1's store floor
+  if (engine == "rocksdb-raw" && w.name == "R1") return true;       // R1's store floor
+  if (w.name == "R6") return engine == "disk" && mode == "nosync";  // about the index, not the fsync
+  if (w.name == "R3") return engine == "disk";                      // kills a child process of its own
   if (w.runner) return RunnerEngine(engine) && (!w.durable_only || durable);
   return it->run != nullptr && engine != "none" && (!w.durable_only || durable);
 }

@@ -24,6 +24,7 @@ struct Scale {
   int w7_appends_per_thread = 1000;
   int fsync_samples = 1000;     // fsync floor
   int runner_workflows = 1000;  // R1, R2, R3
+  int r6_workflows = 1000000;   // R6
 };
 Scale ScaleFor(bool quick);
 

@@ -233,6 +233,34 @@ TEST_F(CliTest, TrimDeleteAndDropRunnerAskAndChangeTheStore) {
   EXPECT_EQ(ParseOrFail(runners.text()).size(), 0u) << runners.text();
 }
 
+// gc sweeps the facts no workflow names; a store holding a workflow that is
+// not a Runner's history is refused in one line and nothing is deleted.
+TEST_F(CliTest, GcSweepsTheFactsNoWorkflowNames) {
+  const std::string journal = dir_.Sub("gc.journal");
+  Output refused = RunCli(With({"gc", "--journal", journal}));
+  EXPECT_EQ(refused.exit_code, 1) << refused.text();
+  ASSERT_EQ(refused.lines.size(), 1u) << refused.text();
+  EXPECT_NE(refused.text().find("'raw'"), std::string::npos) << refused.text();
+  ASSERT_EQ(RunCli(With({"delete", "raw", "--yes"})).exit_code, 0);
+
+  Hold();
+  Result<ListPage> before = store_->ListFacts();
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(store_->SaveFact("unnamed", "x").ok());
+  Release();
+  Output swept = RunCli(With({"gc", "--journal", journal, "--batch", "1"}));
+  ASSERT_EQ(swept.exit_code, 0) << swept.text();
+  EXPECT_NE(swept.text().find("1 deleted"), std::string::npos) << swept.text();
+  Hold();
+  Result<ListPage> after = store_->ListFacts();
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->ids, before->ids) << "the workflow's facts stay";
+  Result<WorkflowHistory> h = ReadHistory(*store_, "order-1");
+  EXPECT_TRUE(h.ok()) << h.status().ToString();
+  Release();
+  EXPECT_EQ(RunCli(With({"gc", "--batch", "0"})).exit_code, 2);
+}
+
 // A mistyped command or option is named, with the closest known one; a
 // range error says what the range is, not a 300-digit number.
 TEST_F(CliTest, AMistypedWordIsNamedWithTheClosestKnownOne) {

@@ -278,6 +278,40 @@ TEST_P(RunnerUnloadTest, UnloadedWorkflowsWithABufferedSignalAreEachLoadedOnce) 
   EXPECT_EQ(h->signals[0].name, "refund");
 }
 
+// Two runners of one store: B keeps a finished workflow loaded (it gave its
+// ownership up), A loads it for an input and writes; B's next input finds
+// its worker out of date and goes to a new load instead of writing on a
+// stale history (which halted it, holding the workflow for good).
+TEST_P(RunnerUnloadTest, ARunnerThatKeptAFinishedWorkflowLoadedSeesWhatAnotherWroteSince) {
+  std::atomic<int> calls{0};
+  auto quick = *Workflow::Builder("quick", 1).Step("one", Counted(&calls)).Build();
+  RunnerOptions keep;
+  keep.name = "waits";
+  keep.store = store_.get();
+  keep.threads = 2;
+  keep.clock = clock_;
+  keep.unload_after = std::chrono::milliseconds::max();
+  std::unique_ptr<Runner> b = std::move(*Runner::Create(std::move(keep)));
+  ASSERT_TRUE(b->Register(quick).ok());
+  ASSERT_TRUE(runner_->Register(quick).ok());
+  ASSERT_TRUE(b->StartWorkflow("s", quick, std::nullopt, StartOptions{.input = 1}).ok());
+  ASSERT_TRUE(b->AwaitIdle("s", 10s).ok());
+  ASSERT_TRUE(runner_->Run("s", 10).ok());  // A loads it: B had given it up
+  ASSERT_TRUE(runner_->AwaitIdle("s", 10s).ok());
+  ASSERT_TRUE(AwaitUnloaded("s"));
+  Status s = b->Run("s", 20);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_TRUE(b->AwaitIdle("s", 10s).ok());
+  Result<WorkflowInfo> info = b->Lookup("s");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->state, WorkflowState::kIdle) << info->error.ToString();
+  Result<WorkflowHistory> h = ReadHistory(*store_, "s");
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  EXPECT_EQ(h->results["one"], (std::vector<Value>{2, 11, 21}));
+  EXPECT_EQ(calls.load(), 3);
+  b->Shutdown();
+}
+
 class RunnerRetentionTest : public RunnerUnloadTest {
  protected:
   void SetUp() override {
@@ -305,7 +339,8 @@ TEST_P(RunnerRetentionTest, FinishedWorkflowsAreDeletedWithTheirIndexesAfterTheP
   ASSERT_TRUE(AwaitNoneLoaded());
 
   AdvanceByPolls(30min);
-  ASSERT_TRUE(runner_->Run("again", 2).ok());  // runs again: its period starts anew when it finishes
+  Status again = runner_->Run("again", 2);  // runs again: its period starts anew when it finishes
+  ASSERT_TRUE(again.ok()) << again.ToString();
   ASSERT_TRUE(runner_->AwaitIdle("again", 10s).ok());
   AdvanceByPolls(29min);
   for (const char* id : {"done", "again", "cancelled", "waiting", "halted"}) EXPECT_TRUE(Exists(id)) << id;

@@ -5,6 +5,7 @@
 #include "runic/clock.h"
 #include "runic/database.h"
 #include "runic/event_iterator.h"
+#include "runic/gc.h"
 #include "runic/history.h"
 #include "runic/inbox.h"
 #include "runic/options.h"

@@ -165,7 +165,6 @@ Status Runner::Run(std::string_view id, Value input) { return Run(id, std::move(
 
 Status Runner::Run(std::string_view id, Value input, std::string_view idempotency_key) {
   if (Status s = internal::CheckKey(idempotency_key); !s.ok()) return s;
-  // A retry of the call on a new worker needs the input again.
   return impl_->WithWorker(id, [&](Worker& w) { return w.AddInput(input, idempotency_key); });
 }
 
@@ -189,9 +188,13 @@ Status Runner::Stop(std::string_view id, bool persist) {
   // Detach while still listed, so that no Resume of the same id can start
   // while this worker may still write.
   Status s = w->Detach(persist);
-  std::lock_guard lock(impl_->mu);
-  auto it = impl_->workers.find(id);
-  if (it != impl_->workers.end() && it->second == w) impl_->workers.erase(it);
+  impl_->Forget(w);
+  // A signal or control that came while it stopped was not recorded: the
+  // load it asks for records it (Stop is not a cancel).
+  if (Store* store = impl_->options.store) {
+    Result<WorkflowHead> head = store->Peek(id);
+    if (head.ok() && head->inbox_last > head->inbox_consumed) impl_->OnInbox(id);
+  }
   return s;
 }
 
@@ -199,7 +202,8 @@ Status Runner::Resume(std::string_view id, std::optional<WorkflowOptions> option
   return impl_->Load(id, std::move(options)).status();
 }
 
-Result<std::shared_ptr<Worker>> Runner::Impl::Load(std::string_view id, std::optional<WorkflowOptions> options) {
+Result<std::shared_ptr<Worker>> Runner::Impl::Load(std::string_view id, std::optional<WorkflowOptions> options,
+                                                   bool pin) {
   if (this->options.store == nullptr) {
     return Status::InvalidArgument("runner '" + this->options.name + "' has no store");
   }
@@ -225,6 +229,7 @@ Result<std::shared_ptr<Worker>> Runner::Impl::Load(std::string_view id, std::opt
     Publish(id, nullptr);
     return s.Annotate("workflow '" + std::string(id) + "'");
   }
+  if (pin) worker->Pin();
   Publish(id, worker);
   return worker;
 }
@@ -300,17 +305,8 @@ Status Runner::AwaitIdle(std::string_view id, std::chrono::milliseconds timeout)
   // store while another runner holds the workflow.
   for (int round = 0; round == 0 || left() > std::chrono::milliseconds(0); ++round) {
     std::shared_ptr<Worker> w = impl_->Find(id);
-    if (w) {
-      switch (w->Await(left(), /*for_idle=*/true)) {
-        case Worker::Awaited::kDone:
-          return Status::OK();
-        case Worker::Awaited::kUnloaded:
-          continue;  // finished and unloaded, or unloaded to wait: the store says which
-        case Worker::Awaited::kTimedOut:
-          break;
-      }
-      break;
-    } else {
+    PinnedWorker loaded_here;  // held while it is awaited
+    if (!w) {
       Result<WorkflowInfo> stored = impl_->StoredInfo(id);
       if (!stored.ok()) return stored.status();
       const WorkflowState state = stored->state;
@@ -318,11 +314,24 @@ Status Runner::AwaitIdle(std::string_view id, std::chrono::milliseconds timeout)
         return Status::OK();
       }
       // It has work: load it here to run it, unless another runner has it.
-      Result<std::shared_ptr<Worker>> loaded = impl_->FindOrLoad(id);
-      if (loaded.ok()) continue;
-      if (!loaded.status().IsNotOwner()) return loaded.status();
-      std::this_thread::sleep_for(std::min(left(), std::chrono::milliseconds(20)));
+      Result<PinnedWorker> loaded = impl_->FindOrLoad(id);
+      if (!loaded.ok()) {
+        if (!loaded.status().IsNotOwner()) return loaded.status();
+        std::this_thread::sleep_for(std::min(left(), std::chrono::milliseconds(20)));
+        continue;
+      }
+      loaded_here = std::move(*loaded);
+      w = loaded_here.get();
     }
+    switch (w->Await(left(), /*for_idle=*/true)) {
+      case Worker::Awaited::kDone:
+        return Status::OK();
+      case Worker::Awaited::kUnloaded:
+        continue;  // finished and unloaded, or unloaded to wait: the store says which
+      case Worker::Awaited::kTimedOut:
+        break;
+    }
+    break;
   }
   return Status::DeadlineExceeded("workflow '" + std::string(id) + "' still running after " +
                                   std::to_string(timeout.count()) + " ms");
@@ -337,7 +346,8 @@ void Runner::Shutdown() {
     impl_->shut_down = true;
     for (auto& [id, w] : impl_->workers) workers.push_back(w);
   }
-  impl_->inbox_watch.reset();  // waits for a listener call under way
+  impl_->loading_done.notify_all();  // calls waiting for a load give up
+  impl_->inbox_watch.reset();        // waits for a listener call under way
   for (auto& w : workers) w->Drain();
   impl_->timer->Stop();  // no retry or timeout fires any more
   // Steps finish (or honour their stop token); their results are recorded.

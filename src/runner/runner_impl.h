@@ -35,6 +35,33 @@ inline Status CheckKey(std::string_view key) {
 using internal::Definition;
 using internal::Worker;
 
+// A worker a call holds: it is not unloaded until this lets it go
+// (Worker::Pin, taken by whoever made this one).
+class PinnedWorker {
+ public:
+  PinnedWorker() = default;
+  explicit PinnedWorker(std::shared_ptr<internal::Worker> pinned) : w_(std::move(pinned)) {}
+  PinnedWorker(PinnedWorker&& other) noexcept = default;
+  PinnedWorker& operator=(PinnedWorker&& other) noexcept {
+    reset();
+    w_ = std::move(other.w_);
+    return *this;
+  }
+  PinnedWorker(const PinnedWorker&) = delete;
+  PinnedWorker& operator=(const PinnedWorker&) = delete;
+  ~PinnedWorker() { reset(); }
+  void reset() {
+    if (w_) w_->Unpin();
+    w_.reset();
+  }
+  internal::Worker& operator*() const { return *w_; }
+  internal::Worker* operator->() const { return w_.get(); }
+  const std::shared_ptr<internal::Worker>& get() const { return w_; }
+
+ private:
+  std::shared_ptr<internal::Worker> w_;
+};
+
 struct Runner::Impl {
   RunnerOptions options;
   std::shared_ptr<Clock> clock;
@@ -88,25 +115,39 @@ struct Runner::Impl {
   void Unload(const std::shared_ptr<Worker>& worker, bool at_once = false);
 
   // Runner::Resume: the worker it loaded and published (which may be
-  // unloaded again by the time the caller looks at it).
-  Result<std::shared_ptr<Worker>> Load(std::string_view id, std::optional<WorkflowOptions> options);
+  // unloaded again by the time the caller looks at it, unless `pin`).
+  Result<std::shared_ptr<Worker>> Load(std::string_view id, std::optional<WorkflowOptions> options, bool pin = false);
   // The worker of `id`, loaded from the store (as Resume) when it is not
-  // loaded here (then *loaded_here is set); waits for a load or unload of it
-  // under way. kNotFound (not in the store, or not here without a store),
-  // kNotOwner (another runner holds it) and Resume's other errors.
-  Result<std::shared_ptr<Worker>> FindOrLoad(std::string_view id, bool* loaded_here = nullptr);
-  // Calls `call` on the worker of `id` (loaded on demand), again on a new
-  // worker when the one it reached was unloaded meanwhile.
+  // loaded here (then *loaded_here is set), pinned: not unloaded until the
+  // caller lets it go. Waits for a load or unload of it under way.
+  // kNotFound (not in the store, or not here without a store), kNotOwner
+  // (another runner holds it) and Resume's other errors.
+  Result<PinnedWorker> FindOrLoad(std::string_view id, bool* loaded_here = nullptr);
+  // Calls `call` on the worker of `id` (loaded on demand and pinned while
+  // `call` runs).
+  // Again on a new load when the worker it reached was out of date
+  // (Worker::ClaimLocked: another runner wrote the workflow meanwhile).
   template <typename Call>
   Status WithWorker(std::string_view id, const Call& call) {
     Status s;
-    for (int attempt = 0; attempt < 8; ++attempt) {
-      Result<std::shared_ptr<Worker>> w = FindOrLoad(id);
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      Result<PinnedWorker> w = FindOrLoad(id);
       if (!w.ok()) return w.status();
       s = call(**w);
       if (s.ok() || !(*w)->unloaded()) return s;
+      Forget(w->get());
     }
     return s;
+  }
+  // Drops `worker` from the map if it is still there (one found out of
+  // date: it has given its ownership up already).
+  void Forget(const std::shared_ptr<Worker>& worker) {
+    {
+      std::lock_guard lock(mu);
+      auto it = workers.find(worker->id());
+      if (it != workers.end() && it->second == worker) workers.erase(it);
+    }
+    loading_done.notify_all();
   }
   // What the store's history of `id` says, for a workflow not loaded here.
   Result<WorkflowInfo> StoredInfo(std::string_view id);
@@ -125,13 +166,23 @@ struct Runner::Impl {
   }
 
   // Publishes a worker built for a reserved id (or just frees the id).
+  // A worker loaded while the runner shut down is stopped instead (Shutdown
+  // did not see it).
   void Publish(std::string_view id, std::shared_ptr<Worker> worker) {
+    bool late = false;
     {
       std::lock_guard lock(mu);
       loading.erase(loading.find(id));
-      if (worker) workers.emplace(std::string(id), worker);
+      late = shut_down;
+      if (worker && !late) workers.emplace(std::string(id), worker);
     }
     loading_done.notify_all();
+    if (worker && late) {
+      // Not written: the committer may be stopping. What it dispatched
+      // runs again at the next resume.
+      (void)worker->Detach(/*persist=*/false);
+      return;
+    }
     // An unload check that came before it was published was dropped.
     if (worker) worker->NoteQuiet();
   }

@@ -23,16 +23,20 @@ void Runner::Impl::OnInbox(std::string_view id) {
   // ResumeAll does. A load or an unload under way is waited for.
   pool->Submit([this, id = std::string(id), worker = std::move(worker)] {
     if (worker && worker->TakeInbox()) return;
-    for (int attempt = 0; attempt < 8; ++attempt) {
+    if (worker) Forget(worker);
+    for (int attempt = 0; attempt < 3; ++attempt) {
       bool loaded_here = false;
-      Result<std::shared_ptr<Worker>> loaded = FindOrLoad(id, &loaded_here);
+      Result<PinnedWorker> loaded = FindOrLoad(id, &loaded_here);
       if (!loaded.ok()) return;  // held elsewhere, unregistered, not in the store: theirs to record
       if (loaded_here) {
         // Its resume read the inbox after the entry came.
-        if (!(*loaded)->had_work_on_resume()) Unload(*loaded, /*at_once=*/true);
+        std::shared_ptr<Worker> w = loaded->get();
+        loaded->reset();
+        if (!w->had_work_on_resume()) Unload(w, /*at_once=*/true);
         return;
       }
-      if ((*loaded)->TakeInbox()) return;  // recorded
+      if ((*loaded)->TakeInbox()) return;  // pinned: not unloaded meanwhile
+      Forget(loaded->get());               // out of date: a new load records it
     }
   });
 }

@@ -116,7 +116,7 @@ Result<ResumeAllReport> Runner::ResumeAll(const ResumeAllOptions& options) {
   return report;
 }
 
-Result<std::shared_ptr<Worker>> Runner::Impl::FindOrLoad(std::string_view id, bool* loaded_here) {
+Result<PinnedWorker> Runner::Impl::FindOrLoad(std::string_view id, bool* loaded_here) {
   for (int attempt = 0; attempt < 100; ++attempt) {
     {
       std::unique_lock lock(mu);
@@ -124,19 +124,24 @@ Result<std::shared_ptr<Worker>> Runner::Impl::FindOrLoad(std::string_view id, bo
       loading_done.wait_for(lock, std::chrono::seconds(30), [&] { return shut_down || !loading.count(id); });
       if (shut_down) return Status::Unavailable("runner '" + options.name + "' is shut down");
       auto it = workers.find(id);
-      if (it != workers.end()) return it->second;
+      if (it != workers.end()) {
+        it->second->Pin();  // under mu: an Unload (which takes mu first) sees it
+        return PinnedWorker(it->second);
+      }
       if (loading.count(id)) {
         return Status::Unavailable("workflow '" + std::string(id) + "' has been loading in runner '" + options.name +
                                    "' for 30 s");
       }
     }
     if (options.store == nullptr) return NotRunning(id);
-    // The worker it loaded, even when it is unloaded again by now (its
-    // callers go to a new load then): looking it up again could load it
-    // twice for one call.
-    Result<std::shared_ptr<Worker>> loaded = Load(id, std::nullopt);
-    if (loaded.ok() && loaded_here != nullptr) *loaded_here = true;
-    if (loaded.ok() || !loaded.status().IsConflict()) return loaded;  // kConflict: loaded meanwhile by another call
+    // The worker it loaded, pinned before it is published: looking it up
+    // again could find it unloaded and load it twice for one call.
+    Result<std::shared_ptr<Worker>> loaded = Load(id, std::nullopt, /*pin=*/true);
+    if (loaded.ok()) {
+      if (loaded_here != nullptr) *loaded_here = true;
+      return PinnedWorker(std::move(*loaded));
+    }
+    if (!loaded.status().IsConflict()) return loaded.status();  // kConflict: loaded meanwhile by another call
   }
   return Status::Unavailable("workflow '" + std::string(id) + "' was unloaded again and again while loading");
 }

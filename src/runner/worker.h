@@ -101,8 +101,8 @@ class Worker : public std::enable_shared_from_this<Worker> {
 
   // Records an input and runs what it makes ready. A non-empty `key` seen
   // before (by an input or the start) is acknowledged and not applied again.
-  // `input` is moved from only when it is recorded (a caller may try it on
-  // another worker when this one was unloaded).
+  // `input` is moved from only when it is recorded (a caller tries it on a
+  // new worker when this one was out of date).
   Status AddInput(Value& input, std::string_view key);
   Status Checkpoint();
   // Shutdown: stops dispatching; steps already running finish and their
@@ -157,6 +157,18 @@ class Worker : public std::enable_shared_from_this<Worker> {
   // published now).
   void NoteQuiet() {
     std::lock_guard lock(mu_);
+    NoteQuietLocked();
+  }
+  // A Runner call holds the worker: it is not unloaded until Unpin (which
+  // looks at unloading again). Pin a published worker only with the
+  // runner's map locked (as TryUnload runs), or before publishing it.
+  void Pin() {
+    std::lock_guard lock(mu_);
+    ++pins_;
+  }
+  void Unpin() {
+    std::lock_guard lock(mu_);
+    --pins_;
     NoteQuietLocked();
   }
   // Whether it was unloaded: a call that reached it goes to a new worker.
@@ -446,6 +458,9 @@ class Worker : public std::enable_shared_from_this<Worker> {
   std::map<std::string, std::deque<Buffered>> buffered_;
   std::unordered_map<std::string, Fact> signal_facts_;
   std::uint64_t inbox_read_ = 0;
+  // It gave its ownership up once (a finished workflow): a claim after
+  // that checks that nobody wrote the workflow meanwhile (ClaimLocked).
+  bool released_ = false;
   // What the store's indexes hold for the workflow (none before the first
   // write here: the store then compares), and what the committer took with
   // the events.
@@ -466,6 +481,7 @@ class Worker : public std::enable_shared_from_this<Worker> {
   bool was_idle_ = true;
   int reporting_ = 0;  // idle callbacks still running (outside mu_)
   int awaiters_ = 0;   // threads in Await
+  int pins_ = 0;       // Runner calls holding the worker (Pin)
   // Since when it has been quiet (QuietLocked), and the scheduled unload
   // check (0: none).
   std::optional<Clock::time_point> quiet_since_;

@@ -110,7 +110,7 @@ bool Worker::TakeInbox() {
   if (ctx_.store == nullptr || !dispatch_.is(Dispatch::kOn) || ownership_.is(Ownership::kFenced)) return true;
   const bool held = ownership_.is(Ownership::kHeld);
   // Another runner holding the workflow records the entries itself.
-  if (!ClaimLocked().ok()) return true;
+  if (!ClaimLocked().ok()) return !dispatch_.is(Dispatch::kUnloaded);
   const std::uint64_t before = inbox_read_;
   const Status read = ReadInboxLocked();
   if (inbox_read_ != before) {

@@ -17,12 +17,23 @@ Status Worker::ClaimLocked() {
     return Status::Unavailable("workflow '" + id_ + "' is stopped: its ownership was given up");
   }
   Status s = ctx_.store->Claim(id_);
-  if (s.ok()) ownership_.To(Ownership::kHeld);
-  return s;
+  if (!s.ok()) return s;
+  ownership_.To(Ownership::kHeld);
+  if (!released_) return s;
+  // Claimed again after it gave the workflow up: another runner may have
+  // loaded it meanwhile (and written, or deleted it). This worker is then
+  // out of date: it is dropped, and the call goes to a new load.
+  Result<WorkflowHead> head = ctx_.store->Peek(id_);
+  if (head.ok() && head->cursor == cursor_ && head->inbox_consumed == inbox_read_) return s;
+  ReleaseLocked();
+  dispatch_.To(Dispatch::kUnloaded);
+  changed_.notify_all();
+  return Status::Unavailable("workflow '" + id_ + "' changed in the store since this runner last held it");
 }
 
 void Worker::ReleaseLocked() {
   if (ctx_.store == nullptr || !ownership_.is(Ownership::kHeld)) return;
+  released_ = true;
   ownership_.To(Ownership::kNotHeld);
   (void)ctx_.store->Release(id_);  // best effort: the lease's expiry covers a failure
 }

@@ -61,11 +61,12 @@ bool Worker::TryUnload(bool at_once) {
   }
   // A due time near: its timer here fires it on time (the index would
   // bring the workflow back only at the runner's next poll); its firing
-  // ends the quiet time. A thread in AwaitIdle or Checkpoint, or a callback
-  // under way: their end looks again (NoteQuietLocked).
+  // ends the quiet time. A thread in AwaitIdle or Checkpoint, a call that
+  // pinned it, or a callback under way: their end looks again
+  // (NoteQuietLocked).
   const bool due_near =
       !Ended() && !dues_.empty() && *dues_.begin() < WallMicros(*ctx_.clock) + ctx_.keep_loaded_within_us;
-  if (due_near || awaiters_ > 0 || reporting_ > 0 || sync_waiters_ > 0) return false;
+  if (due_near || awaiters_ > 0 || pins_ > 0 || reporting_ > 0 || sync_waiters_ > 0) return false;
   for (auto& [id, r] : active_) ctx_.timer->Cancel(std::exchange(r.due_timer, 0));
   ctx_.timer->Cancel(std::exchange(unload_timer_, 0));
   dispatch_.To(Dispatch::kUnloaded);

@@ -32,6 +32,10 @@ int Stats(const Target& t, bool json);
 int Trim(const Target& t, const std::string& id, std::uint64_t cursor, bool force);
 int Delete(const Target& t, const std::string& id, bool yes);
 int DropRunner(const Target& t, const std::string& runner, bool yes);
+// The fact sweep (runic/gc.h): `journal` "" is "runic-gc-RUNNER.journal"
+// in the current directory (a sweep cut short is finished by the next one
+// that finds it); `max_deletes` 0: no limit.
+int Gc(const Target& t, const std::string& journal, std::size_t batch, std::size_t max_deletes);
 
 // Sending to a workflow's inbox (writing: on a disk store, not while a
 // service holds it; on etcd, also while services run). `json`: the

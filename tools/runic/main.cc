@@ -220,6 +220,18 @@ int main(int argc, char** argv) {
   del->add_flag("--yes", yes, "do not ask for confirmation");
   del->callback([&] { code = Delete(target(), id, yes); });
 
+  std::string journal;
+  std::size_t batch = 1000, max_deletes = 0;
+  auto* gc = app.add_subcommand("gc",
+                                "delete the facts no workflow names (what retention and delete leave); works "
+                                "beside running services on etcd; resumable");
+  gc->add_option("--journal", journal,
+                 "where the sweep keeps what it deletes until checked (default: runic-gc-RUNNER.journal here); a "
+                 "sweep cut short is finished by the next run given the same file");
+  gc->add_option("--batch", batch, "facts deleted per batch (1 to 100000)")->check(CLI::Range(1, 100000));
+  gc->add_option("--max-deletes", max_deletes, "stop after deleting this many (0: no limit)");
+  gc->callback([&] { code = Gc(target(), journal, batch, max_deletes); });
+
   auto* drop = app.add_subcommand("drop-runner", "delete every table of a runner");
   drop->add_option("name", runner_arg, "runner name")->required();
   drop->add_flag("--yes", yes, "do not ask for confirmation");

@@ -1,4 +1,4 @@
-// trim, delete, drop-runner: they write, so a disk store must not be held by
+// trim, delete, drop-runner, gc: they write, so a disk store must not be held by
 // another process (the Session says so in one line); on etcd, trim and
 // delete of a workflow a running Runner owns are refused (kNotOwner). The
 // destructive ones ask first.
@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "runic/gc.h"
 
 namespace runic::cli {
 namespace {
@@ -87,6 +88,25 @@ int DropRunner(const Target& t, const std::string& runner, bool yes) {
   Status s = session.db().DropRunner(runner);
   if (!s.ok()) session.Fail(s, "dropping the runner");
   std::printf("dropped runner %s\n", runner.c_str());
+  return kExitOk;
+}
+
+int Gc(const Target& t, const std::string& journal, std::size_t batch, std::size_t max_deletes) {
+  Session session(t, Access::kWrite);
+  FactSweepOptions options;
+  options.journal_path = journal.empty() ? "runic-gc-" + t.runner + ".journal" : journal;
+  options.batch = batch;
+  options.max_deletes = max_deletes;
+  Result<FactSweepReport> r = SweepFacts(session.store(), options);
+  if (!r.ok()) session.Fail(r.status(), "sweeping the facts (journal " + options.journal_path + ")");
+  std::printf(
+      "swept %llu facts: %llu named by %llu workflows, %llu definition structures kept, %llu deleted, %llu put "
+      "back (written again meanwhile), %llu recovered from a sweep cut short%s\n",
+      static_cast<unsigned long long>(r->facts), static_cast<unsigned long long>(r->referenced),
+      static_cast<unsigned long long>(r->workflows), static_cast<unsigned long long>(r->structures),
+      static_cast<unsigned long long>(r->deleted), static_cast<unsigned long long>(r->restored),
+      static_cast<unsigned long long>(r->recovered),
+      r->complete ? "" : "; stopped at --max-deletes: run again to go on");
   return kExitOk;
 }
 
