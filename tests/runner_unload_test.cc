@@ -33,6 +33,10 @@ class RunnerUnloadTest : public RunnerWaitsTest {
       std::lock_guard lock(loads_mu_);
       ++loads_[std::string(e.workflow_id)];
     };
+    o.on_complete = [this](const std::string& id, const Status& outcome) {
+      std::lock_guard lock(loads_mu_);
+      completions_[id].push_back(outcome.code());
+    };
   }
 
   // Polls (real time, bounded) until `id` is not loaded in the runner.
@@ -80,7 +84,8 @@ class RunnerUnloadTest : public RunnerWaitsTest {
 
   std::chrono::milliseconds retention_{0};
   std::mutex loads_mu_;
-  std::map<std::string, int> loads_;  // workflow_start telemetry: starts and loads
+  std::map<std::string, int> loads_;                              // workflow_start telemetry: starts and loads
+  std::map<std::string, std::vector<Status::Code>> completions_;  // on_complete
 };
 
 std::shared_ptr<const Workflow> Reminder(std::atomic<int>* after) {
@@ -310,6 +315,26 @@ TEST_P(RunnerUnloadTest, ARunnerThatKeptAFinishedWorkflowLoadedSeesWhatAnotherWr
   EXPECT_EQ(h->results["one"], (std::vector<Value>{2, 11, 21}));
   EXPECT_EQ(calls.load(), 3);
   b->Shutdown();
+}
+
+// A cancel that reaches an unloaded workflow ends it as it ends a loaded
+// one: on_complete once, with kCancelled.
+TEST_P(RunnerUnloadTest, ACancelOfAnUnloadedWorkflowIsReportedOnce) {
+  std::atomic<int> charged{0};
+  ASSERT_TRUE(runner_->StartWorkflow("w", Payment(&charged), std::nullopt, StartOptions{.input = 1}).ok());
+  ASSERT_TRUE(AwaitNoneLoaded());
+  ASSERT_TRUE(runner_->Cancel("w", "no payment").ok());
+  for (int i = 0; i < 5000; ++i) {
+    {
+      std::lock_guard lock(loads_mu_);
+      if (!completions_["w"].empty()) break;
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+  std::this_thread::sleep_for(20ms);
+  std::lock_guard lock(loads_mu_);
+  EXPECT_EQ(completions_["w"], std::vector<Status::Code>{Status::Code::kCancelled});
+  EXPECT_EQ(charged.load(), 0);
 }
 
 class RunnerRetentionTest : public RunnerUnloadTest {

@@ -104,7 +104,12 @@ void Runner::Impl::PollDue() {
       std::optional<StateIndexEntry> tagged = ParseStateIndexTag(head->state_tag);
       if (tagged && Finished(tagged->state)) {
         // Its due time is its expiry: retention, unless turned off since.
-        if (options.retention.count() > 0 && head->due != 0 && head->due <= now_us) Expire(id, now_us);
+        if (head->due > now_us) return;  // expires within the window: a later poll
+        if (options.retention.count() > 0) Expire(id, now_us);
+        // Kept (loaded here, inbox entries, changed, held elsewhere), or
+        // retention is off: not looked at again for a while.
+        std::lock_guard lock(mu);
+        poll_failures[id] = clock->Now() + kFailedLoadBackoff;
         return;
       }
       Status s = runner->Resume(id);

@@ -28,13 +28,22 @@ Status ListTagged(Store& store, const std::string& prefix, std::set<std::string>
   return Status::OK();
 }
 
+// Those due before `before`, but for finished ones (their due time is their
+// expiry: retention deletes them, nothing runs).
 Status ListDueBefore(Store& store, std::uint64_t before, std::set<std::string>* ids) {
   DueListOptions o;
   o.before = before;
   for (int page = 0; page < kMaxPages; ++page) {
     Result<DuePage> listed = store.ListDue(o);
     if (!listed.ok()) return listed.status();
-    for (const DueEntry& e : listed->entries) ids->insert(e.id);
+    for (const DueEntry& e : listed->entries) {
+      Result<WorkflowHead> head = store.Peek(e.id);
+      if (head.status().IsNotFound()) continue;  // deleted since it was listed
+      std::optional<StateIndexEntry> tagged = head.ok() ? ParseStateIndexTag(head->state_tag) : std::nullopt;
+      const bool finished =
+          tagged && (tagged->state == WorkflowState::kIdle || tagged->state == WorkflowState::kCancelled);
+      if (!finished) ids->insert(e.id);
+    }
     if (!listed->more || listed->entries.empty()) return Status::OK();
     o.start_after_due = listed->entries.back().due;
     o.start_after_id = listed->entries.back().id;

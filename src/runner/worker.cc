@@ -172,6 +172,7 @@ Status Worker::Detach(bool persist) {
   GiveUpLocked();                                // everything this worker writes is written
   for (auto& [id, r] : active_) {
     if (r.running) r.stop.request_stop();
+    ctx_.timer->Cancel(std::exchange(r.due_timer, 0));  // the timer holds nothing of a stopped workflow
   }
   changed_.notify_all();
   return s;

@@ -239,6 +239,9 @@ class Worker : public std::enable_shared_from_this<Worker> {
     // no longer wanted, so that the timer holds nothing of a workflow that
     // finished or was unloaded.
     Timer::Id due_timer = 0, timeout_timer = 0;
+    // Which ScheduleDue the due timer is: one that fires while a later one
+    // replaces it (waiting for the lock) is ignored.
+    std::uint64_t due_schedule = 0;
     // An await waiting for its event (in awaiting_).
     bool awaiting = false;
     bool waits() const { return due_us != 0 || awaiting; }  // counted in waiting_
@@ -390,7 +393,7 @@ class Worker : public std::enable_shared_from_this<Worker> {
   void OnTimeout(const std::string& id, std::uint64_t generation);
   // A due time came: a delay passes its input on, an await times out, a
   // retry's backoff ends.
-  void OnDue(const std::string& id, std::uint64_t generation);
+  void OnDue(const std::string& id, std::uint64_t generation, std::uint64_t schedule);
 
   const RunnerContext ctx_;
   const std::string id_;

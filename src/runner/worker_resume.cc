@@ -72,6 +72,7 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
   replay_errors_.clear();
   replay_due_.clear();
   // Entries that came while nobody had it loaded.
+  const bool ended_before = Ended();
   if (Status read = ReadInboxLocked(); !read.ok()) return read;
   MatchAllSignals();
   // A cancel the crash cut short ends now: what ran then is lost with it.
@@ -85,6 +86,12 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
   }
   had_work_on_resume_ = !active_.empty() && !Ended();
   was_idle_ = !had_work_on_resume_;  // a finished workflow is not "completed" again
+  // But one that a cancel or terminate in its inbox ended here ends now,
+  // as it would have loaded: reported on the pool, once it is published
+  // (a callback may call the runner about it).
+  const bool ended_by_inbox = !ended_before && Ended();
+  const Status ended_outcome = halt_error_;
+  if (ended_by_inbox) ++reporting_;
   if (!had_work_on_resume_) {
     // Finished: given up as when it finished (a later input claims it
     // again), once the signals it recorded are written.
@@ -93,6 +100,9 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
   }
   lock.unlock();
   Notify(ctx_.telemetry->workflow_start, {id_, {}, 0, {}, nullptr});
+  if (ended_by_inbox) {
+    ctx_.pool->Submit([self = shared_from_this(), ended_outcome] { self->ReportIdle(ended_outcome); });
+  }
   lock.lock();
   return AfterChange(lock, false);
 }

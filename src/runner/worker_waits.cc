@@ -84,15 +84,17 @@ void Worker::ScheduleDue(const std::string& id, Runnable& r) {
   const auto left = std::chrono::microseconds(std::max<std::int64_t>(0, r.due_us - WallMicros(*ctx_.clock)));
   std::weak_ptr<Worker> weak = weak_from_this();
   ctx_.timer->Cancel(r.due_timer);
-  r.due_timer = ctx_.timer->At(ctx_.clock->Now() + left, [weak, id, generation = r.generation] {
-    if (auto self = weak.lock()) self->OnDue(id, generation);
-  });
+  r.due_timer =
+      ctx_.timer->At(ctx_.clock->Now() + left, [weak, id, generation = r.generation, schedule = ++r.due_schedule] {
+        if (auto self = weak.lock()) self->OnDue(id, generation, schedule);
+      });
 }
 
-void Worker::OnDue(const std::string& id, std::uint64_t generation) {
+void Worker::OnDue(const std::string& id, std::uint64_t generation, std::uint64_t schedule) {
   std::unique_lock lock(mu_);
   auto it = active_.find(id);
-  if (it == active_.end() || it->second.generation != generation || it->second.running || it->second.due_us == 0) {
+  if (it == active_.end() || it->second.generation != generation || it->second.due_schedule != schedule ||
+      it->second.running || it->second.due_us == 0) {
     return;  // done, stopped or superseded meanwhile
   }
   Runnable& r = it->second;
