@@ -251,7 +251,13 @@ TEST_P(RunnerUnloadTest, ResumeAllLoadsOnlyWhatHasWorkNow) {
 // The pending key of a recorded signal is cleared in the write that records
 // it: a buffered signal does not wake an unloaded workflow again and again.
 TEST_P(RunnerUnloadTest, UnloadedWorkflowsWithABufferedSignalAreEachLoadedOnce) {
+#ifdef __SANITIZE_THREAD__
+  // TSan's deadlock detector aborts a thread holding more than 64 locks: the
+  // disk engine's AppendMany holds one per workflow of a group commit.
+  const int n = 50;
+#else
   const int n = GetParam().sync ? 500 : (std::string(GetParam().name) == "etcd" ? 1000 : 10000);
+#endif
   std::atomic<int> charged{0};
   auto wf = Payment(&charged);
   for (int i = 0; i < n; ++i) {
