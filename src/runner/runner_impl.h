@@ -124,9 +124,8 @@ struct Runner::Impl {
   // (another runner holds it) and Resume's other errors.
   Result<PinnedWorker> FindOrLoad(std::string_view id, bool* loaded_here = nullptr);
   // Calls `call` on the worker of `id` (loaded on demand and pinned while
-  // `call` runs).
-  // Again on a new load when the worker it reached was out of date
-  // (Worker::ClaimLocked: another runner wrote the workflow meanwhile).
+  // `call` runs), again on a new load when the worker it reached was out of
+  // date (Worker::ClaimLocked: another runner wrote the workflow meanwhile).
   template <typename Call>
   Status WithWorker(std::string_view id, const Call& call) {
     Status s;
