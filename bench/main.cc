@@ -64,7 +64,7 @@ Options Parse(int argc, char** argv) {
       ->option_text("a,b");
   app.add_option("--workloads", o.workloads,
                  "store: W1, W2, W2-cold, W3, W4, W5, W6, W7, W6-kill; Runner: R1, R2, R3, R4 (timers),\n"
-                 "R5 (signals), R6 (many waiting) (engines none, memory, disk; R3 disk only; R6 disk\n"
+                 "R5 (signals), R7 (map/reduce), R6 (many waiting) (engines none, memory, disk; R3 disk only; R6 disk\n"
                  "nosync only; R1 on rocksdb-raw: the disk engine's R1 writes alone)\n"
                  "(default: all of them, R1-R6 included; each Runner workload runs on a fresh store,\n"
                  "with the Runner's default threads)")
@@ -159,6 +159,8 @@ double EstimateSeconds(const Options& o, const Scale& s, double fsync_us) {
       for (const char* r : {"R4", "R5"}) {
         if (Has(o.workloads, r) && Applies(e, mode, r)) us += runner_steps * 2 * step_us + (r[1] == '4' ? 1.2e6 : 1e5);
       }
+      // R7: 102 steps a workflow, with a commit for each few.
+      if (Has(o.workloads, "R7") && Applies(e, mode, "R7")) us += runner_steps * 10.2 * step_us + 1e5;
       // R6: about 100 us a workflow stored (4 starters, 2 cores), then the
       // new process's open and ResumeAll.
       if (Has(o.workloads, "R6") && Applies(e, mode, "R6")) us += s.r6_workflows * 100.0 + 3e6;

@@ -34,6 +34,8 @@ std::unique_ptr<RunnerEnv> OpenEnv(const std::string& engine, const std::string&
 // R4 and R5 (runner_waits.cc).
 Row RunR4(const std::string& engine, const std::string& mode, const Scale& scale, const std::string& dir);
 Row RunR5(const std::string& engine, const std::string& mode, const Scale& scale, const std::string& dir);
+// R7 (runner_composition.cc).
+Row RunR7(const std::string& engine, const std::string& mode, const Scale& scale, const std::string& dir);
 // R6 (runner_r6.cc), on disk; its new process is "runic_bench --child-r6
 // MODE DIR" (ChildR6Main), which prints its figures as "name value" lines.
 Row RunR6(const std::string& mode, const Scale& scale, const std::string& dir);

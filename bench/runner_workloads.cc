@@ -256,6 +256,7 @@ RunnerMeasured StartAndAwait(runic::Runner& runner, const std::shared_ptr<const 
   std::vector<int> all;
   RunnerMeasured m;
   const auto start = Clock::now();
+  const double cpu_start = ProcessCpuUs();
   for (int i = 0; i < n; ++i) {
     const std::string id = prefix + std::to_string(i);
     began[static_cast<std::size_t>(i)] = NowNs();
@@ -268,12 +269,14 @@ RunnerMeasured StartAndAwait(runic::Runner& runner, const std::shared_ptr<const 
     Check(runner.AwaitIdle(id, kAwait), "awaiting " + id);
   }
   m.wall_us = MicrosSince(start);
+  const double cpu_us = ProcessCpuUs() - cpu_start;
   idle.AwaitAll(all, began);
   for (int i = 0; i < n; ++i) {
     m.lat.Add(static_cast<double>(idle.Get(i) - began[static_cast<std::size_t>(i)]) / 1e3);
   }
   m.workflows = static_cast<std::uint64_t>(n);
   m.steps = m.workflows * kStepsPerWorkflow;
+  m.extra["cpu_us_per_step"] = cpu_us / static_cast<double>(m.steps);
   return m;
 }
 
@@ -524,6 +527,7 @@ Row RunRunnerWorkload(const std::string& engine, const std::string& mode, const 
     if (workload == "R1" || workload == "R2") return RunR1R2(engine, mode, workload, tenth, dir);
     if (workload == "R4") return RunR4(engine, mode, tenth, dir);
     if (workload == "R5") return RunR5(engine, mode, tenth, dir);
+    if (workload == "R7") return RunR7(engine, mode, tenth, dir);
     throw BenchError("Runner workload " + workload + " does not run on etcd");
   }
   if (workload == "R1" || workload == "R2") return RunR1R2(engine, mode, workload, scale, dir);
@@ -533,6 +537,7 @@ Row RunRunnerWorkload(const std::string& engine, const std::string& mode, const 
   }
   if (workload == "R4") return RunR4(engine, mode, scale, dir);
   if (workload == "R5") return RunR5(engine, mode, scale, dir);
+  if (workload == "R7") return RunR7(engine, mode, scale, dir);
   if (workload == "R6") {
     if (engine != "disk") throw BenchError("R6 needs the disk engine");
     return RunR6(mode, scale, dir);

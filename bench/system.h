@@ -22,6 +22,9 @@ std::uint64_t DirBytes(const std::string& path);
 bool ResetPeakRss();
 // VmHWM of this process, in MiB.
 double PeakRssMb();
+// CPU time this process has used so far (user + system, all threads), in
+// microseconds.
+double ProcessCpuUs();
 
 // A count given on a command line: 1 .. 100,000,000, else BenchError.
 int ParseCount(const char* s);

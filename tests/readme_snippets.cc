@@ -26,6 +26,9 @@ runic::Result<runic::Value> finalize(const std::vector<runic::Value>& v, std::st
 runic::Result<runic::Value> finalize_order(const runic::Value& v, std::stop_token) { return v; }
 runic::Result<runic::Value> charge(const runic::Value& v, std::stop_token) { return v; }
 runic::Result<runic::Value> send_reminder(const runic::Value& v, std::stop_token) { return v; }
+runic::Result<runic::Value> split_into_chunks(const runic::Value& v, std::stop_token) { return v; }
+runic::Result<runic::Value> embed_chunk(const runic::Value& v, std::stop_token) { return v; }
+runic::Result<runic::Value> publish(const runic::Value& v, std::stop_token) { return v; }
 void log(const std::string&) {}
 void use(std::uint64_t, std::string_view) {}
 void handle(const runic::Status&) {}
@@ -110,6 +113,21 @@ options.dir = "orders";                       // the database's name in the clus
 options.etcd.tls_ca_file = "/etc/runic/ca.pem";
 options.etcd.user = "runic"; options.etcd.password = secret;
 auto db = runic::Database::Open(options);     // Unavailable if no member answers
+}
+// README "Maps and reduces".
+void MapExample() {
+// Process each chunk of a document in parallel, then combine them.
+auto ingest = *runic::Workflow::Builder("ingest", 1)
+    .Map("chunks", split_into_chunks)          // input -> an array
+    .Step("embed", embed_chunk, "chunks")      // once per element
+    .Reduce("combined", "chunks", "embed", runic::Value::array(),
+            [](runic::Value acc, const runic::Value& v) -> runic::Result<runic::Value> {
+              acc.push_back(v);
+              return acc;
+            })
+    .Step("publish", publish, "combined")
+    .Build();
+(void)ingest;
 }
 // clang-format on
 

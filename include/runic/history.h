@@ -91,10 +91,14 @@ struct HistoryEvent {
   // kDone, kFail: how long the attempt ran, in microseconds.
   std::int64_t duration_us = 0;
   // kDone with a fact: the input facts it was produced from, the input it
-  // descends from, and whether it is the policy's fallback value.
+  // descends from (in a map's branch: the element it descends from), and
+  // whether it is the policy's fallback value.
   std::vector<std::string> parents;
   std::string root;
   bool fallback = false;
+  // kDone of a map: its array's length (the expansion: element i's fact
+  // is derived from the array's fact and i, and is not stored).
+  std::optional<std::uint64_t> elements;
   // kFail: the attempt's error, what followed, and for kHalt the halt
   // message (naming every attempt's error).
   Status error;
@@ -136,6 +140,10 @@ struct NodeStructure {
   std::chrono::milliseconds delay{0};
   bool delay_until = false;
   std::string event;
+  // kReduce: the map whose elements it folds (its one parent is the node
+  // whose values it folds) and its initial value.
+  std::string map;
+  Value initial;
 };
 
 struct StoredDefinition {

@@ -26,6 +26,23 @@
 //           that no event reached in time fails with kDeadlineExceeded,
 //           not retried: its policy's fallback, skip or halt applies. Like
 //           a delay it holds no thread and no concurrency slot.
+//   Map   — takes an array (its input, or what its function returns for its
+//           input) and runs the nodes below it once per element, the
+//           elements in parallel up to the workflow's max_concurrency. Each
+//           element is a fact of its own, its index part of its identity:
+//           equal elements stay distinct. The expansion is recorded as one
+//           event (the array's fact and its length); after a crash only the
+//           elements whose branches had not finished run again. A value
+//           that is not an array fails the map (kInvalidArgument, not
+//           retried: its policy's fallback, skip or halt applies; a root
+//           map without a function refuses such an input at Run).
+//   Reduce — folds what one node below a map produced for each element,
+//           in element order (within an element, in production order), once
+//           every element's branch has finished: a skipped element adds
+//           nothing, an empty array gives the initial value, and a halted
+//           element halts the workflow first (Runner::Retry runs it again).
+//           The fold runs as one step (its policy applies); what it returns
+//           feeds the reduce's children, outside the map.
 // Values are nlohmann::json. Every input and produced value is a fact with a
 // SHA-256 hash over a canonical encoding of the value, the producing node
 // and the parent facts' hashes (stable across builds and machines).
@@ -89,6 +106,10 @@ using ConditionFn = std::function<bool(const Value& input)>;
 // fail again): its policy's fallback, skip or halt applies. An instant in
 // the past fires at once.
 using DelayUntilFn = std::function<Result<std::chrono::system_clock::time_point>(const Value& input)>;
+// A reduce's fold: the accumulator so far (the initial value first) and one
+// element's value; returns the next accumulator, or a non-ok Status to fail
+// the attempt. Called on a pool thread, once per collected value per attempt.
+using ReduceFn = std::function<Result<Value>(Value accumulator, const Value& value)>;
 
 // What a step, join or rule reaction may learn of the attempt it runs (the
 // ContextStepFn and ContextJoinFn forms). The views are valid during the
@@ -143,15 +164,17 @@ struct StepPolicy {
 class RUNIC_EXPORT Workflow {
  public:
   class Builder;
-  enum class NodeKind { kStep, kJoin, kRule, kDelay, kAwait };
+  enum class NodeKind { kStep, kJoin, kRule, kDelay, kAwait, kMap, kReduce };
   struct Node {
     std::string name;
     NodeKind kind;
-    std::vector<std::string> parents;  // empty: fed by the workflow's inputs
-    ContextStepFn step;                // kStep, and a rule's reaction
-    ContextJoinFn join;                // kJoin
-    ConditionFn condition;             // kRule
-    StepPolicy policy;                 // resolved from the builder's policies
+    // Empty: fed by the workflow's inputs. kReduce: the one node whose
+    // values it folds.
+    std::vector<std::string> parents;
+    ContextStepFn step;     // kStep, a rule's reaction, a map's (may be empty: the input is the array)
+    ContextJoinFn join;     // kJoin
+    ConditionFn condition;  // kRule
+    StepPolicy policy;      // resolved from the builder's policies
     // kDelay: the fixed delay, or (when set) the function of its input that
     // gives the instant its wait ends.
     std::chrono::milliseconds delay{0};
@@ -159,6 +182,11 @@ class RUNIC_EXPORT Workflow {
     // kAwait: the event's name, and how long it waits for one (0: no limit).
     std::string event = {};
     std::chrono::milliseconds await_timeout{0};
+    // kReduce: the map whose elements it folds, the initial accumulator and
+    // the fold.
+    std::string map = {};
+    Value initial = {};
+    ReduceFn reduce = nullptr;
   };
 
   const std::string& name() const { return name_; }
@@ -184,7 +212,10 @@ class RUNIC_EXPORT Workflow {
 // kInvalidArgument: an empty or duplicate name, an unknown parent, a join
 // with fewer than two parents, a missing function, a negative delay, an
 // Await's empty or oversized event name (kMaxSignalNameBytes) or negative
-// timeout, a bad policy.
+// timeout, a bad policy, a reduce naming no map or folding a node that is
+// not below its map (the map itself, or a node whose every path up reaches
+// the map before any other map), a join of parents in different maps'
+// branches (it could never run).
 class RUNIC_EXPORT Workflow::Builder {
  public:
   Builder(std::string name, int version);
@@ -210,6 +241,15 @@ class RUNIC_EXPORT Workflow::Builder {
   // `timeout` (0: no limit), once for each value `parent` produces.
   Builder& Await(std::string name, std::string event, std::string parent = {},
                  std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
+  // A map over each value `parent` produces (empty: over the inputs): the
+  // value itself is the array, or (with `fn`) what fn returns for it.
+  Builder& Map(std::string name, std::string parent = {});
+  Builder& Map(std::string name, StepFn fn, std::string parent = {});
+  Builder& Map(std::string name, ContextStepFn fn, std::string parent = {});
+  // A reduce of map `map`: folds with `fn` the values `collect` produced
+  // for each element (`collect` is the map itself or a node below it),
+  // starting from `initial`.
+  Builder& Reduce(std::string name, std::string map, std::string collect, Value initial, ReduceFn fn);
 
   // The policy of the nodes `pattern` names: an exact node name, a prefix
   // ending in '*' ("charge-*"), or "*" for the default. The most specific

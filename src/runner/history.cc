@@ -38,6 +38,8 @@ std::string NodeLabel(const NodeStructure& n) {
   } else if (n.kind == Workflow::NodeKind::kAwait) {
     label += ", event " + n.event;
     if (n.delay.count() > 0) label += " within " + std::to_string(n.delay.count()) + " ms";
+  } else if (n.kind == Workflow::NodeKind::kReduce) {
+    label += " of " + n.map;
   }
   if (p.fallback) {
     label += ", fallback";

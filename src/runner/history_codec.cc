@@ -154,15 +154,18 @@ Result<InboxMessage> DecodeInboxEntry(std::string_view bytes) {
 
 std::string EncodeDoneEvent(std::int64_t at_us, std::string_view runnable, std::string_view node,
                             std::int64_t duration_us, std::string_view fact, const std::vector<std::string>& parents,
-                            std::string_view root, bool fallback, std::uint64_t inbox_sequence) {
+                            std::string_view root, bool fallback, std::uint64_t inbox_sequence,
+                            std::optional<std::uint64_t> elements) {
   const bool produced = !fact.empty();
-  const std::size_t fields = (produced ? (fallback ? 7 : 6) : 4) + (produced && inbox_sequence > 0);
+  const std::size_t fields =
+      (produced ? (fallback ? 7 : 6) : 4) + (produced && inbox_sequence > 0) + (produced && elements.has_value());
   CborWriter w = Head(HistoryEventKind::kDone, at_us, fields);
   w.Text("r").Text(runnable).Text("n").Text(node).Text("us").Int(duration_us).Text("f");
   if (!produced) return w.Null().Take();
   w.Text(fact).Text("p").TextArray(parents).Text("root").Text(root);
   if (fallback) w.Text("fb").Bool(true);
   if (inbox_sequence > 0) w.Text("q").Uint(inbox_sequence);
+  if (elements) w.Text("m").Uint(*elements);
   return w.Take();
 }
 
@@ -321,6 +324,7 @@ Result<HistoryEvent> DecodeHistoryEvent(std::uint64_t sequence, std::string_view
           out.root = Get<std::string>(e, "root");
           out.fallback = GetOr<bool>(e, "fb", false);
           out.inbox_sequence = GetOr<std::uint64_t>(e, "q", 0);
+          if (e.contains("m")) out.elements = Get<std::uint64_t>(e, "m");
         }
         break;
       case HistoryEventKind::kFail: {

@@ -19,7 +19,8 @@
 //             unpause | cancel | terminate | retry | cancelled, why: reason (when
 //             given), x: why it was refused (instead of applied)}
 //   done     {t, at, r, n, us: duration, f: fact or null, p: parent facts, root, fb: fallback,
-//             q: the inbox sequence of the signal an await took}
+//             q: the inbox sequence of the signal an await took, m: a map's array length
+//             (its expansion: element i is derived from f and i, and not stored)}
 //   fail     {t, at, r, n, a, us, e: error, c: status code, o: retry | skip | halt | fallback,
 //             h: the halt message (with o = halt; older histories have none),
 //             due: when the retry may start (with o = retry after a backoff)}
@@ -63,10 +64,11 @@ std::string EncodeWaitEvent(std::int64_t at_us, std::string_view runnable, std::
 std::string EncodeSignalEvent(std::int64_t at_us, std::uint64_t inbox_sequence, std::string_view name,
                               std::string_view fact, std::string_view key, std::string_view dropped);
 // `fact` empty: the runnable produced nothing (parents, root and fallback
-// are then not written).
+// are then not written). `elements`: a map's expansion, its array's length.
 std::string EncodeDoneEvent(std::int64_t at_us, std::string_view runnable, std::string_view node,
                             std::int64_t duration_us, std::string_view fact, const std::vector<std::string>& parents,
-                            std::string_view root, bool fallback, std::uint64_t inbox_sequence = 0);
+                            std::string_view root, bool fallback, std::uint64_t inbox_sequence = 0,
+                            std::optional<std::uint64_t> elements = std::nullopt);
 
 std::string EncodeControlEvent(std::int64_t at_us, std::uint64_t inbox_sequence, std::string_view control,
                                std::string_view reason, std::string_view refused);

@@ -10,7 +10,7 @@
 namespace runic::internal {
 namespace {
 
-constexpr const char* kNodeKinds[] = {"step", "join", "rule", "delay", "await"};
+constexpr const char* kNodeKinds[] = {"step", "join", "rule", "delay", "await", "map", "reduce"};
 
 Value PolicyValue(const StepPolicy& p) {
   return Value{{"retries", p.max_retries},
@@ -289,6 +289,11 @@ Value DefinitionShape(const std::vector<Workflow::Node>& nodes) {
     } else if (n.kind == Workflow::NodeKind::kAwait) {
       node["event"] = n.event;
       node["timeout_ms"] = n.await_timeout.count();
+    } else if (n.kind == Workflow::NodeKind::kMap) {
+      node["of_input"] = !n.step;  // no function: the input is the array
+    } else if (n.kind == Workflow::NodeKind::kReduce) {
+      node["map"] = n.map;
+      node["initial"] = n.initial;
     }
     shape.push_back(std::move(node));
   }
@@ -314,6 +319,9 @@ Result<std::vector<NodeStructure>> NodesFromShape(const Value& shape) {
       } else if (node.kind == Workflow::NodeKind::kAwait) {
         node.event = n.at("event").get<std::string>();
         node.delay = std::chrono::milliseconds(n.at("timeout_ms").get<std::int64_t>());
+      } else if (node.kind == Workflow::NodeKind::kReduce) {
+        node.map = n.at("map").get<std::string>();
+        node.initial = n.at("initial");
       }
       nodes.push_back(std::move(node));
     }

@@ -126,6 +126,7 @@ Result<std::string> Worker::EncodeInput(const Value& input) const {
   if (!CborNestingWithin(bytes, kMaxValueDepth)) {
     return Status::InvalidArgument("input nests deeper than " + std::to_string(kMaxValueDepth) + " levels");
   }
+  if (Status s = CheckRootMaps(input); !s.ok()) return s;
   return bytes;
 }
 
@@ -220,7 +221,7 @@ WorkflowResults Worker::Results() {
   WorkflowResults out;
   for (const std::string& h : fact_order_) {
     const Fact& f = facts_.at(h);
-    if (!f.node.empty()) out[f.node].push_back(f.value);
+    if (!f.node.empty() && f.role != Fact::Role::kElement) out[f.node].push_back(f.value);
   }
   return out;
 }
@@ -233,7 +234,7 @@ WorkflowInfo Worker::Info() {
   info.version = workflow_->version();
   info.state = phase_.get();
   info.error = halt_error_;
-  info.facts = facts_.size();
+  info.facts = facts_.size() - element_of_.size();  // elements are parts of their array
   info.completed = completed_;
   info.running = active_.size();
   info.redispatched = redispatched_;
@@ -260,7 +261,12 @@ void Worker::AddStructure(std::string bytes) {
 
 void Worker::Derive(const std::string& hash) {
   const Fact& fact = facts_.at(hash);
+  if (fact.role == Fact::Role::kArray) {
+    Expand(hash);  // its elements feed the map's children, not the array
+    return;
+  }
   for (const Workflow::Node& node : workflow_->nodes()) {
+    if (node.kind == Workflow::NodeKind::kReduce) continue;  // DeriveReduces
     const bool fed = fact.node.empty()
                          ? node.parents.empty()
                          : std::find(node.parents.begin(), node.parents.end(), fact.node) != node.parents.end();
@@ -277,25 +283,31 @@ void Worker::Derive(const std::string& hash) {
       inputs.push_back(hash);
     }
     std::string id = RunnableId(node.name, inputs);
-    if (done_.count(id) || active_.count(id)) continue;
-    Runnable r;
-    r.node = &node;
-    r.inputs = std::move(inputs);
-    r.root = fact.root;
-    if (auto f = replay_failures_.find(id); f != replay_failures_.end()) r.failures = f->second;
-    if (auto e = replay_errors_.find(id); e != replay_errors_.end()) r.errors = e->second;
-    Runnable& added = active_.emplace(id, std::move(r)).first->second;
-    if (auto d = replay_due_.find(id); d != replay_due_.end()) {
-      // Waiting when the history was written: only what is left of it (an
-      // await without a timeout waits for its signal: Resume).
-      if (d->second != 0) {
-        SetDue(added, d->second);
-        ScheduleDue(id, added);
-      }
-      continue;
-    }
-    ready_.push_back(std::move(id));
+    MakeRunnable(std::move(id), node, std::move(inputs), fact.root);
   }
+}
+
+void Worker::MakeRunnable(std::string id, const Workflow::Node& node, std::vector<std::string> inputs,
+                          std::string root) {
+  if (done_.count(id) || active_.count(id)) return;
+  Runnable r;
+  r.node = &node;
+  r.inputs = std::move(inputs);
+  r.root = std::move(root);
+  if (auto f = replay_failures_.find(id); f != replay_failures_.end()) r.failures = f->second;
+  if (auto e = replay_errors_.find(id); e != replay_errors_.end()) r.errors = e->second;
+  Runnable& added = active_.emplace(id, std::move(r)).first->second;
+  CountOpen(added.root, +1);
+  if (auto d = replay_due_.find(id); d != replay_due_.end()) {
+    // Waiting when the history was written: only what is left of it (an
+    // await without a timeout waits for its signal: Resume).
+    if (d->second != 0) {
+      SetDue(added, d->second);
+      ScheduleDue(id, added);
+    }
+    return;
+  }
+  ready_.push_back(std::move(id));
 }
 
 void Worker::Record(std::string event) {
@@ -308,6 +320,7 @@ void Worker::Forget(const std::string& id) {
   if (it->second.recorded) --recorded_pending_;
   ClearDue(it->second);
   ClearAwaiting(id, it->second);
+  CountOpen(it->second.root, -1);
   active_.erase(it);
 }
 
@@ -318,6 +331,7 @@ std::vector<Worker::Task> Worker::DispatchReady() {
       !(phase_.is(Phase::kRunning) || phase_.is(Phase::kWaiting) || phase_.is(Phase::kIdle))) {
     return tasks;
   }
+  DeriveReduces();
   const std::size_t limit = std::max<std::size_t>(1, options_.max_concurrency);
   while (!ready_.empty() && !Ended()) {
     auto it = active_.find(ready_.front());
@@ -415,13 +429,16 @@ void Worker::Complete(const std::string& id, Runnable& r, std::optional<Value> p
     if (bytes.empty()) bytes = EncodeValue(*produced);
     hash = FactHash(bytes, r.node->name, r.inputs);
   }
+  const bool array = produced && r.node->kind == Workflow::NodeKind::kMap;
   if (ctx_.store != nullptr) {
     Record(EncodeDoneEvent(WallMicros(*ctx_.clock), id, r.node->name, took.count() / 1000, hash, r.inputs, r.root,
-                           fallback, inbox_sequence));
+                           fallback, inbox_sequence,
+                           array ? std::optional<std::uint64_t>(produced->size()) : std::nullopt));
   }
   if (produced) {
     if (ctx_.store == nullptr) bytes.clear();  // kept only until written
-    FactEntry* entry = AddFact(hash, Fact{std::move(*produced), std::move(bytes), r.node->name, r.inputs, r.root});
+    FactEntry* entry = AddFact(hash, Fact{std::move(*produced), std::move(bytes), r.node->name, r.inputs, r.root,
+                                          array ? Fact::Role::kArray : Fact::Role::kValue, 0});
     if (ctx_.store != nullptr && entry != nullptr) pending_facts_.push_back(entry);
   }
   done_.insert(id);

@@ -212,7 +212,26 @@ class Worker : public std::enable_shared_from_this<Worker> {
     std::string bytes;  // its encoding, while it waits to be written
     std::string node;   // "" for an input
     std::vector<std::string> parents;
-    std::string root;  // the input it descends from
+    // The input it descends from; in a map's branch, the element (so that
+    // a join there matches values of one element).
+    std::string root;
+    // A map's array (its elements feed the map's children), or element
+    // `element` of one (derived from the array: never stored).
+    enum class Role : std::uint8_t { kValue, kArray, kElement };
+    Role role = Role::kValue;
+    std::uint64_t element = 0;
+  };
+  // A map's expansion (worker_map.cc), by its array's fact.
+  struct Expansion {
+    const Workflow::Node* map = nullptr;
+    std::string root;                   // the array's (the branch the map ran in)
+    std::vector<std::string> elements;  // their facts, by index
+    // Runnables alive in its elements' branches (nested maps' included),
+    // and 1 for each nested expansion whose reduces have not started: its
+    // own reduces start when it comes to 0.
+    std::size_t open = 0;
+    std::vector<const Workflow::Node*> reduces;  // of its map
+    bool reduced = false;                        // its reduces were made
   };
   using Task = std::pair<std::string, std::uint64_t>;  // runnable id, generation
   struct Runnable {
@@ -262,6 +281,24 @@ class Worker : public std::enable_shared_from_this<Worker> {
   void AddStructure(std::string bytes);
   // Creates the runnables that the new fact `hash` makes ready.
   void Derive(const std::string& hash);
+  // Creates runnable `id` (unless done or there), ready to run or, when
+  // resuming, waiting as the history says.
+  void MakeRunnable(std::string id, const Workflow::Node& node, std::vector<std::string> inputs, std::string root);
+
+  // Maps (worker_map.cc).
+  // Adds the elements of the map's array `array` as facts and creates
+  // what they make ready; once.
+  void Expand(const std::string& array);
+  // A runnable of branch `root` was created (+1) or finished (-1): counted
+  // in every expansion whose branch holds it.
+  void CountOpen(const std::string& root, int delta);
+  // Creates the reduces of the expansions whose branches all finished.
+  void DeriveReduces();
+  // What reduce `node` folds for expansion `array`, in element order.
+  std::vector<Value> Collected(const std::string& array, const Workflow::Node& node) const;
+  // kInvalidArgument when `input` cannot feed a root map that takes its
+  // input as its array.
+  Status CheckRootMaps(const Value& input) const;
   // Marks ready runnables running, up to the concurrency limit; returns
   // them (id, generation) to submit once their dispatch is recorded.
   std::vector<Task> DispatchReady();
@@ -414,6 +451,11 @@ class Worker : public std::enable_shared_from_this<Worker> {
   std::set<std::string, std::less<>> keys_;
   std::unordered_set<std::string> done_;
   std::unordered_map<std::string, Runnable> active_;  // ready, running or waiting for a retry
+  // Maps' expansions by array fact, the array fact of each element, and
+  // the expansions whose open count came to 0 since DeriveReduces.
+  std::unordered_map<std::string, Expansion> expansions_;
+  std::unordered_map<std::string, std::string> element_of_;
+  std::vector<std::string> settled_;
   std::deque<std::string> ready_;
   std::size_t running_ = 0;
   // The lifecycle (lifecycle.h). halt_error_: why it halted (or, later,

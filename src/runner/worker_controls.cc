@@ -69,6 +69,13 @@ void Worker::RetryHalted() {
   // The runnable that halted was forgotten: made again, with no failure.
   const std::vector<std::string> order = fact_order_;
   for (const std::string& h : order) Derive(h);
+  // And a reduce that halted: made again by DeriveReduces.
+  for (auto& [array, x] : expansions_) {
+    if (!x.reduced) continue;
+    x.reduced = false;
+    CountOpen(x.root, +1);  // its branch waits for the reduces again
+    settled_.push_back(array);
+  }
   MatchAllSignals();
 }
 

@@ -20,10 +20,19 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
   AddStructure(std::move(definition->structure));
 
   for (FactRecord& f : state.facts) {
-    if (!f.node.empty() && workflow_->Find(f.node) == nullptr) return corrupt("unknown node '" + f.node + "'");
+    const Workflow::Node* node = f.node.empty() ? nullptr : workflow_->Find(f.node);
+    if (!f.node.empty() && node == nullptr) return corrupt("unknown node '" + f.node + "'");
     Result<Value> value = LoadFactValue(*ctx_.store, id_, f.hash);
     if (!value.ok()) return value.status();
-    AddFact(f.hash, Fact{std::move(*value), {}, std::move(f.node), std::move(f.parents), std::move(f.root)});
+    const bool array = node != nullptr && node->kind == Workflow::NodeKind::kMap;
+    if (array && !value->is_array()) return corrupt("map '" + f.node + "' produced fact " + f.hash + ", not an array");
+    AddFact(f.hash, Fact{std::move(*value),
+                         {},
+                         std::move(f.node),
+                         std::move(f.parents),
+                         std::move(f.root),
+                         array ? Fact::Role::kArray : Fact::Role::kValue,
+                         0});
   }
   inputs_ = state.inputs;
   done_.insert(state.done.begin(), state.done.end());
@@ -59,6 +68,7 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
   // (again); those that were dispatched before the crash are counted.
   const std::vector<std::string> order = fact_order_;
   for (const std::string& h : order) Derive(h);
+  DeriveReduces();  // of the maps whose every element had finished
   for (auto& [id, r] : active_) {
     redispatched_ += state.dispatched.count(id);
     r.recorded = state.dispatched.count(id) > 0 || state.failures.count(id) > 0 || replay_due_.count(id) > 0;

@@ -6,6 +6,20 @@
 #include "runner/worker.h"
 
 namespace runic::internal {
+namespace {
+
+// A reduce's fold over the collected values, from its initial value.
+Result<Value> Fold(const Workflow::Node& node, std::vector<Value> values) {
+  Value accumulator = node.initial;
+  for (const Value& v : values) {
+    Result<Value> next = node.reduce(std::move(accumulator), v);
+    if (!next.ok()) return next.status();
+    accumulator = std::move(*next);
+  }
+  return accumulator;
+}
+
+}  // namespace
 
 void Worker::OnTimeout(const std::string& id, std::uint64_t generation) {
   std::unique_lock lock(mu_);
@@ -40,7 +54,11 @@ void Worker::Run(const std::string& id, std::uint64_t generation) {
   const Workflow::Node* node = current.node;
   const int attempt = current.failures + 1;
   std::vector<Value> inputs;
-  for (const std::string& h : current.inputs) inputs.push_back(facts_.at(h).value);
+  if (node->kind == Workflow::NodeKind::kReduce) {
+    inputs = Collected(current.inputs.front(), *node);  // every element's branch has finished
+  } else {
+    for (const std::string& h : current.inputs) inputs.push_back(facts_.at(h).value);
+  }
   // The attempt's time counts from here: its wait in the pool queue does not
   // count against its timeout (it is reported as `queued`).
   const auto start = ctx_.clock->Now();
@@ -71,6 +89,10 @@ void Worker::Run(const std::string& id, std::uint64_t generation) {
   try {
     if (node->kind == Workflow::NodeKind::kJoin) {
       result.emplace(node->join(inputs, context));
+    } else if (node->kind == Workflow::NodeKind::kReduce) {
+      result.emplace(Fold(*node, std::move(inputs)));
+    } else if (node->kind == Workflow::NodeKind::kMap && !node->step) {
+      result.emplace(std::move(inputs.front()));  // the input is the array
     } else if (node->kind == Workflow::NodeKind::kRule && !node->condition(inputs.front())) {
       produces = false;
       result.emplace(Value());
@@ -83,6 +105,13 @@ void Worker::Run(const std::string& id, std::uint64_t generation) {
     result.emplace(Status::Unavailable(std::string("node '") + node->name + "' threw an exception"));
   }
   const auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(ctx_.clock->Now() - start);
+  // A map of something else than an array would fail again: not retried.
+  bool may_retry = true;
+  if (node->kind == Workflow::NodeKind::kMap && result->ok() && !(*result)->is_array()) {
+    result.emplace(
+        Status::InvalidArgument("map '" + node->name + "' needs an array, and got " + (*result)->type_name()));
+    may_retry = false;
+  }
   std::string bytes;
   if (result->ok() && produces) {
     bytes = EncodeValue(**result);
@@ -120,7 +149,7 @@ void Worker::Run(const std::string& id, std::uint64_t generation) {
   --running_;
   if (!dispatch_.is(Dispatch::kDetached)) {
     if (!result->ok()) {
-      OnFailure(id, *r, result->status(), took);
+      OnFailure(id, *r, result->status(), took, may_retry);
     } else {
       Complete(id, *r, produces ? std::optional<Value>(std::move(**result)) : std::nullopt, std::move(bytes), took,
                false);

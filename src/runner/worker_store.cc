@@ -267,6 +267,7 @@ HistoryState Worker::StateSnapshot() const {
   state.inputs = inputs_;
   for (const std::string& h : fact_order_) {
     const Fact& f = facts_.at(h);
+    if (f.role == Fact::Role::kElement) continue;  // derived from its array
     state.facts.push_back(FactRecord{h, f.node, f.parents, f.root});
   }
   state.done.insert(done_.begin(), done_.end());

@@ -1,5 +1,6 @@
 #include "runic/workflow.h"
 
+#include <map>
 #include <set>
 
 #include "runner/hash.h"
@@ -128,6 +129,39 @@ Workflow::Builder& Workflow::Builder::Await(std::string name, std::string event,
   return *this;
 }
 
+Workflow::Builder& Workflow::Builder::Map(std::string name, std::string parent) {
+  Node n;
+  n.name = std::move(name);
+  n.kind = NodeKind::kMap;
+  if (!parent.empty()) n.parents.push_back(std::move(parent));
+  nodes_.push_back(std::move(n));
+  return *this;
+}
+
+Workflow::Builder& Workflow::Builder::Map(std::string name, StepFn fn, std::string parent) {
+  if (!fn) return Map(std::move(name), ContextStepFn(), std::move(parent));
+  return Map(std::move(name), WithContext(std::move(fn)), std::move(parent));
+}
+
+Workflow::Builder& Workflow::Builder::Map(std::string name, ContextStepFn fn, std::string parent) {
+  Map(std::move(name), std::move(parent));
+  nodes_.back().step = std::move(fn);
+  return *this;
+}
+
+Workflow::Builder& Workflow::Builder::Reduce(std::string name, std::string map, std::string collect, Value initial,
+                                             ReduceFn fn) {
+  Node n;
+  n.name = std::move(name);
+  n.kind = NodeKind::kReduce;
+  n.parents.push_back(std::move(collect));
+  n.map = std::move(map);
+  n.initial = std::move(initial);
+  n.reduce = std::move(fn);
+  nodes_.push_back(std::move(n));
+  return *this;
+}
+
 Workflow::Builder& Workflow::Builder::Policy(std::string pattern, StepPolicy policy) {
   policies_.emplace_back(std::move(pattern), std::move(policy));
   return *this;
@@ -152,6 +186,10 @@ Result<std::shared_ptr<const Workflow>> Workflow::Builder::Build() const {
   wf->name_ = name_;
   wf->version_ = version_;
   std::set<std::string> seen;
+  // The map whose branch each node is in ("" outside every map): a map's
+  // children are in its branch; a reduce is where its map is.
+  std::map<std::string, std::string> branch;
+  std::map<std::string, NodeKind> kinds;
   for (const Node& n : nodes_) {
     if (n.name.empty()) return bad("a node has an empty name");
     if (!seen.insert(n.name).second) return bad("two nodes are named '" + n.name + "'");
@@ -161,11 +199,13 @@ Result<std::shared_ptr<const Workflow>> Workflow::Builder::Build() const {
     }
     if (n.kind == NodeKind::kJoin && n.parents.size() < 2)
       return bad("join '" + n.name + "' needs two parents or more");
-    const bool has_function = n.kind == NodeKind::kJoin    ? static_cast<bool>(n.join)
-                              : n.kind == NodeKind::kDelay ? n.until || n.delay != kNoUntilFunction
-                              : n.kind == NodeKind::kRule  ? n.step && n.condition
-                              : n.kind == NodeKind::kAwait ? true
-                                                           : static_cast<bool>(n.step);
+    const bool has_function = n.kind == NodeKind::kJoin     ? static_cast<bool>(n.join)
+                              : n.kind == NodeKind::kDelay  ? n.until || n.delay != kNoUntilFunction
+                              : n.kind == NodeKind::kRule   ? n.step && n.condition
+                              : n.kind == NodeKind::kAwait  ? true
+                              : n.kind == NodeKind::kMap    ? true
+                              : n.kind == NodeKind::kReduce ? static_cast<bool>(n.reduce)
+                                                            : static_cast<bool>(n.step);
     if (!has_function) return bad("node '" + n.name + "' has no function");
     if (n.kind == NodeKind::kDelay && n.delay.count() < 0) return bad("delay '" + n.name + "' has a negative delay");
     if (n.kind == NodeKind::kAwait) {
@@ -175,8 +215,37 @@ Result<std::shared_ptr<const Workflow>> Workflow::Builder::Build() const {
       }
       if (n.await_timeout.count() < 0) return bad("await '" + n.name + "' has a negative timeout");
     }
+    std::string in;  // the branch n is in
+    if (n.kind == NodeKind::kReduce) {
+      auto m = kinds.find(n.map);
+      if (m == kinds.end() || m->second != NodeKind::kMap) {
+        return bad("reduce '" + n.name + "' names '" + n.map + "', which is not an earlier map");
+      }
+      const std::string& collect = n.parents.front();
+      if (collect != n.map && branch[collect] != n.map) {
+        return bad("reduce '" + n.name + "' folds '" + collect + "', which is not map '" + n.map +
+                   "' or a node in its branch");
+      }
+      in = branch[n.map];
+    } else {
+      for (std::size_t i = 0; i < n.parents.size(); ++i) {
+        const std::string& p = n.parents[i];
+        const std::string of = kinds[p] == NodeKind::kMap ? p : branch[p];
+        if (i == 0) {
+          in = of;
+        } else if (of != in) {
+          return bad("join '" + n.name + "' has parents in different maps' branches ('" + n.parents.front() +
+                     "' and '" + p + "'): it could never run");
+        }
+      }
+    }
+    branch[n.name] = in;
+    kinds[n.name] = n.kind;
     Node resolved = n;
     resolved.policy = Resolve(policies_, n.name);
+    if (n.kind == NodeKind::kMap && resolved.policy.fallback && !resolved.policy.fallback->is_array()) {
+      return bad("map '" + n.name + "' has a fallback that is not an array");
+    }
     wf->nodes_.push_back(std::move(resolved));
   }
   wf->fingerprint_ = internal::Sha256Hex(internal::EncodeValue(internal::DefinitionShape(wf->nodes_)));

@@ -71,6 +71,7 @@ Json EventJson(std::uint64_t sequence, std::string_view bytes, Store& store) {
   if (e.kind == HistoryEventKind::kDone && !e.fact.empty()) {
     out["parents"] = e.parents;
     if (e.fallback) out["fallback"] = true;
+    if (e.elements) out["elements"] = *e.elements;
   }
   if (e.kind == HistoryEventKind::kFail) {
     out["error"] = e.error.message();

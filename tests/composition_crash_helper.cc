@@ -1,0 +1,262 @@
+// composition_crash_helper: the process composition_crash_test kills and
+// resumes.
+//
+//   composition_crash_helper run URI DIR W N     start W workflows, each a map of N elements
+//   composition_crash_helper resume URI DIR W N  resume them and run them to the end
+//   composition_crash_helper check URI DIR W N   print every broken invariant, then "checked W"
+//
+// URI is the database (disk with sync, or a database of its own on etcd);
+// DIR holds the journals. Workflow "docs" v1, per workflow (input N):
+//   chunks (map: 0..N-1) -> process (step, per element) -> sum (reduce) -> publish (step)
+// process returns {"e": element, "sq": element^2}; sum adds the squares.
+// Steps journal "<id> process <e> ok" and "<id> publish ok" to
+// DIR/journal.log after their function ran; `resume` writes "== resume
+// <pid>" there and, under the same marker, to DIR/persisted.log what the
+// store holds done. stdout: "progress N" after each completed step.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "helper_output.h"
+#include "runic/runic.h"
+
+namespace {
+
+using runic::Result;
+using runic::Status;
+using runic::Value;
+using runic::WorkflowState;
+using namespace std::chrono_literals;
+using runic::test::Say;
+using runic::test::WriteAll;
+
+constexpr const char* kRunner = "composition";
+std::atomic<int> progress{0};
+
+int Fail(const std::string& what, const Status& s) { return runic::test::Fail("composition_crash_helper", what, s); }
+
+std::string Id(int i) { return "doc-" + std::to_string(i); }
+
+std::vector<std::string> ReadLines(const std::string& path) {
+  std::vector<std::string> lines;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+std::int64_t SquaresBelow(std::int64_t n) { return (n - 1) * n * (2 * n - 1) / 6; }
+
+struct Helper {
+  int journal_fd = -1;
+  std::shared_ptr<runic::Database> db;
+  std::unique_ptr<runic::Store> store;
+  std::unique_ptr<runic::Runner> runner;
+  std::shared_ptr<const runic::Workflow> workflow;
+
+  ~Helper() {
+    runner.reset();
+    if (journal_fd >= 0) ::close(journal_fd);
+  }
+
+  Status Open(const std::string& uri, const std::string& dir) {
+    Result<std::shared_ptr<runic::Database>> opened = runic::Database::OpenUri(uri);
+    if (!opened.ok()) return opened.status();
+    db = *opened;
+    Result<std::unique_ptr<runic::Store>> s = db->OpenStore(kRunner);
+    if (!s.ok()) return s.status();
+    store = std::move(*s);
+    journal_fd = ::open((dir + "/journal.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (journal_fd < 0) return Status::IOError("cannot open the journal");
+    workflow = Build();
+    runic::RunnerOptions options;
+    options.name = kRunner;
+    options.store = store.get();
+    options.threads = 4;
+    options.telemetry.runnable_stop = [](const runic::RunnerTelemetry::Event&) {
+      Say("progress " + std::to_string(++progress));
+    };
+    Result<std::unique_ptr<runic::Runner>> r = runic::Runner::Create(std::move(options));
+    if (!r.ok()) return r.status();
+    runner = std::move(*r);
+    runic::WorkflowOptions defaults;
+    defaults.max_concurrency = 8;
+    return runner->Register(workflow, defaults);
+  }
+
+  std::shared_ptr<const runic::Workflow> Build() {
+    using runic::StepContext;
+    return *runic::Workflow::Builder("docs", 1)
+                .Map("chunks",
+                     [](const Value& n, std::stop_token) -> Result<Value> {
+                       Value a = Value::array();
+                       for (int i = 0; i < n.get<int>(); ++i) a.push_back(i);
+                       return a;
+                     })
+                .Step(
+                    "process",
+                    [this](const Value& e, const StepContext& ctx) -> Result<Value> {
+                      std::this_thread::sleep_for(200us);  // long enough for kills to land midway
+                      WriteAll(journal_fd, std::string(ctx.workflow_id) + " process " + e.dump() + " ok\n");
+                      return Value{{"e", e}, {"sq", e.get<std::int64_t>() * e.get<std::int64_t>()}};
+                    },
+                    "chunks")
+                .Reduce("sum", "chunks", "process", 0,
+                        [](Value acc, const Value& v) -> Result<Value> {
+                          return Value(acc.get<std::int64_t>() + v["sq"].get<std::int64_t>());
+                        })
+                .Step(
+                    "publish",
+                    [this](const Value& sum, const StepContext& ctx) -> Result<Value> {
+                      WriteAll(journal_fd, std::string(ctx.workflow_id) + " publish ok\n");
+                      return sum;
+                    },
+                    "sum")
+                .Build();
+  }
+
+  // Starts the W workflows with the key "start" (sent again after a kill:
+  // applied once).
+  Status StartAll(int w, int n) {
+    for (int i = 1; i <= w; ++i) {
+      runic::StartOptions start;
+      start.input = n;
+      start.idempotency_key = "start";
+      Status s = runner->StartWorkflow(Id(i), workflow, std::nullopt, start);
+      // On etcd a killed process's lease holds a workflow it was starting
+      // for a while.
+      for (int attempt = 0; s.IsNotOwner() && attempt < 300; ++attempt) {
+        std::this_thread::sleep_for(100ms);
+        s = runner->StartWorkflow(Id(i), workflow, std::nullopt, start);
+      }
+      if (s.IsConflict()) continue;  // loaded by ResumeAll
+      if (!s.ok()) return s.Annotate("start " + Id(i));
+    }
+    return Status::OK();
+  }
+
+  int AwaitAll(int w) {
+    for (int i = 1; i <= w; ++i) {
+      if (Status s = runner->AwaitIdle(Id(i), 300s); !s.ok()) return Fail("await " + Id(i), s);
+    }
+    return 0;
+  }
+};
+
+int Run(const std::string& uri, const std::string& dir, int w, int n) {
+  Helper h;
+  if (Status s = h.Open(uri, dir); !s.ok()) return Fail("open", s);
+  if (Status s = h.StartAll(w, n); !s.ok()) return Fail("start", s);
+  Say("started");
+  return h.AwaitAll(w);
+}
+
+int Resume(const std::string& uri, const std::string& dir, int w, int n) {
+  Helper h;
+  if (Status s = h.Open(uri, dir); !s.ok()) return Fail("open", s);
+  const std::string marker = "== resume " + std::to_string(::getpid()) + "\n";
+  WriteAll(h.journal_fd, marker);
+  std::string persisted = marker;
+  for (int i = 1; i <= w; ++i) {
+    Result<runic::WorkflowHistory> history = runic::ReadHistory(*h.store, Id(i));
+    if (history.status().IsNotFound()) continue;  // its start was cut off: started below
+    if (!history.ok()) return Fail("history " + Id(i), history.status());
+    for (const Value& v : history->results["process"]) persisted += Id(i) + " process " + v["e"].dump() + "\n";
+    if (history->results.count("publish") != 0) persisted += Id(i) + " publish\n";
+  }
+  const int fd = ::open((dir + "/persisted.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  WriteAll(fd, persisted);
+  ::close(fd);
+  // On etcd the killed process's lease holds its workflows for a while.
+  for (int attempt = 0;; ++attempt) {
+    Result<runic::ResumeAllReport> report = h.runner->ResumeAll();
+    if (!report.ok()) return Fail("resume all", report.status());
+    bool held = false;
+    for (const auto& f : report->failed) {
+      if (!f.status.IsNotOwner() || attempt >= 300) return Fail("resume " + f.id, f.status);
+      held = true;
+    }
+    if (!held) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  if (Status s = h.StartAll(w, n); !s.ok()) return Fail("start again", s);
+  const int code = h.AwaitAll(w);
+  Say("resumed");
+  return code;
+}
+
+int Check(const std::string& uri, const std::string& dir, int w, int n) {
+  Result<std::shared_ptr<runic::Database>> db = runic::Database::OpenUri(uri);
+  if (!db.ok()) return Fail("open", db.status());
+  Result<std::unique_ptr<runic::Store>> store = (*db)->OpenStore(kRunner);
+  if (!store.ok()) return Fail("store", store.status());
+  auto violation = [](const std::string& what) { Say("violation " + what); };
+  // Journal lines after each resume marker that the store held before it.
+  std::map<std::string, std::set<std::string>> persisted_at;
+  std::string current;
+  for (const std::string& line : ReadLines(dir + "/persisted.log")) {
+    if (line.rfind("== ", 0) == 0) {
+      current = line;
+    } else {
+      persisted_at[current].insert(line);
+    }
+  }
+  std::set<std::string> persisted, ran;
+  for (const std::string& line : ReadLines(dir + "/journal.log")) {
+    if (line.rfind("== ", 0) == 0) {
+      persisted.insert(persisted_at[line].begin(), persisted_at[line].end());
+      continue;
+    }
+    const std::string key = line.substr(0, line.rfind(' '));
+    ran.insert(key);
+    if (persisted.count(key)) violation("a persisted step ran again: " + key);
+  }
+  for (int i = 1; i <= w; ++i) {
+    const std::string id = Id(i);
+    Result<runic::WorkflowHistory> h = runic::ReadHistory(**store, id);
+    if (!h.ok()) {
+      violation(id + ": " + h.status().ToString());
+      continue;
+    }
+    if (h->state != WorkflowState::kIdle) violation(id + " is " + runic::WorkflowStateName(h->state));
+    std::map<std::int64_t, int> elements;
+    for (const Value& v : h->results["process"]) ++elements[v["e"].get<std::int64_t>()];
+    for (int e = 0; e < n; ++e) {
+      if (elements[e] != 1) violation(id + ": element " + std::to_string(e) + " done " + std::to_string(elements[e]));
+      if (!ran.count(id + " process " + std::to_string(e)))
+        violation(id + ": element " + std::to_string(e) + " never ran");
+    }
+    if (h->results["sum"] != std::vector<Value>{Value(SquaresBelow(n))}) {
+      violation(id + ": sum " + Value(h->results["sum"]).dump());
+    }
+    if (h->results["publish"].size() != 1) {
+      violation(id + ": published " + std::to_string(h->results["publish"].size()) + " times");
+    }
+  }
+  Say("checked " + std::to_string(w));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 6) {
+    std::fprintf(stderr, "usage: composition_crash_helper run|resume|check URI DIR W N\n");
+    return 2;
+  }
+  const std::string mode = argv[1], uri = argv[2], dir = argv[3];
+  const int w = std::atoi(argv[4]), n = std::atoi(argv[5]);
+  if (mode == "run") return Run(uri, dir, w, n);
+  if (mode == "resume") return Resume(uri, dir, w, n);
+  if (mode == "check") return Check(uri, dir, w, n);
+  std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
+  return 2;
+}
