@@ -66,7 +66,7 @@ Options Parse(int argc, char** argv) {
                  "store: W1, W2, W2-cold, W3, W4, W5, W6, W7, W6-kill; Runner: R1, R2, R3, R4 (timers),\n"
                  "R5 (signals), R7 (map/reduce), R6 (many waiting) (engines none, memory, disk; R3 disk only; R6 disk\n"
                  "nosync only; R1 on rocksdb-raw: the disk engine's R1 writes alone)\n"
-                 "(default: all of them, R1-R6 included; each Runner workload runs on a fresh store,\n"
+                 "(default: all of them, R1-R7 included; each Runner workload runs on a fresh store,\n"
                  "with the Runner's default threads)")
       ->delimiter(',')
       ->option_text("a,b");

@@ -1,18 +1,23 @@
 // composition_crash_helper: the process composition_crash_test kills and
 // resumes.
 //
-//   composition_crash_helper run URI DIR W N     start W workflows, each a map of N elements
-//   composition_crash_helper resume URI DIR W N  resume them and run them to the end
-//   composition_crash_helper check URI DIR W N   print every broken invariant, then "checked W"
+//   composition_crash_helper run URI DIR W N KIND     start W workflows, each a map of N elements
+//   composition_crash_helper resume URI DIR W N KIND  resume them and run them to the end
+//   composition_crash_helper check URI DIR W N KIND   print every broken invariant, then "checked W"
 //
 // URI is the database (disk with sync, or a database of its own on etcd);
 // DIR holds the journals. Workflow "docs" v1, per workflow (input N):
 //   chunks (map: 0..N-1) -> process (step, per element) -> sum (reduce) -> publish (step)
 // process returns {"e": element, "sq": element^2}; sum adds the squares.
-// Steps journal "<id> process <e> ok" and "<id> publish ok" to
-// DIR/journal.log after their function ran; `resume` writes "== resume
-// <pid>" there and, under the same marker, to DIR/persisted.log what the
-// store holds done. stdout: "progress N" after each completed step.
+// KIND "saga": "process" has a compensation, and "publish" is an Await
+// "approve" that never comes: the client cancels each workflow once it
+// waits there (again after a kill: refused once applied), so every
+// element's compensation runs, latest first.
+// Steps journal "<id> process <e> ok", "<id> undo <e> ok" and "<id>
+// publish ok" to DIR/journal.log after their function ran; `resume` writes
+// "== resume <pid>" there and, under the same marker, to DIR/persisted.log
+// what the store holds done. stdout: "progress N" after each completed
+// step.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -55,7 +60,20 @@ std::vector<std::string> ReadLines(const std::string& path) {
 
 std::int64_t SquaresBelow(std::int64_t n) { return (n - 1) * n * (2 * n - 1) / 6; }
 
+// The compensations the store holds done for `id` (0 when unreadable).
+std::size_t CompensationsDone(runic::Store& store, const std::string& id) {
+  runic::HistoryReadOptions read;
+  read.events = true;
+  read.values = false;
+  Result<runic::WorkflowHistory> h = runic::ReadHistory(store, id, read);
+  if (!h.ok()) return 0;
+  std::size_t n = 0;
+  for (const runic::HistoryEvent& e : h->events) n += e.kind == runic::HistoryEventKind::kDone && e.compensation;
+  return n;
+}
+
 struct Helper {
+  bool saga = false;
   int journal_fd = -1;
   std::shared_ptr<runic::Database> db;
   std::unique_ptr<runic::Store> store;
@@ -94,33 +112,58 @@ struct Helper {
 
   std::shared_ptr<const runic::Workflow> Build() {
     using runic::StepContext;
-    return *runic::Workflow::Builder("docs", 1)
-                .Map("chunks",
-                     [](const Value& n, std::stop_token) -> Result<Value> {
-                       Value a = Value::array();
-                       for (int i = 0; i < n.get<int>(); ++i) a.push_back(i);
-                       return a;
-                     })
-                .Step(
-                    "process",
-                    [this](const Value& e, const StepContext& ctx) -> Result<Value> {
-                      std::this_thread::sleep_for(200us);  // long enough for kills to land midway
-                      WriteAll(journal_fd, std::string(ctx.workflow_id) + " process " + e.dump() + " ok\n");
-                      return Value{{"e", e}, {"sq", e.get<std::int64_t>() * e.get<std::int64_t>()}};
-                    },
-                    "chunks")
-                .Reduce("sum", "chunks", "process", 0,
-                        [](Value acc, const Value& v) -> Result<Value> {
-                          return Value(acc.get<std::int64_t>() + v["sq"].get<std::int64_t>());
-                        })
-                .Step(
-                    "publish",
-                    [this](const Value& sum, const StepContext& ctx) -> Result<Value> {
-                      WriteAll(journal_fd, std::string(ctx.workflow_id) + " publish ok\n");
-                      return sum;
-                    },
-                    "sum")
-                .Build();
+    runic::Workflow::Builder b("docs", 1);
+    b.Map("chunks",
+          [](const Value& n, std::stop_token) -> Result<Value> {
+            Value a = Value::array();
+            for (int i = 0; i < n.get<int>(); ++i) a.push_back(i);
+            return a;
+          })
+        .Step(
+            "process",
+            [this](const Value& e, const StepContext& ctx) -> Result<Value> {
+              std::this_thread::sleep_for(200us);  // long enough for kills to land midway
+              WriteAll(journal_fd, std::string(ctx.workflow_id) + " process " + e.dump() + " ok\n");
+              return Value{{"e", e}, {"sq", e.get<std::int64_t>() * e.get<std::int64_t>()}};
+            },
+            "chunks")
+        .Reduce("sum", "chunks", "process", 0, [](Value acc, const Value& v) -> Result<Value> {
+          return Value(acc.get<std::int64_t>() + v["sq"].get<std::int64_t>());
+        });
+    if (saga) {
+      b.Await("publish", "approve", "sum")
+          .Compensate("process", [this](const Value& e, const Value&, const StepContext& ctx) -> Status {
+            std::this_thread::sleep_for(200us);
+            WriteAll(journal_fd, std::string(ctx.workflow_id) + " undo " + e.dump() + " ok\n");
+            return Status::OK();
+          });
+    } else {
+      b.Step(
+          "publish",
+          [this](const Value& sum, const StepContext& ctx) -> Result<Value> {
+            WriteAll(journal_fd, std::string(ctx.workflow_id) + " publish ok\n");
+            return sum;
+          },
+          "sum");
+    }
+    return *b.Build();
+  }
+
+  // Saga: cancels each workflow once it waits for its approval (refused
+  // when it was applied before a kill).
+  int CancelAll(int w) {
+    if (!saga) return 0;
+    for (int i = 1; i <= w; ++i) {
+      WorkflowState state = WorkflowState::kRunning;
+      for (int k = 0; k < 300000 && state == WorkflowState::kRunning; ++k) {
+        Result<runic::WorkflowInfo> info = runner->Lookup(Id(i));
+        if (info.ok()) state = info->state;
+        if (state == WorkflowState::kRunning) std::this_thread::sleep_for(1ms);
+      }
+      Status s = runner->Cancel(Id(i), "crash test");
+      if (!s.ok() && !s.IsFailedPrecondition()) return Fail("cancel " + Id(i), s);
+    }
+    return 0;
   }
 
   // Starts the W workflows with the key "start" (sent again after a kill:
@@ -151,16 +194,19 @@ struct Helper {
   }
 };
 
-int Run(const std::string& uri, const std::string& dir, int w, int n) {
+int Run(const std::string& uri, const std::string& dir, int w, int n, bool saga) {
   Helper h;
+  h.saga = saga;
   if (Status s = h.Open(uri, dir); !s.ok()) return Fail("open", s);
   if (Status s = h.StartAll(w, n); !s.ok()) return Fail("start", s);
   Say("started");
+  if (int code = h.CancelAll(w); code != 0) return code;
   return h.AwaitAll(w);
 }
 
-int Resume(const std::string& uri, const std::string& dir, int w, int n) {
+int Resume(const std::string& uri, const std::string& dir, int w, int n, bool saga) {
   Helper h;
+  h.saga = saga;
   if (Status s = h.Open(uri, dir); !s.ok()) return Fail("open", s);
   const std::string marker = "== resume " + std::to_string(::getpid()) + "\n";
   WriteAll(h.journal_fd, marker);
@@ -169,8 +215,14 @@ int Resume(const std::string& uri, const std::string& dir, int w, int n) {
     Result<runic::WorkflowHistory> history = runic::ReadHistory(*h.store, Id(i));
     if (history.status().IsNotFound()) continue;  // its start was cut off: started below
     if (!history.ok()) return Fail("history " + Id(i), history.status());
-    for (const Value& v : history->results["process"]) persisted += Id(i) + " process " + v["e"].dump() + "\n";
+    const std::vector<Value>& processed = history->results["process"];
+    for (const Value& v : processed) persisted += Id(i) + " process " + v["e"].dump() + "\n";
     if (history->results.count("publish") != 0) persisted += Id(i) + " publish\n";
+    // The compensations done: the latest completed first.
+    std::size_t undone = CompensationsDone(*h.store, Id(i));
+    for (auto v = processed.rbegin(); v != processed.rend() && undone > 0; ++v, --undone) {
+      persisted += Id(i) + " undo " + (*v)["e"].dump() + "\n";
+    }
   }
   const int fd = ::open((dir + "/persisted.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   WriteAll(fd, persisted);
@@ -188,12 +240,13 @@ int Resume(const std::string& uri, const std::string& dir, int w, int n) {
     std::this_thread::sleep_for(100ms);
   }
   if (Status s = h.StartAll(w, n); !s.ok()) return Fail("start again", s);
+  if (int code = h.CancelAll(w); code != 0) return code;
   const int code = h.AwaitAll(w);
   Say("resumed");
   return code;
 }
 
-int Check(const std::string& uri, const std::string& dir, int w, int n) {
+int Check(const std::string& uri, const std::string& dir, int w, int n, bool saga) {
   Result<std::shared_ptr<runic::Database>> db = runic::Database::OpenUri(uri);
   if (!db.ok()) return Fail("open", db.status());
   Result<std::unique_ptr<runic::Store>> store = (*db)->OpenStore(kRunner);
@@ -226,7 +279,8 @@ int Check(const std::string& uri, const std::string& dir, int w, int n) {
       violation(id + ": " + h.status().ToString());
       continue;
     }
-    if (h->state != WorkflowState::kIdle) violation(id + " is " + runic::WorkflowStateName(h->state));
+    const WorkflowState want = saga ? WorkflowState::kCancelled : WorkflowState::kIdle;
+    if (h->state != want) violation(id + " is " + runic::WorkflowStateName(h->state));
     std::map<std::int64_t, int> elements;
     for (const Value& v : h->results["process"]) ++elements[v["e"].get<std::int64_t>()];
     for (int e = 0; e < n; ++e) {
@@ -237,7 +291,14 @@ int Check(const std::string& uri, const std::string& dir, int w, int n) {
     if (h->results["sum"] != std::vector<Value>{Value(SquaresBelow(n))}) {
       violation(id + ": sum " + Value(h->results["sum"]).dump());
     }
-    if (h->results["publish"].size() != 1) {
+    if (saga) {
+      const std::size_t undone = CompensationsDone(**store, id);
+      if (undone != static_cast<std::size_t>(n)) violation(id + ": " + std::to_string(undone) + " compensations done");
+      for (int e = 0; e < n; ++e) {
+        if (!ran.count(id + " undo " + std::to_string(e)))
+          violation(id + ": element " + std::to_string(e) + " never undone");
+      }
+    } else if (h->results["publish"].size() != 1) {
       violation(id + ": published " + std::to_string(h->results["publish"].size()) + " times");
     }
   }
@@ -248,15 +309,16 @@ int Check(const std::string& uri, const std::string& dir, int w, int n) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 6) {
-    std::fprintf(stderr, "usage: composition_crash_helper run|resume|check URI DIR W N\n");
+  if (argc != 7) {
+    std::fprintf(stderr, "usage: composition_crash_helper run|resume|check URI DIR W N map|saga\n");
     return 2;
   }
   const std::string mode = argv[1], uri = argv[2], dir = argv[3];
   const int w = std::atoi(argv[4]), n = std::atoi(argv[5]);
-  if (mode == "run") return Run(uri, dir, w, n);
-  if (mode == "resume") return Resume(uri, dir, w, n);
-  if (mode == "check") return Check(uri, dir, w, n);
+  const bool saga = std::string(argv[6]) == "saga";
+  if (mode == "run") return Run(uri, dir, w, n, saga);
+  if (mode == "resume") return Resume(uri, dir, w, n, saga);
+  if (mode == "check") return Check(uri, dir, w, n, saga);
   std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
   return 2;
 }

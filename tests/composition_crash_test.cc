@@ -1,9 +1,10 @@
-// Maps across SIGKILLs (composition_crash_helper, a separate process): each
-// round runs the helper, kills it after a random number of completed steps
-// (a map half done), sometimes kills the resume too, then resumes to the end
-// and checks: every element done once and none lost, the reduce and the
-// step after it once, and no persisted step ran again. On the disk engine
-// with sync, and on etcd with a 10,000-element map.
+// Maps and sagas across SIGKILLs (composition_crash_helper, a separate
+// process): each round runs the helper, kills it after a random number of
+// completed steps (a map half done; compensations half done), sometimes
+// kills the resume too, then resumes to the end and checks: every element
+// (and every compensation) done once and none lost, the reduce and the step
+// after it once, and no persisted step or compensation ran again. On the
+// disk engine with sync, and on etcd with a 10,000-element map.
 //
 // RUNIC_CRASH_SEED fixes the kill points; RUNIC_CRASH_ROUNDS sets the
 // rounds on disk (20 by default, 3 under the sanitizers).
@@ -46,18 +47,20 @@ struct Scenario {
   std::string uri;  // the database
   int workflows;
   int elements;
+  const char* kind = "map";  // or "saga": cancelled, every element compensated
 };
 
 // One round: run and kill, maybe resume and kill, resume to the end, check.
 // Returns the kills.
 int RunRound(const Scenario& s, const TempDir& dir, std::mt19937_64& rng, bool kill_resume) {
-  const std::vector<std::string> tail{s.uri, dir.path(), std::to_string(s.workflows), std::to_string(s.elements)};
+  const std::vector<std::string> tail{s.uri, dir.path(), std::to_string(s.workflows), std::to_string(s.elements),
+                                      s.kind};
   auto args = [&](const char* mode) {
     std::vector<std::string> a{mode};
     a.insert(a.end(), tail.begin(), tail.end());
     return a;
   };
-  const int steps = s.workflows * (s.elements + 3);
+  const int steps = s.workflows * (s.elements + 3) * (std::string(s.kind) == "saga" ? 2 : 1);
   int kills = 0;
   {
     auto run = ChildProcess::Start(RUNIC_COMPOSITION_CRASH_HELPER, args("run"));
@@ -116,6 +119,22 @@ TEST(CompositionCrash, AMapHalfDoneFinishesWithEachElementDoneOnceOnDisk) {
     ASSERT_LT(Clock::now(), test_deadline) << "out of time after " << round << " rounds";
     TempDir dir;
     kills += RunRound(Scenario{"disk://" + dir.path() + "/db?sync=1", 4, 40}, dir, rng, round % 3 == 1);
+  }
+  std::printf("%d rounds: %d kills\n", rounds, kills);
+  EXPECT_GE(kills, rounds / 2);
+}
+
+TEST(CompositionCrash, CompensationsHalfDoneFinishWithEachDoneOnceOnDisk) {
+  const std::uint64_t seed = CrashSeed();
+  std::mt19937_64 rng(seed);
+  const int rounds = CrashRounds();
+  const auto test_deadline = Clock::now() + seconds(240);
+  int kills = 0;
+  for (int round = 0; round < rounds && !HasFailure(); ++round) {
+    SCOPED_TRACE("round " + std::to_string(round) + ", seed " + std::to_string(seed));
+    ASSERT_LT(Clock::now(), test_deadline) << "out of time after " << round << " rounds";
+    TempDir dir;
+    kills += RunRound(Scenario{"disk://" + dir.path() + "/db?sync=1", 3, 30, "saga"}, dir, rng, round % 3 == 1);
   }
   std::printf("%d rounds: %d kills\n", rounds, kills);
   EXPECT_GE(kills, rounds / 2);

@@ -29,6 +29,11 @@ runic::Result<runic::Value> send_reminder(const runic::Value& v, std::stop_token
 runic::Result<runic::Value> split_into_chunks(const runic::Value& v, std::stop_token) { return v; }
 runic::Result<runic::Value> embed_chunk(const runic::Value& v, std::stop_token) { return v; }
 runic::Result<runic::Value> publish(const runic::Value& v, std::stop_token) { return v; }
+runic::Result<runic::Value> store_document(const runic::Value& v, std::stop_token) { return v; }
+runic::Result<runic::Value> announce(const runic::Value& v, std::stop_token) { return v; }
+runic::Status delete_document(const runic::Value&, const runic::Value&, std::string_view) {
+  return runic::Status::OK();
+}
 void log(const std::string&) {}
 void use(std::uint64_t, std::string_view) {}
 void handle(const runic::Status&) {}
@@ -128,6 +133,22 @@ auto ingest = *runic::Workflow::Builder("ingest", 1)
     .Step("publish", publish, "combined")
     .Build();
 (void)ingest;
+}
+// README "Sagas: compensations".
+void SagaExample() {
+// Undo what was done when publishing fails, or when the document is cancelled.
+runic::StepPolicy compensate;
+compensate.on_failure = runic::OnFailure::kCompensate;   // halt, after the compensations ran
+auto publishing = *runic::Workflow::Builder("publishing", 1)
+    .Step("store", store_document)
+    .Step("announce", announce, "store")
+    .Compensate("store", [](const runic::Value& input, const runic::Value& output,
+                            const runic::StepContext& ctx) -> runic::Status {
+      return delete_document(input, output, ctx.idempotency_key);  // applied once per key
+    })
+    .Policy("announce", compensate)
+    .Build();
+(void)publishing;
 }
 // clang-format on
 

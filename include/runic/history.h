@@ -52,12 +52,13 @@ RUNIC_EXPORT const char* HistoryEventKindName(HistoryEventKind kind);
 
 // What followed a failed attempt.
 enum class FailureOutcome {
-  kRetry,     // another attempt follows
-  kFallback,  // the node produced its policy's fallback value
-  kSkip,      // the node produced nothing (OnFailure::kSkip)
-  kHalt,      // the workflow halted
+  kRetry,       // another attempt follows
+  kFallback,    // the node produced its policy's fallback value
+  kSkip,        // the node produced nothing (OnFailure::kSkip)
+  kHalt,        // the workflow halted
+  kCompensate,  // the compensations run (state cancelling), then the workflow halts
 };
-// "retry", "fallback", "skip", "halt".
+// "retry", "fallback", "skip", "halt", "compensate".
 RUNIC_EXPORT const char* FailureOutcomeName(FailureOutcome outcome);
 
 // One stored event. Fields not of its kind are empty.
@@ -96,6 +97,8 @@ struct HistoryEvent {
   std::vector<std::string> parents;
   std::string root;
   bool fallback = false;
+  // kDispatch, kDone, kFail: the runnable is `node`'s compensation.
+  bool compensation = false;
   // kDone of a map: its array's length (the expansion: element i's fact
   // is derived from the array's fact and i, and is not stored).
   std::optional<std::uint64_t> elements;
@@ -118,7 +121,8 @@ struct HistoryEvent {
   // kControl: why it was refused (the workflow's state); "" when applied.
   std::string dropped;
   // kControl: "pause", "unpause", "cancel", "terminate", "retry", or
-  // "cancelled" (recorded when a cancel or terminate has finished), and the
+  // "cancelled" (recorded when a cancel or terminate has finished) or
+  // "compensated" (when the compensations of a halt have run), and the
   // reason given with it.
   std::string control;
   std::string reason;
@@ -144,6 +148,8 @@ struct NodeStructure {
   // whose values it folds) and its initial value.
   std::string map;
   Value initial;
+  // Builder::Compensate: its compensation's policy (none: no compensation).
+  std::optional<StepPolicy> compensation;
 };
 
 struct StoredDefinition {

@@ -136,11 +136,22 @@ struct StepContext {
 // form; a generic lambda (`auto` parameters) fits both: name the types.
 using ContextStepFn = std::function<Result<Value>(const Value& input, const StepContext& context)>;
 using ContextJoinFn = std::function<Result<Value>(const std::vector<Value>& inputs, const StepContext& context)>;
+// A compensation: undoes what a completed node did, given the node's input
+// and the value it produced (a saga's step back). Return OK once undone, or
+// an error to fail the attempt (its compensation policy applies). Called on
+// a pool thread; the context's idempotency key is the compensation's own,
+// the same across its attempts and resumes.
+using CompensateFn = std::function<Status(const Value& input, const Value& output, const StepContext& context)>;
 
 enum class Backoff { kNone, kLinear, kExponential };
 enum class OnFailure {
   kHalt,  // the workflow stops dispatching; it is halted (Runner::Lookup)
   kSkip,  // the node produces nothing; what depends on it never runs
+  // Like kHalt, after the compensations of the completed nodes ran (see
+  // Builder::Compensate): the workflow is cancelling while they run, then
+  // halted with the node's error; Retry is refused (its effects were
+  // undone), Cancel ends it.
+  kCompensate,
 };
 
 // What happens when a node's function fails. Defaults: no retry, halt.
@@ -187,6 +198,10 @@ class RUNIC_EXPORT Workflow {
     std::string map = {};
     Value initial = {};
     ReduceFn reduce = nullptr;
+    // Builder::Compensate: its compensation (empty: none) and the policy of
+    // that compensation's attempts.
+    CompensateFn compensate = nullptr;
+    StepPolicy compensation_policy = {};
   };
 
   const std::string& name() const { return name_; }
@@ -215,7 +230,8 @@ class RUNIC_EXPORT Workflow {
 // timeout, a bad policy, a reduce naming no map or folding a node that is
 // not below its map (the map itself, or a node whose every path up reaches
 // the map before any other map), a join of parents in different maps'
-// branches (it could never run).
+// branches (it could never run), a compensation of an unknown node or of a
+// node that is not a step or a rule (a join's, a map's: refused).
 class RUNIC_EXPORT Workflow::Builder {
  public:
   Builder(std::string name, int version);
@@ -250,6 +266,18 @@ class RUNIC_EXPORT Workflow::Builder {
   // for each element (`collect` is the map itself or a node below it),
   // starting from `initial`.
   Builder& Reduce(std::string name, std::string map, std::string collect, Value initial, ReduceFn fn);
+  // Gives step or rule `node` (declared before) a compensation. On Cancel
+  // (not Terminate), and on a halt whose node's policy says kCompensate,
+  // the compensations of every value the workflow's nodes produced run one
+  // at a time in reverse completion order, each once (a compensation that
+  // completed never runs again; one cut by a crash runs again), while the
+  // workflow is cancelling; then it is cancelled (or halted). `policy`: the
+  // compensation's retries, backoff and timeout; once they are exhausted,
+  // on_failure kSkip goes on with the next compensation, anything else
+  // halts the workflow naming both errors (Retry or Cancel then runs that
+  // compensation again with fresh attempts and goes on; Terminate ends it
+  // without the rest). A value produced as a fallback is compensated too.
+  Builder& Compensate(std::string node, CompensateFn fn, StepPolicy policy = {});
 
   // The policy of the nodes `pattern` names: an exact node name, a prefix
   // ending in '*' ("charge-*"), or "*" for the default. The most specific
@@ -263,6 +291,12 @@ class RUNIC_EXPORT Workflow::Builder {
   int version_;
   std::vector<Workflow::Node> nodes_;
   std::vector<std::pair<std::string, StepPolicy>> policies_;
+  struct Compensation {
+    std::string node;
+    CompensateFn fn;
+    StepPolicy policy;
+  };
+  std::vector<Compensation> compensations_;
 };
 
 }  // namespace runic

@@ -22,15 +22,17 @@ Committer::Committer(Store* store) : store_(store), thread_([this] { Loop(); }) 
 
 Committer::~Committer() { Stop(); }
 
-void Committer::Enqueue(std::shared_ptr<Worker> worker) {
+bool Committer::Enqueue(std::shared_ptr<Worker> worker) {
   bool wake = false;
   {
     std::lock_guard lock(mu_);
+    if (ended_) return false;  // (a worker loaded while the runner shut down)
     queue_.push_back(std::move(worker));
     wake = sleeping_;
     sleeping_ = false;
   }
   if (wake) wake_.notify_one();  // a futex call only when the thread sleeps
+  return true;
 }
 
 void Committer::Stop() {
@@ -54,7 +56,10 @@ void Committer::Loop() {
         sleeping_ = true;
         wake_.wait(lock);
       }
-      if (queue_.empty()) return;  // stopping, and nothing left
+      if (queue_.empty()) {  // stopping, and nothing left
+        ended_ = true;
+        return;
+      }
       while (!queue_.empty() && batch.size() < kMaxWorkflowsPerWrite) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();

@@ -52,8 +52,10 @@ class Committer {
 
   // Queues a worker with pending events. Thread-safe; may be called with the
   // worker's lock held (the committer never takes a worker's lock while
-  // holding its own).
-  void Enqueue(std::shared_ptr<Worker> worker);
+  // holding its own). False once the committer has stopped (its thread has
+  // drained the queue and ended): nothing queued, nothing will be written
+  // for the worker here.
+  bool Enqueue(std::shared_ptr<Worker> worker);
 
   // Whether the caller runs on a committer's thread, where nothing may wait
   // for a commit (it would wait for itself) and user callbacks must not run.
@@ -73,6 +75,7 @@ class Committer {
   std::deque<std::shared_ptr<Worker>> queue_;
   bool sleeping_ = false;
   bool stopping_ = false;
+  bool ended_ = false;  // the thread drained the queue after Stop and ended
   std::thread thread_;
 };
 

@@ -10,7 +10,7 @@
 namespace runic::internal {
 namespace {
 
-constexpr const char* kOutcomes[] = {"retry", "fallback", "skip", "halt"};
+constexpr const char* kOutcomes[] = {"retry", "fallback", "skip", "halt", "compensate"};
 constexpr const char* kKinds[] = {"start", "input", "dispatch", "done", "fail", "wait", "signal", "control"};
 
 // An event's head: a map of `fields` entries besides t and at, which it
@@ -60,15 +60,11 @@ std::string EncodeInputEvent(std::int64_t at_us, std::string_view fact, std::uin
   return w.Take();
 }
 
-std::string EncodeDispatchEvent(std::int64_t at_us, std::string_view runnable, std::string_view node, int attempt) {
-  return Head(HistoryEventKind::kDispatch, at_us, 3)
-      .Text("r")
-      .Text(runnable)
-      .Text("n")
-      .Text(node)
-      .Text("a")
-      .Int(attempt)
-      .Take();
+std::string EncodeDispatchEvent(std::int64_t at_us, std::string_view runnable, std::string_view node, int attempt,
+                                bool compensation) {
+  CborWriter w = Head(HistoryEventKind::kDispatch, at_us, compensation ? 4 : 3);
+  if (compensation) w.Text("u").Bool(true);
+  return w.Text("r").Text(runnable).Text("n").Text(node).Text("a").Int(attempt).Take();
 }
 
 std::string EncodeWaitEvent(std::int64_t at_us, std::string_view runnable, std::string_view node, std::int64_t due_us,
@@ -128,9 +124,9 @@ Result<InboxMessage> DecodeInboxEntry(std::string_view bytes) {
       out.kind = InboxMessage::Kind::kControl;
       out.name = Get<std::string>(e, "c");
       out.reason = GetOr<std::string>(e, "why", "");
-      // "cancelled" is recorded by the owner, never sent.
+      // "cancelled" and "compensated" are recorded by the owner, never sent.
       const std::optional<Control> control = ControlByName(out.name);
-      if (!control || *control == Control::kCancelled) {
+      if (!control || *control == Control::kCancelled || *control == Control::kCompensated) {
         return Status::Corruption("an inbox entry of unknown control '" + out.name + "'");
       }
       if (out.reason.size() > kMaxRecordedError) return Status::Corruption("an inbox entry's reason is too long");
@@ -155,11 +151,12 @@ Result<InboxMessage> DecodeInboxEntry(std::string_view bytes) {
 std::string EncodeDoneEvent(std::int64_t at_us, std::string_view runnable, std::string_view node,
                             std::int64_t duration_us, std::string_view fact, const std::vector<std::string>& parents,
                             std::string_view root, bool fallback, std::uint64_t inbox_sequence,
-                            std::optional<std::uint64_t> elements) {
+                            std::optional<std::uint64_t> elements, bool compensation) {
   const bool produced = !fact.empty();
-  const std::size_t fields =
-      (produced ? (fallback ? 7 : 6) : 4) + (produced && inbox_sequence > 0) + (produced && elements.has_value());
+  const std::size_t fields = (produced ? (fallback ? 7 : 6) : 4) + (produced && inbox_sequence > 0) +
+                             (produced && elements.has_value()) + compensation;
   CborWriter w = Head(HistoryEventKind::kDone, at_us, fields);
+  if (compensation) w.Text("u").Bool(true);
   w.Text("r").Text(runnable).Text("n").Text(node).Text("us").Int(duration_us).Text("f");
   if (!produced) return w.Null().Take();
   w.Text(fact).Text("p").TextArray(parents).Text("root").Text(root);
@@ -171,10 +168,11 @@ std::string EncodeDoneEvent(std::int64_t at_us, std::string_view runnable, std::
 
 std::string EncodeFailEvent(std::int64_t at_us, std::string_view runnable, std::string_view node, int attempt,
                             std::int64_t duration_us, const Status& error, FailureOutcome outcome,
-                            std::string_view halt_message, std::int64_t retry_due_us) {
-  const bool halts = outcome == FailureOutcome::kHalt;
+                            std::string_view halt_message, std::int64_t retry_due_us, bool compensation) {
+  const bool halts = outcome == FailureOutcome::kHalt || outcome == FailureOutcome::kCompensate;
   const bool due = retry_due_us > 0 && outcome == FailureOutcome::kRetry;
-  CborWriter w = Head(HistoryEventKind::kFail, at_us, halts || due ? 8 : 7);
+  CborWriter w = Head(HistoryEventKind::kFail, at_us, (halts || due ? 8 : 7) + compensation);
+  if (compensation) w.Text("u").Bool(true);
   if (halts) w.Text("h").Text(halt_message);
   if (due) w.Text("due").Int(retry_due_us);
   return w.Text("r")
@@ -290,6 +288,7 @@ Result<HistoryEvent> DecodeHistoryEvent(std::uint64_t sequence, std::string_view
         out.runnable = Get<std::string>(e, "r");
         out.node = Get<std::string>(e, "n");
         out.attempt = Get<int>(e, "a");
+        out.compensation = GetOr<bool>(e, "u", false);
         break;
       case HistoryEventKind::kWait:
         out.runnable = Get<std::string>(e, "r");
@@ -318,6 +317,7 @@ Result<HistoryEvent> DecodeHistoryEvent(std::uint64_t sequence, std::string_view
         out.runnable = Get<std::string>(e, "r");
         out.node = Get<std::string>(e, "n");
         out.duration_us = GetOr<std::int64_t>(e, "us", 0);
+        out.compensation = GetOr<bool>(e, "u", false);
         if (!e.at("f").is_null()) {
           out.fact = Get<std::string>(e, "f");
           out.parents = Get<std::vector<std::string>>(e, "p");
@@ -332,6 +332,7 @@ Result<HistoryEvent> DecodeHistoryEvent(std::uint64_t sequence, std::string_view
         out.node = Get<std::string>(e, "n");
         out.attempt = Get<int>(e, "a");
         out.duration_us = GetOr<std::int64_t>(e, "us", 0);
+        out.compensation = GetOr<bool>(e, "u", false);
         const int code = Get<int>(e, "c");
         if (code < 0 || code > 255) return corrupt("status code " + std::to_string(code));
         out.error = internal::StatusWithCode(static_cast<Status::Code>(code), Get<std::string>(e, "e"));
@@ -342,7 +343,7 @@ Result<HistoryEvent> DecodeHistoryEvent(std::uint64_t sequence, std::string_view
         // Histories written before halt messages were recorded have none:
         // the message is made as it was then.
         out.halt_message =
-            out.outcome != FailureOutcome::kHalt
+            out.outcome != FailureOutcome::kHalt && out.outcome != FailureOutcome::kCompensate
                 ? std::string()
                 : GetOr<std::string>(e, "h",
                                      "node '" + out.node + "' failed after " + std::to_string(out.attempt) +

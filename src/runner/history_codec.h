@@ -9,20 +9,23 @@
 //             (when given), opt: options (options_codec.h; histories written
 //             before options were recorded have none)}
 //   input    {t, at, f: fact, o: ordinal, k: idempotency key (when given)}
-//   dispatch {t, at, r: runnable, n: node, a: attempt}
+//   dispatch {t, at, r: runnable, n: node, a: attempt, u: true for a node's compensation
+//             (also on its done and fail events)}
 //   wait     {t, at, r, n, due: UTC microseconds when it ends (an await without
 //             a timeout: none), ev: the event an await waits for}: a wait started
 //   signal   {t, at, q: inbox sequence, n: name, f: the value's fact, k: key (when
 //             given), x: why it was dropped (instead of f: a repeated key, an entry
 //             that does not decode)}: an inbox entry recorded (consumed)
 //   control  {t, at, q: inbox sequence (0: applied without a store's inbox), c: pause |
-//             unpause | cancel | terminate | retry | cancelled, why: reason (when
+//             unpause | cancel | terminate | retry | cancelled | compensated (the
+//             compensations of a halt ran: it is halted), why: reason (when
 //             given), x: why it was refused (instead of applied)}
 //   done     {t, at, r, n, us: duration, f: fact or null, p: parent facts, root, fb: fallback,
 //             q: the inbox sequence of the signal an await took, m: a map's array length
 //             (its expansion: element i is derived from f and i, and not stored)}
-//   fail     {t, at, r, n, a, us, e: error, c: status code, o: retry | skip | halt | fallback,
-//             h: the halt message (with o = halt; older histories have none),
+//   fail     {t, at, r, n, a, us, e: error, c: status code, o: retry | skip | halt | fallback |
+//             compensate (the compensations run, then it halts), h: the halt message (with
+//             o = halt or compensate; older histories have none),
 //             due: when the retry may start (with o = retry after a backoff)}
 // A snapshot is a CBOR map (see EncodeSnapshot); a definition structure is
 // the array the fingerprint hashes (see DefinitionShape).
@@ -56,7 +59,10 @@ namespace runic::internal {
 std::string EncodeStartEvent(std::int64_t at_us, const Workflow& workflow, const WorkflowOptions& options,
                              std::string_view key);
 std::string EncodeInputEvent(std::int64_t at_us, std::string_view fact, std::uint64_t ordinal, std::string_view key);
-std::string EncodeDispatchEvent(std::int64_t at_us, std::string_view runnable, std::string_view node, int attempt);
+// `compensation`: the runnable is a node's compensation (Builder::Compensate),
+// here and in the done and fail events.
+std::string EncodeDispatchEvent(std::int64_t at_us, std::string_view runnable, std::string_view node, int attempt,
+                                bool compensation = false);
 // `due_us` 0: no due time (an await without a timeout); `event`: an await's.
 std::string EncodeWaitEvent(std::int64_t at_us, std::string_view runnable, std::string_view node, std::int64_t due_us,
                             std::string_view event = {});
@@ -68,7 +74,7 @@ std::string EncodeSignalEvent(std::int64_t at_us, std::uint64_t inbox_sequence, 
 std::string EncodeDoneEvent(std::int64_t at_us, std::string_view runnable, std::string_view node,
                             std::int64_t duration_us, std::string_view fact, const std::vector<std::string>& parents,
                             std::string_view root, bool fallback, std::uint64_t inbox_sequence = 0,
-                            std::optional<std::uint64_t> elements = std::nullopt);
+                            std::optional<std::uint64_t> elements = std::nullopt, bool compensation = false);
 
 std::string EncodeControlEvent(std::int64_t at_us, std::uint64_t inbox_sequence, std::string_view control,
                                std::string_view reason, std::string_view refused);
@@ -93,7 +99,7 @@ Result<InboxMessage> DecodeInboxEntry(std::string_view bytes);
 // when a retry after a backoff may start (0: at once, or no retry).
 std::string EncodeFailEvent(std::int64_t at_us, std::string_view runnable, std::string_view node, int attempt,
                             std::int64_t duration_us, const Status& error, FailureOutcome outcome,
-                            std::string_view halt_message, std::int64_t retry_due_us = 0);
+                            std::string_view halt_message, std::int64_t retry_due_us = 0, bool compensation = false);
 
 // An error message is recorded up to this size, so that one huge message
 // (say, an HTTP body in an exception) cannot make an event too large to
@@ -160,7 +166,14 @@ struct HistoryState {
   bool cancelling = false;
   bool cancelled = false;
   std::string cancel_reason;
-  bool terminated = false;                  // terminate, not cancel
+  bool terminated = false;  // terminate, not cancel
+  // Compensations run (or are due) before the cancel (not a terminate) or
+  // a halt with OnFailure::kCompensate ends; `halt_after`: the error that
+  // halt ends with (OK: a cancel); `compensated`: a halt's compensations
+  // ran (Retry is refused).
+  bool compensating = false;
+  Status halt_after;
+  bool compensated = false;
   std::set<std::string, std::less<>> keys;  // idempotency keys
   bool halted = false;
   Status halt_error;

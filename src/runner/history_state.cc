@@ -31,7 +31,7 @@ StepPolicy PolicyFromValue(const Value& v) {
   if (backoff < 0 || backoff > static_cast<int>(Backoff::kExponential)) {
     throw Value::other_error::create(501, "unknown backoff " + std::to_string(backoff), nullptr);
   }
-  if (on_failure < 0 || on_failure > static_cast<int>(OnFailure::kSkip)) {
+  if (on_failure < 0 || on_failure > static_cast<int>(OnFailure::kCompensate)) {
     throw Value::other_error::create(501, "unknown on_failure " + std::to_string(on_failure), nullptr);
   }
   p.backoff = static_cast<Backoff>(backoff);
@@ -78,13 +78,25 @@ void ApplyControl(const HistoryEvent& e, HistoryState& state) {
       state.cancelling = true;
       state.terminated = *control == Control::kTerminate;
       state.cancel_reason = e.reason;
+      state.compensating = !state.terminated;  // a terminate has none
+      state.halt_after = Status::OK();
       break;
     case Control::kCancelled:
       state.cancelling = false;
       state.cancelled = true;
+      state.compensating = false;
+      break;
+    case Control::kCompensated:
+      state.cancelling = false;
+      state.compensating = false;
+      state.compensated = true;
+      state.halted = true;
+      state.halt_error = state.halt_after;
       break;
     case Control::kRetry:
-      // The failed nodes run again with fresh attempts.
+      // The failed nodes run again with fresh attempts (or, when a
+      // compensation halted, the compensations go on).
+      state.cancelling = state.compensating;
       state.halted = false;
       state.halt_error = Status::OK();
       for (const auto& [runnable, failures] : state.failures) state.due.erase(runnable);
@@ -103,31 +115,35 @@ std::string EncodeSnapshot(const HistoryState& s) {
   for (const FactRecord& f : s.facts) facts.push_back(Value::array({f.hash, f.node, f.parents, f.root}));
   Value signals = Value::array();
   for (const HistoryState::Signal& g : s.signals) signals.push_back(Value::array({g.sequence, g.name, g.fact, g.key}));
-  return EncodeValue(Value{{"w", s.definition},
-                           {"v", s.version},
-                           {"fp", s.fingerprint},
-                           {"inputs", s.inputs},
-                           {"facts", facts},
-                           {"done", s.done},
-                           {"failures", s.failures},
-                           {"errors", s.errors},
-                           {"keys", s.keys},
-                           {"options", s.options ? WorkflowOptionsToValue(*s.options) : Value()},
-                           {"dispatched", s.dispatched},
-                           {"nodes", s.nodes},
-                           {"due", s.due},
-                           {"awaits", s.awaits},
-                           {"signals", signals},
-                           {"inbox", s.inbox_through},
-                           {"paused", s.paused},
-                           {"cancelling", s.cancelling},
-                           {"cancelled", s.cancelled},
-                           {"cancel_reason", s.cancel_reason},
-                           {"terminated", s.terminated},
-                           {"completed", s.completed},
-                           {"halted", s.halted},
-                           {"error", s.halt_error.message()},
-                           {"code", static_cast<int>(s.halt_error.code())}});
+  return EncodeValue(
+      Value{{"w", s.definition},
+            {"v", s.version},
+            {"fp", s.fingerprint},
+            {"inputs", s.inputs},
+            {"facts", facts},
+            {"done", s.done},
+            {"failures", s.failures},
+            {"errors", s.errors},
+            {"keys", s.keys},
+            {"options", s.options ? WorkflowOptionsToValue(*s.options) : Value()},
+            {"dispatched", s.dispatched},
+            {"nodes", s.nodes},
+            {"due", s.due},
+            {"awaits", s.awaits},
+            {"signals", signals},
+            {"inbox", s.inbox_through},
+            {"paused", s.paused},
+            {"cancelling", s.cancelling},
+            {"cancelled", s.cancelled},
+            {"cancel_reason", s.cancel_reason},
+            {"terminated", s.terminated},
+            {"compensating", s.compensating},
+            {"compensated", s.compensated},
+            {"halt_after", Value::array({static_cast<int>(s.halt_after.code()), s.halt_after.message()})},
+            {"completed", s.completed},
+            {"halted", s.halted},
+            {"error", s.halt_error.message()},
+            {"code", static_cast<int>(s.halt_error.code())}});
 }
 
 Result<HistoryState> DecodeSnapshot(std::string_view bytes) {
@@ -175,6 +191,14 @@ Result<HistoryState> DecodeSnapshot(std::string_view bytes) {
       s.cancelled = v.at("cancelled").get<bool>();
       s.cancel_reason = v.at("cancel_reason").get<std::string>();
       s.terminated = v.at("terminated").get<bool>();
+    }
+    if (auto c = v.find("compensating"); c != v.end()) {  // (older snapshots: none)
+      s.compensating = c->get<bool>();
+      s.compensated = v.at("compensated").get<bool>();
+      const Value& after = v.at("halt_after");
+      const int code = after.at(0).get<int>();
+      if (code < 0 || code > 255) return Status::Corruption("its snapshot: status code " + std::to_string(code));
+      s.halt_after = StatusWithCode(static_cast<Status::Code>(code), after.at(1).get<std::string>());
     }
     s.completed = v.at("completed").get<std::uint64_t>();
     s.halted = v.at("halted").get<bool>();
@@ -259,6 +283,11 @@ Status ApplyEvent(const HistoryEvent& e, HistoryState& state) {
       } else if (e.outcome == FailureOutcome::kHalt) {
         state.halted = true;
         state.halt_error = StatusWithCode(e.error.code(), e.halt_message);
+        if (e.compensation) state.cancelling = false;  // compensating no more, until a retry or a cancel
+      } else if (e.outcome == FailureOutcome::kCompensate) {
+        state.cancelling = true;
+        state.compensating = true;
+        state.halt_after = StatusWithCode(e.error.code(), e.halt_message);
       }
       break;
   }
@@ -295,6 +324,7 @@ Value DefinitionShape(const std::vector<Workflow::Node>& nodes) {
       node["map"] = n.map;
       node["initial"] = n.initial;
     }
+    if (n.compensate) node["compensation"] = PolicyValue(n.compensation_policy);
     shape.push_back(std::move(node));
   }
   return shape;
@@ -323,6 +353,7 @@ Result<std::vector<NodeStructure>> NodesFromShape(const Value& shape) {
         node.map = n.at("map").get<std::string>();
         node.initial = n.at("initial");
       }
+      if (auto c = n.find("compensation"); c != n.end()) node.compensation = PolicyFromValue(*c);
       nodes.push_back(std::move(node));
     }
   } catch (const Value::exception& x) {

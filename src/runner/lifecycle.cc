@@ -33,7 +33,8 @@ bool PhaseMayBecome(Phase from, Phase to) {
 }
 
 namespace {
-constexpr const char* kControlNames[] = {"pause", "unpause", "cancel", "terminate", "retry", "cancelled"};
+constexpr const char* kControlNames[] = {"pause", "unpause",   "cancel",     "terminate",
+                                         "retry", "cancelled", "compensated"};
 }  // namespace
 
 const char* ControlName(Control control) {
@@ -48,7 +49,7 @@ std::optional<Control> ControlByName(std::string_view name) {
   return std::nullopt;
 }
 
-std::string ControlRefusal(Control control, Phase phase, bool halted_by_node) {
+std::string ControlRefusal(Control control, Phase phase, bool halted_by_node, bool compensated) {
   using P = Phase;
   bool allowed = false;
   switch (control) {
@@ -65,13 +66,18 @@ std::string ControlRefusal(Control control, Phase phase, bool halted_by_node) {
       allowed = phase != P::kCancelled;
       break;
     case Control::kRetry:
-      allowed = phase == P::kHalted && halted_by_node;
+      allowed = phase == P::kHalted && halted_by_node && !compensated;
       break;
     case Control::kCancelled:
+    case Control::kCompensated:
       allowed = phase == P::kCancelling;
       break;
   }
   if (allowed) return {};
+  if (control == Control::kRetry && phase == P::kHalted && compensated) {
+    return "cannot retry a workflow whose compensations ran (its node's policy said compensate): what it did "
+           "was undone; start a new one";
+  }
   std::string why = std::string("cannot ") + ControlName(control) + " a workflow that is " + WorkflowStateName(phase);
   if (control == Control::kRetry && phase == P::kHalted) {
     why += " by the store (not by a node): stop and resume it instead";

@@ -69,16 +69,19 @@ bool CommitStageMayBecome(CommitStage from, CommitStage to);
 // The controls (SEMANTICS.md 4, "Controls") and the phase each is refused
 // in. kCancelled is not sent: the Runner records it when a cancel (or
 // terminate) has finished (running steps returned; later, compensations).
-enum class Control { kPause, kUnpause, kCancel, kTerminate, kRetry, kCancelled };
-// "pause", "unpause", "cancel", "terminate", "retry", "cancelled".
+// kCompensated is not sent either: recorded when the compensations of a
+// halt (OnFailure::kCompensate) have run.
+enum class Control { kPause, kUnpause, kCancel, kTerminate, kRetry, kCancelled, kCompensated };
+// "pause", "unpause", "cancel", "terminate", "retry", "cancelled", "compensated".
 const char* ControlName(Control control);
 // nullopt for another name.
 std::optional<Control> ControlByName(std::string_view name);
 // Why `control` is refused in `phase` ("" when allowed): pause from running,
 // waiting or idle; unpause from paused; cancel from any phase but cancelling
 // and cancelled; terminate from any but cancelled; retry from halted (by a
-// node: `halted_by_node`).
-std::string ControlRefusal(Control control, Phase phase, bool halted_by_node = true);
+// node: `halted_by_node`, and not after its compensations ran:
+// `compensated`).
+std::string ControlRefusal(Control control, Phase phase, bool halted_by_node = true, bool compensated = false);
 
 // Aborts naming the part and both states when `allowed` is false.
 void CheckTransition(bool allowed, const char* part, int from, int to);

@@ -331,8 +331,17 @@ std::vector<Worker::Task> Worker::DispatchReady() {
       !(phase_.is(Phase::kRunning) || phase_.is(Phase::kWaiting) || phase_.is(Phase::kIdle))) {
     return tasks;
   }
-  DeriveReduces();
   const std::size_t limit = std::max<std::size_t>(1, options_.max_concurrency);
+  // A wait that ends at once (an await taking a buffered signal) may finish
+  // a map's last branch: its reduces are made in another round.
+  do {
+    DeriveReduces();
+    DispatchRound(tasks, limit);
+  } while (!settled_.empty() && !Ended());
+  return tasks;
+}
+
+void Worker::DispatchRound(std::vector<Task>& tasks, std::size_t limit) {
   while (!ready_.empty() && !Ended()) {
     auto it = active_.find(ready_.front());
     if (it == active_.end() || it->second.running) {
@@ -355,44 +364,56 @@ std::vector<Worker::Task> Worker::DispatchReady() {
     if (running_ >= limit) break;
     const std::string id = std::move(ready_.front());
     ready_.pop_front();
-    ClearDue(r);  // a retry's backoff ends with its dispatch
-    r.running = true;
-    ++r.generation;
-    r.stop = std::stop_source();
-    r.returned = false;
-    r.dispatched_at = ctx_.clock->Now();
-    ++running_;
-    if (ctx_.store != nullptr) {
-      Record(EncodeDispatchEvent(WallMicros(*ctx_.clock), id, r.node->name, r.failures + 1));
-      if (!r.recorded) ++recorded_pending_;
-      r.recorded = true;
-    }
-    tasks.emplace_back(id, r.generation);
+    tasks.push_back(StartAttempt(id, r));
   }
-  return tasks;
+}
+
+Worker::Task Worker::StartAttempt(const std::string& id, Runnable& r) {
+  ClearDue(r);  // a retry's backoff ends with its dispatch
+  r.running = true;
+  ++r.generation;
+  r.stop = std::stop_source();
+  r.returned = false;
+  r.dispatched_at = ctx_.clock->Now();
+  ++running_;
+  if (ctx_.store != nullptr) {
+    Record(EncodeDispatchEvent(WallMicros(*ctx_.clock), id, r.node->name, r.failures + 1, r.compensation));
+    if (!r.recorded) ++recorded_pending_;
+    r.recorded = true;
+  }
+  return Task(id, r.generation);
 }
 
 void Worker::OnFailure(const std::string& id, Runnable& r, const Status& error, std::chrono::nanoseconds took,
                        bool may_retry) {
-  const StepPolicy& policy = r.node->policy;
+  const StepPolicy& policy = PolicyOf(r);
   ++r.failures;
-  const FailureOutcome outcome = may_retry && r.failures <= policy.max_retries ? FailureOutcome::kRetry
-                                 : policy.fallback                             ? FailureOutcome::kFallback
-                                 : policy.on_failure == OnFailure::kSkip       ? FailureOutcome::kSkip
-                                                                               : FailureOutcome::kHalt;
+  FailureOutcome outcome = may_retry && r.failures <= policy.max_retries ? FailureOutcome::kRetry
+                           : policy.fallback && !r.compensation          ? FailureOutcome::kFallback
+                           : policy.on_failure == OnFailure::kSkip       ? FailureOutcome::kSkip
+                           : policy.on_failure == OnFailure::kCompensate ? FailureOutcome::kCompensate
+                                                                         : FailureOutcome::kHalt;
+  // A compensation does not compensate; a cancel under way compensates already.
+  if (outcome == FailureOutcome::kCompensate && (r.compensation || phase_.is(Phase::kCancelling))) {
+    outcome = FailureOutcome::kHalt;
+  }
   r.errors.push_back(AttemptError(r.failures, error.code(), error.message()));
-  const bool halts = outcome == FailureOutcome::kHalt;
+  const bool halts = outcome == FailureOutcome::kHalt || outcome == FailureOutcome::kCompensate;
   const auto delay = outcome == FailureOutcome::kRetry ? Backoff(policy, r.failures) : std::chrono::milliseconds(0);
   // The backoff is durable: the retry's due time is recorded with the failure.
   const std::int64_t retry_due =
       delay.count() > 0 ? WallMicros(*ctx_.clock) + std::chrono::microseconds(delay).count() : 0;
   // The halt message names every attempt's error, the timeouts too (the
   // last one alone may hide why the earlier ones failed).
-  const std::string halt_message =
-      halts ? HaltMessage(id_, *workflow_, r.node->name, r.failures, r.errors) : std::string();
+  std::string halt_message = halts ? HaltMessage(id_, *workflow_, r.node->name, r.failures, r.errors) : std::string();
+  if (halts && r.compensation) {
+    // Both errors: the compensation's, and why it was compensating.
+    halt_message = ("compensation of " + halt_message + "; while compensating for: " + halt_error_.message())
+                       .substr(0, kMaxRecordedError);
+  }
   if (ctx_.store != nullptr) {
     Record(EncodeFailEvent(WallMicros(*ctx_.clock), id, r.node->name, r.failures, took.count() / 1000, error, outcome,
-                           halt_message, retry_due));
+                           halt_message, retry_due, r.compensation));
     // (A delay whose instant could not be computed fails before anything
     // else of it is recorded.)
     if (!r.recorded) ++recorded_pending_;
@@ -400,20 +421,24 @@ void Worker::OnFailure(const std::string& id, Runnable& r, const Status& error, 
   }
   if (outcome == FailureOutcome::kRetry) {
     if (retry_due == 0) {
-      ready_.push_back(id);
+      if (!r.compensation) ready_.push_back(id);  // (StepCancel dispatches a compensation)
       return;
     }
     SetDue(r, retry_due);
     ScheduleDue(id, r);
-  } else if (policy.fallback) {
+  } else if (outcome == FailureOutcome::kCompensate) {
+    Forget(id);
+    BeginCompensation(StatusWithCode(error.code(), halt_message));
+  } else if (outcome == FailureOutcome::kFallback) {
     Complete(id, r, *policy.fallback, {}, took, true);
-  } else if (policy.on_failure == OnFailure::kSkip) {
+  } else if (outcome == FailureOutcome::kSkip) {
     done_.insert(id);
     ++completed_;
     ++completed_since_checkpoint_;
     Forget(id);
   } else {
-    if (!phase_.is(Phase::kCancelling)) {  // a cancel under way is not a halt
+    // A cancel under way is not a halt; a compensation that failed is.
+    if (!phase_.is(Phase::kCancelling) || r.compensation) {
       phase_.To(Phase::kHalted);
       halt_cause_ = HaltCause::kNode;
       halt_error_ = StatusWithCode(error.code(), halt_message);
@@ -433,7 +458,7 @@ void Worker::Complete(const std::string& id, Runnable& r, std::optional<Value> p
   if (ctx_.store != nullptr) {
     Record(EncodeDoneEvent(WallMicros(*ctx_.clock), id, r.node->name, took.count() / 1000, hash, r.inputs, r.root,
                            fallback, inbox_sequence,
-                           array ? std::optional<std::uint64_t>(produced->size()) : std::nullopt));
+                           array ? std::optional<std::uint64_t>(produced->size()) : std::nullopt, r.compensation));
   }
   if (produced) {
     if (ctx_.store == nullptr) bytes.clear();  // kept only until written
@@ -453,10 +478,11 @@ Status Worker::AfterChange(std::unique_lock<std::mutex>& lock, bool must_commit)
     changed_.notify_all();
     return Status::OK();
   }
-  // A cancel ends once no step runs; that end is always written.
-  const bool cancelled = FinishCancelIfDone();
   std::vector<Task> tasks = DispatchReady();
-  bool commit = must_commit || cancelled;
+  // A cancel goes on once no step runs: its compensations one at a time,
+  // then its end, each always written.
+  const bool cancelled = StepCancel(tasks);
+  bool commit = must_commit || cancelled || phase_.is(Phase::kCancelling);
   switch (options_.checkpoint) {
     case CheckpointStrategy::kEveryCycle:
       commit = true;
@@ -483,13 +509,15 @@ Status Worker::AfterChange(std::unique_lock<std::mutex>& lock, bool must_commit)
       switch (commit_.get()) {
         case CommitStage::kNone:
           commit_.To(CommitStage::kQueued);
-          ctx_.committer->Enqueue(shared_from_this());
+          // (Refused once the runner shut down: a worker loaded meanwhile
+          // is detached without writing; its tasks never start.)
+          if (!ctx_.committer->Enqueue(shared_from_this())) commit_.To(CommitStage::kNone);
           break;
         case CommitStage::kLeftToWaiter:
           // Queued now rather than left to the thread waiting to commit:
           // both write what is pending, whichever comes first.
           commit_.To(CommitStage::kQueuedAgain);
-          ctx_.committer->Enqueue(shared_from_this());
+          if (!ctx_.committer->Enqueue(shared_from_this())) commit_.To(CommitStage::kLeftToWaiter);
           break;
         case CommitStage::kQueued:
         case CommitStage::kQueuedAgain:

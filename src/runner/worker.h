@@ -263,6 +263,9 @@ class Worker : public std::enable_shared_from_this<Worker> {
     std::uint64_t due_schedule = 0;
     // An await waiting for its event (in awaiting_).
     bool awaiting = false;
+    // A compensation of the value inputs[0] (worker_saga.cc), not the node's
+    // function.
+    bool compensation = false;
     bool waits() const { return due_us != 0 || awaiting; }  // counted in waiting_
     std::stop_source stop;
   };
@@ -302,6 +305,9 @@ class Worker : public std::enable_shared_from_this<Worker> {
   // Marks ready runnables running, up to the concurrency limit; returns
   // them (id, generation) to submit once their dispatch is recorded.
   std::vector<Task> DispatchReady();
+  // One pass of DispatchReady over ready_: waits start, steps up to `limit`
+  // running.
+  void DispatchRound(std::vector<Task>& tasks, std::size_t limit);
   // Queues an event (CBOR, see the format in worker.cc) for the next commit.
   void Record(std::string event);
   // Removes a finished runnable (done, skipped or halted).
@@ -355,10 +361,29 @@ class Worker : public std::enable_shared_from_this<Worker> {
   // attempts.
   void RetryHalted();
   // Cancel (or terminate): nothing new starts, waits end, running steps are
-  // asked to stop; FinishCancelIfDone ends it once none runs.
+  // asked to stop; StepCancel goes on once none runs.
   void BeginCancel(bool terminate, const std::string& reason);
-  // Records "cancelled" and enters it once nothing runs; true when it did.
-  bool FinishCancelIfDone();
+  // Nothing new starts, waits end, running steps are asked to stop.
+  void StopForCancel();
+
+  // Sagas (worker_saga.cc).
+  // A node failed with OnFailure::kCompensate (`halt`: its halt error): the
+  // workflow is cancelling until its compensations ran, then halted.
+  void BeginCompensation(Status halt);
+  // Cancelling with nothing running: dispatches the next compensation (its
+  // task into `tasks`), or ends the cancel ("cancelled") or the halt
+  // ("compensated") when none is left; true when it ended.
+  bool StepCancel(std::vector<Task>& tasks);
+  // The compensation runnable of fact `fact`.
+  static std::string CompensationId(const std::string& fact);
+  // A compensation is due: cancelling with one left to run.
+  bool CompensationLeft();
+  // The policy an attempt of `r` runs with (its compensation's, for one).
+  static const StepPolicy& PolicyOf(const Runnable& r) {
+    return r.compensation ? r.node->compensation_policy : r.node->policy;
+  }
+  // Marks `r` running, records its dispatch; the task to submit.
+  Task StartAttempt(const std::string& id, Runnable& r);
   // Asks the timer thread to call OnDue when r's due time comes.
   void ScheduleDue(const std::string& id, Runnable& r);
   // Waits for a queued checkpoint, then commits the rest here.
@@ -469,6 +494,17 @@ class Worker : public std::enable_shared_from_this<Worker> {
     std::string reason;
   };
   CancelRecord cancel_;
+  // Sagas: compensations are due (a cancel, a halt with kCompensate); what
+  // that halt ends with (OK: a cancel); whether a halt's compensations ran
+  // (Retry is refused); facts_order_ below this index are still to be
+  // looked at for a compensation (from the latest down); failed attempts of
+  // compensations before a resume.
+  bool compensating_ = false;
+  Status halt_after_;
+  bool compensated_ = false;
+  std::size_t compensate_from_ = 0;
+  std::unordered_map<std::string, int> saga_failures_;
+  std::unordered_map<std::string, std::vector<std::string>> saga_errors_;
   OwnershipState ownership_{Ownership::kNotHeld, "ownership"};
   Status fence_;
   DispatchState dispatch_{Dispatch::kOn, "dispatch"};

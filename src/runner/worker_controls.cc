@@ -10,13 +10,13 @@ namespace runic::internal {
 std::string Worker::RefusalOf(Control control) {
   std::lock_guard lock(mu_);
   if (!dispatch_.is(Dispatch::kOn)) return "workflow '" + id_ + "' is stopping";
-  return ControlRefusal(control, phase_.get(), halt_cause_ == HaltCause::kNode);
+  return ControlRefusal(control, phase_.get(), halt_cause_ == HaltCause::kNode, compensated_);
 }
 
 Status Worker::DeliverControl(Control control, std::string reason) {
   std::unique_lock lock(mu_);
   if (!dispatch_.is(Dispatch::kOn)) return Status::Unavailable("workflow '" + id_ + "' is stopping");
-  const std::string refused = ControlRefusal(control, phase_.get(), halt_cause_ == HaltCause::kNode);
+  const std::string refused = ControlRefusal(control, phase_.get(), halt_cause_ == HaltCause::kNode, compensated_);
   if (!refused.empty()) return Status::FailedPrecondition("workflow '" + id_ + "': " + refused);
   ApplyControl(0, control, std::move(reason));
   return AfterChange(lock, /*must_commit=*/false);
@@ -24,7 +24,7 @@ Status Worker::DeliverControl(Control control, std::string reason) {
 
 void Worker::ApplyControl(std::uint64_t sequence, Control control, std::string reason) {
   inbox_read_ = std::max(inbox_read_, sequence);
-  const std::string refused = ControlRefusal(control, phase_.get(), halt_cause_ == HaltCause::kNode);
+  const std::string refused = ControlRefusal(control, phase_.get(), halt_cause_ == HaltCause::kNode, compensated_);
   if (ctx_.store != nullptr) {
     Record(EncodeControlEvent(WallMicros(*ctx_.clock), sequence, ControlName(control), reason, refused));
   }
@@ -45,13 +45,22 @@ void Worker::ApplyControl(std::uint64_t sequence, Control control, std::string r
       BeginCancel(control == Control::kTerminate, reason);
       break;
     case Control::kCancelled:
-      break;  // recorded by FinishCancelIfDone, never sent
+    case Control::kCompensated:
+      break;  // recorded by StepCancel, never sent
   }
 }
 
 void Worker::RetryHalted() {
-  phase_.To(Phase::kRunning);
   halt_cause_ = HaltCause::kNone;
+  if (compensating_) {
+    // A compensation halted: the compensations go on (that one with fresh
+    // attempts: it was forgotten).
+    phase_.To(Phase::kCancelling);
+    halt_error_ = halt_after_.ok() ? CancelStatus(id_, cancel_.terminated, cancel_.reason) : halt_after_;
+    compensate_from_ = fact_order_.size();
+    return;
+  }
+  phase_.To(Phase::kRunning);
   halt_error_ = Status::OK();
   for (auto& [id, r] : active_) {
     if (r.running) continue;
@@ -83,21 +92,22 @@ void Worker::BeginCancel(bool terminate, const std::string& reason) {
   phase_.To(Phase::kCancelling);
   cancel_ = {terminate, reason};
   halt_error_ = CancelStatus(id_, terminate, reason);
+  // Then the compensations of completed nodes run (a cancel, not a
+  // terminate: StepCancel), once no step runs; those that ran before (a
+  // compensated halt, a compensation that halted) never run again.
+  compensating_ = !terminate;
+  halt_after_ = Status::OK();
+  compensate_from_ = fact_order_.size();
+  StopForCancel();
+}
+
+void Worker::StopForCancel() {
   ready_.clear();
   for (auto& [id, r] : active_) {
     ClearDue(r);
     ClearAwaiting(id, r);
     if (r.running) r.stop.request_stop();  // its late result is recorded all the same
   }
-  // Children are cancelled first, then the compensations of completed nodes
-  // run (cancel, not terminate): the composition issue adds both here.
-}
-
-bool Worker::FinishCancelIfDone() {
-  if (!phase_.is(Phase::kCancelling) || running_ != 0) return false;
-  if (ctx_.store != nullptr) Record(EncodeControlEvent(WallMicros(*ctx_.clock), 0, "cancelled", "", ""));
-  phase_.To(Phase::kCancelled);  // its inbox is closed in the same write (IndexChangeNow)
-  return true;
 }
 
 void Worker::MatchAllSignals() {

@@ -45,6 +45,9 @@ void Worker::CountOpen(const std::string& root, int delta) {
 }
 
 void Worker::DeriveReduces() {
+  // Not while an element's runnable halted (it is not counted: Retry makes
+  // it again) or the workflow is cancelled or cancelling.
+  if (Ended() || phase_.is(Phase::kCancelling)) return;
   while (!settled_.empty()) {
     const std::string array = std::move(settled_.back());
     settled_.pop_back();

@@ -38,10 +38,15 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
   done_.insert(state.done.begin(), state.done.end());
   completed_ = state.completed;
   keys_ = std::move(state.keys);
+  compensating_ = state.compensating;
+  halt_after_ = state.halt_after;
+  compensated_ = state.compensated;
   if (state.cancelled || state.cancelling) {
     phase_.To(state.cancelled ? Phase::kCancelled : Phase::kCancelling);
     cancel_ = {state.terminated, state.cancel_reason};
-    halt_error_ = CancelStatus(id_, state.terminated, state.cancel_reason);
+    // (A halt's compensations under way show the halt's error.)
+    halt_error_ =
+        !state.cancelled && !halt_after_.ok() ? halt_after_ : CancelStatus(id_, state.terminated, state.cancel_reason);
   } else if (state.halted) {
     phase_.To(Phase::kHalted);
     halt_cause_ = HaltCause::kNode;
@@ -69,6 +74,14 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
   const std::vector<std::string> order = fact_order_;
   for (const std::string& h : order) Derive(h);
   DeriveReduces();  // of the maps whose every element had finished
+  // What compensations failed before (they are not derived: StepCancel
+  // makes them).
+  for (const auto& [id, n] : state.failures) {
+    if (!active_.count(id)) saga_failures_.emplace(id, n);
+  }
+  for (const auto& [id, e] : state.errors) {
+    if (!active_.count(id)) saga_errors_.emplace(id, e);
+  }
   for (auto& [id, r] : active_) {
     redispatched_ += state.dispatched.count(id);
     r.recorded = state.dispatched.count(id) > 0 || state.failures.count(id) > 0 || replay_due_.count(id) > 0;
@@ -85,16 +98,20 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
   const bool ended_before = Ended();
   if (Status read = ReadInboxLocked(); !read.ok()) return read;
   MatchAllSignals();
-  // A cancel the crash cut short ends now: what ran then is lost with it.
+  DeriveReduces();  // the signals may have finished a map's last branches
+  // A cancel the crash cut short goes on: what ran then is lost with it;
+  // its compensations left run (AfterChange), or it ends now.
   if (phase_.is(Phase::kCancelling)) {
     for (auto& [id, r] : active_) {
       ClearDue(r);
       ClearAwaiting(id, r);
     }
     ready_.clear();
-    FinishCancelIfDone();
+    compensate_from_ = fact_order_.size();
+    std::vector<Task> none;
+    if (!CompensationLeft()) StepCancel(none);
   }
-  had_work_on_resume_ = !active_.empty() && !Ended();
+  had_work_on_resume_ = (!active_.empty() && !Ended()) || phase_.is(Phase::kCancelling);
   was_idle_ = !had_work_on_resume_;  // a finished workflow is not "completed" again
   // But one that a cancel or terminate in its inbox ended here ends now,
   // as it would have loaded: reported on the pool, once it is published

@@ -30,11 +30,12 @@ void Worker::OnTimeout(const std::string& id, std::uint64_t generation) {
   r.running = false;
   ++r.generation;  // the attempt's late result is stale
   --running_;
-  const Status timeout = Status::DeadlineExceeded("node '" + r.node->name + "' timed out after " +
-                                                  std::to_string(r.node->policy.timeout.count()) + " ms");
+  const auto limit = PolicyOf(r).timeout;
+  const Status timeout =
+      Status::DeadlineExceeded(std::string(r.compensation ? "the compensation of " : "") + "node '" + r.node->name +
+                               "' timed out after " + std::to_string(limit.count()) + " ms");
   const std::string node = r.node->name;
   const int attempt = r.failures + 1;
-  const auto limit = r.node->policy.timeout;
   if (!dispatch_.is(Dispatch::kDetached)) OnFailure(id, r, timeout, limit);
   (void)AfterChange(lock, false);  // unlocks; a failed checkpoint halts the workflow
   Notify(ctx_.telemetry->runnable_exception, {id_, node, attempt, limit, &timeout});
@@ -53,8 +54,14 @@ void Worker::Run(const std::string& id, std::uint64_t generation) {
   Runnable& current = it->second;
   const Workflow::Node* node = current.node;
   const int attempt = current.failures + 1;
+  const bool compensation = current.compensation;
+  const StepPolicy& policy = PolicyOf(current);
   std::vector<Value> inputs;
-  if (node->kind == Workflow::NodeKind::kReduce) {
+  if (compensation) {
+    // The compensated node's input and the value it produced.
+    const Fact& output = facts_.at(current.inputs.front());
+    inputs = {facts_.at(output.parents.front()).value, output.value};
+  } else if (node->kind == Workflow::NodeKind::kReduce) {
     inputs = Collected(current.inputs.front(), *node);  // every element's branch has finished
   } else {
     for (const std::string& h : current.inputs) inputs.push_back(facts_.at(h).value);
@@ -70,8 +77,8 @@ void Worker::Run(const std::string& id, std::uint64_t generation) {
   const std::string key = Sha256Hex(std::string("runic step key") + '\0' + id_ + '\0' + id);
   context.idempotency_key = key;
   context.stop = current.stop.get_token();
-  if (node->policy.timeout.count() > 0) {
-    context.deadline = start + node->policy.timeout;
+  if (policy.timeout.count() > 0) {
+    context.deadline = start + policy.timeout;
     std::weak_ptr<Worker> weak = weak_from_this();
     // Handled on the timer thread: a pool whose threads all run stuck steps
     // must still time them out.
@@ -87,7 +94,15 @@ void Worker::Run(const std::string& id, std::uint64_t generation) {
   std::optional<Result<Value>> result;
   bool produces = true;
   try {
-    if (node->kind == Workflow::NodeKind::kJoin) {
+    if (compensation) {
+      const Status undone = node->compensate(inputs[0], inputs[1], context);
+      produces = false;
+      if (undone.ok()) {
+        result.emplace(Value());
+      } else {
+        result.emplace(undone);
+      }
+    } else if (node->kind == Workflow::NodeKind::kJoin) {
       result.emplace(node->join(inputs, context));
     } else if (node->kind == Workflow::NodeKind::kReduce) {
       result.emplace(Fold(*node, std::move(inputs)));

@@ -165,7 +165,7 @@ void Worker::EndCommit(std::unique_lock<std::mutex>& lock, const Status& s, std:
     commit_.To(CommitStage::kLeftToWaiter);
   } else {
     commit_.To(CommitStage::kQueued);
-    ctx_.committer->Enqueue(shared_from_this());
+    if (!ctx_.committer->Enqueue(shared_from_this())) commit_.To(CommitStage::kNone);  // (on its thread: never)
   }
   SubmitOrUndo(std::move(tasks));
   Settle(lock);
@@ -295,6 +295,9 @@ HistoryState Worker::StateSnapshot() const {
     state.cancel_reason = cancel_.reason;
     state.terminated = cancel_.terminated;
   }
+  state.compensating = compensating_;
+  state.halt_after = halt_after_;
+  state.compensated = compensated_;
   state.keys = keys_;
   // A halt of the store's making is not part of the workflow's history.
   state.halted = phase_.is(Phase::kHalted) && halt_cause_ == HaltCause::kNode;

@@ -84,6 +84,7 @@ void Worker::RecordUndispatched() {
   if (ctx_.store == nullptr || !(phase_.is(Phase::kRunning) || phase_.is(Phase::kWaiting) || phase_.is(Phase::kIdle))) {
     return;
   }
+  DeriveReduces();  // a map whose last branch finished during the stop
   for (auto& [id, r] : active_) {
     if (r.recorded || r.running || r.waits()) continue;
     Record(EncodeDispatchEvent(WallMicros(*ctx_.clock), id, r.node->name, r.failures + 1));

@@ -101,12 +101,14 @@ void Worker::OnDue(const std::string& id, std::uint64_t generation, std::uint64_
   r.due_timer = 0;  // this one fired
   // Resume (or a retry) schedules it again; a paused workflow records what
   // comes due and dispatches what follows on unpause.
-  if (!dispatch_.is(Dispatch::kOn) || Ended() || phase_.is(Phase::kCancelling)) return;
+  if (!dispatch_.is(Dispatch::kOn) || Ended() || (phase_.is(Phase::kCancelling) && !r.compensation)) return;
   if (WallMicros(*ctx_.clock) < r.due_us) {
     ScheduleDue(id, r);  // the wall clock is behind the steady one: never early
     return;
   }
-  if (r.node->kind == Workflow::NodeKind::kAwait) {
+  if (r.compensation) {
+    ClearDue(r);  // its backoff is over: StepCancel dispatches it
+  } else if (r.node->kind == Workflow::NodeKind::kAwait) {
     // No signal came in time: not retried (a retry would wait for the same
     // signal again); its fallback, skip or halt applies.
     ClearDue(r);

@@ -1,5 +1,6 @@
 #include "runic/workflow.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -162,6 +163,11 @@ Workflow::Builder& Workflow::Builder::Reduce(std::string name, std::string map, 
   return *this;
 }
 
+Workflow::Builder& Workflow::Builder::Compensate(std::string node, CompensateFn fn, StepPolicy policy) {
+  compensations_.push_back(Compensation{std::move(node), std::move(fn), std::move(policy)});
+  return *this;
+}
+
 Workflow::Builder& Workflow::Builder::Policy(std::string pattern, StepPolicy policy) {
   policies_.emplace_back(std::move(pattern), std::move(policy));
   return *this;
@@ -247,6 +253,22 @@ Result<std::shared_ptr<const Workflow>> Workflow::Builder::Build() const {
       return bad("map '" + n.name + "' has a fallback that is not an array");
     }
     wf->nodes_.push_back(std::move(resolved));
+  }
+  for (const Compensation& c : compensations_) {
+    auto n = std::find_if(wf->nodes_.begin(), wf->nodes_.end(), [&](const Node& x) { return x.name == c.node; });
+    if (n == wf->nodes_.end()) return bad("a compensation names an unknown node '" + c.node + "'");
+    if (n->kind != NodeKind::kStep && n->kind != NodeKind::kRule) {
+      return bad("a compensation of " + std::string(internal::NodeKindName(n->kind)) + " '" + c.node +
+                 "': only a step or a rule (one input, one output) can be compensated");
+    }
+    if (n->compensate) return bad("node '" + c.node + "' has two compensations");
+    if (!c.fn) return bad("the compensation of '" + c.node + "' has no function");
+    if (c.policy.max_retries < 0 || c.policy.base_delay.count() < 0 || c.policy.max_delay.count() < 0 ||
+        c.policy.timeout.count() < 0) {
+      return bad("the compensation of '" + c.node + "' has a negative retry count or duration");
+    }
+    n->compensate = c.fn;
+    n->compensation_policy = c.policy;
   }
   wf->fingerprint_ = internal::Sha256Hex(internal::EncodeValue(internal::DefinitionShape(wf->nodes_)));
   return std::shared_ptr<const Workflow>(std::move(wf));
