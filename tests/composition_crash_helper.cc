@@ -24,13 +24,13 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <map>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "crash_journal.h"
 #include "helper_output.h"
 #include "runic/runic.h"
 
@@ -50,13 +50,6 @@ std::atomic<int> progress{0};
 int Fail(const std::string& what, const Status& s) { return runic::test::Fail("composition_crash_helper", what, s); }
 
 std::string Id(int i) { return "doc-" + std::to_string(i); }
-
-std::vector<std::string> ReadLines(const std::string& path) {
-  std::vector<std::string> lines;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
 
 std::int64_t SquaresBelow(std::int64_t n) { return (n - 1) * n * (2 * n - 1) / 6; }
 
@@ -252,25 +245,9 @@ int Check(const std::string& uri, const std::string& dir, int w, int n, bool sag
   Result<std::unique_ptr<runic::Store>> store = (*db)->OpenStore(kRunner);
   if (!store.ok()) return Fail("store", store.status());
   auto violation = [](const std::string& what) { Say("violation " + what); };
-  // Journal lines after each resume marker that the store held before it.
-  std::map<std::string, std::set<std::string>> persisted_at;
-  std::string current;
-  for (const std::string& line : ReadLines(dir + "/persisted.log")) {
-    if (line.rfind("== ", 0) == 0) {
-      current = line;
-    } else {
-      persisted_at[current].insert(line);
-    }
-  }
-  std::set<std::string> persisted, ran;
-  for (const std::string& line : ReadLines(dir + "/journal.log")) {
-    if (line.rfind("== ", 0) == 0) {
-      persisted.insert(persisted_at[line].begin(), persisted_at[line].end());
-      continue;
-    }
-    const std::string key = line.substr(0, line.rfind(' '));
-    ran.insert(key);
-    if (persisted.count(key)) violation("a persisted step ran again: " + key);
+  std::set<std::string> ran;
+  for (const std::string& key : runic::test::PersistedThatRanAgain(dir, &ran)) {
+    violation("a persisted step ran again: " + key);
   }
   for (int i = 1; i <= w; ++i) {
     const std::string id = Id(i);

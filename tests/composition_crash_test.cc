@@ -108,37 +108,27 @@ int RunRound(const Scenario& s, const TempDir& dir, std::mt19937_64& rng, bool k
   return kills;
 }
 
-TEST(CompositionCrash, AMapHalfDoneFinishesWithEachElementDoneOnceOnDisk) {
+// CrashRounds() rounds of `kind` on a disk store with sync.
+void DiskRounds(const char* kind, int workflows, int elements) {
   const std::uint64_t seed = CrashSeed();
   std::mt19937_64 rng(seed);
   const int rounds = CrashRounds();
   const auto test_deadline = Clock::now() + seconds(240);
   int kills = 0;
-  for (int round = 0; round < rounds && !HasFailure(); ++round) {
+  for (int round = 0; round < rounds && !::testing::Test::HasFailure(); ++round) {
     SCOPED_TRACE("round " + std::to_string(round) + ", seed " + std::to_string(seed));
     ASSERT_LT(Clock::now(), test_deadline) << "out of time after " << round << " rounds";
     TempDir dir;
-    kills += RunRound(Scenario{"disk://" + dir.path() + "/db?sync=1", 4, 40}, dir, rng, round % 3 == 1);
+    kills +=
+        RunRound(Scenario{"disk://" + dir.path() + "/db?sync=1", workflows, elements, kind}, dir, rng, round % 3 == 1);
   }
   std::printf("%d rounds: %d kills\n", rounds, kills);
   EXPECT_GE(kills, rounds / 2);
 }
 
-TEST(CompositionCrash, CompensationsHalfDoneFinishWithEachDoneOnceOnDisk) {
-  const std::uint64_t seed = CrashSeed();
-  std::mt19937_64 rng(seed);
-  const int rounds = CrashRounds();
-  const auto test_deadline = Clock::now() + seconds(240);
-  int kills = 0;
-  for (int round = 0; round < rounds && !HasFailure(); ++round) {
-    SCOPED_TRACE("round " + std::to_string(round) + ", seed " + std::to_string(seed));
-    ASSERT_LT(Clock::now(), test_deadline) << "out of time after " << round << " rounds";
-    TempDir dir;
-    kills += RunRound(Scenario{"disk://" + dir.path() + "/db?sync=1", 3, 30, "saga"}, dir, rng, round % 3 == 1);
-  }
-  std::printf("%d rounds: %d kills\n", rounds, kills);
-  EXPECT_GE(kills, rounds / 2);
-}
+TEST(CompositionCrash, AMapHalfDoneFinishesWithEachElementDoneOnceOnDisk) { DiskRounds("map", 4, 40); }
+
+TEST(CompositionCrash, CompensationsHalfDoneFinishWithEachDoneOnceOnDisk) { DiskRounds("saga", 3, 30); }
 
 TEST(CompositionCrash, ATenThousandElementMapOnEtcdKilledMidwayFinishesWithEachElementDoneOnce) {
   const std::uint64_t seed = CrashSeed();

@@ -65,7 +65,9 @@ class RunnerSagaTest : public RunnerWaitsTest {
     Status s = runner_->StartWorkflow(id, wf, std::nullopt, start);
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
+  // (After the runner's state: what it wrote is in the store once idle.)
   int CompensationEvents(const std::string& id, HistoryEventKind kind) {
+    EXPECT_TRUE(runner_->AwaitIdle(id, 30s).ok());
     int n = 0;
     for (const HistoryEvent& e : Events(id, kind)) n += e.compensation;
     return n;
@@ -86,6 +88,7 @@ TEST_P(RunnerSagaTest, ACancelCompensatesTheCompletedNodesInReverseOrderOnce) {
   if (!has_store()) return;
   EXPECT_EQ(CompensationEvents("t", HistoryEventKind::kDispatch), 2);
   EXPECT_EQ(CompensationEvents("t", HistoryEventKind::kDone), 2);
+  ASSERT_TRUE(runner_->AwaitIdle("t", 30s).ok());
   Result<WorkflowHistory> h = ReadHistory(*store_, "t");
   ASSERT_TRUE(h.ok());
   EXPECT_EQ(h->state, WorkflowState::kCancelled);
@@ -126,11 +129,18 @@ TEST_P(RunnerSagaTest, AHaltThatAsksForItCompensatesThenStaysHaltedWithoutRetry)
   EXPECT_NE(info->error.message().find("cdn down"), std::string::npos) << info->error.ToString();
   Status retry = runner_->Retry("p");
   EXPECT_TRUE(retry.IsFailedPrecondition()) << retry.ToString();
+  if (has_store()) {
+    // Also when it is not loaded (the state index says halted only).
+    ASSERT_TRUE(runner_->Stop("p").ok());
+    retry = runner_->Retry("p");
+    EXPECT_TRUE(retry.IsFailedPrecondition()) << retry.ToString();
+  }
   // A cancel ends it, compensating nothing again.
   ASSERT_TRUE(runner_->Cancel("p", "give up").ok());
   ASSERT_EQ(AwaitState("p", WorkflowState::kCancelled), WorkflowState::kCancelled);
   EXPECT_EQ(undone.Log().size(), 2u);
   if (!has_store()) return;
+  ASSERT_TRUE(runner_->AwaitIdle("p", 30s).ok());
   Result<WorkflowHistory> h = ReadHistory(*store_, "p");
   ASSERT_TRUE(h.ok());
   EXPECT_EQ(h->state, WorkflowState::kCancelled);
@@ -166,6 +176,7 @@ TEST_P(RunnerSagaTest, AFailingCompensationHaltsNamingBothErrorsAndRetryGoesOn) 
   EXPECT_NE(message.find("fraud"), std::string::npos) << message;
   EXPECT_TRUE(undone.Log().empty());  // the later compensation did not start
   if (has_store()) {
+    ASSERT_TRUE(runner_->AwaitIdle("o", 30s).ok());
     Result<WorkflowHistory> h = ReadHistory(*store_, "o");
     ASSERT_TRUE(h.ok());
     EXPECT_EQ(h->state, WorkflowState::kHalted);
@@ -174,6 +185,60 @@ TEST_P(RunnerSagaTest, AFailingCompensationHaltsNamingBothErrorsAndRetryGoesOn) 
   ASSERT_EQ(AwaitState("o", WorkflowState::kCancelled), WorkflowState::kCancelled);
   EXPECT_EQ(refunds.load(), 1);
   EXPECT_EQ(undone.Log(), (std::vector<std::string>{"undo reserve 0 -> 1"}));
+}
+
+TEST_P(RunnerSagaTest, AStepThatFinishesAfterTheCancelIsCompensatedToo) {
+  Undone undone;
+  std::atomic<bool> release{false};
+  std::atomic<bool> running{false};
+  auto wf = *Workflow::Builder("late", 1)
+                 .Step("a", AddOne())
+                 .Await("wait", "go", "a")
+                 .Step(
+                     "slow",
+                     [&](const Value& v, std::stop_token) -> Result<Value> {
+                       running = true;
+                       while (!release) std::this_thread::sleep_for(1ms);  // ignores the stop
+                       return Value(v.get<int>() * 10);
+                     },
+                     "a")
+                 .Compensate("a", undone.Of("a"))
+                 .Compensate("slow", undone.Of("slow"))
+                 .Build();
+  Start("l", wf, 1);
+  for (int i = 0; i < 5000 && !running; ++i) std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(running.load());
+  ASSERT_TRUE(runner_->Cancel("l", "").ok());
+  ASSERT_EQ(AwaitState("l", WorkflowState::kCancelling), WorkflowState::kCancelling);
+  release = true;  // its late result is recorded, then compensated first
+  ASSERT_EQ(AwaitState("l", WorkflowState::kCancelled), WorkflowState::kCancelled);
+  EXPECT_EQ(undone.Log(), (std::vector<std::string>{"undo slow 2 -> 20", "undo a 1 -> 2"}));
+}
+
+TEST_P(RunnerSagaTest, ATerminateDuringACompensationEndsCancelled) {
+  std::atomic<bool> running{false};
+  auto wf = *Workflow::Builder("stuck", 1)
+                 .Step("a", AddOne())
+                 .Await("wait", "go", "a")
+                 .Compensate("a",
+                             [&](const Value&, const Value&, const StepContext& ctx) -> Status {
+                               running = true;
+                               while (!ctx.stop.stop_requested()) std::this_thread::sleep_for(1ms);
+                               return Status::Cancelled("asked to stop");
+                             })
+                 .Build();
+  Start("s", wf, 1);
+  ASSERT_EQ(AwaitState("s", WorkflowState::kWaiting), WorkflowState::kWaiting);
+  ASSERT_TRUE(runner_->Cancel("s", "").ok());
+  for (int i = 0; i < 5000 && !running; ++i) std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(running.load());
+  ASSERT_TRUE(runner_->Terminate("s", "enough").ok());
+  ASSERT_EQ(AwaitState("s", WorkflowState::kCancelled), WorkflowState::kCancelled);
+  if (!has_store()) return;
+  ASSERT_TRUE(runner_->AwaitIdle("s", 30s).ok());
+  Result<WorkflowHistory> h = ReadHistory(*store_, "s");
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->state, WorkflowState::kCancelled);
 }
 
 TEST_P(RunnerSagaTest, ARestartDuringTheCompensationsGoesOnWhereTheyWere) {

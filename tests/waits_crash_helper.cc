@@ -34,7 +34,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <set>
@@ -42,6 +41,7 @@
 #include <thread>
 #include <vector>
 
+#include "crash_journal.h"
 #include "helper_output.h"
 #include "runic/runic.h"
 
@@ -74,13 +74,6 @@ std::vector<std::string> Actions(int i) {
     default:
       return {"signal"};
   }
-}
-
-std::vector<std::string> ReadLines(const std::string& path) {
-  std::vector<std::string> lines;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
 }
 
 struct Helper {
@@ -260,7 +253,7 @@ int Resume(const std::string& dir, int w) {
   ::close(fd);
   // What the client had done.
   std::map<std::string, std::size_t> done;
-  for (const std::string& line : ReadLines(dir + "/client.log")) ++done[line.substr(0, line.find(' '))];
+  for (const std::string& line : runic::test::ReadLines(dir + "/client.log")) ++done[line.substr(0, line.find(' '))];
   Result<runic::ResumeAllReport> report = h.runner->ResumeAll();
   if (!report.ok()) return Fail("resume all", report.status());
   for (const auto& f : report->failed) return Fail("resume " + f.id, f.status);
@@ -283,24 +276,8 @@ int Check(const std::string& dir, int w) {
   Result<std::unique_ptr<runic::Store>> store = (*db)->OpenStore(kRunner);
   if (!store.ok()) return Fail("store", store.status());
   auto violation = [](const std::string& what) { Say("violation " + what); };
-  // Journal lines after each resume marker that the store held before it.
-  std::map<std::string, std::set<std::string>> persisted_at;
-  std::string current;
-  for (const std::string& line : ReadLines(dir + "/persisted.log")) {
-    if (line.rfind("== ", 0) == 0) {
-      current = line;
-    } else {
-      persisted_at[current].insert(line);
-    }
-  }
-  std::set<std::string> persisted;
-  for (const std::string& line : ReadLines(dir + "/journal.log")) {
-    if (line.rfind("== ", 0) == 0) {
-      persisted.insert(persisted_at[line].begin(), persisted_at[line].end());
-      continue;
-    }
-    const std::string key = line.substr(0, line.rfind(' '));
-    if (line.ends_with(" ok") && persisted.count(key)) violation("a persisted step ran again: " + key);
+  for (const std::string& key : runic::test::PersistedThatRanAgain(dir)) {
+    violation("a persisted step ran again: " + key);
   }
   runic::HistoryReadOptions read;
   read.events = true;

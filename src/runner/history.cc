@@ -166,8 +166,11 @@ Result<WorkflowHistory> ReadHistory(Store& store, std::string_view id, const His
               : out.waiting_for.empty() ? WorkflowState::kIdle
               : all_waiting             ? WorkflowState::kWaiting
                                         : WorkflowState::kRunning;
-  if (state.cancelled || state.cancelling)
+  if (state.cancelling && !state.halt_after.ok()) {
+    out.halt_error = state.halt_after;  // a halt's compensations under way
+  } else if (state.cancelled || state.cancelling) {
     out.halt_error = internal::CancelStatus(id, state.terminated, state.cancel_reason);
+  }
   out.idempotency_keys.assign(state.keys.begin(), state.keys.end());
   for (const internal::HistoryState::Signal& g : state.signals) {
     BufferedSignal signal{g.sequence, g.name, g.key, Value()};

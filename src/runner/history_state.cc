@@ -80,6 +80,9 @@ void ApplyControl(const HistoryEvent& e, HistoryState& state) {
       state.cancel_reason = e.reason;
       state.compensating = !state.terminated;  // a terminate has none
       state.halt_after = Status::OK();
+      // Nothing runs on; a compensation that halted runs with fresh attempts.
+      state.failures.clear();
+      state.errors.clear();
       break;
     case Control::kCancelled:
       state.cancelling = false;
@@ -283,7 +286,9 @@ Status ApplyEvent(const HistoryEvent& e, HistoryState& state) {
       } else if (e.outcome == FailureOutcome::kHalt) {
         state.halted = true;
         state.halt_error = StatusWithCode(e.error.code(), e.halt_message);
-        if (e.compensation) state.cancelling = false;  // compensating no more, until a retry or a cancel
+        // Compensating no more, until a retry or a cancel (unless a
+        // terminate ended the compensations: its cancel goes on).
+        if (e.compensation && state.compensating) state.cancelling = false;
       } else if (e.outcome == FailureOutcome::kCompensate) {
         state.cancelling = true;
         state.compensating = true;

@@ -129,12 +129,19 @@ Status Runner::StartWorkflow(std::string_view id, std::shared_ptr<const Workflow
     return Status::Conflict("workflow '" + std::string(id) + "' already exists " + where + ", started as '" +
                             w.definition_name() + "'; resume it instead, or start it with IfExists::kReturnExisting");
   };
-  if (std::shared_ptr<Worker> running = impl_->Find(id)) {
-    if (existing_matches(*running)) return Status::OK();
-    return refuse(*running, "in runner '" + impl_->options.name + "'");
+  // (A load of it under way here, by the due-time poll or a signal, is
+  // waited for: the loaded workflow is then compared.)
+  for (int attempt = 0;; ++attempt) {
+    impl_->AwaitLoadOf(id);
+    if (std::shared_ptr<Worker> running = impl_->Find(id)) {
+      if (existing_matches(*running)) return Status::OK();
+      return refuse(*running, "in runner '" + impl_->options.name + "'");
+    }
+    s = impl_->Reserve(id);
+    if (s.IsConflict() && attempt < 3) continue;  // another load began meanwhile
+    if (!s.ok()) return s;
+    break;
   }
-  s = impl_->Reserve(id);
-  if (!s.ok()) return s;
   auto worker = std::make_shared<Worker>(impl_->Context(), std::string(id), workflow, run_with);
   // The worker claims the workflow first (kNotOwner: another runner holds
   // it; nothing is written). The started event is appended only to a

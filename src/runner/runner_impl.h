@@ -153,6 +153,13 @@ struct Runner::Impl {
   // kNotFound unless the store has workflow `id`.
   Status InStore(std::string_view id);
 
+  // Waits (at most 30 s) while a load or an unload of `id` is under way
+  // here. Takes mu.
+  void AwaitLoadOf(std::string_view id) {
+    std::unique_lock lock(mu);
+    loading_done.wait_for(lock, std::chrono::seconds(30), [&] { return shut_down || !loading.count(id); });
+  }
+
   // Reserves `id` for a worker being built. kConflict when it is taken.
   Status Reserve(std::string_view id) {
     std::lock_guard lock(mu);

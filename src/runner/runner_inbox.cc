@@ -134,9 +134,17 @@ Result<std::uint64_t> SendControl(Store& store, std::string_view id, WorkflowCon
   const std::string what = std::string(internal::ControlName(c)) + " of workflow '" + std::string(id) + "'";
   Result<WorkflowState> state = StoredState(store, id);
   if (!state.ok()) return state.status().Annotate(what);
+  // A halted workflow whose compensations ran is not retried: only its
+  // history says so.
+  bool compensated = false;
+  if (c == internal::Control::kRetry && *state == WorkflowState::kHalted) {
+    Result<internal::LoadedHistory> history = internal::LoadHistory(store, id);
+    if (!history.ok()) return history.status().Annotate(what);
+    compensated = history->state.compensated;
+  }
   // Checked again by the owner when it records it (the state may change
   // meanwhile: it then records why it refused it).
-  if (std::string refused = internal::ControlRefusal(c, *state); !refused.empty()) {
+  if (std::string refused = internal::ControlRefusal(c, *state, true, compensated); !refused.empty()) {
     return Status::FailedPrecondition(what + ": " + refused);
   }
   return AppendControl(store, id, c, reason);

@@ -337,7 +337,7 @@ std::vector<Worker::Task> Worker::DispatchReady() {
   do {
     DeriveReduces();
     DispatchRound(tasks, limit);
-  } while (!settled_.empty() && !Ended());
+  } while (!settled_.empty() && !Ended() && !phase_.is(Phase::kCancelling));
   return tasks;
 }
 
@@ -406,7 +406,7 @@ void Worker::OnFailure(const std::string& id, Runnable& r, const Status& error, 
   // The halt message names every attempt's error, the timeouts too (the
   // last one alone may hide why the earlier ones failed).
   std::string halt_message = halts ? HaltMessage(id_, *workflow_, r.node->name, r.failures, r.errors) : std::string();
-  if (halts && r.compensation) {
+  if (halts && r.compensation && compensating_) {
     // Both errors: the compensation's, and why it was compensating.
     halt_message = ("compensation of " + halt_message + "; while compensating for: " + halt_error_.message())
                        .substr(0, kMaxRecordedError);
@@ -437,8 +437,9 @@ void Worker::OnFailure(const std::string& id, Runnable& r, const Status& error, 
     ++completed_since_checkpoint_;
     Forget(id);
   } else {
-    // A cancel under way is not a halt; a compensation that failed is.
-    if (!phase_.is(Phase::kCancelling) || r.compensation) {
+    // A cancel under way is not a halt; a compensation that failed is
+    // (unless a terminate ended the compensations meanwhile).
+    if (!phase_.is(Phase::kCancelling) || (r.compensation && compensating_)) {
       phase_.To(Phase::kHalted);
       halt_cause_ = HaltCause::kNode;
       halt_error_ = StatusWithCode(error.code(), halt_message);

@@ -497,14 +497,17 @@ class Worker : public std::enable_shared_from_this<Worker> {
   // Sagas: compensations are due (a cancel, a halt with kCompensate); what
   // that halt ends with (OK: a cancel); whether a halt's compensations ran
   // (Retry is refused); facts_order_ below this index are still to be
-  // looked at for a compensation (from the latest down); failed attempts of
-  // compensations before a resume.
+  // looked at for a compensation (from the latest down; kFromLatest: from
+  // the last fact once nothing runs, so late results count); failed
+  // attempts and backoffs of compensations before a resume.
   bool compensating_ = false;
   Status halt_after_;
   bool compensated_ = false;
-  std::size_t compensate_from_ = 0;
+  std::size_t compensate_from_ = kFromLatest;
+  static constexpr std::size_t kFromLatest = static_cast<std::size_t>(-1);  // (late results included)
   std::unordered_map<std::string, int> saga_failures_;
   std::unordered_map<std::string, std::vector<std::string>> saga_errors_;
+  std::unordered_map<std::string, std::int64_t> saga_due_;
   OwnershipState ownership_{Ownership::kNotHeld, "ownership"};
   Status fence_;
   DispatchState dispatch_{Dispatch::kOn, "dispatch"};

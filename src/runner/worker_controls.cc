@@ -57,7 +57,10 @@ void Worker::RetryHalted() {
     // attempts: it was forgotten).
     phase_.To(Phase::kCancelling);
     halt_error_ = halt_after_.ok() ? CancelStatus(id_, cancel_.terminated, cancel_.reason) : halt_after_;
-    compensate_from_ = fact_order_.size();
+    saga_failures_.clear();
+    saga_errors_.clear();
+    saga_due_.clear();
+    compensate_from_ = kFromLatest;
     return;
   }
   phase_.To(Phase::kRunning);
@@ -97,7 +100,10 @@ void Worker::BeginCancel(bool terminate, const std::string& reason) {
   // compensated halt, a compensation that halted) never run again.
   compensating_ = !terminate;
   halt_after_ = Status::OK();
-  compensate_from_ = fact_order_.size();
+  saga_failures_.clear();  // a compensation that halted runs with fresh attempts
+  saga_errors_.clear();
+  saga_due_.clear();
+  compensate_from_ = kFromLatest;
   StopForCancel();
 }
 

@@ -41,9 +41,9 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
   compensating_ = state.compensating;
   halt_after_ = state.halt_after;
   compensated_ = state.compensated;
+  if (state.cancelled || state.cancelling || state.compensating) cancel_ = {state.terminated, state.cancel_reason};
   if (state.cancelled || state.cancelling) {
     phase_.To(state.cancelled ? Phase::kCancelled : Phase::kCancelling);
-    cancel_ = {state.terminated, state.cancel_reason};
     // (A halt's compensations under way show the halt's error.)
     halt_error_ =
         !state.cancelled && !halt_after_.ok() ? halt_after_ : CancelStatus(id_, state.terminated, state.cancel_reason);
@@ -82,6 +82,9 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
   for (const auto& [id, e] : state.errors) {
     if (!active_.count(id)) saga_errors_.emplace(id, e);
   }
+  for (const auto& [id, due] : state.due) {
+    if (!active_.count(id)) saga_due_.emplace(id, due);
+  }
   for (auto& [id, r] : active_) {
     redispatched_ += state.dispatched.count(id);
     r.recorded = state.dispatched.count(id) > 0 || state.failures.count(id) > 0 || replay_due_.count(id) > 0;
@@ -107,7 +110,7 @@ Status Worker::Resume(const DefinitionLookup& lookup) {
       ClearAwaiting(id, r);
     }
     ready_.clear();
-    compensate_from_ = fact_order_.size();
+    compensate_from_ = kFromLatest;
     std::vector<Task> none;
     if (!CompensationLeft()) StepCancel(none);
   }

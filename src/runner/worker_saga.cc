@@ -7,6 +7,8 @@
 // does ("compensated": halted with the node's error). Which compensations
 // are left is what the history says: every compensated node's value whose
 // compensation is not done, so a resume after a crash goes on where it was.
+#include <algorithm>
+
 #include "runner/hash.h"
 #include "runner/history_codec.h"
 #include "runner/worker.h"
@@ -23,12 +25,13 @@ void Worker::BeginCompensation(Status halt) {
   compensating_ = true;
   halt_after_ = halt;
   halt_error_ = std::move(halt);  // what Lookup shows meanwhile
-  compensate_from_ = fact_order_.size();
+  compensate_from_ = kFromLatest;
   StopForCancel();
 }
 
 bool Worker::CompensationLeft() {
   if (!compensating_) return false;
+  compensate_from_ = std::min(compensate_from_, fact_order_.size());
   for (; compensate_from_ > 0; --compensate_from_) {
     const std::string& hash = fact_order_[compensate_from_ - 1];
     const Fact& f = facts_.at(hash);
@@ -54,6 +57,10 @@ bool Worker::StepCancel(std::vector<Task>& tasks) {
       if (auto n = saga_failures_.find(id); n != saga_failures_.end()) r.failures = n->second;
       if (auto e = saga_errors_.find(id); e != saga_errors_.end()) r.errors = e->second;
       it = active_.emplace(id, std::move(r)).first;
+      if (auto d = saga_due_.find(id); d != saga_due_.end() && d->second != 0) {
+        SetDue(it->second, d->second);  // its retry's backoff, what is left of it
+        ScheduleDue(id, it->second);
+      }
     }
     // (One waiting for its retry's backoff starts when it comes due: OnDue.)
     if (it->second.due_us == 0) tasks.push_back(StartAttempt(id, it->second));

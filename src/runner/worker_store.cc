@@ -291,7 +291,7 @@ HistoryState Worker::StateSnapshot() const {
   state.paused = phase_.is(Phase::kPaused);
   state.cancelling = phase_.is(Phase::kCancelling);
   state.cancelled = phase_.is(Phase::kCancelled);
-  if (state.cancelling || state.cancelled) {
+  if (state.cancelling || state.cancelled || compensating_) {
     state.cancel_reason = cancel_.reason;
     state.terminated = cancel_.terminated;
   }

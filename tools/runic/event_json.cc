@@ -47,6 +47,7 @@ Json EventJson(std::uint64_t sequence, std::string_view bytes, Store& store) {
       out["runnable"] = e.runnable;
       if (e.kind != HistoryEventKind::kDone) out["attempt"] = e.attempt;
       if (e.kind != HistoryEventKind::kDispatch) out["duration_us"] = e.duration_us;
+      if (e.compensation) out["compensation"] = true;  // the node's compensation, not the node
       break;
     case HistoryEventKind::kWait:
       out["step"] = e.node;
